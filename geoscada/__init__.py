@@ -1,0 +1,1 @@
+"""The ``geoscada`` command line: one subcommand per service, dispatched lazily."""

@@ -1,0 +1,708 @@
+"""Typed site configuration: one YAML file per station, validated when loaded.
+
+A site file has five sections: ``station`` (identity, climate, buildings), ``poll_groups``
+(name -> period), ``devices`` (the PLCs, controllers and meters the gateway talks to),
+``equipment`` (what the plant is made of) and ``points`` (what is measured or commanded, and
+where it lives on a device). Any error stops loading with one line naming the file, the line,
+the key and the problem (:class:`SiteFileError`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from plant.measurands import ALLOWED, AT_DEPTH, COMMANDS, QUANTITY, Measurand
+from plant.units import UNITS, Quantity, units_of
+
+IDENT = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
+POINT_IDENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+STATION_IDENT = r"^[a-z0-9][a-z0-9-]*$"
+
+Ident = Annotated[str, Field(pattern=IDENT, max_length=64)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+class SiteFileError(ValueError):
+    """A site file that cannot be used; the message is one line naming file, key and problem."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- station
+
+
+class Climate(_Frozen):
+    """Outdoor design conditions and heating season, as in the Heilongjiang plan's Table 4-1."""
+
+    city: str
+    design_outdoor_temp_c: Annotated[float, Field(ge=-50, le=10)]
+    mean_heating_season_outdoor_temp_c: Annotated[float, Field(ge=-30, le=15)]
+    heating_season_days: Annotated[int, Field(ge=30, le=270)]
+    heating_season_start: Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+    daily_swing_k: Annotated[float, Field(ge=0, le=30)] = 8.0
+    cooling_season_days: Annotated[int, Field(ge=0, le=200)] = 0
+    design_cooling_outdoor_temp_c: Annotated[float, Field(ge=20, le=45)] = 33.0
+
+    @model_validator(mode="after")
+    def _mean_above_design(self) -> Climate:
+        if self.mean_heating_season_outdoor_temp_c <= self.design_outdoor_temp_c:
+            raise ValueError("mean heating-season temperature must be above the design temperature")
+        return self
+
+
+BuildingType = Literal["new_residential", "existing_residential", "new_public", "existing_public"]
+
+
+class Station(_Frozen):
+    """Identity, location, climate and heated buildings of one station."""
+
+    id: Annotated[str, Field(pattern=STATION_IDENT, max_length=48)]
+    name: str
+    kind: Literal["hydrothermal", "deep_borehole", "shallow_field"]
+    province: str = ""
+    timezone: str = "Asia/Shanghai"
+    climate: Climate
+    heated_area_m2: PositiveFloat
+    building_type: BuildingType
+    heat_index_w_per_m2: Annotated[float, Field(gt=5, le=150)]
+    cooling_index_w_per_m2: Annotated[float, Field(ge=0, le=200)] = 0.0
+    indoor_design_temp_c: Annotated[float, Field(ge=14, le=26)] = 18.0
+    design_supply_temp_c: Annotated[float, Field(gt=20, le=130)]
+    design_return_temp_c: Annotated[float, Field(gt=10, le=100)]
+    sources: tuple[str, ...] = ()
+    """Where the station's numbers come from, as seed citations such as ``003 L2740``."""
+
+    @model_validator(mode="after")
+    def _supply_above_return(self) -> Station:
+        if self.design_supply_temp_c <= self.design_return_temp_c:
+            raise ValueError("design supply temperature must be above design return temperature")
+        return self
+
+    @property
+    def design_heat_load_kw(self) -> float:
+        """Design heat load from heated area and heat index."""
+        return self.heated_area_m2 * self.heat_index_w_per_m2 / 1000.0
+
+
+# --------------------------------------------------------------------------- devices
+
+
+class ModbusDevice(_Frozen):
+    """A Modbus TCP or RTU slave: a PLC, a heat-pump controller, a meter concentrator."""
+
+    id: Ident
+    protocol: Literal["modbus"]
+    name: str = ""
+    transport: Literal["tcp", "rtu"] = "tcp"
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 502
+    serial_port: str = ""
+    baudrate: Annotated[int, Field(ge=1200, le=115200)] = 9600
+    unit_id: Annotated[int, Field(ge=0, le=247)]
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 1.0
+    max_block_registers: Annotated[int, Field(ge=1, le=125)] = 100
+    max_block_bits: Annotated[int, Field(ge=1, le=2000)] = 800
+
+    @model_validator(mode="after")
+    def _rtu_needs_serial_port(self) -> ModbusDevice:
+        if self.transport == "rtu" and not self.serial_port:
+            raise ValueError("a Modbus RTU device needs serial_port")
+        return self
+
+
+class OpcUaDevice(_Frozen):
+    """An OPC UA server."""
+
+    id: Ident
+    protocol: Literal["opcua"]
+    name: str = ""
+    endpoint: Annotated[str, Field(pattern=r"^opc\.tcp://[^\s/:]+(:\d{1,5})?(/\S*)?$")]
+    namespace_uri: str = "urn:geoscada:station"
+    security_policy: Literal["None", "Basic256Sha256"] = "None"
+    security_mode: Literal["None", "Sign", "SignAndEncrypt"] = "None"
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 4.0
+
+    @model_validator(mode="after")
+    def _policy_and_mode_agree(self) -> OpcUaDevice:
+        if (self.security_policy == "None") != (self.security_mode == "None"):
+            raise ValueError("security_policy and security_mode must both be None or both be set")
+        return self
+
+
+Device = Annotated[ModbusDevice | OpcUaDevice, Field(discriminator="protocol")]
+
+
+# --------------------------------------------------------------------------- equipment
+
+
+class _Equipment(_Frozen):
+    id: Ident
+    name: str = ""
+
+
+class ProductionWell(_Equipment):
+    """A geothermal production well with a submersible pump."""
+
+    kind: Literal["production_well"]
+    aquifer: str
+    depth_m: PositiveFloat
+    reservoir_temp_c: Annotated[float, Field(gt=10, le=200)]
+    static_level_m: NonNegativeFloat
+    specific_capacity_m3h_per_m: PositiveFloat
+    rated_flow_m3h: PositiveFloat
+    pump_rated_kw: PositiveFloat
+
+
+class ReinjectionWell(_Equipment):
+    """A reinjection well returning cooled water to its aquifer."""
+
+    kind: Literal["reinjection_well"]
+    aquifer: str
+    depth_m: PositiveFloat
+    static_level_m: NonNegativeFloat
+    injectivity_m3h_per_m: PositiveFloat
+    rated_flow_m3h: PositiveFloat
+    pressurised: bool = False
+
+
+class MonitoringWell(_Equipment):
+    """A well carrying temperature sensors at several depths and a level gauge."""
+
+    kind: Literal["monitoring_well"]
+    aquifer: str = ""
+    depth_m: PositiveFloat
+    sensor_depths_m: tuple[PositiveFloat, ...] = ()
+
+
+class CoaxialBorehole(_Equipment):
+    """A deep (1-3 km) coaxial closed-loop borehole heat exchanger."""
+
+    kind: Literal["coaxial_borehole"]
+    depth_m: Annotated[float, Field(ge=500, le=4000)]
+    surface_ground_temp_c: Annotated[float, Field(ge=-5, le=30)]
+    geothermal_gradient_k_per_100m: Annotated[float, Field(gt=0.5, le=10)]
+    rated_flow_m3h: PositiveFloat
+    rated_extraction_kw: PositiveFloat
+    ground_conductivity_w_per_mk: Annotated[float, Field(gt=0.2, le=8)] = 2.5
+    ground_heat_capacity_mj_per_m3k: Annotated[float, Field(gt=0.5, le=5)] = 2.3
+    borehole_diameter_m: Annotated[float, Field(gt=0.05, le=0.6)] = 0.2
+
+
+class BoreholeField(_Equipment):
+    """A shallow (<= 200 m) closed-loop borehole field."""
+
+    kind: Literal["borehole_field"]
+    borehole_count: Annotated[int, Field(ge=1, le=10000)]
+    depth_m: Annotated[float, Field(gt=10, le=300)]
+    spacing_m: Annotated[float, Field(gt=1, le=20)] = 5.0
+    undisturbed_ground_temp_c: Annotated[float, Field(ge=0, le=30)]
+    rated_flow_m3h: PositiveFloat
+    ground_conductivity_w_per_mk: Annotated[float, Field(gt=0.2, le=8)] = 1.8
+    ground_heat_capacity_mj_per_m3k: Annotated[float, Field(gt=0.5, le=5)] = 2.2
+
+
+class GroundTempBorehole(_Equipment):
+    """A borehole with ground-temperature sensors at several depths."""
+
+    kind: Literal["ground_temp_borehole"]
+    field: Ident
+    position: Literal["centre", "edge", "outside"] = "centre"
+    depth_m: PositiveFloat
+    sensor_depths_m: tuple[PositiveFloat, ...] = ()
+
+
+class PlateExchanger(_Equipment):
+    """A plate heat exchanger; ``stage`` orders exchangers and heat pumps in a cascade."""
+
+    kind: Literal["plate_exchanger"]
+    stage: Annotated[int, Field(ge=1, le=9)]
+    rated_heat_kw: PositiveFloat
+    design_approach_k: Annotated[float, Field(gt=0, le=20)] = 3.0
+
+
+class HeatPump(_Equipment):
+    """A heat pump with its rated point; ``stage`` orders it in a cascade."""
+
+    kind: Literal["heat_pump"]
+    stage: Annotated[int, Field(ge=1, le=9)]
+    rated_heat_kw: PositiveFloat
+    rated_cop: Annotated[float, Field(gt=1, le=12)]
+    rated_source_out_temp_c: Annotated[float, Field(ge=-10, le=60)]
+    rated_sink_out_temp_c: Annotated[float, Field(ge=20, le=95)]
+    min_load_pct: Annotated[float, Field(ge=0, le=100)] = 25.0
+
+    @model_validator(mode="after")
+    def _sink_above_source(self) -> HeatPump:
+        if self.rated_sink_out_temp_c <= self.rated_source_out_temp_c:
+            raise ValueError("rated sink outlet temperature must be above the source outlet")
+        return self
+
+
+class Pump(_Equipment):
+    """A pump, optionally on a variable-frequency drive."""
+
+    kind: Literal["pump"]
+    role: Literal["production", "reinjection", "source_circulation", "user_circulation",
+                  "makeup", "booster"]
+    serves: Ident | None = None
+    rated_kw: PositiveFloat
+    rated_flow_m3h: PositiveFloat
+    rated_head_m: PositiveFloat
+    vfd: bool = True
+    min_speed_hz: Annotated[float, Field(ge=0, le=60)] = 20.0
+    max_speed_hz: Annotated[float, Field(gt=0, le=60)] = 50.0
+
+
+class Valve(_Equipment):
+    """A motorised valve."""
+
+    kind: Literal["valve"]
+    role: str = ""
+
+
+class Filter(_Equipment):
+    """A strainer or filter, whose pressure drop tells when it needs backwashing."""
+
+    kind: Literal["filter"]
+    grade: Literal["coarse", "fine"]
+    mesh_um: PositiveFloat
+    clean_dp_kpa: PositiveFloat
+    alarm_dp_kpa: PositiveFloat
+
+
+class WaterTreatment(_Equipment):
+    """Softening and make-up water treatment."""
+
+    kind: Literal["water_treatment"]
+    treatment: Literal["softener", "deaerator", "dosing", "sand_removal", "degassing"]
+
+
+class HeatMeter(_Equipment):
+    """A heat meter (flow, supply and return temperature, integrated heat)."""
+
+    kind: Literal["heat_meter"]
+    location: Literal["source", "user", "exchanger", "heat_pump", "substation"]
+    serves: Ident | None = None
+
+
+class ElectricityMeter(_Equipment):
+    """An electricity meter over a set of equipment (empty scope means the whole station)."""
+
+    kind: Literal["electricity_meter"]
+    scope: tuple[Ident, ...] = ()
+
+
+class Substation(_Equipment):
+    """A user substation or building entry with its heated area."""
+
+    kind: Literal["substation"]
+    heated_area_m2: PositiveFloat
+
+
+class Weather(_Equipment):
+    """The station's outdoor weather sensors."""
+
+    kind: Literal["weather"]
+
+
+class Network(_Equipment):
+    """The station's outgoing user network header (supply and return mains)."""
+
+    kind: Literal["network"]
+
+
+Equipment = Annotated[
+    ProductionWell | ReinjectionWell | MonitoringWell | CoaxialBorehole | BoreholeField
+    | GroundTempBorehole | PlateExchanger | HeatPump | Pump | Valve | Filter | WaterTreatment
+    | HeatMeter | ElectricityMeter | Substation | Weather | Network,
+    Field(discriminator="kind"),
+]
+
+
+# --------------------------------------------------------------------------- points
+
+RegisterType = Literal["bool", "int16", "uint16", "int32", "uint32", "float32"]
+REGISTER_WORDS: dict[str, int] = {
+    "bool": 1, "int16": 1, "uint16": 1, "int32": 2, "uint32": 2, "float32": 2,
+}
+
+
+class ModbusBinding(_Frozen):
+    """Where a point lives on a Modbus device; engineering value = raw * scale + offset."""
+
+    protocol: Literal["modbus"]
+    device: Ident
+    table: Literal["coil", "discrete_input", "input_register", "holding_register"]
+    address: Annotated[int, Field(ge=0, le=65535)]
+    type: RegisterType = "float32"
+    scale: float = 1.0
+    offset: float = 0.0
+    word_order: Literal["big", "little"] = "big"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bits_default_to_bool(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "type" not in data and data.get("table") in (
+            "coil", "discrete_input"
+        ):
+            return {**data, "type": "bool"}
+        return data
+
+    @property
+    def is_bit(self) -> bool:
+        """True for coils and discrete inputs."""
+        return self.table in ("coil", "discrete_input")
+
+    @property
+    def width(self) -> int:
+        """Number of registers (or bits) the point occupies."""
+        return 1 if self.is_bit else REGISTER_WORDS[self.type]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModbusBinding:
+        if self.is_bit and self.type != "bool":
+            raise ValueError(f"a {self.table} holds a single bit: type must be bool")
+        if self.scale == 0:
+            raise ValueError("scale must not be zero")
+        if self.address + self.width > 65536:
+            raise ValueError(f"address {self.address} + {self.width} registers passes 65535")
+        return self
+
+
+NODE_ID = re.compile(r"^ns=\d{1,5};(s=.+|i=\d+|g=[0-9a-fA-F-]{36}|b=[A-Za-z0-9+/=]+)$")
+
+
+class OpcUaBinding(_Frozen):
+    """Where a point lives on an OPC UA server."""
+
+    protocol: Literal["opcua"]
+    device: Ident
+    node_id: str
+    mode: Literal["subscribe", "poll"] = "subscribe"
+
+    @field_validator("node_id")
+    @classmethod
+    def _node_id_syntax(cls, value: str) -> str:
+        if not NODE_ID.match(value):
+            raise ValueError(f"{value!r} is not an OPC UA NodeId such as 'ns=2;s=PW1.flow'")
+        return value
+
+
+Binding = Annotated[ModbusBinding | OpcUaBinding, Field(discriminator="protocol")]
+
+
+class WriteLimits(_Frozen):
+    """Bounds a command's value must respect; ``max_step`` bounds one change."""
+
+    min: float
+    max: float
+    max_step: PositiveFloat | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WriteLimits:
+        if self.min >= self.max:
+            raise ValueError(f"limits min {self.min} must be below max {self.max}")
+        return self
+
+
+class Point(_Frozen):
+    """One measured or commanded value of a piece of equipment."""
+
+    id: Annotated[str, Field(pattern=POINT_IDENT, max_length=96)]
+    equipment: Ident
+    measurand: Measurand
+    unit: str
+    dtype: Literal["float", "int", "bool"] = "float"
+    range: tuple[float, float]
+    depth_m: PositiveFloat | None = None
+    binding: Binding
+    deadband: NonNegativeFloat = 0.0
+    poll_group: Ident = "fast"
+    writable: bool = False
+    limits: WriteLimits | None = None
+    description: str = ""
+
+    @property
+    def quantity(self) -> Quantity:
+        """The physical quantity this point measures."""
+        return QUANTITY[self.measurand]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Point:
+        quantity = QUANTITY[self.measurand]
+        if self.unit not in UNITS:
+            raise ValueError(f"unit {self.unit!r} is unknown (known: {', '.join(UNITS)})")
+        if UNITS[self.unit][0] is not quantity:
+            raise ValueError(
+                f"unit {self.unit!r} is not a unit of {quantity} for measurand "
+                f"{self.measurand} (expected one of: {', '.join(units_of(quantity))})"
+            )
+        if (quantity is Quantity.STATE) != (self.dtype == "bool"):
+            raise ValueError(f"measurand {self.measurand} needs dtype "
+                             f"{'bool' if quantity is Quantity.STATE else 'float or int'}")
+        low, high = self.range
+        if low >= high:
+            raise ValueError(f"range low {low} must be below high {high}")
+        if self.measurand in AT_DEPTH and self.depth_m is None:
+            raise ValueError(f"measurand {self.measurand} needs depth_m")
+        if self.writable:
+            self._check_writable()
+        elif self.limits is not None:
+            raise ValueError("limits given on a point that is not writable")
+        return self
+
+    def _check_writable(self) -> None:
+        if self.measurand not in COMMANDS:
+            raise ValueError(
+                f"measurand {self.measurand} cannot be written (writable measurands: "
+                f"{', '.join(sorted(COMMANDS))})"
+            )
+        if isinstance(self.binding, ModbusBinding) and self.binding.table in (
+            "input_register", "discrete_input"
+        ):
+            raise ValueError(f"a writable point cannot live in a read-only {self.binding.table}")
+        if self.dtype != "bool":
+            if self.limits is None:
+                raise ValueError("a writable point needs limits: {min, max}")
+            low, high = self.range
+            if self.limits.min < low or self.limits.max > high:
+                raise ValueError(f"limits {self.limits.min}..{self.limits.max} "
+                                 f"lie outside range {low}..{high}")
+
+
+# --------------------------------------------------------------------------- site
+
+
+class Site(_Frozen):
+    """A whole station: identity, devices, equipment and points."""
+
+    station: Station
+    poll_groups: dict[Ident, Annotated[float, Field(ge=0.1, le=3600)]] = Field(
+        default_factory=lambda: {"fast": 1.0, "slow": 10.0}
+    )
+    full_refresh_s: Annotated[float, Field(ge=1, le=86400)] = 300.0
+    devices: tuple[Device, ...]
+    equipment: tuple[Equipment, ...]
+    points: tuple[Point, ...]
+
+    @model_validator(mode="after")
+    def _references(self) -> Site:
+        for error in _cross_check(self):
+            raise error
+        return self
+
+    @cached_property
+    def points_by_id(self) -> dict[str, Point]:
+        """Points keyed by id."""
+        return {p.id: p for p in self.points}
+
+    def point(self, point_id: str) -> Point:
+        """Return the point with this id; raise KeyError if none."""
+        return self.points_by_id[point_id]
+
+    def equipment_by_id(self, equipment_id: str) -> Equipment:
+        """Return the equipment with this id; raise KeyError if none."""
+        for item in self.equipment:
+            if item.id == equipment_id:
+                return item
+        raise KeyError(equipment_id)
+
+    def device(self, device_id: str) -> ModbusDevice | OpcUaDevice:
+        """Return the device with this id; raise KeyError if none."""
+        for item in self.devices:
+            if item.id == device_id:
+                return item
+        raise KeyError(device_id)
+
+    def points_of(self, equipment_id: str) -> tuple[Point, ...]:
+        """Return the points of one piece of equipment, in file order."""
+        return tuple(p for p in self.points if p.equipment == equipment_id)
+
+    def points_on(self, device_id: str) -> tuple[Point, ...]:
+        """Return the points bound to one device, in file order."""
+        return tuple(p for p in self.points if p.binding.device == device_id)
+
+class _KeyedError(ValueError):
+    """A cross-reference error that knows the key path it belongs to."""
+
+    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
+def _duplicates(
+    section: str, ids: Iterable[str]
+) -> Iterator[_KeyedError]:
+    seen: set[str] = set()
+    for index, ident in enumerate(ids):
+        if ident in seen:
+            yield _KeyedError((section, index, "id"), f"duplicate {section} id {ident!r}")
+        seen.add(ident)
+
+
+def _cross_check(site: Site) -> Iterator[_KeyedError]:
+    yield from _duplicates("devices", (d.id for d in site.devices))
+    yield from _duplicates("equipment", (e.id for e in site.equipment))
+    yield from _duplicates("points", (p.id for p in site.points))
+    devices = {d.id: d for d in site.devices}
+    kinds = {e.id: e.kind for e in site.equipment}
+    for index, item in enumerate(site.equipment):
+        refs: list[tuple[str, str | None]] = []
+        if isinstance(item, GroundTempBorehole):
+            refs.append(("field", item.field))
+        if isinstance(item, Pump | HeatMeter):
+            refs.append(("serves", item.serves))
+        if isinstance(item, ElectricityMeter):
+            refs.extend(("scope", ident) for ident in item.scope)
+        for key, ref in refs:
+            if ref is not None and ref not in kinds:
+                yield _KeyedError(("equipment", index, key), f"unknown equipment {ref!r}")
+    used: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    node_ids: dict[tuple[str, str], str] = {}
+    for index, point in enumerate(site.points):
+        loc: tuple[str | int, ...] = ("points", index)
+        if point.equipment not in kinds:
+            yield _KeyedError((*loc, "equipment"), f"unknown equipment {point.equipment!r}")
+            continue
+        kind = kinds[point.equipment]
+        if point.measurand not in ALLOWED[kind]:
+            yield _KeyedError(
+                (*loc, "measurand"),
+                f"a {kind} has no measurand {point.measurand} "
+                f"(allowed: {', '.join(sorted(ALLOWED[kind]))})",
+            )
+        if point.poll_group not in site.poll_groups:
+            yield _KeyedError((*loc, "poll_group"), f"unknown poll group {point.poll_group!r}")
+        binding = point.binding
+        device = devices.get(binding.device)
+        if device is None:
+            yield _KeyedError((*loc, "binding", "device"), f"unknown device {binding.device!r}")
+            continue
+        if device.protocol != binding.protocol:
+            yield _KeyedError(
+                (*loc, "binding", "protocol"),
+                f"device {device.id!r} speaks {device.protocol}, not {binding.protocol}",
+            )
+            continue
+        if isinstance(binding, ModbusBinding):
+            span = (binding.address, binding.address + binding.width - 1, point.id)
+            area = used.setdefault((binding.device, binding.table), [])
+            for low, high, other in area:
+                if span[0] <= high and low <= span[1]:
+                    yield _KeyedError(
+                        (*loc, "binding", "address"),
+                        f"{binding.table} {binding.address}..{span[1]} on device "
+                        f"{binding.device!r} overlaps point {other!r} at {low}..{high}",
+                    )
+            area.append(span)
+        else:
+            node = (binding.device, binding.node_id)
+            if node in node_ids:
+                yield _KeyedError(
+                    (*loc, "binding", "node_id"),
+                    f"node {binding.node_id} is already bound to point {node_ids[node]!r}",
+                )
+            node_ids[node] = point.id
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _line_of(root: yaml.Node | None, loc: Sequence[str | int]) -> int | None:
+    """Follow a key path through the YAML node tree; return the 1-based line it reaches."""
+    node = root
+    line = None if node is None else node.start_mark.line + 1
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            pair = next((kv for kv in node.value if getattr(kv[0], "value", None) == key), None)
+            if pair is None:
+                break
+            line = pair[0].start_mark.line + 1
+            node = pair[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int):
+            if key >= len(node.value):
+                break
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _key_path(loc: Sequence[str | int], data: Any) -> tuple[str, tuple[str | int, ...]]:
+    """Render a pydantic location as ``points[3](PW1.flow).unit``, dropping union tags."""
+    parts: list[str] = []
+    clean: list[str | int] = []
+    node = data
+    for key in loc:
+        if isinstance(node, dict) and key in (node.get("kind"), node.get("protocol")):
+            # a discriminated-union tag (equipment kind, binding protocol): not a real key
+            continue
+        clean.append(key)
+        if isinstance(key, int):
+            label = f"[{key}]"
+            child = node[key] if isinstance(node, list) and key < len(node) else None
+            if isinstance(child, dict) and isinstance(child.get("id"), str):
+                label += f"({child['id']})"
+            parts.append(label)
+            node = child
+        else:
+            parts.append(("." if parts else "") + key)
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts) or "(top level)", tuple(clean)
+
+
+def parse_site(text: str, source: str = "<site>") -> Site:
+    """Parse and validate a site file's text; raise SiteFileError with one clear line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SiteFileError(f"{source}{where}: (YAML): {problem}") from None
+    if not isinstance(data, dict):
+        raise SiteFileError(f"{source}: (top level): a site file must be a mapping of sections")
+    try:
+        return Site.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc: tuple[str | int, ...] = tuple(first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        inner = first.get("ctx", {}).get("error")
+        if isinstance(inner, _KeyedError):
+            loc, message = inner.loc, str(inner)
+        if first["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}"
+        elif first["type"] == "missing":
+            message = f"missing key {loc[-1]!r}"
+        elif first["type"] == "union_tag_invalid":
+            tag = first["ctx"]["discriminator"].strip("'")
+            loc = (*loc, tag)
+            message = f"unknown {tag} {first['ctx']['tag']!r} (expected one of: " \
+                      f"{first['ctx']['expected_tags']})"
+        path, clean = _key_path(loc, data)
+        line = _line_of(root, clean)
+        where = f":{line}" if line is not None else ""
+        raise SiteFileError(f"{source}{where}: {path}: {message}") from None
+
+
+def load_site(path: str | Path) -> Site:
+    """Read and validate one site file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SiteFileError(f"{path}: cannot read: {exc}") from None
+    return parse_site(text, str(path))

@@ -1,0 +1,1 @@
+"""Operator and regulator web interface (to be built): FastAPI dashboards, trends, reports."""
