@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -141,6 +141,9 @@ class PointInfo(_Message):
     limits: tuple[float, float] | None = None
     depth_m: float | None = None
     counter: bool = False
+    deadband: float = 0.0
+    period_s: float | None = None
+    """Poll period (or publishing interval) in seconds, so a consumer can tell stale data."""
 
 
 class Birth(_Message):
@@ -206,3 +209,24 @@ class CommandAck(_Message):
     reason: str = ""
     readback: Value = None
     t: AwareDatetime
+
+
+# Message kind -> payload model, for validation by consumers and for the JSON Schema in docs/.
+PAYLOADS: dict[Topic, type[BaseModel]] = {
+    Topic.BIRTH: Birth,
+    Topic.DEATH: Death,
+    Topic.DATA: DataBatch,
+    Topic.REBIRTH: RebirthRequest,
+    Topic.CMD: Command,
+    Topic.ACK: CommandAck,
+}
+
+
+def json_schema(kind: Topic) -> dict[str, Any]:
+    """Return the JSON Schema (draft 2020-12) of one message kind's payload."""
+    schema = PAYLOADS[kind].model_json_schema(mode="serialization")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"{ROOT}/{kind.value}.schema.json",
+        **schema,
+    }
