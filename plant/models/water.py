@@ -1,0 +1,84 @@
+"""Properties of liquid water for heating circuits, and heat flow from a meter's readings.
+
+The fast functions here are used per sample (vectorised over numpy arrays); they are
+checked against IAPWS-IF97 (the ``iapws`` package) in the tests over 0.5-150 °C, 0.1-1 MPa:
+
+* density: Kell (1975), J. Chem. Eng. Data 20(1), eq. for 0-150 °C at 1 atm; the pressure
+  effect of a heating circuit (< 1 MPa) is below 0.05 % and is neglected;
+* specific isobaric heat capacity: a 6th-degree polynomial in T/100 °C least-squares fitted
+  once to IAPWS-IF97 at 0.6 MPa over 0.5-150 °C (maximum deviation 0.03 %).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeVar
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = TypeVar("FloatArray", float, NDArray[np.float64])
+"""A float or a numpy array of floats; functions return the same kind they are given."""
+
+KELVIN = 273.15
+"""0 °C in kelvin."""
+
+VALID_RANGE_C = (0.0, 150.0)
+"""Temperature range over which the approximations are checked against IAPWS-IF97."""
+
+_KELL_NUMERATOR = (
+    999.83952, 16.945176, -7.9870401e-3, -46.170461e-6, 105.56302e-9, -280.54253e-12,
+)
+_KELL_DENOMINATOR = 16.879850e-3
+# highest power first, argument T/100 °C; see the module docstring for how they were obtained
+_CP_POLY = (
+    0.1235398329, -0.632991444, 1.299208427, -1.352056646, 0.8493540676, -0.2870838892,
+    4.215473271,
+)
+
+
+def _as_float(value: NDArray[np.float64]) -> float | NDArray[np.float64]:
+    return float(value) if value.ndim == 0 else value
+
+
+def density_kg_m3(temp_c: FloatArray) -> FloatArray:
+    """Density of liquid water in kg/m³ at ``temp_c`` (Kell 1975; 0-150 °C, ±0.03 %)."""
+    t = np.asarray(temp_c, dtype=np.float64)
+    numerator = np.polyval(_KELL_NUMERATOR[::-1], t)
+    result = numerator / (1.0 + _KELL_DENOMINATOR * t)
+    return _as_float(result)  # type: ignore[return-value]
+
+
+def specific_heat_kj_per_kgk(temp_c: FloatArray) -> FloatArray:
+    """Isobaric specific heat of liquid water in kJ/(kg·K) at ``temp_c`` (0-150 °C, ±0.03 %)."""
+    t = np.asarray(temp_c, dtype=np.float64) / 100.0
+    result = np.polyval(_CP_POLY, t)
+    return _as_float(np.asarray(result, dtype=np.float64))  # type: ignore[return-value]
+
+
+def heat_power_kw(
+    flow_m3h: FloatArray,
+    supply_c: FloatArray,
+    return_c: FloatArray,
+    meter_at: Literal["return", "supply"] = "return",
+) -> FloatArray:
+    """Heat flow in kW delivered by a circuit: Q = V·ρ(T_meter)·cp(T_mean)·(T_supply − T_return).
+
+    The volume flow ``flow_m3h`` is measured where the flow sensor sits (``meter_at``; EN 1434
+    meters usually sit in the return), so the density is taken at that temperature; the heat
+    capacity is taken at the mean of supply and return. Positive when supply is hotter.
+    """
+    flow = np.asarray(flow_m3h, dtype=np.float64)
+    supply = np.asarray(supply_c, dtype=np.float64)
+    back = np.asarray(return_c, dtype=np.float64)
+    at = back if meter_at == "return" else supply
+    mass_kg_s = flow / 3600.0 * density_kg_m3(at)
+    result = mass_kg_s * specific_heat_kj_per_kgk(0.5 * (supply + back)) * (supply - back)
+    return _as_float(np.asarray(result, dtype=np.float64))  # type: ignore[return-value]
+
+
+def flow_for_heat_m3h(heat_kw: float, supply_c: float, return_c: float) -> float:
+    """Volume flow in m³/h (at the return temperature) that carries ``heat_kw`` over the ΔT."""
+    if supply_c == return_c:
+        raise ValueError("supply and return temperatures are equal: no flow carries heat")
+    per_m3h = float(heat_power_kw(1.0, supply_c, return_c))
+    return heat_kw / per_m3h
