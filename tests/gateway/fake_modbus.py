@@ -1,0 +1,109 @@
+"""A small Modbus TCP slave for driver tests: plain tables, and faults on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FakeModbus:
+    """Serves coils, discrete inputs, input and holding registers of one unit on loopback."""
+
+    unit_id: int = 1
+    size: int = 1000
+    silent: bool = False
+    """Accept and read requests but never answer (a device that hangs)."""
+    refuse_from: int | None = None
+    """Answer exception 2 (illegal address) for reads touching this address or above."""
+    coils: list[int] = field(default_factory=list)
+    discrete: list[int] = field(default_factory=list)
+    inputs: list[int] = field(default_factory=list)
+    holding: list[int] = field(default_factory=list)
+    requests: int = 0
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _writers: set[asyncio.StreamWriter] = field(default_factory=set)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        for table in (self.coils, self.discrete, self.inputs, self.holding):
+            table.extend([0] * (self.size - len(table)))
+
+    def set_float(self, table: list[int], address: int, value: float) -> None:
+        """Store a big-endian float32 in two registers."""
+        high, low = struct.unpack(">HH", struct.pack(">f", value))
+        table[address:address + 2] = [high, low]
+
+    async def start(self) -> None:
+        """Listen on a free loopback port."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Close the listener and every open connection."""
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.close()
+        for task in list(self._handlers):
+            task.cancel()
+        await asyncio.gather(*self._handlers, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._writers.add(writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
+            task.add_done_callback(self._handlers.discard)
+        try:
+            while True:
+                header = await reader.readexactly(7)
+                tid, _, length, unit = struct.unpack(">HHHB", header)
+                pdu = await reader.readexactly(length - 1)
+                self.requests += 1
+                if self.silent:
+                    continue
+                answer = self._answer(pdu)
+                writer.write(struct.pack(">HHHB", tid, 0, len(answer) + 1, unit) + answer)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+    def _answer(self, pdu: bytes) -> bytes:
+        fc = pdu[0]
+        tables = {1: self.coils, 2: self.discrete, 3: self.holding, 4: self.inputs}
+        if fc in tables:
+            address, count = struct.unpack(">HH", pdu[1:5])
+            if address + count > self.size or (
+                self.refuse_from is not None and address + count > self.refuse_from
+            ):
+                return bytes([fc | 0x80, 2])
+            values = tables[fc][address:address + count]
+            if fc in (1, 2):
+                packed = bytearray((count + 7) // 8)
+                for i, bit in enumerate(values):
+                    if bit:
+                        packed[i // 8] |= 1 << (i % 8)
+                return bytes([fc, len(packed)]) + bytes(packed)
+            return bytes([fc, 2 * count]) + b"".join(struct.pack(">H", v) for v in values)
+        if fc == 5:
+            address, value = struct.unpack(">HH", pdu[1:5])
+            self.coils[address] = 1 if value == 0xFF00 else 0
+            return pdu[:5]
+        if fc == 6:
+            address, value = struct.unpack(">HH", pdu[1:5])
+            self.holding[address] = value
+            return pdu[:5]
+        if fc == 16:
+            address, count = struct.unpack(">HH", pdu[1:5])
+            words = struct.unpack(f">{count}H", pdu[6:6 + 2 * count])
+            self.holding[address:address + count] = list(words)
+            return pdu[:5]
+        return bytes([fc | 0x80, 1])
