@@ -1,0 +1,180 @@
+"""Disk-backed store-and-forward spool (SQLite, WAL): batches wait here until the broker acks.
+
+Every data batch is written here before it is published and deleted only after the broker's
+PUBACK, so neither a broker outage nor ``kill -9`` loses it. The spool is bounded: past
+``max_bytes`` the *oldest* batches are dropped (the newest data is worth most to operators and
+the controller; the historian's gap is visible as a jump in ``seq``), each drop is counted and
+logged. Past ``high_water`` (a fraction of the bound) the gateway raises a health point.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS batch (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    created REAL NOT NULL,
+    samples TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS command_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    t REAL NOT NULL,
+    command_id TEXT,
+    point TEXT,
+    origin TEXT,
+    value TEXT,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    raw BLOB
+);
+"""
+
+
+@dataclass(frozen=True)
+class SpooledBatch:
+    """A batch as stored: the samples array is kept as its JSON text."""
+
+    id: int
+    session: int
+    seq: int
+    created: float
+    samples: str
+
+
+class Spool:
+    """The gateway's durable queue of data batches, plus its session counter and command log."""
+
+    def __init__(self, path: Path, max_bytes: int = 256 * 1024 * 1024,
+                 high_water: float = 0.8, synchronous: str = "FULL") -> None:
+        if synchronous not in ("FULL", "NORMAL"):
+            raise ValueError(f"synchronous must be FULL or NORMAL, not {synchronous!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_bytes = max_bytes
+        self.high_water = high_water
+        self.dropped = 0
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # FULL: a batch the gateway has counted as spooled survives power loss, not only kill -9
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(samples)), 0) FROM batch"
+                               ).fetchone()
+        self._count, self._bytes = int(row[0]), int(row[1])
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    # ------------------------------------------------------------------ session
+
+    def next_session(self, now_ms: int | None = None) -> int:
+        """Return a new session id: epoch ms, or the previous one + 1 if the clock went back."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        row = self._db.execute("SELECT value FROM meta WHERE key='session'").fetchone()
+        session = max(now_ms, int(row[0]) + 1) if row else now_ms
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('session', ?)", (str(session),))
+        return session
+
+    # ------------------------------------------------------------------ batches
+
+    def append(self, session: int, seq: int, samples: str, created: float | None = None) -> int:
+        """Store one batch durably; return its id. Drops the oldest batches when full."""
+        created = time.time() if created is None else created
+        cursor = self._db.execute(
+            "INSERT INTO batch (session, seq, created, samples) VALUES (?, ?, ?, ?)",
+            (session, seq, created, samples),
+        )
+        self._count += 1
+        self._bytes += len(samples)
+        if self._bytes > self.max_bytes:
+            self._drop_oldest()
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    def _drop_oldest(self) -> None:
+        target = int(self.max_bytes * 0.9)
+        rows = self._db.execute("SELECT id, LENGTH(samples) FROM batch ORDER BY id").fetchall()
+        cut, freed, n = 0, 0, 0
+        for ident, size in rows:
+            if self._bytes - freed <= target or n >= len(rows) - 1:
+                break
+            cut, freed, n = ident, freed + int(size), n + 1
+        if n == 0:
+            return
+        self._db.execute("DELETE FROM batch WHERE id <= ?", (cut,))
+        self._count -= n
+        self._bytes -= freed
+        if self.dropped == 0 or n > 1:
+            log.warning("spool %s full (%d bytes): dropped the %d oldest batches", self.path,
+                        self.max_bytes, n)
+        self.dropped += n
+
+    def remove(self, ids: list[int]) -> None:
+        """Delete acknowledged batches."""
+        if not ids:
+            return
+        rows = self._db.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(LENGTH(samples)), 0) FROM batch WHERE id IN "
+            f"({','.join('?' * len(ids))})", ids).fetchone()
+        self._db.execute("BEGIN")
+        self._db.executemany("DELETE FROM batch WHERE id = ?", [(i,) for i in ids])
+        self._db.execute("COMMIT")
+        self._count -= int(rows[0])
+        self._bytes -= int(rows[1])
+
+    def after(self, last_id: int, limit: int) -> list[SpooledBatch]:
+        """Return up to ``limit`` batches with id above ``last_id``, oldest first."""
+        rows = self._db.execute(
+            "SELECT id, session, seq, created, samples FROM batch WHERE id > ? ORDER BY id "
+            "LIMIT ?", (last_id, limit)).fetchall()
+        return [SpooledBatch(*row) for row in rows]
+
+    @property
+    def depth(self) -> int:
+        """Batches not yet acknowledged."""
+        return self._count
+
+    @property
+    def size_bytes(self) -> int:
+        """Bytes of samples held."""
+        return self._bytes
+
+    @property
+    def above_high_water(self) -> bool:
+        """True once the spool holds more than its high-water fraction of its bound."""
+        return self._bytes > self.high_water * self.max_bytes
+
+    def oldest_age(self, now: float | None = None) -> float:
+        """Seconds since the oldest unsent batch was made (0 when empty)."""
+        row = self._db.execute("SELECT MIN(created) FROM batch").fetchone()
+        if row[0] is None:
+            return 0.0
+        return max(0.0, (time.time() if now is None else now) - float(row[0]))
+
+    # ------------------------------------------------------------------ commands
+
+    def log_command(self, outcome: str, reason: str, raw: bytes, *, command_id: str | None = None,
+                    point: str | None = None, origin: str | None = None,
+                    value: str | None = None) -> None:
+        """Keep one command (or refused payload) and its outcome."""
+        self._db.execute(
+            "INSERT INTO command_log (t, command_id, point, origin, value, outcome, reason, raw)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (time.time(), command_id, point, origin, value, outcome, reason, raw[:4096]),
+        )
+
+    def command_log(self) -> list[tuple[str | None, str, str]]:
+        """Return (command id, outcome, reason) of every logged command, oldest first."""
+        return [(r[0], r[1], r[2]) for r in self._db.execute(
+            "SELECT command_id, outcome, reason FROM command_log ORDER BY id")]

@@ -1,0 +1,69 @@
+"""The spool: durable, ordered, bounded with oldest-first overflow, sessions only grow."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from gateway.spool import Spool
+
+
+def test_batches_come_back_in_order_until_removed(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    ids = [spool.append(1, seq, f"[{seq}]", created=100.0 + seq) for seq in range(5)]
+    assert [b.seq for b in spool.after(0, 10)] == [0, 1, 2, 3, 4]
+    assert [b.seq for b in spool.after(ids[1], 2)] == [2, 3]
+    spool.remove([ids[0], ids[2]])
+    assert [b.seq for b in spool.after(0, 10)] == [1, 3, 4]
+    assert spool.depth == 3
+    assert spool.oldest_age(now=111.0) == 10.0
+    spool.close()
+
+
+def test_overflow_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", max_bytes=1000, high_water=0.5)
+    for seq in range(30):
+        spool.append(1, seq, "x" * 100)
+    assert spool.size_bytes <= 1000
+    kept = [b.seq for b in spool.after(0, 100)]
+    assert kept == list(range(30 - len(kept), 30))
+    assert spool.dropped == 30 - len(kept)
+    assert spool.above_high_water
+    spool.close()
+
+
+def test_sessions_only_grow_even_if_the_clock_goes_back(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    assert spool.next_session(now_ms=5000) == 5000
+    assert spool.next_session(now_ms=4000) == 5001
+    spool.close()
+    assert Spool(tmp_path / "s.db").next_session(now_ms=6000) == 6000
+
+
+def test_a_killed_writer_loses_nothing_it_appended(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    script = (
+        "import os, sys, pathlib\n"
+        "from gateway.spool import Spool\n"
+        f"s = Spool(pathlib.Path({str(path)!r}))\n"
+        "for i in range(200): s.append(1, i, '[]')\n"
+        "print('done', flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True,
+                            text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert result.stdout.strip() == "done"
+    assert result.returncode == -9
+    spool = Spool(path)
+    assert [b.seq for b in spool.after(0, 1000)] == list(range(200))
+    assert spool.depth == 200
+    spool.close()
+
+
+def test_command_log_keeps_refused_payloads(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db")
+    spool.log_command("refused", "malformed: not JSON", b"\xff\x00")
+    spool.log_command("done", "", b"{}", command_id="c1", point="P", origin="op", value="1.0")
+    assert spool.command_log() == [(None, "refused", "malformed: not JSON"), ("c1", "done", "")]
+    spool.close()
