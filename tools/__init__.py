@@ -1,0 +1,1 @@
+"""Developer tools: generators whose output is committed (site files and their docs)."""
