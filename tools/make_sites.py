@@ -13,6 +13,7 @@ Usage: ``.venv/bin/python tools/make_sites.py`` (write) or ``... --check`` (comp
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -252,6 +253,50 @@ def monitoring_well_points(f: dict[str, Any]) -> list[PointSpec]:
     ]
 
 
+def coaxial_borehole_points(f: dict[str, Any], depths: Sequence[float],
+                            depth_device: str | None = None) -> list[PointSpec]:
+    """Loop temperatures, flow, pressure and head loss, extracted heat and the DTS profile."""
+    bottom = f["surface_ground_temp_c"] + f["geothermal_gradient_k_per_100m"] * f["depth_m"] / 100
+    return [
+        _temp(M.INLET_TEMP, 0, 80, description="water entering the borehole (from the unit)"),
+        _temp(M.OUTLET_TEMP, 0, 80, description="water leaving the borehole (to the unit)"),
+        _analog(M.FLOW, "m3/h", nice_ceil(1.5 * f["rated_flow_m3h"]), deadband=0.2),
+        _analog(M.PRESSURE, "MPa", 1.6, deadband=0.005, description="supply pressure"),
+        _analog(M.DIFFERENTIAL_PRESSURE, "kPa", 1000, deadband=2.0,
+                description="supply-return pressure difference"),
+        _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * f["rated_extraction_kw"])),
+        _counter(M.HEAT_ENERGY, "GJ", 1e7, F32),
+        *(replace_device(p, depth_device) for p in _depth_temps(
+            depths, nice_ceil(bottom + 20), description="fibre-optic (DTS) profile")),
+    ]
+
+
+def borehole_field_points(f: dict[str, Any]) -> list[PointSpec]:
+    """Loop temperatures, flow and pressure, and the winter-extraction / summer-rejection sums."""
+    return [
+        _temp(M.INLET_TEMP, -10, 50, description="water entering the field"),
+        _temp(M.OUTLET_TEMP, -10, 50, description="water leaving the field"),
+        _analog(M.FLOW, "m3/h", nice_ceil(1.5 * f["rated_flow_m3h"])),
+        _analog(M.PRESSURE, "MPa", 1.6, deadband=0.005),
+        _analog(M.HEAT_POWER, "kW", nice_ceil(1.5 * f["rated_flow_m3h"] * 5 * WATER_KWH_PER_M3K),
+                low=-nice_ceil(1.5 * f["rated_flow_m3h"] * 5 * WATER_KWH_PER_M3K),
+                description="positive when heat is extracted (heating), negative when rejected"),
+        _counter(M.HEAT_ENERGY, "MWh", 1e7, U32_DECI, description="heat extracted (winter)"),
+        _counter(M.HEAT_REJECTED_ENERGY, "MWh", 1e7, U32_DECI,
+                 description="heat rejected (summer)"),
+    ]
+
+
+def ground_temp_points(f: dict[str, Any]) -> list[PointSpec]:
+    """Ground temperatures at each sensor depth, slow scan."""
+    return _depth_temps(f["sensor_depths_m"], 40, I16_CENTI, measurand=M.GROUND_TEMP, low=-20)
+
+
+def replace_device(point: PointSpec, device: str | None) -> PointSpec:
+    """The same point bound to another device (None keeps the equipment's device)."""
+    return dataclasses.replace(point, device=device) if device else point
+
+
 def plate_exchanger_points(f: dict[str, Any], primary_flow: float,
                            secondary_flow: float) -> list[PointSpec]:
     """Both sides' temperatures and flows, the pressure drop and the heat duty."""
@@ -268,12 +313,17 @@ def plate_exchanger_points(f: dict[str, Any], primary_flow: float,
     ]
 
 
-def heat_pump_points(f: dict[str, Any], evaporator_dt: float = 5.0,
-                     condenser_dt: float = 5.0) -> list[PointSpec]:
-    """Evaporator/condenser temperatures and flows, output, load, COP, commands, electricity."""
+def heat_pump_points(f: dict[str, Any], evaporator_dt: float = 5.0, condenser_dt: float = 5.0,
+                     setpoint: tuple[float, float, float] | None = None) -> list[PointSpec]:
+    """Evaporator/condenser temperatures and flows, output, load, COP, commands, electricity.
+
+    ``setpoint`` is (min, max, max_step) of the leaving-water setpoint; by default the
+    rated sink temperature -10 K … +8 K (at most 65 °C) in steps of 2 K.
+    """
     heat = f["rated_heat_kw"]
     electric = heat / f["rated_cop"]
     sink = f["rated_sink_out_temp_c"]
+    low, high, step = setpoint or (sink - 10, min(sink + 8, 65), 2)
     return [
         _temp(M.EVAPORATOR_IN_TEMP, -20, 80, I16_DECI),
         _temp(M.EVAPORATOR_OUT_TEMP, -20, 80, I16_DECI),
@@ -285,8 +335,9 @@ def heat_pump_points(f: dict[str, Any], evaporator_dt: float = 5.0,
         _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * heat)),
         _analog(M.LOAD, "%", 110, U16_DECI, deadband=0.5),
         _analog(M.COP, "1", 10, U16_CENTI, deadband=0.05),
-        PointSpec(M.SUPPLY_TEMP_SETPOINT, "degC", (20, 70), HR_I16_DECI,
-                  limits={"min": sink - 10, "max": min(sink + 8, 65), "max_step": 2}),
+        PointSpec(M.SUPPLY_TEMP_SETPOINT, "degC", (0, 70), HR_I16_DECI,
+                  limits={"min": low, "max": high, "max_step": step},
+                  description="leaving water temperature setpoint"),
         *_drive_states(),
         _analog(M.ELECTRIC_POWER, "kW", nice_ceil(1.3 * electric)),
         _counter(M.ELECTRIC_ENERGY, "kWh", 1e9),
@@ -389,9 +440,9 @@ def weather_points(_: dict[str, Any]) -> list[PointSpec]:
 
 
 def network_points(_: dict[str, Any], heat_kw: float, flow_m3h: float,
-                   setpoint_limits: tuple[float, float]) -> list[PointSpec]:
+                   setpoint: tuple[float, float, float]) -> list[PointSpec]:
     """The outgoing header: supply/return temperature and pressure, flow, heat, setpoint."""
-    low, high = setpoint_limits
+    low, high, step = setpoint
     return [
         _temp(M.SUPPLY_TEMP, 0, 100),
         _temp(M.RETURN_TEMP, 0, 100),
@@ -399,8 +450,8 @@ def network_points(_: dict[str, Any], heat_kw: float, flow_m3h: float,
         _analog(M.RETURN_PRESSURE, "MPa", 1.6, deadband=0.005),
         _analog(M.FLOW, "m3/h", nice_ceil(1.5 * flow_m3h)),
         _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * heat_kw)),
-        PointSpec(M.SUPPLY_TEMP_SETPOINT, "degC", (20, 90), HR_I16_DECI,
-                  limits={"min": low, "max": high, "max_step": 2},
+        PointSpec(M.SUPPLY_TEMP_SETPOINT, "degC", (0, 90), HR_I16_DECI,
+                  limits={"min": low, "max": high, "max_step": step},
                   description="climate-compensated supply temperature"),
     ]
 
@@ -698,7 +749,7 @@ def hydrothermal_doublet() -> StationSpec:
             _modbus("plc-station", "Station PLC", 15020, 2),
             _modbus("hpc", "Heat-pump group controller", 15020, 3),
             _modbus("meters", "Meter concentrator", 15020, 4, word_order="little"),
-            _opcua(sid, "Station SCADA server (user substations, weather)", 14840),
+            _opcua(sid, "Station SCADA server (substations, weather, well profiles)", 14840),
         ),
         device_comments={
             "meters": "heat and electricity meters; 32-bit values in little word order",
@@ -722,12 +773,12 @@ def hydrothermal_doublet() -> StationSpec:
                     aquifer="Ordovician Majiagou karst", depth_m=2000.0, static_level_m=55.0,
                     injectivity_m3h_per_m=10.0, rated_flow_m3h=well_flow, pressurised=False)
               for n, ident in ((1, "RW1"), (2, "RW2"), (3, "RW3"))),
-            equip("plc-well", monitoring_well_points,
+            equip("opc", monitoring_well_points,
                   "between production and reinjection wells (004 L1009-1017, item 4)",
                   id="MW1", name="Inter-well monitoring well", kind="monitoring_well",
                   aquifer="Ordovician Majiagou karst", depth_m=2000.0,
                   sensor_depths_m=[200.0, 600.0, 1000.0, 1400.0, 1900.0]),
-            equip("plc-well", monitoring_well_points,
+            equip("opc", monitoring_well_points,
                   "outward from the reinjection wells (004 L1009-1017, item 5)",
                   id="MW2", name="Reinjection-ring monitoring well", kind="monitoring_well",
                   aquifer="Ordovician Majiagou karst", depth_m=2000.0,
@@ -817,7 +868,7 @@ def hydrothermal_doublet() -> StationSpec:
               for n in (1, 2, 3)),
             equip("plc-station", valve_points, (), id="V-BYP", name="Network bypass valve",
                   kind="valve", role="differential-pressure bypass"),
-            equip("plc-station", lambda f: network_points(f, load_kw, user_flow, (35.0, 55.0)),
+            equip("plc-station", lambda f: network_points(f, load_kw, user_flow, (35.0, 55.0, 2.0)),
                   "outgoing header, 45/35 °C design (003 L554), climate compensation "
                   "(003 L617)",
                   id="NET", name="Network header", kind="network"),
@@ -852,12 +903,364 @@ def hydrothermal_doublet() -> StationSpec:
     )
 
 
+def deep_borehole_school() -> StationSpec:
+    """Xiji Jiangtaibao school (case 1.32): one 2500 m coaxial borehole and one heat pump."""
+    sid = "deep-borehole-school"
+    area = 13_215.0  # 003 L2735
+    load_kw = 665.0  # 003 L2735
+    heat_index = round(load_kw * 1000 / area, 1)
+    heat_flow_w_per_m2 = 0.067  # 003 L2841
+    conductivity = 2.4
+    gradient = round(heat_flow_w_per_m2 / conductivity * 100, 2)
+    user_flow = flow_for(805.0, 15.0)  # peak user power 805 kW (003 L3065) at 60/45 °C
+    return StationSpec(
+        file="deep-borehole-school.yaml",
+        header=(
+            "Deep coaxial borehole station of the Xiji Jiangtaibao Central Primary School,",
+            "Ningxia (case 1.32, 003 L2727-3186): one 2500 m coaxial borehole heat exchanger",
+            "feeding one 735 kW heat pump that supplies radiators at 60/45 °C; user pumps 1 + 1,",
+            "source- and user-side pressurisation units, a softener, heat and electricity meters,",
+            "and the monitoring list of 003 L2975-3049.",
+            HEADER_NOTE,
+        ),
+        station=(
+            Field("id", sid),
+            Field("name", "Xiji Jiangtaibao school deep-borehole heating station"),
+            Field("kind", "deep_borehole"),
+            Field("province", "Ningxia"),
+            Field("climate", (
+                Field("city", "Xiji"),
+                Field("design_outdoor_temp_c", -13.2, "003 L2755"),
+                Field("mean_heating_season_outdoor_temp_c", -1.9, "003 L2755"),
+                Field("heating_season_days", 180, "003 L2757"),
+                Field("heating_season_start", "10-15", "003 L2735 (15 Oct - 15 Apr)"),
+                Field("daily_swing_k", 10.0, "not in the seeds (continental climate)"),
+            )),
+            Field("heated_area_m2", area, "003 L2735"),
+            Field("building_type", "existing_public", "school, formerly coal-heated (003 L3081)"),
+            Field("heat_index_w_per_m2", heat_index, "665 kW / 13,215 m2 (003 L2735)"),
+            Field("indoor_design_temp_c", 18.0, "003 L2755"),
+            Field("design_supply_temp_c", 60.0, "003 L2895"),
+            Field("design_return_temp_c", 45.0, "003 L2895"),
+            Field("sources", [
+                "003 L2735 (13,215 m2: dorms 4700, teaching 7176, canteen 614; 665 kW; season)",
+                "003 L2755, L2757 (climate: -13.2 / -1.9 °C, indoor 18 °C, 180 days, 24 h)",
+                "003 L2804 (60-70 °C at 2000 m)",
+                "003 L2841 (heat flow ~67 mW/m2)",
+                "003 L2895-2899 (indirect system, 60/45 °C, softened fill and make-up)",
+                "003 L2914, L2919 (2500 m, 200 mm, ~650 kW; effective depth 2557 m)",
+                "003 L2932-2939 (735 kW / 142 kW unit, user pumps 1 + 1, pressurisation units)",
+                "003 L2975-3049 (monitoring, metering and alarm list)",
+                "003 L3055, L3057, L3065 (pressures, source temperatures, powers 2022-23)",
+                "003 L3072 (COP 5.21, SCOP 4.66 incl. user- and source-side pumps)",
+            ]),
+        ),
+        poll_groups={"fast": 1.0, "meters": 5.0, "slow": 30.0},
+        devices=(
+            _modbus("plc-source", "Heat-source PLC", 15021, 1),
+            _modbus("hpc", "Geo-rock heat unit controller", 15021, 2),
+            _modbus("meters", "Meter concentrator", 15021, 3, word_order="little"),
+            _opcua(sid, "Station SCADA server (buildings, weather, borehole DTS)", 14841),
+        ),
+        device_comments={
+            "meters": "heat and electricity meters; 32-bit values in little word order",
+        },
+        equipment=(
+            equip("plc-source",
+                  lambda f: coaxial_borehole_points(f, [250.0 * k for k in range(1, 11)], "opc"),
+                  ["2500 m, 200 mm, stable ~650 kW (003 L2914). Heat flow ~67 mW/m2",
+                   f"(003 L2841) over a stated conductivity of {conductivity} W/(m·K)",
+                   "(sandstone and shale, 003 L2853) gives",
+                   f"{gradient} K/100 m: {8 + gradient * 20:.0f} °C at 2000 m,",
+                   "within the 60-70 °C of 003 L2804. Surface ground 8 °C is not in the seeds",
+                   "(assumed). Flow: 548 kW mean at 33.6/20.4 °C (003 L3057, L3065) is ~36 m3/h.",
+                   "The depth profile is a fibre-optic logger read over OPC UA (assumed)."],
+                  id="BH1", name="Coaxial borehole", kind="coaxial_borehole", depth_m=2500.0,
+                  surface_ground_temp_c=8.0, geothermal_gradient_k_per_100m=gradient,
+                  rated_flow_m3h=40.0, rated_extraction_kw=650.0,
+                  ground_conductivity_w_per_mk=conductivity,
+                  ground_heat_capacity_mj_per_m3k=2.3, borehole_diameter_m=0.2),
+            equip("hpc", lambda f: heat_pump_points(f, 13.0, 15.0),
+                  ["735 kW heat, 142 kW max electric (003 L2932); COP 5.21 measured (003 L3072);",
+                   "source outlet 20.4 -> 15.9 °C over the season (003 L3057); 60 °C supply"],
+                  id="HP1", name="Geo-rock heat unit", kind="heat_pump", stage=1,
+                  rated_heat_kw=735.0, rated_cop=5.2, rated_source_out_temp_c=18.0,
+                  rated_sink_out_temp_c=60.0, min_load_pct=25.0),
+            equip("plc-source", pump_points,
+                  ["source-side circulation (counted in SCOP, 003 L3072; not in the plant",
+                   "table): ~40 m3/h against the 0.5 MPa source-side ΔP (003 L3055), sized here"],
+                  id="P-S1", name="Source circulation pump", kind="pump",
+                  role="source_circulation", serves="BH1", rated_kw=11.0, rated_flow_m3h=45.0,
+                  rated_head_m=55.0),
+            *(equip("plc-source", pump_points,
+                    "user circulation 1 + 1: 65 m3/h, 20 m, 7.5 kW (003 L2936)"
+                    if n == 1 else (),
+                    id=f"P-U{n}", name=f"User circulation pump {n}", kind="pump",
+                    role="user_circulation", serves="NET", rated_kw=7.5, rated_flow_m3h=65.0,
+                    rated_head_m=20.0)
+              for n in (1, 2)),
+            equip("plc-source", lambda f: pump_points(f, with_flow=False),
+                  "user-side pressurisation: 3 m3/h, 24 m, 1 kW (003 L2937)",
+                  id="P-MU", name="User-side make-up pump", kind="pump", role="makeup",
+                  serves="NET", rated_kw=1.0, rated_flow_m3h=3.0, rated_head_m=24.0),
+            equip("plc-source", lambda f: pump_points(f, with_flow=False),
+                  "source-side pressurisation: 3 m3/h, 50 m, 1 kW (003 L2938)",
+                  id="P-MS", name="Source-side make-up pump", kind="pump", role="makeup",
+                  serves="BH1", rated_kw=1.0, rated_flow_m3h=3.0, rated_head_m=50.0),
+            equip("plc-source", lambda f: water_treatment_points(f, 1.0),
+                  "softener and tank for both loops (003 L2899, L2939)",
+                  id="WT1", name="Softener", kind="water_treatment", treatment="softener"),
+            equip("plc-source", filter_points,
+                  "strainers are not in the plant table; mesh and ΔP thresholds assumed",
+                  id="F-S1", name="Source-side strainer", kind="filter", grade="coarse",
+                  mesh_um=850.0, clean_dp_kpa=10.0, alarm_dp_kpa=30.0),
+            equip("plc-source", filter_points, (), id="F-U1", name="User-side dirt separator",
+                  kind="filter", grade="coarse", mesh_um=850.0, clean_dp_kpa=10.0,
+                  alarm_dp_kpa=30.0),
+            equip("plc-source", valve_points,
+                  "user-side differential-pressure bypass (003 L2995)",
+                  id="V-BYP", name="User bypass valve", kind="valve",
+                  role="differential-pressure bypass"),
+            equip("plc-source", lambda f: network_points(f, 805.0, user_flow, (40.0, 60.0, 2.0)),
+                  "user supply 0.4 MPa, ΔP 0.25 MPa (003 L3055); 60/45 °C (003 L2895)",
+                  id="NET", name="User header", kind="network"),
+            equip("meters", lambda f: heat_meter_points(f, 674.0, 45.0, high=80.0),
+                  "source side: up to 674 kW (003 L3065)",
+                  id="HM-SRC", name="Heat-source-side heat meter", kind="heat_meter",
+                  location="source", serves="BH1"),
+            equip("meters", lambda f: heat_meter_points(f, 805.0, user_flow),
+                  "user side: instantaneous and cumulative heat, up to 805 kW (003 L3021-3031, "
+                  "L3065)",
+                  id="HM-USR", name="User-side heat meter", kind="heat_meter", location="user",
+                  serves="NET"),
+            equip("meters", lambda f: electricity_meter_points(f, 142.0 + 11 + 7.5 + 2),
+                  "station electricity (003 L3021-3031)",
+                  id="EM-MAIN", name="Station incomer meter", kind="electricity_meter"),
+            equip("meters", lambda f: electricity_meter_points(f, 142.0 + 11 + 7.5),
+                  "SCOP boundary: unit + user-side + source-side pumps (003 L3072)",
+                  id="EM-SCOP", name="Unit and circulation pumps meter", kind="electricity_meter",
+                  scope=["HP1", "P-U1", "P-U2", "P-S1"]),
+            *(equip("opc", lambda f: substation_points(f, heat_index, 15.0),
+                    "building entries with a typical-room sensor (003 L2735, L3055: >= 18 °C)"
+                    if ident == "SS-DORM" else (),
+                    id=ident, name=name, kind="substation", heated_area_m2=a)
+              for ident, name, a in (("SS-DORM", "Dormitories", 4700.0),
+                                     ("SS-TEACH", "Teaching building", 7176.0),
+                                     ("SS-CANTEEN", "Canteen", 614.0))),
+            equip("opc", weather_points,
+                  "outdoor dry-bulb and relative humidity (003 L3011)",
+                  id="WX", name="Weather station", kind="weather"),
+        ),
+    )
+
+
+# Chilled water in summer (6.5 °C, 003 L114), heating water in winter (47 °C), bigger steps.
+COOL_HEAT_SETPOINT = (5.0, 52.0, 5.0)
+
+
+def shallow_field() -> StationSpec:
+    """Jining Cultural Centre (case 1.19): shallow borehole field, heating and cooling."""
+    sid = "shallow-field"
+    heat_area = 267_300.0  # 003 L84
+    cool_area = 224_800.0  # 003 L84
+    heat_kw = 16_200.0  # 003 L84
+    cool_kw = 19_800.0  # 003 L84
+    user_flow = flow_for(heat_kw, 7.0)  # 47/40 °C, 003 L114
+    zones = (("A", 900), ("B", 900), ("C", 900))
+    depths = [2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 120.0]
+    hp_electric = 4 * 4500 / 4.6 + 1689 / 4.4
+    return StationSpec(
+        file="shallow-field.yaml",
+        header=(
+            "Shallow borehole-field ground-source station of the Jining Cultural Centre,",
+            "Shandong (case 1.19, 003 L72-229): 2700 double-U boreholes of 120 m in three",
+            "zones, four big centrifugal heat pumps and one small screw unit, two-stage",
+            "variable-speed pumping on both sides, heating (47/40 °C) and cooling (6.5/13.5 °C),",
+            "an auxiliary cooling tower that keeps the ground's yearly heat balance, and",
+            "ground-temperature monitoring boreholes at the centre, edge and outside the field.",
+            HEADER_NOTE,
+        ),
+        station=(
+            Field("id", sid),
+            Field("name", "Jining Cultural Centre ground-source energy station"),
+            Field("kind", "shallow_field"),
+            Field("province", "Shandong"),
+            Field("climate", (
+                Field("city", "Jining"),
+                Field("design_outdoor_temp_c", -7.0,
+                      "not in the seeds: southern Shandong, assumed"),
+                Field("mean_heating_season_outdoor_temp_c", 1.5,
+                      "not in the seeds: assumed"),
+                Field("heating_season_days", 121, "003 L176: 15 Nov - 15 Mar"),
+                Field("heating_season_start", "11-15", "003 L176"),
+                Field("daily_swing_k", 8.0, "not in the seeds"),
+                Field("cooling_season_days", 107, "003 L176: 1 Jun - 15 Sep"),
+                Field("design_cooling_outdoor_temp_c", 34.5,
+                      "not in the seeds: assumed"),
+            )),
+            Field("heated_area_m2", heat_area, "003 L84"),
+            Field("building_type", "new_public", "cultural centre, in service 2019 (003 L84)"),
+            Field("heat_index_w_per_m2", round(heat_kw * 1000 / heat_area, 1),
+                  "16,200 kW / 26.73e4 m2 (003 L84)"),
+            Field("cooling_index_w_per_m2", round(cool_kw * 1000 / cool_area, 1),
+                  "19,800 kW / 22.48e4 m2 (003 L84)"),
+            Field("indoor_design_temp_c", 20.0, "public buildings; not in the seeds"),
+            Field("design_supply_temp_c", 47.0, "003 L114"),
+            Field("design_return_temp_c", 40.0, "003 L114"),
+            Field("sources", [
+                "003 L80 (soil: medium-coarse sand, fine sand, clay)",
+                "003 L84 (cooling 22.48e4 m2 / 19,800 kW; heating 26.73e4 m2 / 16,200 kW)",
+                "003 L100 (constant-temperature zone 13.5-15 °C)",
+                "003 L112, L124 (auxiliary cooling tower keeps the ground heat balance)",
+                "003 L114 (cooling 6.5/13.5 °C, heating 47/40 °C)",
+                "003 L116-122 (four big + one small unit, two-stage VFD pumps, staging)",
+                "003 L140-146 (yearly loads, 2700 x 120 m double-U, 5 m grid, 18 chambers)",
+                "003 L152 (4 x 4500 kW centrifugal + 1 x 1689 kW screw, heating)",
+                "003 L156 (one ground-side secondary pump per zone)",
+                "003 L176 (cooling 1 Jun - 15 Sep, heating 15 Nov - 15 Mar)",
+                "003 L211-213 (heating COP > 3.80, EER > 5.0)",
+                "004 L1021-1037 (ground-temperature monitoring, frost and constant layers)",
+            ]),
+        ),
+        poll_groups={"fast": 1.0, "meters": 5.0, "slow": 30.0},
+        devices=(
+            _modbus("plc-field", "Ground-loop PLC", 15022, 1),
+            _modbus("plc-plant", "Energy-station PLC", 15022, 2),
+            _modbus("hpc", "Heat-pump group controller", 15022, 3),
+            _modbus("meters", "Meter concentrator", 15022, 4, word_order="little"),
+            _opcua(sid, "Building management server (buildings, weather)", 14842),
+        ),
+        device_comments={
+            "meters": "heat and electricity meters; 32-bit values in little word order",
+        },
+        equipment=(
+            *(equip("plc-field", borehole_field_points,
+                    ["2700 double-U boreholes, 120 m, 5 m x 5 m, 150 mm (003 L144) in 18 manifold",
+                     "chambers (003 L146), grouped here into three zones of 900 (assumed), each",
+                     "with its secondary pump (003 L156). Ground 13.5-15 °C (003 L100);",
+                     "conductivity for sand and clay (003 L80), TRT value not printed (assumed)."]
+                    if zone == "A" else (),
+                    id=f"BF-{zone}", name=f"Borehole field zone {zone}", kind="borehole_field",
+                    borehole_count=count, depth_m=120.0, spacing_m=5.0,
+                    undisturbed_ground_temp_c=14.0, rated_flow_m3h=800.0,
+                    ground_conductivity_w_per_mk=1.9, ground_heat_capacity_mj_per_m3k=2.2)
+              for zone, count in zones),
+            *(equip("plc-field", ground_temp_points,
+                    ["ground-temperature boreholes at field centres and edges and outside the",
+                     "field (004 L1021-1037): frost layer (2-5 m), constant layer (10-20 m) and",
+                     "along the exchangers"] if (zone, position) == ("A", "centre") else (),
+                    id=f"GT-{zone}{position[0].upper()}",
+                    name=f"Ground-temperature borehole, zone {zone} {position}",
+                    kind="ground_temp_borehole", field=f"BF-{zone}", position=position,
+                    depth_m=120.0, sensor_depths_m=depths)
+              for zone, position in (("A", "centre"), ("A", "edge"), ("B", "centre"),
+                                     ("B", "edge"), ("C", "centre"), ("C", "edge"))),
+            equip("plc-field", ground_temp_points, "undisturbed reference outside the field",
+                  id="GT-OUT", name="Ground-temperature borehole, outside",
+                  kind="ground_temp_borehole", field="BF-A", position="outside",
+                  depth_m=120.0, sensor_depths_m=depths),
+            *(equip("plc-field", pump_points, "ground-side secondary pump per zone (003 L156)"
+                    if zone == "A" else (),
+                    id=f"P-G{zone}", name=f"Ground-side secondary pump {zone}", kind="pump",
+                    role="source_circulation", serves=f"BF-{zone}", rated_kw=45.0,
+                    rated_flow_m3h=800.0, rated_head_m=28.0)
+              for zone, _ in zones),
+            *(equip("hpc", lambda f: heat_pump_points(f, 5.0, 7.0, COOL_HEAT_SETPOINT),
+                    ["four big centrifugal units, 4500 kW heating / 4600 kW cooling (003 L152);",
+                     "unit COP is not in the seeds (system heating COP > 3.80, 003 L211): 4.6",
+                     "assumed"] if n == 1 else (),
+                    id=f"HP{n}", name=f"Centrifugal heat pump {n}", kind="heat_pump", stage=1,
+                    rated_heat_kw=4500.0, rated_cop=4.6, rated_source_out_temp_c=6.0,
+                    rated_sink_out_temp_c=47.0, min_load_pct=30.0)
+              for n in (1, 2, 3, 4)),
+            equip("hpc", lambda f: heat_pump_points(f, 5.0, 7.0, COOL_HEAT_SETPOINT),
+                  "one small screw unit, 1689 kW heating / 1614 kW cooling (003 L152, L116)",
+                  id="HP5", name="Screw heat pump", kind="heat_pump", stage=1,
+                  rated_heat_kw=1689.0, rated_cop=4.4, rated_source_out_temp_c=6.0,
+                  rated_sink_out_temp_c=47.0, min_load_pct=15.0),
+            *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
+                    "source-side primary pumps, one per unit, variable speed (003 L120)"
+                    if n == 1 else (),
+                    id=f"P-SP{n}", name=f"Source primary pump {n}", kind="pump",
+                    role="source_circulation", serves=f"HP{n}",
+                    rated_kw=30.0 if n < 5 else 11.0,
+                    rated_flow_m3h=650.0 if n < 5 else 250.0, rated_head_m=15.0)
+              for n in (1, 2, 3, 4, 5)),
+            *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
+                    "user-side primary pumps, one per unit, variable speed (003 L120)"
+                    if n == 1 else (),
+                    id=f"P-UP{n}", name=f"User primary pump {n}", kind="pump",
+                    role="user_circulation", serves=f"HP{n}",
+                    rated_kw=30.0 if n < 5 else 11.0,
+                    rated_flow_m3h=600.0 if n < 5 else 230.0, rated_head_m=15.0)
+              for n in (1, 2, 3, 4, 5)),
+            *(equip("plc-plant", pump_points,
+                    f"user-side secondary pumps 2 + 1, {user_flow:.0f} m3/h at 47/40 °C "
+                    "(003 L114, L120)" if n == 1 else (),
+                    id=f"P-US{n}", name=f"User secondary pump {n}", kind="pump",
+                    role="user_circulation", serves="NET", rated_kw=110.0,
+                    rated_flow_m3h=1000.0, rated_head_m=32.0)
+              for n in (1, 2, 3)),
+            *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
+                    "make-up 1 + 1, pump 4-5x the 1 % normal make-up (003 L3269)"
+                    if n == 1 else (),
+                    id=f"P-M{n}", name=f"Make-up pump {n}", kind="pump", role="makeup",
+                    serves="NET", rated_kw=15.0, rated_flow_m3h=90.0, rated_head_m=40.0)
+              for n in (1, 2)),
+            equip("plc-plant", lambda f: water_treatment_points(f, user_flow * 0.01),
+                  "softened make-up water",
+                  id="WT1", name="Softener", kind="water_treatment", treatment="softener"),
+            equip("plc-plant", filter_points, "strainer mesh and ΔP thresholds assumed",
+                  id="F-G1", name="Ground-side strainer", kind="filter", grade="coarse",
+                  mesh_um=850.0, clean_dp_kpa=15.0, alarm_dp_kpa=50.0),
+            equip("plc-plant", filter_points, (), id="F-U1", name="User-side strainer",
+                  kind="filter", grade="coarse", mesh_um=850.0, clean_dp_kpa=15.0,
+                  alarm_dp_kpa=50.0),
+            equip("plc-plant", valve_points,
+                  "ground loop / cooling tower changeover by evaporator leaving water (003 L124)",
+                  id="V-CT", name="Cooling-tower changeover valve", kind="valve",
+                  role="ground loop / cooling tower changeover"),
+            equip("plc-plant", valve_points, (), id="V-BYP", name="User bypass valve",
+                  kind="valve", role="differential-pressure bypass"),
+            equip("plc-plant", lambda f: network_points(f, heat_kw, user_flow, COOL_HEAT_SETPOINT),
+                  "distribution header: 47/40 °C heating, 6.5/13.5 °C cooling (003 L114)",
+                  id="NET", name="Distribution header", kind="network"),
+            equip("meters", lambda f: heat_meter_points(f, 0.8 * heat_kw, 3 * 800.0,
+                                                         low=-10.0, high=50.0),
+                  "ground side, all zones: winter extraction and summer rejection "
+                  "(003 L112, L140)",
+                  id="HM-GND", name="Ground-side heat meter", kind="heat_meter",
+                  location="source"),
+            equip("meters", lambda f: heat_meter_points(f, heat_kw, user_flow),
+                  "user side: heat supplied (004 L1043-1054)",
+                  id="HM-USR", name="User-side heat meter", kind="heat_meter", location="user",
+                  serves="NET"),
+            equip("meters", lambda f: electricity_meter_points(f, hp_electric + 900.0),
+                  "station electricity; pumps are ~20 % of it (003 L172)",
+                  id="EM-MAIN", name="Station incomer meter", kind="electricity_meter"),
+            equip("meters", lambda f: electricity_meter_points(f, hp_electric), (),
+                  id="EM-HP", name="Heat-pump feeder meter", kind="electricity_meter",
+                  scope=["HP1", "HP2", "HP3", "HP4", "HP5"]),
+            *(equip("opc", lambda f: substation_points(f, heat_kw * 1000 / heat_area, 7.0),
+                    "building zones with a typical-room sensor (004 L1058-1065)"
+                    if n == 1 else (),
+                    id=f"SS{n}", name=f"Building zone {n}", kind="substation",
+                    heated_area_m2=a)
+              for n, a in ((1, 100_000.0), (2, 90_000.0), (3, 77_300.0))),
+            equip("opc", weather_points, "outdoor conditions for load forecasting (003 L132)",
+                  id="WX", name="Weather station", kind="weather"),
+        ),
+    )
+
+
 def flow_to_kw(flow_m3h: float, delta_t_k: float) -> float:
     """Heat carried by ``flow_m3h`` of water cooled by ``delta_t_k``."""
     return flow_m3h * delta_t_k * WATER_KWH_PER_M3K
 
 
-STATIONS: tuple[Callable[[], StationSpec], ...] = (hydrothermal_doublet,)
+STATIONS: tuple[Callable[[], StationSpec], ...] = (
+    hydrothermal_doublet, deep_borehole_school, shallow_field,
+)
 
 
 # --------------------------------------------------------------------------- docs
