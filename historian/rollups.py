@@ -1,0 +1,283 @@
+"""Rollups at 1 min, 15 min, 1 h and 1 day, maintained incrementally, and raw-data retention.
+
+Every committed batch marks the 1-minute buckets it touched in ``rollup_dirty``. A rollup pass
+(one at a time across all historians, under a transaction-level advisory lock) takes a set of
+marks, adds the bucket of the next sample after each (a late sample changes its successor's
+hold interval and counter increment), recomputes those 1-minute rollups from the raw samples and
+then the 15-minute, hourly and daily buckets that contain them from the level below. Late and
+replayed data therefore correct every rollup they fall into.
+
+Definitions (``docs/historian.md``): ``samples`` counts every sample, ``bad`` the bad ones,
+``valued`` those with a value and quality good or uncertain; min, max, first, last and sum are
+over valued samples. The time-weighted mean is ``tw_integral / tw_seconds``: sample-and-hold,
+each valued sample's value held until the next sample of the point (any quality), for at most
+``max_hold``; each such interval belongs to the bucket of the sample that ends it, so the sums of
+finer buckets are exactly the coarser bucket's. Counter deltas use the same attribution over
+valued samples, with ``counter_increment`` handling resets and rollovers.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import psycopg
+from psycopg import sql
+
+from historian.schema import BAD, ROLLUP_LEVELS, Features
+from historian.store import BUCKET_ORIGIN
+
+log = logging.getLogger(__name__)
+
+Connection = psycopg.Connection[tuple[object, ...]]
+
+ROLLUP_LOCK = 0x6765_6F73_726F_6C6C  # "geosroll"
+DEFAULT_MAX_HOLD = timedelta(minutes=15)
+
+COLUMNS = (
+    "samples", "bad", "valued", "min", "min_time", "max", "max_time", "first", "first_time",
+    "last", "last_time", "sum", "tw_integral", "tw_seconds", "counter_delta",
+)
+
+LEVEL_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
+
+
+@dataclass(frozen=True)
+class Level:
+    """One rollup level: its name, table and bucket width."""
+
+    name: str
+    interval: str
+
+    @property
+    def seconds(self) -> int:
+        """Bucket width in seconds."""
+        return LEVEL_SECONDS[self.name]
+
+    @property
+    def table(self) -> str:
+        """The level's table."""
+        return f"rollup_{self.name}"
+
+
+LEVELS = tuple(Level(name, interval) for name, interval in ROLLUP_LEVELS)
+
+
+def _affected_tables() -> str:
+    return "".join(
+        f"CREATE TEMP TABLE IF NOT EXISTS affected_{level.name} ("
+        " point_id integer NOT NULL, bucket timestamptz NOT NULL,"
+        " PRIMARY KEY (point_id, bucket)) ON COMMIT DELETE ROWS;"
+        for level in LEVELS
+    )
+
+
+_ORIGIN = sql.SQL("timestamptz {}").format(sql.Literal(BUCKET_ORIGIN))
+_UPSERT_SET = sql.SQL(", ").join(
+    sql.SQL("{0} = excluded.{0}").format(sql.Identifier(c)) for c in COLUMNS
+)
+_COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in ("point_id", "bucket", *COLUMNS))
+
+_TAKE_MARKS = sql.SQL(
+    "WITH taken AS ("
+    "  DELETE FROM rollup_dirty WHERE (point_id, bucket) IN ("
+    "    SELECT point_id, bucket FROM rollup_dirty ORDER BY bucket, point_id"
+    "    LIMIT {limit} FOR UPDATE SKIP LOCKED)"
+    "  RETURNING point_id, bucket)"
+    " INSERT INTO affected_1m SELECT point_id, bucket FROM taken ON CONFLICT DO NOTHING"
+)
+
+_ADD_SUCCESSORS = sql.SQL(
+    "INSERT INTO affected_1m"
+    " SELECT DISTINCT a.point_id, date_bin('1 minute', n.time, {origin})"
+    " FROM affected_1m a"
+    " CROSS JOIN LATERAL ("
+    "   (SELECT s.time FROM samples s WHERE s.point_id = a.point_id"
+    "     AND s.time >= a.bucket + interval '1 minute' ORDER BY s.time LIMIT 1)"
+    "   UNION ALL"
+    "   (SELECT s.time FROM samples s WHERE s.point_id = a.point_id"
+    "     AND s.time >= a.bucket + interval '1 minute' AND s.quality <> {bad}"
+    "     AND s.value IS NOT NULL ORDER BY s.time LIMIT 1)) n"
+    " ON CONFLICT DO NOTHING"
+)
+
+# Statistics and the time-weighted integral over every sample of the bucket, each with the
+# sample before it (the latest one before the bucket for the first); counter increments over
+# valued samples with the valued sample before each.
+_RECOMPUTE_1M = sql.SQL(
+    "INSERT INTO rollup_1m AS r ({columns})"
+    " SELECT a.point_id, a.bucket, st.samples, st.bad, st.valued, st.min, st.min_time,"
+    "  st.max, st.max_time, st.first, st.first_time, st.last, st.last_time, st.sum,"
+    "  st.tw_integral, st.tw_seconds, cd.counter_delta"
+    " FROM affected_1m a JOIN points p ON p.id = a.point_id"
+    " CROSS JOIN LATERAL ("
+    "  SELECT count(*) FILTER (WHERE w.in_bucket)::int AS samples,"
+    "   count(*) FILTER (WHERE w.in_bucket AND w.quality = {bad})::int AS bad,"
+    "   count(*) FILTER (WHERE w.in_bucket AND w.valued)::int AS valued,"
+    "   min(w.value) FILTER (WHERE w.in_bucket AND w.valued) AS min,"
+    "   (array_agg(w.time ORDER BY w.value, w.time)"
+    "     FILTER (WHERE w.in_bucket AND w.valued))[1] AS min_time,"
+    "   max(w.value) FILTER (WHERE w.in_bucket AND w.valued) AS max,"
+    "   (array_agg(w.time ORDER BY w.value DESC, w.time)"
+    "     FILTER (WHERE w.in_bucket AND w.valued))[1] AS max_time,"
+    "   (array_agg(w.value ORDER BY w.time)"
+    "     FILTER (WHERE w.in_bucket AND w.valued))[1] AS first,"
+    "   min(w.time) FILTER (WHERE w.in_bucket AND w.valued) AS first_time,"
+    "   (array_agg(w.value ORDER BY w.time DESC)"
+    "     FILTER (WHERE w.in_bucket AND w.valued))[1] AS last,"
+    "   max(w.time) FILTER (WHERE w.in_bucket AND w.valued) AS last_time,"
+    "   sum(w.value) FILTER (WHERE w.in_bucket AND w.valued) AS sum,"
+    "   coalesce(sum(w.prev_value * extract(epoch FROM w.time - w.prev_time))"
+    "     FILTER (WHERE w.in_bucket AND w.holds), 0) AS tw_integral,"
+    "   coalesce(sum(extract(epoch FROM w.time - w.prev_time))"
+    "     FILTER (WHERE w.in_bucket AND w.holds), 0) AS tw_seconds"
+    "  FROM ("
+    "   SELECT u.*, lag(u.time) OVER o AS prev_time, lag(u.value) OVER o AS prev_value,"
+    "    coalesce(lag(u.valued) OVER o AND u.time - lag(u.time) OVER o <= {max_hold}, false)"
+    "     AS holds"
+    "   FROM ("
+    "    (SELECT s.time, s.value, s.quality, false AS in_bucket,"
+    "      s.quality <> {bad} AND s.value IS NOT NULL AS valued"
+    "     FROM samples s WHERE s.point_id = a.point_id AND s.time < a.bucket"
+    "     ORDER BY s.time DESC LIMIT 1)"
+    "    UNION ALL"
+    "    (SELECT s.time, s.value, s.quality, true,"
+    "      s.quality <> {bad} AND s.value IS NOT NULL"
+    "     FROM samples s WHERE s.point_id = a.point_id AND s.time >= a.bucket"
+    "      AND s.time < a.bucket + interval '1 minute')"
+    "   ) u WINDOW o AS (ORDER BY u.time)"
+    "  ) w"
+    " ) st"
+    " LEFT JOIN LATERAL ("
+    "  SELECT coalesce(sum(counter_increment(v.prev_value, v.value, p.range_max))"
+    "    FILTER (WHERE v.in_bucket), 0) AS counter_delta"
+    "  FROM ("
+    "   SELECT u.*, lag(u.value) OVER (ORDER BY u.time) AS prev_value FROM ("
+    "    (SELECT s.time, s.value, false AS in_bucket FROM samples s"
+    "     WHERE s.point_id = a.point_id AND s.time < a.bucket AND s.quality <> {bad}"
+    "      AND s.value IS NOT NULL ORDER BY s.time DESC LIMIT 1)"
+    "    UNION ALL"
+    "    (SELECT s.time, s.value, true FROM samples s"
+    "     WHERE s.point_id = a.point_id AND s.time >= a.bucket"
+    "      AND s.time < a.bucket + interval '1 minute' AND s.quality <> {bad}"
+    "      AND s.value IS NOT NULL)"
+    "   ) u"
+    "  ) v"
+    "  WHERE p.counter"
+    " ) cd ON true"
+    " WHERE st.samples > 0"
+    " ON CONFLICT (point_id, bucket) DO UPDATE SET {upsert}"
+)
+
+_AFFECT_COARSER = sql.SQL(
+    "INSERT INTO {affected} SELECT DISTINCT point_id, date_bin({interval}, bucket, {origin})"
+    " FROM {finer_affected} ON CONFLICT DO NOTHING"
+)
+
+_RECOMPUTE_COARSER = sql.SQL(
+    "INSERT INTO {table} AS r ({columns})"
+    " SELECT a.point_id, a.bucket, sum(f.samples)::int, sum(f.bad)::int, sum(f.valued)::int,"
+    "  min(f.min), (array_agg(f.min_time ORDER BY f.min, f.min_time)"
+    "   FILTER (WHERE f.min IS NOT NULL))[1],"
+    "  max(f.max), (array_agg(f.max_time ORDER BY f.max DESC, f.max_time)"
+    "   FILTER (WHERE f.max IS NOT NULL))[1],"
+    "  (array_agg(f.first ORDER BY f.first_time) FILTER (WHERE f.first_time IS NOT NULL))[1],"
+    "  min(f.first_time),"
+    "  (array_agg(f.last ORDER BY f.last_time DESC) FILTER (WHERE f.last_time IS NOT NULL))[1],"
+    "  max(f.last_time), sum(f.sum), sum(f.tw_integral), sum(f.tw_seconds),"
+    "  sum(f.counter_delta)"
+    " FROM {affected} a JOIN {finer} f ON f.point_id = a.point_id AND f.bucket >= a.bucket"
+    "  AND f.bucket < a.bucket + {interval}"
+    " GROUP BY a.point_id, a.bucket"
+    " ON CONFLICT (point_id, bucket) DO UPDATE SET {upsert}"
+)
+
+
+def prepare(conn: Connection) -> None:
+    """Create the connection's temporary work tables (once per connection)."""
+    conn.execute(_affected_tables().encode())
+    conn.commit()
+
+
+def refresh_once(
+    conn: Connection, limit: int = 20000, max_hold: timedelta = DEFAULT_MAX_HOLD
+) -> int:
+    """Recompute up to ``limit`` marked 1-minute buckets and everything above; return how many.
+
+    Returns 0 when nothing was marked or another historian holds the rollup lock.
+    """
+    with conn.transaction():
+        locked = conn.execute(
+            "SELECT pg_try_advisory_xact_lock(%s)", (ROLLUP_LOCK,)
+        ).fetchone()
+        if not locked or not locked[0]:
+            return 0
+        taken = conn.execute(_TAKE_MARKS.format(limit=sql.Literal(limit))).rowcount
+        if taken <= 0:
+            return 0
+        conn.execute(_ADD_SUCCESSORS.format(origin=_ORIGIN, bad=sql.Literal(BAD)))
+        conn.execute(
+            _RECOMPUTE_1M.format(
+                columns=_COLUMN_LIST,
+                bad=sql.Literal(BAD),
+                max_hold=sql.SQL("{}::interval").format(sql.Literal(max_hold)),
+                upsert=_UPSERT_SET,
+            )
+        )
+        for finer, level in itertools.pairwise(LEVELS):
+            interval = sql.SQL("interval {}").format(sql.Literal(level.interval))
+            conn.execute(
+                _AFFECT_COARSER.format(
+                    affected=sql.Identifier(f"affected_{level.name}"),
+                    interval=interval,
+                    origin=_ORIGIN,
+                    finer_affected=sql.Identifier(f"affected_{finer.name}"),
+                )
+            )
+            conn.execute(
+                _RECOMPUTE_COARSER.format(
+                    table=sql.Identifier(level.table),
+                    columns=_COLUMN_LIST,
+                    affected=sql.Identifier(f"affected_{level.name}"),
+                    finer=sql.Identifier(finer.table),
+                    interval=interval,
+                    upsert=_UPSERT_SET,
+                )
+            )
+        return taken
+
+
+def refresh_all(
+    conn: Connection, limit: int = 20000, max_hold: timedelta = DEFAULT_MAX_HOLD
+) -> int:
+    """Refresh until no marks are left; return the number of 1-minute buckets recomputed."""
+    total = 0
+    while True:
+        done = refresh_once(conn, limit, max_hold)
+        if done == 0:
+            pending = conn.execute("SELECT count(*) FROM rollup_dirty").fetchone()
+            conn.commit()
+            if not pending or pending[0] == 0:
+                return total
+            # another historian holds the lock; wait for it instead of spinning
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK,))
+            conn.commit()
+            continue
+        total += done
+
+
+def drop_raw_before(conn: Connection, features: Features, cutoff: datetime) -> int:
+    """Drop raw samples older than ``cutoff`` (whole chunks on TimescaleDB); rollups stay."""
+    with conn.transaction():
+        if features.timescaledb:
+            rows = conn.execute(
+                "SELECT count(*) FROM drop_chunks('samples', older_than => %s)", (cutoff,)
+            ).fetchone()
+            dropped = int(rows[0]) if rows else 0  # type: ignore[call-overload]
+            log.info("retention: dropped %d chunk(s) of samples before %s", dropped, cutoff)
+            return dropped
+        deleted = conn.execute("DELETE FROM samples WHERE time < %s", (cutoff,)).rowcount
+        log.info("retention: deleted %d sample(s) before %s", deleted, cutoff)
+        return deleted
