@@ -79,5 +79,12 @@ def _modbus(device: ModbusDevice | OpcUaDevice, points: Sequence[Point], state_d
     return ModbusDriver(device, points)
 
 
+def _opcua(device: ModbusDevice | OpcUaDevice, points: Sequence[Point], state_dir: Path) -> Driver:
+    from gateway.opcua import OpcUaDriver
+
+    assert isinstance(device, OpcUaDevice)
+    return OpcUaDriver(device, points, state_dir)
+
+
 # protocol name (as in the site file) -> driver factory
-DRIVERS: dict[str, DriverFactory] = {"modbus": _modbus}
+DRIVERS: dict[str, DriverFactory] = {"modbus": _modbus, "opcua": _opcua}

@@ -1,0 +1,224 @@
+"""The gateway's MQTT 5 connection: one paho client per connection, handed into asyncio.
+
+paho runs its network loop in a thread; every callback is passed to the asyncio loop with
+``call_soon_threadsafe`` so the rest of the gateway is single-threaded. A fresh client is made
+for each connection (and the old one dropped with whatever it still held), so that after an
+outage nothing is resent by paho behind the spool's back: the spool alone decides what is
+replayed. Reconnects follow the gateway's one backoff policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+
+from gateway.backoff import Backoff
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BrokerSettings:
+    """Where and how to connect: host, port, credentials, TLS."""
+
+    host: str
+    port: int
+    tls: bool = False
+    tls_ca: Path | None = None
+    username: str | None = None
+    password: str | None = None
+    client_id: str = ""
+    keepalive_s: int = 10
+
+    @classmethod
+    def from_url(cls, url: str, **extra: Any) -> BrokerSettings:
+        """Parse ``mqtt://host[:port]`` or ``mqtts://host[:port]``; raise ValueError."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"broker URL {url!r} must look like mqtt://host:port or mqtts://host")
+        tls = parts.scheme == "mqtts" or extra.get("tls_ca") is not None
+        try:
+            port = parts.port or (8883 if tls else 1883)
+        except ValueError:
+            raise ValueError(f"broker URL {url!r} has a bad port") from None
+        return cls(host=parts.hostname, port=port, tls=tls, **extra)
+
+
+class LinkEvents(Protocol):
+    """What the link tells its owner; every call arrives on the asyncio loop."""
+
+    def will(self) -> tuple[str, bytes]:
+        """Return the last-will topic and payload for the next connection."""
+        ...
+
+    def connected(self) -> None:
+        """A connection is up: publish the birth, then data."""
+        ...
+
+    def disconnected(self) -> None:
+        """The connection is gone: nothing in flight will be acknowledged."""
+        ...
+
+    def acked(self, mid: int, ok: bool) -> None:
+        """The broker acknowledged message ``mid`` (``ok`` False if it refused it)."""
+        ...
+
+    def message(self, topic: str, payload: bytes) -> None:
+        """A message arrived on a subscribed topic."""
+        ...
+
+
+class BrokerLink:
+    """Keeps one MQTT connection up; publishes QoS 1 and reports acknowledgements by mid."""
+
+    def __init__(self, settings: BrokerSettings, events: LinkEvents, subscriptions: list[str],
+                 max_inflight: int = 1000) -> None:
+        self.settings = settings
+        self.max_inflight = max_inflight
+        """Cap on unacknowledged messages; lowered to the broker's Receive Maximum."""
+        self._events = events
+        self._subscriptions = subscriptions
+        self._client: paho.Client | None = None
+        self._connected = False
+        self._lost = asyncio.Event()
+        self._stopping = False
+        self._stop_requested = asyncio.Event()
+        self._backoff = Backoff(base_s=0.2, cap_s=10.0)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._generation = 0
+
+    @property
+    def connected(self) -> bool:
+        """True while a connection is up and the birth may be (or has been) published."""
+        return self._connected
+
+    def _make_client(self) -> paho.Client:
+        s = self.settings
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=s.client_id,
+                             protocol=MQTTProtocolVersion.MQTTv5, reconnect_on_failure=False)
+        if s.username is not None:
+            client.username_pw_set(s.username, s.password)
+        if s.tls:
+            client.tls_set(ca_certs=str(s.tls_ca) if s.tls_ca else None,
+                           cert_reqs=ssl.CERT_REQUIRED)
+        topic, payload = self._events.will()
+        client.will_set(topic, payload, qos=1, retain=True)
+        client.max_inflight_messages_set(self.max_inflight)
+        client.max_queued_messages_set(0)
+        generation = self._generation
+        loop = self._loop
+        assert loop is not None
+
+        def hand_over(fn: Callable[..., None], *args: Any) -> None:
+            def guarded() -> None:
+                # a late callback of a dropped client must not touch the new connection
+                if generation == self._generation:
+                    fn(*args)
+            with contextlib.suppress(RuntimeError):  # the loop is closed: shutting down
+                loop.call_soon_threadsafe(guarded)
+
+        client.on_connect = lambda c, u, f, rc, props: hand_over(self._connect_done, rc, props)
+        client.on_disconnect = lambda c, u, f, rc, props: hand_over(self._connection_lost, rc)
+        client.on_publish = lambda c, u, mid, rc, props: hand_over(
+            self._events.acked, mid, not rc.is_failure)
+        client.on_message = lambda c, u, msg: hand_over(
+            self._events.message, msg.topic, bytes(msg.payload))
+        return client
+
+    def _connect_done(self, rc: Any, props: Any) -> None:
+        if rc.is_failure:
+            log.warning("broker %s:%d refused the connection: %s", self.settings.host,
+                        self.settings.port, rc)
+            self._lost.set()
+            return
+        receive_max = getattr(props, "ReceiveMaximum", None)
+        if receive_max:
+            self.max_inflight = min(self.max_inflight, int(receive_max))
+        assert self._client is not None
+        self._client.max_inflight_messages_set(self.max_inflight)
+        for topic in self._subscriptions:
+            self._client.subscribe(topic, qos=1)
+        self._connected = True
+        self._backoff.reset()
+        log.info("connected to broker %s:%d (in-flight cap %d)", self.settings.host,
+                 self.settings.port, self.max_inflight)
+        self._events.connected()
+
+    def _connection_lost(self, rc: Any) -> None:
+        if self._connected:
+            log.warning("lost the broker connection: %s", rc)
+        self._connected = False
+        self._lost.set()
+
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
+        """Publish at QoS 1; return the message id, or None if not connected."""
+        if not self._connected or self._client is None:
+            return None
+        info = self._client.publish(topic, payload, qos=1, retain=retain)
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            return None
+        return int(info.mid)
+
+    async def run(self) -> None:
+        """Connect, and reconnect after every loss, until :meth:`stop`."""
+        self._loop = asyncio.get_running_loop()
+        first_failure = True
+        while not self._stopping:
+            self._generation += 1
+            self._lost.clear()
+            client = self._client = self._make_client()
+            try:
+                await self._loop.run_in_executor(
+                    None, partial(client.connect, self.settings.host, self.settings.port,
+                                  keepalive=self.settings.keepalive_s))
+            except (OSError, ssl.SSLError) as exc:
+                if first_failure:
+                    log.warning("cannot reach broker %s:%d: %s", self.settings.host,
+                                self.settings.port, exc)
+                first_failure = False
+                self._client = None
+                await self._sleep_backoff()
+                continue
+            client.loop_start()
+            await self._lost.wait()
+            was_up = self._connected
+            self._connected = False
+            self._generation += 1
+            client.loop_stop()
+            client.disconnect()
+            self._client = None
+            if was_up:
+                first_failure = True
+                self._events.disconnected()
+            if not self._stopping:
+                await self._sleep_backoff()
+
+    async def _sleep_backoff(self) -> None:
+        delay = self._backoff.next_delay()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop_requested.wait(), delay)
+
+    async def stop(self, last_words: tuple[str, bytes] | None = None, wait_s: float = 2.0) -> None:
+        """Publish ``last_words`` (the clean death) if connected, then disconnect."""
+        self._stopping = True
+        self._stop_requested.set()
+        client = self._client
+        if client is not None and self._connected and last_words is not None:
+            info = client.publish(last_words[0], last_words[1], qos=1, retain=True)
+            deadline = asyncio.get_running_loop().time() + wait_s
+            while not info.is_published() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.02)
+        if client is not None:
+            client.disconnect()
+        self._lost.set()

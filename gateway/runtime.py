@@ -1,0 +1,391 @@
+"""The gateway runtime: one poller task per device, the spool forwarder, the broker link.
+
+Pollers only read devices and hand readings over; quality rules, report-by-exception and
+batching happen here, on one asyncio loop, so no lock is needed around the spool or the
+sequence counter. A device that stops answering only ever delays its own poller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gateway.backoff import Backoff
+from gateway.commands import CommandRefusedError, check_command, execute, parse_command
+from gateway.driver import DRIVERS, DeviceError, DeviceState, Driver, PartialReadError
+from gateway.forwarder import Forwarder, encode_samples
+from gateway.health import DeviceHealth, SpoolHealth, health_points, health_readings
+from gateway.mqtt import BrokerLink, BrokerSettings
+from gateway.quality import Reading, ReportFilter, checked
+from gateway.spool import Spool
+from plant.contract import (
+    Birth,
+    CommandAck,
+    Death,
+    Outcome,
+    PointInfo,
+    Quality,
+    Reason,
+    RebirthRequest,
+    Topic,
+    parse_topic,
+    topic,
+    utc_now,
+)
+from plant.measurands import COUNTERS
+from plant.site import ModbusDevice, OpcUaDevice, Point, Site
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    """How one gateway runs: broker, spool, state directory, pacing."""
+
+    broker: BrokerSettings
+    state_dir: Path
+    spool_path: Path | None = None
+    spool_max_bytes: int = 256 * 1024 * 1024
+    spool_synchronous: str = "FULL"
+    replay_rate: float = 100.0
+    """Historical batches per second at most during a catch-up."""
+    max_inflight: int = 1000
+    health_period_s: float = 5.0
+    health_log_period_s: float = 60.0
+    name: str = "geoscada-gateway"
+
+
+def next_tick(now: float, period: float, offset: float) -> float:
+    """The first moment after ``now`` on the grid ``k * period + offset``."""
+    k = (now - offset) // period + 1
+    return k * period + offset
+
+
+def stagger(device_id: str, period: float) -> float:
+    """A fixed, well-spread offset within the period, so devices do not poll all at once."""
+    return (zlib.crc32(device_id.encode()) % 1000) / 1000 * period
+
+
+@dataclass
+class DevicePoller:
+    """Scans one device at its poll groups' periods and reconnects by the one backoff policy."""
+
+    device: ModbusDevice | OpcUaDevice
+    points: Sequence[Point]
+    periods: dict[str, float]
+    driver: Driver
+    emit: Callable[[list[Reading]], None]
+    health: DeviceHealth = field(default_factory=DeviceHealth)
+    backoff: Backoff = field(default_factory=Backoff)
+    _retry_at: float = 0.0
+    _down_reason: str = ""
+
+    async def run(self) -> None:
+        """Scan forever (until cancelled)."""
+        groups: dict[str, list[Point]] = {}
+        for point in self.points:
+            groups.setdefault(point.poll_group, []).append(point)
+        fastest = min(self.periods[g] for g in groups)
+        offset = stagger(self.device.id, fastest)
+        due = {g: next_tick(time.time(), self.periods[g], offset) for g in groups}
+        try:
+            while True:
+                now = time.time()
+                ready = [g for g, at in due.items() if at <= now + 0.001]
+                if not ready:
+                    await asyncio.sleep(min(due.values()) - now)
+                    continue
+                for g in ready:
+                    due[g] = next_tick(now, self.periods[g], offset)
+                await self.scan([p for g in ready for p in groups[g]])
+        finally:
+            await self.driver.close()
+
+    async def scan(self, points: list[Point]) -> None:
+        """Read the points once (connecting first if needed) and emit one reading each."""
+        started = time.monotonic()
+        if self.driver.state is not DeviceState.CONNECTED and not await self._connect():
+            self._emit_bad(points)
+            return
+        try:
+            readings = await self.driver.read(points)
+        except PartialReadError as exc:
+            readings = exc.readings
+            self._went_down(exc)
+        except DeviceError as exc:
+            readings = [Reading(p.id, time.time(), None, Quality.BAD, exc.reason, exc.detail)
+                        for p in points]
+            self._went_down(exc)
+        self.health.poll_latency_s = time.monotonic() - started
+        self.health.errors = self.driver.errors
+        self.emit(readings)
+
+    async def _connect(self) -> bool:
+        if time.monotonic() < self._retry_at:
+            return False
+        try:
+            await self.driver.connect()
+        except DeviceError as exc:
+            self._retry_at = time.monotonic() + self.backoff.next_delay()
+            self._went_down(exc)
+            self.health.errors = self.driver.errors
+            return False
+        self.backoff.reset()
+        if self._down_reason or not self.health.connected:
+            log.info("device %s connected", self.device.id)
+        self._down_reason = ""
+        self.health.connected = True
+        return True
+
+    def _went_down(self, exc: DeviceError) -> None:
+        self.health.connected = self.driver.state is DeviceState.CONNECTED
+        reason = f"{exc.reason.value}: {exc.detail}"
+        if not self._down_reason:
+            log.warning("device %s not answering: %s", self.device.id, reason)
+        self._down_reason = reason
+
+    def _emit_bad(self, points: list[Point]) -> None:
+        now = time.time()
+        reason, _, detail = self._down_reason.partition(": ")
+
+        self.emit([Reading(p.id, now, None, Quality.BAD, Reason(reason or "comm_lost"),
+                           detail or None) for p in points])
+
+
+class Gateway:
+    """Polls one station's devices and publishes to MQTT under the contract."""
+
+    def __init__(self, site: Site, settings: GatewaySettings,
+                 drivers: dict[str, Driver] | None = None) -> None:
+        self.site = site
+        self.settings = settings
+        self.station = site.station.id
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+        self.spool = Spool(settings.spool_path or settings.state_dir / "spool.db",
+                           settings.spool_max_bytes, synchronous=settings.spool_synchronous)
+        self.session = self.spool.next_session()
+        self.seq = 0
+        self.link = BrokerLink(
+            settings.broker, self,
+            [f"{topic(self.station, Topic.CMD)}/#", f"{topic(self.station, Topic.REBIRTH)}/#"],
+            max_inflight=settings.max_inflight,
+        )
+        self.forwarder = Forwarder(self.station, self.spool, self.link, settings.replay_rate)
+        self.filter = ReportFilter({p.id: p.deadband for p in site.points}, site.full_refresh_s)
+        self.latest: dict[str, Reading] = {}
+        self.drivers: dict[str, Driver] = {}
+        self.pollers: dict[str, DevicePoller] = {}
+        for device in site.devices:
+            points = site.points_on(device.id)
+            if not points:
+                continue
+            driver = (drivers or {}).get(device.id) or DRIVERS[device.protocol](
+                device, points, settings.state_dir)
+            self.drivers[device.id] = driver
+            self.pollers[device.id] = DevicePoller(device, points, dict(site.poll_groups),
+                                                   driver, self.record)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._link_task: asyncio.Task[None] | None = None
+        self.acks: list[CommandAck] = []
+
+    # ------------------------------------------------------------------ data path
+
+    def record(self, readings: list[Reading]) -> None:
+        """Apply quality rules and deadbands to one scan, and spool what must be reported."""
+        points = self.site.points_by_id
+        report: list[Reading] = []
+        for reading in readings:
+            point = points.get(reading.point)
+            final = checked(point, reading) if point is not None else reading
+            self.latest[final.point] = final
+            if self.filter.due(final):
+                report.append(final)
+        if report:
+            self.forwarder.submit(self.session, self.seq, encode_samples(report))
+            self.seq += 1
+
+    def birth(self) -> Birth:
+        """The birth message: every plant point and every health point."""
+        infos = [self._point_info(p) for p in self.site.points]
+        infos += health_points(sorted(self.pollers), self.settings.health_period_s)
+        return Birth(station=self.station, session=self.session, t=utc_now(),
+                     gateway=self.settings.name, points=tuple(infos))
+
+    def _point_info(self, point: Point) -> PointInfo:
+        kind = self.site.equipment_by_id(point.equipment).kind
+        limits = (point.limits.min, point.limits.max) if point.limits else None
+        return PointInfo(id=point.id, equipment=point.equipment, equipment_kind=kind,
+                         measurand=point.measurand.value, unit=point.unit, dtype=point.dtype,
+                         range=point.range, writable=point.writable, limits=limits,
+                         depth_m=point.depth_m, counter=point.measurand in COUNTERS,
+                         deadband=point.deadband,
+                         period_s=self.site.poll_groups[point.poll_group])
+
+    def _publish_birth(self) -> None:
+        payload = self.birth().model_dump_json(exclude_none=True).encode()
+        self.link.publish(topic(self.station, Topic.BIRTH), payload, retain=True)
+
+    # ------------------------------------------------------------------ link events
+
+    def will(self) -> tuple[str, bytes]:
+        """The death message the broker publishes if this gateway's connection dies."""
+        death = Death(station=self.station, session=self.session)
+        return topic(self.station, Topic.DEATH), death.model_dump_json().encode()
+
+    def connected(self) -> None:
+        """Announce the session, then let data flow."""
+        self._publish_birth()
+        self.forwarder.connected()
+
+    def disconnected(self) -> None:
+        """Stop publishing; the spool keeps everything."""
+        self.forwarder.disconnected()
+
+    def acked(self, mid: int, ok: bool) -> None:
+        """Pass acknowledgements of data batches to the forwarder."""
+        self.forwarder.acked(mid, ok)
+
+    def message(self, name: str, payload: bytes) -> None:
+        """Handle a command or rebirth request; refuse anything else with a logged reason."""
+        try:
+            station, kind = parse_topic(name)
+        except ValueError as exc:
+            self._refuse_raw(f"unknown_topic: {exc}", payload)
+            return
+        if station != self.station:
+            self._refuse_raw(f"unknown_topic: {name!r} is for station {station!r}", payload)
+        elif kind is Topic.REBIRTH:
+            try:
+                RebirthRequest.model_validate_json(payload or b"{}")
+            except ValueError as exc:
+                self._refuse_raw(f"malformed: rebirth request: {str(exc).splitlines()[0]}",
+                                 payload)
+                return
+            log.info("rebirth requested")
+            self.filter.forget()
+            self._publish_birth()
+        elif kind is Topic.CMD:
+            self._spawn(self._command(payload))
+        else:
+            self._refuse_raw(f"unknown_topic: the gateway does not take {kind.value}", payload)
+
+    def _refuse_raw(self, reason: str, payload: bytes) -> None:
+        log.warning("refused message: %s; raw bytes: %r", reason, payload[:200])
+        self.spool.log_command("refused", reason, payload)
+
+    # ------------------------------------------------------------------ commands
+
+    async def _command(self, raw: bytes) -> None:
+        try:
+            command = parse_command(raw)
+            point = self.site.points_by_id.get(command.point)
+            latest = self.latest.get(command.point)
+            current = latest.v if latest is not None and latest.q is not Quality.BAD else None
+            check_command(command, point, utc_now(), current)
+        except CommandRefusedError as exc:
+            log.warning("command %s refused: %s; raw bytes: %r", exc.command_id, exc, raw[:200])
+            self.spool.log_command("refused", str(exc), raw, command_id=exc.command_id,
+                                   point=exc.point)
+            if exc.command_id is not None:
+                self._send_ack(CommandAck(id=exc.command_id, point=exc.point or "",
+                                          outcome=Outcome.REFUSED, reason=str(exc), t=utc_now()))
+            return
+        assert point is not None
+        log.info("command %s from %s: %s := %s", command.id, command.origin, point.id,
+                 command.value)
+        ack = await execute(command, point, self.drivers[point.binding.device])
+        log.info("command %s %s%s (read back %s)", command.id, ack.outcome.value,
+                 f": {ack.reason}" if ack.reason else "", ack.readback)
+        self.spool.log_command(ack.outcome.value, ack.reason, raw, command_id=command.id,
+                               point=point.id, origin=command.origin, value=str(command.value))
+        self._send_ack(ack)
+
+    def _send_ack(self, ack: CommandAck) -> None:
+        self.acks.append(ack)
+        del self.acks[:-100]
+        mid = self.link.publish(topic(self.station, Topic.ACK),
+                                ack.model_dump_json().encode())
+        if mid is None:
+            log.warning("ack of command %s not sent: broker not connected", ack.id)
+
+    # ------------------------------------------------------------------ health
+
+    def device_health(self) -> dict[str, DeviceHealth]:
+        """Health of every polled device."""
+        return {ident: poller.health for ident, poller in sorted(self.pollers.items())}
+
+    def spool_health(self) -> SpoolHealth:
+        """The spool's state now."""
+        return SpoolHealth(self.spool.depth, self.forwarder.oldest_unsent_age(),
+                           self.spool.above_high_water, self.spool.dropped)
+
+    async def _report_health(self) -> None:
+        last_log = time.monotonic()
+        high_water = False
+        while True:
+            await asyncio.sleep(self.settings.health_period_s)
+            spool = self.spool_health()
+            self.record(health_readings(time.time(), self.device_health(), spool))
+            if spool.high_water != high_water:
+                high_water = spool.high_water
+                log.warning("spool %s its high-water mark: %d batches, %d bytes",
+                            "passed" if high_water else "back below", spool.depth,
+                            self.spool.size_bytes)
+            if time.monotonic() - last_log >= self.settings.health_log_period_s:
+                last_log = time.monotonic()
+                devices = ", ".join(
+                    f"{d} {'up' if h.connected else 'DOWN'} {h.poll_latency_s * 1000:.0f} ms "
+                    f"{h.errors} errors" for d, h in self.device_health().items())
+                log.info("health: %s; spool %d batches, oldest %.0f s, dropped %d", devices,
+                         spool.depth, spool.oldest_age_s, spool.dropped)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("gateway task failed", exc_info=task.exception())
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set, then say goodbye cleanly."""
+        log.info("gateway for station %s: session %d, %d devices, %d points, spool %s "
+                 "(%d batches waiting)", self.station, self.session, len(self.pollers),
+                 len(self.site.points), self.spool.path, self.spool.depth)
+        self._link_task = self._spawn(self.link.run())
+        self._spawn(self.forwarder.run())
+        self._spawn(self._report_health())
+        for poller in self.pollers.values():
+            self._spawn(poller.run())
+        await stop.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        """Stop polling, publish the clean death, close the spool."""
+        link_task = [t for t in [self._link_task] if t is not None]
+        for task in list(self._tasks):
+            if task not in link_task:
+                task.cancel()
+        await asyncio.gather(*[t for t in self._tasks if t not in link_task],
+                             return_exceptions=True)
+        self.forwarder.settle()
+        death = Death(station=self.station, session=self.session, t=utc_now(), clean=True)
+        await self.link.stop((topic(self.station, Topic.DEATH),
+                              death.model_dump_json().encode()))
+        for task in link_task:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(task, 5)
+        self.spool.close()
+        log.info("gateway for station %s stopped", self.station)
