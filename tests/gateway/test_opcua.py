@@ -10,8 +10,8 @@ import pytest
 
 from gateway.driver import DeviceError, DeviceState
 from gateway.opcua import OpcUaDriver
-from gateway.runtime import DevicePoller
 from gateway.quality import Reading
+from gateway.runtime import DevicePoller
 from plant.contract import Quality
 from plant.site import OpcUaDevice, Site
 from tests.gateway.fake_opcua import FakeOpcUa
