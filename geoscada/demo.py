@@ -1,0 +1,228 @@
+"""``geoscada demo``: bring up simulated stations and every service built so far on one machine.
+
+Each service runs as its own process, exactly as it would in production: the simulator (the
+plant), a private Mosquitto broker, a private PostgreSQL (with TimescaleDB when installed), one
+gateway per station and the historian. A service that dies is restarted with backoff; Ctrl-C
+stops everything in reverse order. All of it listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from geoscada.services import Mosquitto, PostgresCluster, ServiceError, free_port
+from plant.site import Site, SiteFileError, load_site
+
+log = logging.getLogger("geoscada.demo")
+
+DEFAULT_SITES = ("sites/hydrothermal-doublet.yaml", "sites/deep-borehole-school.yaml",
+                 "sites/shallow-field.yaml")
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+@dataclass
+class Child:
+    """A supervised service process."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    next_start: float = 0.0
+    started: float = field(default=0.0)
+
+    def start(self) -> None:
+        """Start (or restart) the process, appending to its log."""
+        with self.log_path.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        self.started = time.monotonic()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Ask the process to stop, then kill it if it does not."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _geoscada() -> list[str]:
+    return [sys.executable, "-m", "geoscada.cli"]
+
+
+def _wait_for_file(path: Path, child: Child, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if child.process is not None and child.process.poll() is not None:
+            raise ServiceError(f"{child.name} exited with {child.process.returncode}; "
+                               f"see {child.log_path}")
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{child.name} did not write {path} within {timeout_s:.0f} s")
+        time.sleep(0.2)
+
+
+def _note(sites: Sequence[Site], *, endpoints: dict[str, dict[str, str]], broker: str, dsn: str,
+          control_port: int, workdir: Path) -> str:
+    lines = ["", "GeoSCADA demo is running. What to look at:", ""]
+    for site in sites:
+        lines.append(f"  station {site.station.id} ({site.station.name})")
+        for device, endpoint in endpoints.get(site.station.id, {}).items():
+            lines.append(f"    {device:<12} {endpoint}")
+    modbus = next(
+        (ep for eps in endpoints.values() for ep in eps.values() if not ep.startswith("opc")), None
+    )
+    lines += ["", "  Plant (simulator):"]
+    if modbus:
+        host, port = modbus.rsplit(":", 1)
+        lines.append(f"    mbpoll -m tcp -a 1 -t 3:float -r 1 -c 10 -p {port} {host}   "
+                     "# docs/register-map.md")
+    lines += [
+        f"    curl http://127.0.0.1:{control_port}/stations/<station>/values   # live plant values",
+        "", "  MQTT:",
+        f"    mosquitto_sub -h 127.0.0.1 -p {broker.rsplit(':', 1)[1]} -t 'geoscada/v1/#' -v",
+        "", "  Historian:",
+        f"    psql '{dsn}' -c 'select count(*) from samples'",
+        f"    .venv/bin/geoscada query --db '{dsn}' last <station>",
+        "", f"  Logs: {workdir}/logs/   Stop: Ctrl-C", "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the demo until interrupted (or for --duration seconds)."""
+    parser = argparse.ArgumentParser(prog="geoscada demo", description=__doc__)
+    parser.add_argument("sites", nargs="*", default=list(DEFAULT_SITES), metavar="SITE.yaml")
+    parser.add_argument("--workdir", type=Path, default=Path("var/demo"))
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="simulated seconds per wall-clock second")
+    parser.add_argument("--broker-port", type=int, default=18830)
+    parser.add_argument("--db-port", type=int, default=15432)
+    parser.add_argument("--control-port", type=int, default=18080)
+    parser.add_argument("--modbus-port", type=int, default=15020,
+                        help="first station's Modbus port; station i gets this + i")
+    parser.add_argument("--opcua-port", type=int, default=14840,
+                        help="first station's OPC UA port; station i gets this + i")
+    parser.add_argument("--duration", type=float, default=0.0,
+                        help="stop by itself after this many seconds (0: run until Ctrl-C)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s demo %(message)s")
+
+    try:
+        sites = [load_site(path) for path in args.sites]
+    except SiteFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    workdir: Path = args.workdir.resolve()
+    (workdir / "logs").mkdir(parents=True, exist_ok=True)
+    (workdir / "spool").mkdir(parents=True, exist_ok=True)
+    workdir.chmod(0o755)
+
+    stopping = False
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+
+    def port_or_free(port: int) -> int:
+        return port if port and _port_free(port) else free_port()
+
+    broker = Mosquitto(workdir / "mosquitto", port_or_free(args.broker_port))
+    database = PostgresCluster(workdir / "postgres", port_or_free(args.db_port))
+    children: list[Child] = []
+    try:
+        broker.start()
+        log.info("broker at %s", broker.url)
+        database.start()
+        dsn = database.create_database("geoscada")
+        log.info("database at %s", dsn)
+
+        endpoints_file = workdir / "endpoints.json"
+        endpoints_file.unlink(missing_ok=True)
+        control_port = port_or_free(args.control_port)
+        sim = Child("simulator", [
+            *_geoscada(), "sim", *args.sites, "--speed", str(args.speed),
+            "--modbus-port", str(args.modbus_port), "--opcua-port", str(args.opcua_port),
+            "--control-port", str(control_port), "--endpoints-out", str(endpoints_file),
+        ], workdir / "logs" / "simulator.log")
+        sim.start()
+        children.append(sim)
+        _wait_for_file(endpoints_file, sim, timeout_s=60)
+        endpoints: dict[str, dict[str, str]] = json.loads(endpoints_file.read_text())
+
+        for path, site in zip(args.sites, sites, strict=True):
+            station = site.station.id
+            children.append(Child(f"gateway {station}", [
+                *_geoscada(), "gateway", path, "--broker", broker.url,
+                "--endpoints-file", str(endpoints_file),
+                "--spool", str(workdir / "spool" / f"{station}.db"),
+            ], workdir / "logs" / f"gateway-{station}.log"))
+        children.append(Child("historian", [
+            *_geoscada(), "historian", "--broker", broker.url, "--db", dsn,
+        ], workdir / "logs" / "historian.log"))
+        for child in children[1:]:
+            child.start()
+        print(_note(sites, endpoints=endpoints, broker=broker.url, dsn=dsn,
+                    control_port=control_port, workdir=workdir), flush=True)
+        _supervise(children, args.duration, lambda: stopping)
+    except ServiceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        for child in reversed(children):
+            child.stop()
+        database.stop()
+        broker.stop()
+    return 0
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _supervise(children: list[Child], duration_s: float, stopping: Callable[[], bool]) -> None:
+    """Restart children that die, with backoff, until stopped or the duration ends."""
+    deadline = time.monotonic() + duration_s if duration_s > 0 else float("inf")
+    while not stopping() and time.monotonic() < deadline:
+        now = time.monotonic()
+        for child in children:
+            process = child.process
+            if process is None or process.poll() is None:
+                continue
+            if child.next_start == 0.0:
+                delay = RESTART_BACKOFF_S[min(child.restarts, len(RESTART_BACKOFF_S) - 1)]
+                if now - child.started > 60:
+                    child.restarts = 0
+                log.warning("%s exited with %s; restarting in %.0f s (log: %s)",
+                            child.name, process.returncode, delay, child.log_path)
+                child.next_start = now + delay
+            elif now >= child.next_start:
+                child.restarts += 1
+                child.next_start = 0.0
+                child.start()
+        time.sleep(0.5)
