@@ -1,0 +1,336 @@
+"""The historian's runtime: MQTT in, database out, acknowledgement only after commit.
+
+Three threads: paho's network loop puts every message on a queue; the writer takes up to a
+batch of messages, decodes them, writes them in one transaction and only then acknowledges them
+to the broker (QoS 1, manual acknowledgement, persistent session); the rollup worker refreshes
+marked rollup buckets. If the database goes away the writer keeps the same batch, reconnects
+with capped exponential backoff and writes it again; unacknowledged messages stay with the broker,
+which redelivers them after a crash, and the (point, time) key makes the rewrite harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from historian import rollups
+from historian.decode import decode
+from historian.settings import HistorianSettings
+from historian.store import Inbound, Store, WriteReport
+from plant.contract import Topic, subscription
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Received:
+    """A message as paho delivered it, with the connection it came on."""
+
+    generation: int
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+    received: float
+
+
+class Backoff:
+    """Capped exponential backoff with jitter; ``reset`` after a success."""
+
+    def __init__(self, first_s: float = 0.2, max_s: float = 10.0) -> None:
+        self.first_s = first_s
+        self.max_s = max_s
+        self._next = first_s
+
+    def delay(self) -> float:
+        """Return the next delay and grow the one after."""
+        current = self._next
+        self._next = min(self._next * 2, self.max_s)
+        return current * random.uniform(0.8, 1.2)
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self._next = self.first_s
+
+
+def _is_connection_error(error: psycopg.Error) -> bool:
+    return isinstance(error, psycopg.OperationalError | psycopg.InterfaceError) or (
+        error.sqlstate is not None and error.sqlstate[:2] in {"08", "57", "53", "40"}
+    )
+
+
+class Historian:
+    """One historian process: subscribe, write, acknowledge, roll up."""
+
+    def __init__(self, settings: HistorianSettings) -> None:
+        self.settings = settings
+        self.report = WriteReport()
+        self._queue: queue.Queue[Received] = queue.Queue()
+        self._stop = threading.Event()
+        self._generation = 0
+        self._connected = threading.Event()
+        self._lock = threading.Lock()
+        self._store = Store(settings.db, historian=settings.client_id)
+        self._client = self._make_client()
+        self._threads: list[threading.Thread] = []
+        self.on_commit: Callable[[WriteReport], None] | None = None
+
+    # -- MQTT ------------------------------------------------------------------------------------
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.settings.client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        client.manual_ack_set(True)
+        client.reconnect_delay_set(min_delay=1, max_delay=int(self.settings.retry_max_s) or 1)
+        if self.settings.username is not None:
+            client.username_pw_set(self.settings.username, self.settings.password)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def _subscriptions(self) -> list[tuple[str, int]]:
+        data = subscription(Topic.DATA)
+        if self.settings.group:
+            data = f"$share/{self.settings.group}/{data}"
+        return [(data, 1), (subscription(Topic.BIRTH), 1), (subscription(Topic.DEATH), 1)]
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            log.error("broker refused the connection: %s", reason)
+            return
+        with self._lock:
+            self._generation += 1
+        log.info(
+            "connected to %s (session %s)",
+            self.settings.broker,
+            "resumed" if flags.session_present else "new",
+        )
+        client.subscribe(self._subscriptions())
+        self._connected.set()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        with self._lock:
+            self._generation += 1  # acknowledgements of earlier deliveries are now meaningless
+        self._connected.clear()
+        if not self._stop.is_set():
+            log.warning("lost the broker (%s); paho reconnects", reason)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        self._queue.put(
+            Received(
+                generation=self._generation,
+                mid=message.mid,
+                qos=message.qos,
+                topic=message.topic,
+                payload=bytes(message.payload),
+                received=time.monotonic(),
+            )
+        )
+
+    def _acknowledge(self, messages: list[Received]) -> None:
+        with self._lock:
+            generation = self._generation
+        for message in messages:
+            if message.qos > 0 and message.generation == generation:
+                self._client.ack(message.mid, message.qos)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect to the broker and start the writer and rollup threads."""
+        address = self.settings.broker_address
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        properties.ReceiveMaximum = self.settings.receive_maximum
+        self._client.connect_async(
+            address.host, address.port, clean_start=False, properties=properties
+        )
+        self._threads = [
+            threading.Thread(target=self._write_loop, name="historian-writer", daemon=True),
+            threading.Thread(target=self._rollup_loop, name="historian-rollups", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the broker connection is up."""
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then disconnect (the session keeps the rest) and stop."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=60)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._store.close()
+
+    def run_forever(self) -> None:
+        """Run until :meth:`stop` is called from another thread or a signal handler."""
+        self.start()
+        try:
+            while not self._stop.wait(self.settings.stats_interval_s):
+                self._log_stats()
+        finally:
+            self.stop()
+
+    def _log_stats(self) -> None:
+        r = self.report
+        log.info(
+            "ingest: %d batches, %d samples (%d new, %d duplicate, %d conflicting), "
+            "%d dead letters, %d queued",
+            r.batches, r.samples, r.inserted, r.duplicates, r.conflicts, r.dead_letters,
+            self._queue.qsize(),
+        )
+
+    # -- writer ------------------------------------------------------------------------------------
+
+    def _next_batch(self) -> list[Received]:
+        try:
+            first = self._queue.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        deadline = time.monotonic() + self.settings.batch_max_wait_s
+        approx_bytes = len(first.payload)
+        while len(batch) < self.settings.batch_max_messages:
+            # ~60 bytes of JSON per sample; a cheap bound on the rows of one transaction
+            if approx_bytes > self.settings.batch_max_samples * 60:
+                break
+            remaining = deadline - time.monotonic()
+            try:
+                item = self._queue.get(timeout=max(remaining, 0)) if remaining > 0 else (
+                    self._queue.get_nowait()
+                )
+            except queue.Empty:
+                break
+            batch.append(item)
+            approx_bytes += len(item.payload)
+        return batch
+
+    def _write_loop(self) -> None:
+        backoff = Backoff(max_s=self.settings.retry_max_s)
+        while not self._stop.is_set():
+            if not self._store.connected:
+                try:
+                    self._store.connect()
+                    log.info("database connected (%s)", self._store.features)
+                except psycopg.Error as error:
+                    self._store.close()
+                    pause = backoff.delay()
+                    log.warning("database unavailable (%s); retrying in %.1f s", error, pause)
+                    self._stop.wait(pause)
+                    continue
+            received = self._next_batch()
+            if not received:
+                continue
+            now = datetime.now(UTC)
+            inbound = [
+                Inbound(m.topic, m.payload, decode(m.topic, m.payload, now)) for m in received
+            ]
+            while not self._stop.is_set():
+                try:
+                    if not self._store.connected:
+                        self._store.connect()
+                        log.info("database connected (%s)", self._store.features)
+                    report = self._write(inbound)
+                except psycopg.Error as error:
+                    self._store.close()
+                    pause = backoff.delay()
+                    log.warning("database write failed (%s); retrying in %.1f s", error, pause)
+                    self._stop.wait(pause)
+                    continue
+                backoff.reset()
+                self.report.add(report)
+                self._acknowledge(received)
+                if self.on_commit is not None:
+                    self.on_commit(report)
+                break
+
+    def _write(self, inbound: list[Inbound]) -> WriteReport:
+        """Write a batch; if the database refuses it, halve it down to the refused messages."""
+        try:
+            return self._store.write(inbound)
+        except psycopg.Error as error:
+            if _is_connection_error(error) or not self._store.connected:
+                raise
+            if len(inbound) == 1:
+                log.error("database refused %s: %s", inbound[0].topic, error)
+                self._store.dead_letter(inbound, f"database refused: {error}"[:500])
+                report = WriteReport(dead_letters=1)
+                return report
+            middle = len(inbound) // 2
+            report = self._write(inbound[:middle])
+            report.add(self._write(inbound[middle:]))
+            return report
+
+    # -- rollups -----------------------------------------------------------------------------------
+
+    def _rollup_loop(self) -> None:
+        backoff = Backoff(max_s=self.settings.retry_max_s)
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
+        max_hold = timedelta(seconds=self.settings.max_hold_s)
+        last_retention = 0.0
+        while not self._stop.is_set():
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    if not self._store.features:
+                        self._stop.wait(0.5)  # the writer applies the migrations first
+                        continue
+                    conn = psycopg.connect(self.settings.db, connect_timeout=10)
+                    rollups.prepare(conn)
+                while not self._stop.is_set() and rollups.refresh_once(conn, 20000, max_hold):
+                    pass
+                days = self.settings.raw_retention_days
+                features = self._store.features
+                if (
+                    days is not None
+                    and features is not None
+                    and time.monotonic() - last_retention > 3600
+                ):
+                    cutoff = datetime.now(UTC) - timedelta(days=days)
+                    rollups.drop_raw_before(conn, features, cutoff)
+                    last_retention = time.monotonic()
+                backoff.reset()
+                self._stop.wait(self.settings.rollup_interval_s)
+            except psycopg.Error as error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                pause = backoff.delay()
+                log.warning("rollup pass failed (%s); retrying in %.1f s", error, pause)
+                self._stop.wait(pause)
+        if conn is not None:
+            conn.close()
