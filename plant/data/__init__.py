@@ -1,0 +1,1 @@
+"""Input data files shipped with the project (read with importlib.resources)."""
