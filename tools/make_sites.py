@@ -174,8 +174,9 @@ def flow_for(heat_kw: float, delta_t_k: float) -> float:
 def _analog(measurand: Measurand, unit: str, high: float, storage: Storage = F32, *,
             low: float = 0.0, fraction: float = 0.005, **kw: Any) -> PointSpec:
     span = high - low
+    quantum = storage.scale if storage.type != "float32" else 0.0
     return PointSpec(measurand, unit, (low, high), storage,
-                     deadband=kw.pop("deadband", deadband_for(span, fraction, storage.scale)), **kw)
+                     deadband=kw.pop("deadband", deadband_for(span, fraction, quantum)), **kw)
 
 
 def _temp(measurand: Measurand, low: float, high: float, storage: Storage = F32,
@@ -560,9 +561,9 @@ def point_id(equipment_id: str, spec: PointSpec) -> str:
 class AddressBook:
     """Hands out Modbus addresses per device and table, in file order.
 
-    Registers of one device stay contiguous within a kind of equipment; a new kind starts at
-    the next multiple of 20 registers (16 bits), so each device has a few gaps as real PLC
-    maps do. Two-register values start on even addresses.
+    Input registers of one device stay contiguous within a kind of equipment and a new kind
+    starts at the next multiple of 10, so each device has a few gaps as real PLC maps do;
+    bits and holding registers are packed. Two-register values start on even addresses.
     """
 
     def __init__(self) -> None:
@@ -573,9 +574,8 @@ class AddressBook:
         """Return the address for one more value of ``kind`` on ``device``."""
         key = (device, storage.table)
         address = self._next.get(key, 0)
-        if key in self._kind and self._kind[key] != kind:
-            block = 16 if storage.type == "bool" else 20
-            address = -(-address // block) * block
+        if storage.table == "input_register" and self._kind.get(key, kind) != kind:
+            address = -(-address // 10) * 10
         width = 2 if storage.type in ("float32", "int32", "uint32") else 1
         if width == 2 and address % 2:
             address += 1
