@@ -55,6 +55,33 @@ def specific_heat_kj_per_kgk(temp_c: FloatArray) -> FloatArray:
     return _as_float(np.asarray(result, dtype=np.float64))  # type: ignore[return-value]
 
 
+_BLOCK = 1 << 15  # samples per block: keeps the temporaries in cache on long series
+
+
+def _heat_block(flow: NDArray[np.float64], supply: NDArray[np.float64],
+                back: NDArray[np.float64], at: NDArray[np.float64],
+                out: NDArray[np.float64]) -> None:
+    """Heat in kW of one block, written into ``out`` with few temporaries."""
+    # density at the meter (Kell), Horner in place
+    rho = np.full_like(at, _KELL_NUMERATOR[-1])
+    for coefficient in _KELL_NUMERATOR[-2::-1]:
+        rho *= at
+        rho += coefficient
+    rho /= 1.0 + _KELL_DENOMINATOR * at
+    # heat capacity at the mean temperature
+    mean = supply + back
+    mean *= 0.005  # (T_s + T_r)/2 in units of 100 °C
+    cp = np.full_like(mean, _CP_POLY[0])
+    for coefficient in _CP_POLY[1:]:
+        cp *= mean
+        cp += coefficient
+    np.subtract(supply, back, out=out)
+    out *= flow
+    out *= rho
+    out *= cp
+    out /= 3600.0
+
+
 def heat_power_kw(
     flow_m3h: FloatArray,
     supply_c: FloatArray,
@@ -66,14 +93,22 @@ def heat_power_kw(
     The volume flow ``flow_m3h`` is measured where the flow sensor sits (``meter_at``; EN 1434
     meters usually sit in the return), so the density is taken at that temperature; the heat
     capacity is taken at the mean of supply and return. Positive when supply is hotter.
+    Long series are processed in cache-sized blocks.
     """
-    flow = np.asarray(flow_m3h, dtype=np.float64)
-    supply = np.asarray(supply_c, dtype=np.float64)
-    back = np.asarray(return_c, dtype=np.float64)
+    flow, supply, back = np.broadcast_arrays(
+        np.asarray(flow_m3h, dtype=np.float64), np.asarray(supply_c, dtype=np.float64),
+        np.asarray(return_c, dtype=np.float64))
     at = back if meter_at == "return" else supply
-    mass_kg_s = flow / 3600.0 * density_kg_m3(at)
-    result = mass_kg_s * specific_heat_kj_per_kgk(0.5 * (supply + back)) * (supply - back)
-    return _as_float(np.asarray(result, dtype=np.float64))  # type: ignore[return-value]
+    if flow.ndim == 0:
+        out0 = np.empty(1)
+        _heat_block(flow.reshape(1), supply.reshape(1), back.reshape(1), at.reshape(1), out0)
+        return float(out0[0])  # type: ignore[return-value]
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in (flow, supply, back, at)]
+    out = np.empty(flat[0].size)
+    for start in range(0, out.size, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        _heat_block(flat[0][block], flat[1][block], flat[2][block], flat[3][block], out[block])
+    return out.reshape(flow.shape)  # type: ignore[return-value]
 
 
 def flow_for_heat_m3h(heat_kw: float, supply_c: float, return_c: float) -> float:
