@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from geoscada.services import Mosquitto
+from geoscada.services import Mosquitto, PostgresCluster
 from historian.ingest import Historian
 from historian.settings import HistorianSettings
 
@@ -126,3 +126,16 @@ def historian_process(tmp_path: Path) -> Iterator[Callable[..., HistorianProcess
     yield make
     for process in made:
         process.terminate()
+
+
+@pytest.fixture
+def own_postgres(service_root: Path, request: pytest.FixtureRequest) -> Iterator[PostgresCluster]:
+    """A cluster of this test's own (with TimescaleDB unless GEOSCADA_TEST_DB=postgres)."""
+    flavour = os.environ.get("GEOSCADA_TEST_DB", "timescaledb")
+    cluster = PostgresCluster(
+        service_root / f"own-{request.node.name[:40]}-{next(_ids)}",
+        timescaledb=flavour == "timescaledb",
+    )
+    cluster.start()
+    yield cluster
+    cluster.stop("immediate")
