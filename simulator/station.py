@@ -1,0 +1,1323 @@
+"""Time-stepped physical model of one station, with the local PLC logic that runs it.
+
+One step (:meth:`StationModel.advance`) does, in order: weather; local PLC decisions (season,
+duty pumps, heat-pump staging — each yields to a command written by a remote controller);
+drives and valves moving towards their setpoints; hydraulics (well flows and drawdown, loop
+and network flows); the thermal solution of source stream, exchanger stages, heat pumps and
+user network; the ground; the buildings; meters.
+
+Thermal solution. The source stream (geothermal water from the production wells, or the
+closed loop through the boreholes) passes the stages in ``stage`` order. A plate exchanger
+whose stage no heat pump shares is a *direct* exchanger: it heats the network's return water,
+never above the supply target (its primary bypass opens). An exchanger sharing a stage with
+heat pumps isolates their evaporators from the source water; it costs them its approach. Heat
+pumps sit in parallel on the network after the direct exchangers, each taking a share of the
+flow in proportion to its rating and heating it to its setpoint within its capacity; their COP
+comes from :mod:`plant.models.heat_pump` at the current evaporator and condenser outlet
+temperatures and load. The evaporators take the heat from the source stream, so
+
+    source heat + compressor electricity = heat into the network + station pipe loss
+
+holds exactly in every step (:meth:`StationModel.energy_balance`). Pump work is not added to
+the water (it is under 1 % of the heat). Borehole outlets come from :mod:`plant.models.borehole`,
+stepped with the heat actually extracted.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from plant.measurands import Measurand
+from plant.models.borehole import borehole_outlet_temp_c, step_ground
+from plant.models.water import heat_power_kw
+from plant.site import (
+    BoreholeField,
+    CoaxialBorehole,
+    ElectricityMeter,
+    Filter,
+    GroundTempBorehole,
+    HeatMeter,
+    HeatPump,
+    MonitoringWell,
+    Network,
+    PlateExchanger,
+    ProductionWell,
+    Pump,
+    ReinjectionWell,
+    Site,
+    Substation,
+    Valve,
+    WaterTreatment,
+    Weather,
+)
+from simulator.climate import OutdoorWeather
+from simulator.equipment import (
+    SURFACE_ROCK_TEMP_C,
+    BoreholeState,
+    ExchangerState,
+    HeatPumpState,
+    ProductionWellState,
+    PumpUnit,
+    ReinjectionWellState,
+    ZoneState,
+    approach,
+    capacity_rate_kw_per_k,
+    counterflow_effectiveness,
+    electric_current_a,
+    lag,
+    pressure_mpa,
+)
+
+M = Measurand
+Value = float | bool
+Reader = Callable[[], Value]
+
+BUILDING_TIME_CONSTANT_S = 40 * 3600.0
+"""Thermal time constant of the heated buildings (capacity over heat-loss conductance)."""
+EMITTER_EXPONENT = 1.3
+"""Radiator output exponent (EN 442)."""
+OUTDOOR_DAMPING_S = 3 * 3600.0
+"""Time constant of the damped outdoor temperature the heating curve follows."""
+PLANT_ROOM_TEMP_C = 20.0
+STATION_LOSS_FRACTION = 0.01
+"""Station pipework heat loss at design supply temperature, as a fraction of design load."""
+HEAT_PUMP_RAMP_PER_S = 1.0 / 300.0
+"""How fast a started heat pump may load up (full capacity five minutes after start)."""
+MAX_CONDENSER_LIFT_K = 10.0
+"""How far above its rated sink temperature a heat pump can heat."""
+MIN_SOURCE_OUT_C = 2.0
+"""Lowest evaporator leaving-water temperature (freeze protection)."""
+STAGE_UP_DELAY_S = 300.0
+STAGE_DOWN_DELAY_S = 900.0
+STAGE_DOWN_MARGIN = 0.85
+VALVE_RATE_PCT_PER_S = 1.0
+NETWORK_STATIC_MPA = 0.15
+LOOP_STATIC_MPA = 0.3
+EXCHANGER_DESIGN_DP_KPA = 50.0
+LEAKAGE_FRACTION = 1e-4
+"""Make-up water needed, as a fraction of the circulating flow (normal losses)."""
+TREATED_WATER_TDS_MG_L = 300.0
+GEOTHERMAL_WATER_TDS_MG_L = 1500.0
+METER_FLOW_SIGMA = 0.003
+METER_TEMP_SIGMA_K = 0.02
+WARM_UP_STEP_S = 60.0
+POSITION_FACTORS = {"centre": 1.0, "edge": 0.6, "outside": 0.15}
+
+
+class CommandError(ValueError):
+    """A command the station cannot take (unknown target or measurand, bad value)."""
+
+
+@dataclass
+class ValveState:
+    """A motorised valve following its position setpoint."""
+
+    role: str
+    setpoint_pct: float = 100.0
+    position_pct: float = 100.0
+
+
+@dataclass
+class HeatMeterState:
+    """A heat meter integrating its own (noisy) readings of flow and two temperatures."""
+
+    source: Callable[[], tuple[float, float, float]]
+    flow_m3h: float = 0.0
+    supply_c: float = 0.0
+    return_c: float = 0.0
+    heat_kw: float = 0.0
+    heat_kwh: float = 0.0
+    volume_m3: float = 0.0
+
+
+@dataclass
+class ElectricityMeterState:
+    """An electricity meter summing the power of the equipment in its scope."""
+
+    sources: list[Callable[[], float]]
+    power_kw: float = 0.0
+    energy_kwh: float = 0.0
+
+
+@dataclass
+class EnergyBalance:
+    """Cumulative model energies: source + compressor electricity = delivered + losses."""
+
+    source_kwh: float = 0.0
+    compressor_kwh: float = 0.0
+    plant_output_kwh: float = 0.0
+    delivered_kwh: float = 0.0
+    loss_kwh: float = 0.0
+    pump_kwh: float = 0.0
+    produced_m3: float = 0.0
+    reinjected_m3: float = 0.0
+    overflow_m3: float = 0.0
+
+    @property
+    def residual_kwh(self) -> float:
+        """What the balance misses (zero up to rounding)."""
+        return self.source_kwh + self.compressor_kwh - self.delivered_kwh - self.loss_kwh
+
+
+@dataclass
+class _Staging:
+    up_s: float = 0.0
+    down_s: float = 0.0
+    order: int = 0
+
+
+@dataclass
+class _Group:
+    """Pumps of one circulation duty (network or source loop) and the flow they must give."""
+
+    pumps: list[PumpUnit] = field(default_factory=list)
+    required_m3h: float = 0.0
+
+
+class StationModel:
+    """One station's physics and local control, advanced by :meth:`advance`."""
+
+    def __init__(self, site: Site, *, seed: int = 0, start: datetime | None = None,
+                 warm_up_s: float = 12 * 3600.0) -> None:
+        self.site = site
+        station = site.station
+        self.rng = random.Random(f"{seed}:{station.id}")
+        begin = start or datetime.now(UTC).replace(microsecond=0)
+        if begin.tzinfo is None:
+            raise ValueError("the start time must carry a time zone (UTC)")
+        self.now = begin
+        self.weather = OutdoorWeather(station.climate, station.timezone, self.rng)
+        self.damped_outdoor_c: float | None = None
+        self.heating_on = False
+        self.remote_supply_setpoint_c: float | None = None
+        self.supply_target_c = station.design_supply_temp_c
+        self.plant_supply_c = station.design_supply_temp_c
+        self.station_supply_c = station.design_supply_temp_c
+        self.return_c = station.design_return_temp_c
+        self.network_flow_m3h = 0.0
+        self.loss_kw = 0.0
+        self.plant_output_kw = 0.0
+        self.delivered_kw = 0.0
+        self.source_kw = 0.0
+        self.overflow_m3h = 0.0
+        self.balance = EnergyBalance()
+        self._staging = _Staging()
+        self._build_equipment()
+        self._readers: dict[str, Callable[[str, Measurand, float | None], Reader]] = {}
+        if warm_up_s > 0:
+            self.now = begin - timedelta(seconds=warm_up_s)
+            self.weather.advance(self.now, WARM_UP_STEP_S)
+            elapsed = 0.0
+            while elapsed < warm_up_s:
+                step = min(WARM_UP_STEP_S, warm_up_s - elapsed)
+                self.advance(step)
+                elapsed += step
+            self.reset_counters()
+        else:
+            self.weather.advance(self.now, 1.0)
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_equipment(self) -> None:
+        site = self.site
+        station = site.station
+        self.wells: dict[str, ProductionWellState] = {}
+        self.reinjection: dict[str, ReinjectionWellState] = {}
+        self.boreholes: dict[str, BoreholeState] = {}
+        self.exchangers: dict[str, ExchangerState] = {}
+        self.heat_pumps: dict[str, HeatPumpState] = {}
+        self.pumps: dict[str, PumpUnit] = {}
+        self.pump_roles: dict[str, str] = {}
+        self.valves: dict[str, ValveState] = {}
+        self.zones: dict[str, ZoneState] = {}
+        self.heat_meters: dict[str, HeatMeterState] = {}
+        self.electricity_meters: dict[str, ElectricityMeterState] = {}
+        equipment = site.equipment
+        hp_stages = {e.stage for e in equipment if isinstance(e, HeatPump)}
+        for item in equipment:
+            if isinstance(item, ProductionWell):
+                self.wells[item.id] = ProductionWellState.build(item)
+            elif isinstance(item, CoaxialBorehole | BoreholeField):
+                self.boreholes[item.id] = BoreholeState.build(item)
+            elif isinstance(item, PlateExchanger):
+                self.exchangers[item.id] = ExchangerState(item, item.stage in hp_stages)
+            elif isinstance(item, HeatPump):
+                self.heat_pumps[item.id] = HeatPumpState.build(item)
+            elif isinstance(item, Valve):
+                self.valves[item.id] = ValveState(item.role)
+        self.kind = "hydrothermal" if self.wells else "loop"
+        # pumps: production and reinjection pumps are the wells' own; a pump serving a heat
+        # pump (or the exchanger feeding its evaporator) runs with it; the rest circulate
+        spare_wells = list(self.wells.values())
+        reinjection_pumps: dict[str, PumpUnit] = {}
+        reinjection_ids = [e.id for e in equipment if isinstance(e, ReinjectionWell)]
+        hp_by_stage: dict[int, list[str]] = {}
+        for item in equipment:
+            if isinstance(item, HeatPump):
+                hp_by_stage.setdefault(item.stage, []).append(item.id)
+        self.user_group = _Group()
+        self.source_groups: dict[str, _Group] = {b: _Group() for b in self.boreholes}
+        self.source_spare = _Group()
+        self.companions: list[tuple[PumpUnit, list[str]]] = []
+        self.boosters: list[PumpUnit] = []
+        self.other_pumps: list[tuple[str, PumpUnit]] = []
+        for item in equipment:
+            if not isinstance(item, Pump):
+                continue
+            self.pump_roles[item.id] = item.role
+            if item.role == "production" and spare_wells:
+                well = self.wells.get(item.serves or "") or spare_wells[0]
+                if well in spare_wells:
+                    spare_wells.remove(well)
+                well.pump.id = item.id
+                well.pump.vfd = item.vfd
+                well.pump.min_speed_hz = item.min_speed_hz
+                well.pump.max_speed_hz = item.max_speed_hz
+                well.pump.speed_setpoint_hz = item.max_speed_hz
+                self.pumps[item.id] = well.pump
+                continue
+            unit = PumpUnit(item.id, item.rated_flow_m3h, item.rated_head_m, item.rated_kw,
+                            item.vfd, item.min_speed_hz, item.max_speed_hz,
+                            speed_setpoint_hz=item.max_speed_hz)
+            self.pumps[item.id] = unit
+            serves = item.serves or ""
+            if item.role == "reinjection" and serves in reinjection_ids:
+                reinjection_pumps.setdefault(serves, unit)
+            elif item.role in ("reinjection", "booster"):
+                self.boosters.append(unit)
+            elif serves in self.heat_pumps:
+                self.companions.append((unit, [serves]))
+            elif serves in self.exchangers and self.exchangers[serves].serves_heat_pumps:
+                stage = self.exchangers[serves].spec.stage
+                self.companions.append((unit, hp_by_stage.get(stage, [])))
+                self.exchangers[serves].loop_pumps.append(unit)
+            elif item.role == "user_circulation":
+                self.user_group.pumps.append(unit)
+            elif item.role == "source_circulation" and self.boreholes:
+                self.source_groups.get(serves, self.source_spare).pumps.append(unit)
+            else:
+                self.other_pumps.append((item.role, unit))
+        for item in equipment:
+            if isinstance(item, ReinjectionWell):
+                self.reinjection[item.id] = ReinjectionWellState.build(
+                    item, reinjection_pumps.get(item.id))
+        for well in self.wells.values():
+            self.pumps.setdefault(well.spec.id, well.pump)
+        # zones: one per substation, or the whole station
+        cp_design = capacity_rate_kw_per_k(1.0, 0.5 * (station.design_supply_temp_c
+                                                     + station.design_return_temp_c))
+        design_dt = station.design_supply_temp_c - station.design_return_temp_c
+        substations = [e for e in equipment if isinstance(e, Substation)]
+        areas = [(s.id, s.heated_area_m2) for s in substations] or [
+            ("station", station.heated_area_m2)]
+        total_area = sum(a for _, a in areas)
+        for zone_id, area in areas:
+            load = station.design_heat_load_kw * area / total_area
+            self.zones[zone_id] = ZoneState(zone_id, area, load, load / (cp_design * design_dt),
+                                            station.indoor_design_temp_c)
+        self.user_group.required_m3h = sum(z.design_flow_m3h for z in self.zones.values())
+        for bh_id, group in self.source_groups.items():
+            group.required_m3h = self.boreholes[bh_id].spec.rated_flow_m3h
+        orphans = [b for b, g in self.source_groups.items() if not g.pumps]
+        self.source_spare.required_m3h = sum(self.boreholes[b].spec.rated_flow_m3h
+                                             for b in orphans)
+        self._orphan_boreholes = orphans
+        self._stage_order = sorted(
+            {e.spec.stage for e in self.exchangers.values()}
+            | {h.spec.stage for h in self.heat_pumps.values()})
+        self._hp_order = sorted(self.heat_pumps.values(), key=lambda h: h.spec.stage)
+        for item in equipment:
+            if isinstance(item, HeatMeter):
+                self.heat_meters[item.id] = HeatMeterState(self._meter_source(item))
+            elif isinstance(item, ElectricityMeter):
+                self.electricity_meters[item.id] = ElectricityMeterState(
+                    self._power_sources(item.scope))
+        self.filters = [e for e in equipment if isinstance(e, Filter)]
+
+    def _meter_source(self, meter: HeatMeter) -> Callable[[], tuple[float, float, float]]:
+        serves = meter.serves
+        if serves in self.heat_pumps:
+            hp = self.heat_pumps[serves]
+            return lambda: (hp.condenser_flow_m3h, hp.condenser_out_c, hp.condenser_in_c)
+        if serves in self.exchangers:
+            hx = self.exchangers[serves]
+            return lambda: (hx.secondary_flow_m3h, hx.secondary_out_c, hx.secondary_in_c)
+        if serves in self.zones:
+            zone = self.zones[serves]
+            return lambda: (zone.flow_m3h, zone.supply_c, zone.return_c)
+        if serves in self.boreholes:
+            bh = self.boreholes[serves]
+            return lambda: (bh.flow_m3h, bh.outlet_temp_c, bh.inlet_temp_c)
+        if serves in self.wells:
+            well = self.wells[serves]
+            return lambda: (well.flow_m3h, well.wellhead_temp_c, self.injection_temp_c)
+        if meter.location in ("source", "exchanger") and (
+                meter.location == "source" or not self.exchangers):
+            return lambda: (self.source_flow_m3h, self.source_supply_c, self.source_return_c)
+        if meter.location == "exchanger":
+            hx = next(iter(self.exchangers.values()))
+            return lambda: (hx.secondary_flow_m3h, hx.secondary_out_c, hx.secondary_in_c)
+        if meter.location == "heat_pump" and self.heat_pumps:
+            return lambda: (
+                sum(h.condenser_flow_m3h for h in self.heat_pumps.values()),
+                self.plant_supply_c, self.heat_pump_inlet_c)
+        return lambda: (self.network_flow_m3h, self.station_supply_c, self.return_c)
+
+    def _power_sources(self, scope: tuple[str, ...]) -> list[Callable[[], float]]:
+        sources: list[Callable[[], float]] = []
+        wanted = set(scope)
+        for hp_id, hp in self.heat_pumps.items():
+            if not wanted or hp_id in wanted:
+                sources.append(lambda hp=hp: hp.power_kw)  # type: ignore[misc]
+        seen: set[int] = set()
+        for pump_id, unit in self.pumps.items():
+            owners = {pump_id}
+            owners |= {w for w, s in self.wells.items() if s.pump is unit}
+            owners |= {r for r, s in self.reinjection.items() if s.pump is unit}
+            if id(unit) in seen or (wanted and not owners & wanted):
+                continue
+            seen.add(id(unit))
+            sources.append(lambda unit=unit: unit.power_kw)  # type: ignore[misc]
+        for rw_id, rw in self.reinjection.items():
+            if id(rw.pump) in seen or (wanted and rw_id not in wanted):
+                continue
+            seen.add(id(rw.pump))
+            sources.append(lambda rw=rw: rw.pump.power_kw)  # type: ignore[misc]
+        return sources
+
+    # ------------------------------------------------------------------ derived streams
+
+    @property
+    def source_flow_m3h(self) -> float:
+        """Flow of the source stream: produced geothermal water or the borehole loop."""
+        if self.wells:
+            return sum(w.flow_m3h for w in self.wells.values())
+        return sum(b.flow_m3h for b in self.boreholes.values())
+
+    @property
+    def source_supply_c(self) -> float:
+        """Temperature of the source stream arriving at the plant."""
+        return self._source_in_c
+
+    @property
+    def source_return_c(self) -> float:
+        """Temperature of the source stream leaving the plant."""
+        return self._source_out_c
+
+    @property
+    def injection_temp_c(self) -> float:
+        """Temperature of the water sent to the reinjection wells."""
+        return self._source_out_c
+
+    # ------------------------------------------------------------------ stepping
+
+    def reset_counters(self) -> None:
+        """Zero every meter, counter and the energy balance (after the warm-up)."""
+        self.balance = EnergyBalance()
+        for unit in {id(p): p for p in self.pumps.values()}.values():
+            unit.energy_kwh = unit.run_hours = 0.0
+        for well in self.wells.values():
+            well.volume_m3 = 0.0
+            well.pump.energy_kwh = well.pump.run_hours = 0.0
+        for rw in self.reinjection.values():
+            rw.volume_m3 = 0.0
+            rw.pump.energy_kwh = rw.pump.run_hours = 0.0
+        for hp in self.heat_pumps.values():
+            hp.energy_kwh = hp.heat_kwh = hp.run_hours = 0.0
+        for bh in self.boreholes.values():
+            bh.heat_kwh = bh.rejected_kwh = 0.0
+        for zone in self.zones.values():
+            zone.heat_kwh = 0.0
+        for meter in self.heat_meters.values():
+            meter.heat_kwh = meter.volume_m3 = 0.0
+        for emeter in self.electricity_meters.values():
+            emeter.energy_kwh = 0.0
+        self.makeup_m3 = 0.0
+
+    _source_in_c = 20.0
+    _source_out_c = 15.0
+    network_head_m = 0.0
+    loop_head_m = 0.0
+    heat_pump_inlet_c = 40.0
+    makeup_m3 = 0.0
+    makeup_m3h = 0.0
+
+    def advance(self, dt_s: float) -> None:
+        """Advance the station by ``dt_s`` simulated seconds."""
+        if not dt_s > 0:
+            raise ValueError(f"time step {dt_s} s must be positive")
+        self.now += timedelta(seconds=dt_s)
+        self.weather.advance(self.now, dt_s)
+        self._local_control(dt_s)
+        self._actuators(dt_s)
+        self._hydraulics(dt_s)
+        self._thermal(dt_s)
+        self._reinjection(dt_s)
+        self._staging_logic(dt_s)
+        self._meters(dt_s)
+
+    def _local_control(self, dt_s: float) -> None:
+        outdoor = self.weather.temp_c
+        if self.damped_outdoor_c is None:
+            self.damped_outdoor_c = outdoor
+        self.damped_outdoor_c = lag(self.damped_outdoor_c, outdoor, OUTDOOR_DAMPING_S, dt_s)
+        self.heating_on = self.weather.in_heating_season(self.now)
+        if self.remote_supply_setpoint_c is not None:
+            self.supply_target_c = self.remote_supply_setpoint_c
+        else:
+            self.supply_target_c = self.heating_curve_c(self.damped_outdoor_c)
+        for well in self.wells.values():
+            if not well.pump.remote_run:
+                well.pump.run_command = self.heating_on
+            if not well.pump.remote_speed:
+                well.pump.speed_setpoint_hz = well.pump.max_speed_hz
+        for group in (self.user_group, self.source_spare, *self.source_groups.values()):
+            self._duty(group, self.heating_on)
+        for role, unit in self.other_pumps:
+            if not unit.remote_run:
+                unit.run_command = self.heating_on and role != "makeup"
+        for unit in self.boosters:
+            if not unit.remote_run:
+                unit.run_command = self.heating_on
+        for unit, served in self.companions:
+            if not unit.remote_run:
+                unit.run_command = any(self.heat_pumps[h].running for h in served)
+        for rw in self.reinjection.values():
+            if rw.has_pump and not rw.pump.remote_run:
+                rw.pump.run_command = self.heating_on
+        if not self.heating_on:
+            for hp in self.heat_pumps.values():
+                if not hp.remote_run:
+                    hp.run_command = False
+
+    def heating_curve_c(self, outdoor_c: float) -> float:
+        """Supply temperature that lets design-sized emitters meet the load at this outdoor temp."""
+        station = self.site.station
+        indoor = station.indoor_design_temp_c
+        ratio = (indoor - outdoor_c) / (indoor - station.climate.design_outdoor_temp_c)
+        ratio = min(max(ratio, 0.05), 1.2)
+        design_mean = 0.5 * (station.design_supply_temp_c + station.design_return_temp_c)
+        design_dt = station.design_supply_temp_c - station.design_return_temp_c
+        mean = indoor + (design_mean - indoor) * float(ratio ** (1.0 / EMITTER_EXPONENT))
+        return mean + 0.5 * design_dt * ratio
+
+    def _duty(self, group: _Group, on: bool) -> None:
+        """Run enough pumps of a group, in file order, to give its required flow."""
+        needed = group.required_m3h if on else 0.0
+        available = [p for p in group.pumps if not p.failed and not p.remote_run]
+        remote_flow = sum(p.rated_flow_m3h for p in group.pumps if p.remote_run and p.running)
+        running: list[PumpUnit] = []
+        total = remote_flow
+        for unit in available:
+            if total >= needed:
+                break
+            running.append(unit)
+            total += unit.rated_flow_m3h
+        for unit in available:
+            unit.run_command = unit in running
+            if not unit.remote_speed and running:
+                share = (needed - remote_flow) / sum(p.rated_flow_m3h for p in running)
+                unit.speed_setpoint_hz = min(max(share * unit.max_speed_hz, unit.min_speed_hz),
+                                             unit.max_speed_hz)
+
+    def _actuators(self, dt_s: float) -> None:
+        for unit in {id(p): p for p in self.pumps.values()}.values():
+            unit.ramp(dt_s)
+        for valve in self.valves.values():
+            valve.position_pct = approach(valve.position_pct, valve.setpoint_pct,
+                                          VALVE_RATE_PCT_PER_S, dt_s)
+        for zone in self.zones.values():
+            zone.valve_pct = approach(zone.valve_pct, zone.valve_setpoint_pct,
+                                      VALVE_RATE_PCT_PER_S, dt_s)
+        for hp in self.heat_pumps.values():
+            if hp.running:
+                floor = hp.spec.min_load_pct / 100.0
+                hp.capacity_ratio = min(1.0, max(hp.capacity_ratio, floor)
+                                        + HEAT_PUMP_RAMP_PER_S * dt_s)
+                hp.run_hours += dt_s / 3600.0
+            else:
+                hp.capacity_ratio = 0.0
+
+    def _valve_ratio(self, role_words: tuple[str, ...]) -> float:
+        ratio = 1.0
+        for valve in self.valves.values():
+            if any(word in valve.role for word in role_words):
+                ratio *= valve.position_pct / 100.0
+        return ratio
+
+    def _group_flow(self, group: _Group) -> tuple[float, float]:
+        """Flow and head of a circulation group (implicit pump when the site lists none)."""
+        if not group.pumps:
+            return (group.required_m3h if self.heating_on else 0.0), 0.0
+        flow = 0.0
+        head = 0.0
+        for unit in group.pumps:
+            unit_flow, unit_head = unit.circulation_point()
+            flow += unit_flow
+            head = max(head, unit_head)
+        return flow, head
+
+    def _hydraulics(self, dt_s: float) -> None:
+        production_valve = self._valve_ratio(("production",))
+        for well in self.wells.values():
+            well.settle(production_valve, dt_s)
+        # network
+        pump_flow, head = self._group_flow(self.user_group)
+        pump_flow *= self._valve_ratio(("user", "network", "supply"))
+        design_total = sum(z.design_flow_m3h for z in self.zones.values())
+        self.network_flow_m3h = 0.0
+        for zone in self.zones.values():
+            zone.flow_m3h = pump_flow * zone.design_flow_m3h / design_total * zone.valve_pct / 100
+            self.network_flow_m3h += zone.flow_m3h
+        for unit in self.user_group.pumps:
+            unit_flow, unit_head = unit.circulation_point()
+            share = self.network_flow_m3h / pump_flow if pump_flow > 0 else 0.0
+            unit.deliver(unit_flow * share, unit_head, dt_s)
+        self.network_head_m = head
+        # source loop: each borehole gets the flow of the pumps serving it
+        head = 0.0
+        spare_flow, spare_head = self._group_flow(self.source_spare)
+        spare_flow *= self._valve_ratio(("source", "loop"))
+        orphan_rated = sum(self.boreholes[b].spec.rated_flow_m3h for b in self._orphan_boreholes)
+        for bh_id, bh in self.boreholes.items():
+            group = self.source_groups[bh_id]
+            if group.pumps:
+                flow, group_head = self._group_flow(group)
+                bh.flow_m3h = flow * self._valve_ratio(("source", "loop"))
+                head = max(head, group_head)
+            else:
+                bh.flow_m3h = spare_flow * bh.spec.rated_flow_m3h / orphan_rated
+                head = max(head, spare_head)
+        for group in (self.source_spare, *self.source_groups.values()):
+            for unit in group.pumps:
+                unit.deliver(*unit.circulation_point(), dt_s)
+        self.loop_head_m = head
+        for _role, unit in [*self.other_pumps, *((None, u) for u, _ in self.companions)]:
+            flow, other_head = unit.circulation_point()
+            unit.deliver(flow, other_head, dt_s)
+
+    # ------------------------------------------------------------------ thermal solution
+
+    def _zone_returns(self) -> float:
+        """Return temperature of each zone's emitters at the last supply; the mixed return."""
+        flow_total = 0.0
+        weighted = 0.0
+        station = self.site.station
+        design_mean = 0.5 * (station.design_supply_temp_c + station.design_return_temp_c)
+        for zone in self.zones.values():
+            supply = self.station_supply_c
+            if zone.flow_m3h <= 0.0:
+                zone.return_c = lag(zone.return_c, zone.indoor_temp_c, 3600.0, 60.0)
+                continue
+            capacity = capacity_rate_kw_per_k(zone.flow_m3h, supply)
+            design_excess = design_mean - station.indoor_design_temp_c
+            back = min(max(zone.return_c, zone.indoor_temp_c), supply)
+            for _ in range(6):
+                excess = max(0.5 * (supply + back) - zone.indoor_temp_c, 0.0)
+                emitted = zone.design_load_kw * (excess / design_excess) ** EMITTER_EXPONENT
+                residual = emitted - capacity * (supply - back)
+                slope = (0.5 * EMITTER_EXPONENT * zone.design_load_kw / design_excess
+                         * (max(excess, 1e-6) / design_excess) ** (EMITTER_EXPONENT - 1.0)
+                         + capacity)
+                back -= residual / slope
+                back = min(max(back, zone.indoor_temp_c), supply)
+            zone.return_c = back
+            flow_total += zone.flow_m3h
+            weighted += zone.flow_m3h * back
+        return weighted / flow_total if flow_total > 0 else self.return_c
+
+    def _thermal(self, dt_s: float) -> None:
+        mixed_return = self._zone_returns()
+        user_flow = self.network_flow_m3h
+        target = self.supply_target_c
+        c_user = capacity_rate_kw_per_k(user_flow, mixed_return)
+        if self.wells:
+            flow = self.source_flow_m3h
+            t_in = (sum(w.flow_m3h * w.wellhead_temp_c for w in self.wells.values()) / flow
+                    if flow > 0 else self._source_in_c)
+            result = self._plant(t_in, flow, mixed_return, c_user, target)
+        else:
+            result = self._loop_plant(mixed_return, c_user, target, dt_s)
+        t_plant, source_kw, compressor_kw = result
+        self.plant_supply_c = t_plant
+        self.plant_output_kw = c_user * (t_plant - mixed_return) if user_flow > 0 else 0.0
+        station = self.site.station
+        if user_flow > 0:
+            excess = max(t_plant - PLANT_ROOM_TEMP_C, 0.0)
+            self.loss_kw = (STATION_LOSS_FRACTION * station.design_heat_load_kw * excess
+                            / (station.design_supply_temp_c - PLANT_ROOM_TEMP_C))
+            self.loss_kw = min(self.loss_kw, max(self.plant_output_kw, 0.0))
+            self.station_supply_c = t_plant - self.loss_kw / c_user
+        else:
+            self.loss_kw = 0.0
+        self.delivered_kw = self.plant_output_kw - self.loss_kw
+        self.return_c = mixed_return
+        self.source_kw = source_kw
+        # buildings
+        for zone in self.zones.values():
+            zone.supply_c = self.station_supply_c
+            share = zone.flow_m3h / user_flow if user_flow > 0 else 0.0
+            zone.heat_kw = c_user * share * (self.station_supply_c - zone.return_c)
+            zone.heat_kwh += zone.heat_kw * dt_s / 3600.0
+            conductance = zone.design_load_kw / (station.indoor_design_temp_c
+                                                 - station.climate.design_outdoor_temp_c)
+            equilibrium = self.weather.temp_c + zone.heat_kw / conductance
+            zone.indoor_temp_c = lag(zone.indoor_temp_c, equilibrium, BUILDING_TIME_CONSTANT_S,
+                                     dt_s)
+            dp = pressure_mpa(self.network_head_m)
+            zone.return_pressure_mpa = NETWORK_STATIC_MPA
+            zone.supply_pressure_mpa = NETWORK_STATIC_MPA + 0.6 * dp
+        hours = dt_s / 3600.0
+        b = self.balance
+        b.source_kwh += source_kw * hours
+        b.compressor_kwh += compressor_kw * hours
+        b.plant_output_kwh += self.plant_output_kw * hours
+        b.delivered_kwh += self.delivered_kw * hours
+        b.loss_kwh += self.loss_kw * hours
+
+    def _direct_stage(self, stage: int, source: tuple[float, float, float],
+                      user: tuple[float, float, float], target: float) -> tuple[
+                          float, float, float]:
+        """Heat a direct exchanger stage moves; returns (heat, source out, user out)."""
+        t_src, c_src, src_flow = source
+        t_user, c_user, user_flow = user
+        group = [x for x in self.exchangers.values()
+                 if x.spec.stage == stage and not x.serves_heat_pumps]
+        if not group:
+            return 0.0, t_src, t_user
+        heat = 0.0
+        if c_src > 0 and c_user > 0 and t_src > t_user:
+            ua = sum(x.ua_kw_per_k for x in group)
+            c_primary = c_src * self._valve_ratio(("exchanger",))
+            eps = counterflow_effectiveness(ua, c_primary, c_user)
+            heat = min(eps * min(c_primary, c_user) * (t_src - t_user),
+                       max(0.0, c_user * (target - t_user)))
+        t_src_out = t_src - heat / c_src if c_src > 0 else t_src
+        t_user_out = t_user + heat / c_user if c_user > 0 else t_user
+        ua_total = sum(x.ua_kw_per_k for x in group)
+        for x in group:
+            share = x.ua_kw_per_k / ua_total
+            x.heat_kw = heat * share
+            x.primary_in_c, x.primary_out_c = t_src, t_src_out
+            x.secondary_in_c, x.secondary_out_c = t_user, t_user_out
+            x.primary_flow_m3h = src_flow * share
+            x.secondary_flow_m3h = user_flow * share
+            design_flow = max(self.user_group.required_m3h * share, 1e-6)
+            x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * (x.secondary_flow_m3h / design_flow) ** 2
+        return heat, t_src_out, t_user_out
+
+    def _plant(self, t_src: float, src_flow: float, t_return: float, c_user: float,
+               target: float) -> tuple[float, float, float]:
+        """Solve exchangers and heat pumps on a source stream: (supply °C, source kW, power kW)."""
+        self._source_in_c = t_src
+        c_src = capacity_rate_kw_per_k(src_flow, t_src)
+        user_flow = self.network_flow_m3h
+        t_user = t_return
+        source_kw = 0.0
+        hp_stages = {h.spec.stage for h in self.heat_pumps.values()}
+        for stage in self._stage_order:
+            if stage in hp_stages:
+                continue
+            heat, t_src, t_user = self._direct_stage(stage, (t_src, c_src, src_flow),
+                                                     (t_user, c_user, user_flow), target)
+            source_kw += heat
+        self.heat_pump_inlet_c = t_user
+        running = [h for h in self._hp_order if h.running]
+        for hp in self.heat_pumps.values():
+            if not hp.running or c_user <= 0:
+                hp.heat_kw = hp.evaporator_kw = hp.power_kw = hp.cop = 0.0
+                hp.condenser_flow_m3h = hp.evaporator_flow_m3h = 0.0
+                hp.condenser_in_c = hp.condenser_out_c = t_user
+        rated_running = sum(h.spec.rated_heat_kw for h in running)
+        supply = t_user
+        compressor_kw = 0.0
+        if running and c_user > 0:
+            # condensers: each unit heats its share of the network flow to its setpoint
+            for hp in running:
+                share = hp.spec.rated_heat_kw / rated_running
+                c_i = c_user * share
+                setpoint = hp.setpoint_c if hp.setpoint_c is not None else target
+                ceiling = hp.spec.rated_sink_out_temp_c + MAX_CONDENSER_LIFT_K
+                wanted = c_i * (min(setpoint, ceiling) - t_user)
+                floor = hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw
+                capacity = hp.capacity_ratio * hp.spec.rated_heat_kw
+                heat = min(max(wanted, floor), capacity, max(c_i * (ceiling - t_user), 0.0))
+                hp.heat_kw = max(heat, 0.0)
+                hp.condenser_flow_m3h = user_flow * share
+                hp.condenser_in_c = t_user
+                hp.condenser_out_c = t_user + hp.heat_kw / c_i
+            # evaporators, stage by stage along the source stream
+            for stage in sorted({h.spec.stage for h in running}):
+                units = [h for h in running if h.spec.stage == stage]
+                t_src = self._evaporator_stage(stage, units, t_src, c_src, src_flow)
+            for hp in running:
+                source_kw += hp.evaporator_kw
+                compressor_kw += hp.power_kw
+            supply = t_user + sum(h.heat_kw for h in running) / c_user
+        self._source_out_c = t_src
+        return supply, source_kw, compressor_kw
+
+    def _evaporator_stage(self, stage: int, units: list[HeatPumpState], t_src: float,
+                          c_src: float, src_flow: float) -> float:
+        """Take the evaporator heat of one stage's heat pumps from the source stream."""
+        isolating = [x for x in self.exchangers.values()
+                     if x.spec.stage == stage and x.serves_heat_pumps]
+        hx_rated = sum(x.spec.rated_heat_kw for x in isolating)
+        approach_k = max((x.spec.design_approach_k for x in isolating), default=0.0)
+        t_out = t_src
+        source_out = min(h.evaporator_out_c for h in units)
+        for _ in range(3):
+            total_evap = 0.0
+            for hp in units:
+                hp.cop = hp.cop_at(source_out, hp.condenser_out_c, hp.load_ratio)
+                hp.evaporator_kw = hp.heat_kw * (1.0 - 1.0 / hp.cop)
+                total_evap += hp.evaporator_kw
+            if c_src <= 0:
+                scale = 0.0
+            else:
+                lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
+                allowed = c_src * (t_src - MIN_SOURCE_OUT_C - lift_k)
+                scale = 1.0 if total_evap <= allowed else max(allowed, 0.0) / total_evap
+            if scale < 1.0:
+                for hp in units:
+                    hp.heat_kw *= scale
+                    hp.condenser_out_c = hp.condenser_in_c + (
+                        hp.condenser_out_c - hp.condenser_in_c) * scale
+                    hp.evaporator_kw *= scale
+                total_evap *= scale
+            t_out = t_src - total_evap / c_src if c_src > 0 else t_src
+            lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
+            source_out = t_out - lift_k
+        loop_flow = sum(u.flow_m3h for x in isolating for u in x.loop_pumps)
+        evap_flow_total = loop_flow if loop_flow > 0 else src_flow
+        rated = sum(h.spec.rated_heat_kw for h in units)
+        for hp in units:
+            hp.power_kw = hp.heat_kw - hp.evaporator_kw
+            hp.evaporator_out_c = source_out
+            hp.evaporator_flow_m3h = evap_flow_total * hp.spec.rated_heat_kw / rated
+            c_evap = capacity_rate_kw_per_k(hp.evaporator_flow_m3h, source_out)
+            hp.evaporator_in_c = source_out + (hp.evaporator_kw / c_evap if c_evap > 0 else 0.0)
+        for x in isolating:
+            share = x.spec.rated_heat_kw / hx_rated
+            x.heat_kw = sum(h.evaporator_kw for h in units) * share
+            x.primary_in_c, x.primary_out_c = t_src, t_out
+            x.secondary_out_c = source_out + (t_src - t_out)
+            x.secondary_in_c = source_out
+            x.primary_flow_m3h = src_flow * share
+            x.secondary_flow_m3h = evap_flow_total * share
+            x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * min(1.5, x.heat_kw / x.spec.rated_heat_kw) ** 2
+        return t_out
+
+    def _loop_plant(self, t_return: float, c_user: float, target: float, dt_s: float) -> tuple[
+            float, float, float]:
+        """Solve a closed borehole loop together with the plant it feeds."""
+        loop_flow = sum(b.flow_m3h for b in self.boreholes.values())
+        if loop_flow <= 0.0:
+            result = self._plant(self._source_in_c, 0.0, t_return, c_user, target)
+            for bh in self.boreholes.values():
+                bh.heat_kw = 0.0
+                bh.ground = step_ground(bh.spec, bh.ground, 0.0, dt_s)
+                bh.outlet_temp_c = lag(bh.outlet_temp_c, bh.inlet_temp_c, 3600.0, dt_s)
+            return result
+        inlet_guess = self._source_out_c
+        offset = gain = 0.0
+        for bh in self.boreholes.values():
+            weight = bh.flow_m3h / loop_flow
+            low = borehole_outlet_temp_c(bh.spec, bh.ground, inlet_guess, bh.flow_m3h)
+            high = borehole_outlet_temp_c(bh.spec, bh.ground, inlet_guess + 1.0, bh.flow_m3h)
+            gain += weight * (high - low)
+            offset += weight * (low - (high - low) * inlet_guess)
+        outlet = offset + gain * inlet_guess
+        result = (self.plant_supply_c, 0.0, 0.0)
+        for _ in range(3):
+            result = self._plant(outlet, loop_flow, t_return, c_user, target)
+            c_src = capacity_rate_kw_per_k(loop_flow, outlet)
+            extracted = result[1]
+            outlet = (offset - gain * extracted / c_src) / (1.0 - gain)
+        outlet = self._source_in_c
+        inlet = self._source_out_c
+        for bh in self.boreholes.values():
+            bh.inlet_temp_c = inlet
+            bh.outlet_temp_c = outlet
+            bh.heat_kw = result[1] * bh.flow_m3h / loop_flow
+            hours = dt_s / 3600.0
+            if bh.heat_kw >= 0:
+                bh.heat_kwh += bh.heat_kw * hours
+            else:
+                bh.rejected_kwh -= bh.heat_kw * hours
+            bh.ground = step_ground(bh.spec, bh.ground, bh.heat_kw, dt_s)
+        return result
+
+    # ------------------------------------------------------------------ wells and staging
+
+    def _reinjection(self, dt_s: float) -> None:
+        hours = dt_s / 3600.0
+        if not self.wells:
+            return
+        produced = self.source_flow_m3h
+        wells = list(self.reinjection.values())
+        capacity = [w.capacity_m3h() for w in wells]
+        total_capacity = sum(capacity)
+        taken = min(produced, total_capacity)
+        self.overflow_m3h = produced - taken
+        for well, cap in zip(wells, capacity, strict=True):
+            flow = taken * cap / total_capacity if total_capacity > 0 else 0.0
+            well.settle(flow, self.injection_temp_c, dt_s)
+        boosting = [u for u in self.boosters if u.running]
+        for unit in self.boosters:
+            if unit in boosting and taken > 0:
+                flow = taken / len(boosting)
+                unit.speed_hz = unit.max_speed_hz * min(1.0, flow / unit.rated_flow_m3h)
+                unit.deliver(flow, unit.rated_head_m * (flow / unit.rated_flow_m3h) ** 2, dt_s)
+            else:
+                unit.deliver(0.0, 0.0, dt_s)
+        self.balance.produced_m3 += produced * hours
+        self.balance.reinjected_m3 += taken * hours
+        self.balance.overflow_m3 += self.overflow_m3h * hours
+
+    def _staging_logic(self, dt_s: float) -> None:
+        """Local PLC: stage heat pumps up when short of the target, down when over-supplied."""
+        st = self._staging
+        local = [h for h in self._hp_order if not h.remote_run and not h.tripped]
+        for hp in self.heat_pumps.values():
+            if hp.tripped and not hp.remote_run:
+                hp.run_command = False
+        if not self.heating_on or not local:
+            st.up_s = st.down_s = 0.0
+            return
+        running = [h for h in local if h.run_command]
+        short = self.plant_supply_c < self.supply_target_c - 0.5 and self.network_flow_m3h > 0
+        saturated = all(h.capacity_ratio >= 1.0 and h.heat_kw >= 0.98 * h.spec.rated_heat_kw
+                        for h in self.heat_pumps.values() if h.running)
+        st.up_s = st.up_s + dt_s if short and saturated else 0.0
+        if st.up_s >= STAGE_UP_DELAY_S or (short and not any(
+                h.running for h in self.heat_pumps.values())):
+            idle = [h for h in local if not h.run_command]
+            if idle:
+                st.order += 1
+                idle[0].run_command = True
+                idle[0].started_order = st.order
+            st.up_s = 0.0
+            return
+        if not running:
+            st.down_s = 0.0
+            return
+        last = max(running, key=lambda h: h.started_order)
+        total_heat = sum(h.heat_kw for h in self.heat_pumps.values() if h.running)
+        rest = sum(h.spec.rated_heat_kw for h in self.heat_pumps.values()
+                   if h.running and h is not last)
+        over = self.plant_supply_c > self.supply_target_c + 2.0
+        surplus = total_heat < STAGE_DOWN_MARGIN * rest or over
+        st.down_s = st.down_s + dt_s if surplus else 0.0
+        if st.down_s >= STAGE_DOWN_DELAY_S:
+            last.run_command = False
+            st.down_s = 0.0
+
+    def _meters(self, dt_s: float) -> None:
+        hours = dt_s / 3600.0
+        gauss = self.rng.gauss
+        for meter in self.heat_meters.values():
+            flow, supply, back = meter.source()
+            meter.flow_m3h = max(0.0, flow * (1.0 + gauss(0.0, METER_FLOW_SIGMA)))
+            meter.supply_c = supply + gauss(0.0, METER_TEMP_SIGMA_K)
+            meter.return_c = back + gauss(0.0, METER_TEMP_SIGMA_K)
+            meter.heat_kw = float(heat_power_kw(meter.flow_m3h, meter.supply_c, meter.return_c))
+            meter.heat_kwh += meter.heat_kw * hours
+            meter.volume_m3 += meter.flow_m3h * hours
+        for emeter in self.electricity_meters.values():
+            emeter.power_kw = sum(source() for source in emeter.sources)
+            emeter.energy_kwh += emeter.power_kw * hours
+        for hp in self.heat_pumps.values():
+            hp.energy_kwh += hp.power_kw * hours
+            hp.heat_kwh += hp.heat_kw * hours
+        self.makeup_m3h = LEAKAGE_FRACTION * (self.network_flow_m3h + sum(
+            b.flow_m3h for b in self.boreholes.values()))
+        self.makeup_m3 += self.makeup_m3h * hours
+        self.balance.pump_kwh += sum(
+            p.power_kw for p in {id(u): u for u in self._all_pumps()}.values()) * hours
+
+    def _all_pumps(self) -> list[PumpUnit]:
+        units = list(self.pumps.values())
+        units += [w.pump for w in self.wells.values()]
+        units += [r.pump for r in self.reinjection.values()]
+        return units
+
+    # ------------------------------------------------------------------ faults and commands
+
+    def trip_heat_pump(self, equipment_id: str, tripped: bool) -> None:
+        """Trip (or release) a heat pump."""
+        self.heat_pumps[equipment_id].tripped = tripped
+
+    def fail_pump(self, equipment_id: str, failed: bool) -> None:
+        """Fail (or repair) a well pump or any pump."""
+        if equipment_id in self.wells:
+            self.wells[equipment_id].pump.failed = failed
+        elif equipment_id in self.reinjection:
+            self.reinjection[equipment_id].pump.failed = failed
+        else:
+            self.pumps[equipment_id].failed = failed
+
+    def clog_reinjection(self, equipment_id: str, loss_per_day: float) -> None:
+        """Add (or, negative, remove) a fractional injectivity loss per day."""
+        well = self.reinjection[equipment_id]
+        well.clogging_per_day = max(0.0, well.clogging_per_day + loss_per_day)
+
+    def command(self, equipment_id: str, measurand: Measurand, value: Value) -> None:
+        """Apply a written command, which from now on overrides the local PLC for that actuator."""
+        if measurand is M.RUN_COMMAND:
+            on = bool(value)
+            if equipment_id in self.heat_pumps:
+                hp = self.heat_pumps[equipment_id]
+                hp.run_command, hp.remote_run = on, True
+                if on:
+                    self._staging.order += 1
+                    hp.started_order = self._staging.order
+                return
+            unit = self._pump_of(equipment_id)
+            unit.run_command, unit.remote_run = on, True
+            return
+        if measurand is M.SPEED_SETPOINT:
+            unit = self._pump_of(equipment_id)
+            unit.speed_setpoint_hz, unit.remote_speed = float(value), True
+            return
+        if measurand is M.VALVE_POSITION_SETPOINT:
+            if equipment_id in self.valves:
+                self.valves[equipment_id].setpoint_pct = float(value)
+            elif equipment_id in self.zones:
+                self.zones[equipment_id].valve_setpoint_pct = float(value)
+                self.zones[equipment_id].remote_valve = True
+            else:
+                raise CommandError(f"{equipment_id} has no valve")
+            return
+        if measurand is M.SUPPLY_TEMP_SETPOINT:
+            if equipment_id in self.heat_pumps:
+                self.heat_pumps[equipment_id].setpoint_c = float(value)
+            else:
+                self.remote_supply_setpoint_c = float(value)
+            return
+        raise CommandError(f"measurand {measurand} is not a command")
+
+    def _pump_of(self, equipment_id: str) -> PumpUnit:
+        if equipment_id in self.pumps:
+            return self.pumps[equipment_id]
+        if equipment_id in self.wells:
+            return self.wells[equipment_id].pump
+        if equipment_id in self.reinjection:
+            return self.reinjection[equipment_id].pump
+        raise CommandError(f"{equipment_id} has no pump")
+
+    def energy_balance(self) -> EnergyBalance:
+        """Cumulative model energies since the warm-up ended."""
+        return self.balance
+
+    # ------------------------------------------------------------------ readings
+
+    def reader(self, equipment_id: str, measurand: Measurand,
+               depth_m: float | None = None) -> Reader:
+        """A function returning the true value of one measurand of one piece of equipment.
+
+        Values are in the first unit of their quantity (°C, m³/h, MPa, m, kW, kWh, m³, %, Hz,
+        A, h, mg/L). Raise KeyError when the model has no such value.
+        """
+        item = self.site.equipment_by_id(equipment_id)
+        build = _READERS.get(type(item))
+        if build is None:
+            raise KeyError(f"no readings for a {item.kind}")
+        found = build(self, equipment_id, measurand, depth_m)
+        if found is None:
+            raise KeyError(f"the simulator has no {measurand} for a {item.kind}")
+        return found
+
+
+def _pump_reader(unit: Callable[[], PumpUnit], measurand: Measurand) -> Reader | None:
+    table: dict[Measurand, Reader] = {
+        M.RUN_STATE: lambda: unit().speed_hz > 0.0,
+        M.RUN_COMMAND: lambda: unit().run_command,
+        M.FAULT: lambda: unit().failed,
+        M.SPEED: lambda: unit().speed_hz,
+        M.SPEED_SETPOINT: lambda: unit().speed_setpoint_hz,
+        M.ELECTRIC_POWER: lambda: unit().power_kw,
+        M.ELECTRIC_ENERGY: lambda: unit().energy_kwh,
+        M.CURRENT: lambda: electric_current_a(unit().power_kw),
+        M.RUN_HOURS: lambda: unit().run_hours,
+        M.FLOW: lambda: unit().flow_m3h,
+        M.DIFFERENTIAL_PRESSURE: lambda: pressure_mpa(unit().head_m),
+    }
+    return table.get(measurand)
+
+
+def _geotherm_c(model: StationModel, depth_m: float) -> float:
+    wells = list(model.wells.values())
+    if not wells:
+        return SURFACE_ROCK_TEMP_C + 0.03 * depth_m
+    gradient = sum((w.spec.reservoir_temp_c - SURFACE_ROCK_TEMP_C) / w.spec.depth_m
+                   for w in wells) / len(wells)
+    return SURFACE_ROCK_TEMP_C + gradient * depth_m
+
+
+def _production_well(model: StationModel, ident: str, m: Measurand,
+                     depth: float | None) -> Reader | None:
+    well = model.wells[ident]
+    if m is M.TEMP_AT_DEPTH:
+        z = (depth or 0.0) / well.spec.depth_m
+
+        def profile() -> float:
+            if well.flow_m3h > 0:
+                return well.wellhead_temp_c + (well.spec.reservoir_temp_c
+                                               - well.wellhead_temp_c) * min(z, 1.0)
+            return _geotherm_c(model, depth or 0.0)
+        return profile
+    table: dict[Measurand, Reader] = {
+        M.WELLHEAD_TEMP: lambda: well.wellhead_temp_c,
+        M.FLOW: lambda: well.flow_m3h,
+        M.WELLHEAD_PRESSURE: lambda: well.wellhead_pressure_mpa,
+        M.WATER_LEVEL: lambda: well.level_m,
+        M.VOLUME: lambda: well.volume_m3,
+        M.TDS: lambda: GEOTHERMAL_WATER_TDS_MG_L,
+    }
+    return table.get(m) or _pump_reader(lambda: well.pump, m)
+
+
+def _reinjection_well(model: StationModel, ident: str, m: Measurand,
+                      depth: float | None) -> Reader | None:
+    well = model.reinjection[ident]
+    if m is M.TEMP_AT_DEPTH:
+        def profile() -> float:
+            rock = _geotherm_c(model, depth or 0.0)
+            if well.flow_m3h > 0:
+                return well.injection_temp_c + 0.1 * (rock - well.injection_temp_c)
+            return rock
+        return profile
+    table: dict[Measurand, Reader] = {
+        M.INJECTION_TEMP: lambda: well.injection_temp_c,
+        M.FLOW: lambda: well.flow_m3h,
+        M.WELLHEAD_PRESSURE: lambda: well.wellhead_pressure_mpa,
+        M.WATER_LEVEL: lambda: well.level_m,
+        M.VOLUME: lambda: well.volume_m3,
+    }
+    return table.get(m) or _pump_reader(lambda: well.pump, m)
+
+
+def _monitoring_well(model: StationModel, ident: str, m: Measurand,
+                     depth: float | None) -> Reader | None:
+    if m is M.TEMP_AT_DEPTH:
+        return lambda: _geotherm_c(model, depth or 0.0)
+    if m is M.WATER_LEVEL:
+        def level() -> float:
+            wells = list(model.wells.values())
+            if not wells:
+                return 10.0
+            static = sum(w.spec.static_level_m for w in wells) / len(wells)
+            interference = sum(0.1 * w.flow_m3h / w.spec.specific_capacity_m3h_per_m
+                               for w in wells)
+            return static + interference
+        return level
+    return None
+
+
+def _borehole(model: StationModel, ident: str, m: Measurand,
+              depth: float | None) -> Reader | None:
+    bh = model.boreholes[ident]
+    if m is M.TEMP_AT_DEPTH:
+        fraction = min((depth or 0.0) / bh.spec.depth_m, 1.0)
+        return lambda: bh.inlet_temp_c + (bh.outlet_temp_c - bh.inlet_temp_c) * fraction
+    table: dict[Measurand, Reader] = {
+        M.INLET_TEMP: lambda: bh.inlet_temp_c,
+        M.OUTLET_TEMP: lambda: bh.outlet_temp_c,
+        M.FLOW: lambda: bh.flow_m3h,
+        M.PRESSURE: lambda: LOOP_STATIC_MPA + pressure_mpa(model.loop_head_m),
+        M.DIFFERENTIAL_PRESSURE: lambda: pressure_mpa(model.loop_head_m),
+        M.HEAT_POWER: lambda: bh.heat_kw,
+        M.HEAT_ENERGY: lambda: bh.heat_kwh,
+        M.HEAT_REJECTED_ENERGY: lambda: bh.rejected_kwh,
+    }
+    return table.get(m)
+
+
+def _ground_temp(model: StationModel, ident: str, m: Measurand,
+                 depth: float | None) -> Reader | None:
+    item = model.site.equipment_by_id(ident)
+    if m is not M.GROUND_TEMP or not isinstance(item, GroundTempBorehole):
+        return None
+    field_state = model.boreholes.get(item.field)
+    factor = POSITION_FACTORS[item.position]
+    z = depth or 0.0
+
+    def ground() -> float:
+        if field_state is None or not isinstance(field_state.spec, BoreholeField):
+            return SURFACE_ROCK_TEMP_C + 0.03 * z
+        base = field_state.spec.undisturbed_ground_temp_c + 0.03 * (z - 50.0)
+        return base - factor * field_state.ground.wall_drop_k
+    return ground
+
+
+def _exchanger(model: StationModel, ident: str, m: Measurand,
+               depth: float | None) -> Reader | None:
+    x = model.exchangers[ident]
+    table: dict[Measurand, Reader] = {
+        M.PRIMARY_IN_TEMP: lambda: x.primary_in_c,
+        M.PRIMARY_OUT_TEMP: lambda: x.primary_out_c,
+        M.SECONDARY_IN_TEMP: lambda: x.secondary_in_c,
+        M.SECONDARY_OUT_TEMP: lambda: x.secondary_out_c,
+        M.PRIMARY_FLOW: lambda: x.primary_flow_m3h,
+        M.SECONDARY_FLOW: lambda: x.secondary_flow_m3h,
+        M.DIFFERENTIAL_PRESSURE: lambda: x.dp_kpa / 1000.0,
+        M.HEAT_POWER: lambda: x.heat_kw,
+    }
+    return table.get(m)
+
+
+def _heat_pump(model: StationModel, ident: str, m: Measurand,
+               depth: float | None) -> Reader | None:
+    hp = model.heat_pumps[ident]
+    table: dict[Measurand, Reader] = {
+        M.EVAPORATOR_IN_TEMP: lambda: hp.evaporator_in_c,
+        M.EVAPORATOR_OUT_TEMP: lambda: hp.evaporator_out_c,
+        M.CONDENSER_IN_TEMP: lambda: hp.condenser_in_c,
+        M.CONDENSER_OUT_TEMP: lambda: hp.condenser_out_c,
+        M.EVAPORATOR_FLOW: lambda: hp.evaporator_flow_m3h,
+        M.CONDENSER_FLOW: lambda: hp.condenser_flow_m3h,
+        M.HEAT_POWER: lambda: hp.heat_kw,
+        M.LOAD: lambda: 100.0 * hp.load_ratio,
+        M.COP: lambda: hp.cop if hp.heat_kw > 0 else 0.0,
+        M.SUPPLY_TEMP_SETPOINT: lambda: (hp.setpoint_c if hp.setpoint_c is not None
+                                         else model.supply_target_c),
+        M.RUN_STATE: lambda: hp.running and hp.heat_kw > 0,
+        M.RUN_COMMAND: lambda: hp.run_command,
+        M.FAULT: lambda: hp.tripped,
+        M.ELECTRIC_POWER: lambda: hp.power_kw,
+        M.ELECTRIC_ENERGY: lambda: hp.energy_kwh,
+        M.CURRENT: lambda: electric_current_a(hp.power_kw),
+        M.RUN_HOURS: lambda: hp.run_hours,
+    }
+    return table.get(m)
+
+
+def _pump(model: StationModel, ident: str, m: Measurand, depth: float | None) -> Reader | None:
+    return _pump_reader(lambda: model.pumps[ident], m)
+
+
+def _valve(model: StationModel, ident: str, m: Measurand, depth: float | None) -> Reader | None:
+    valve = model.valves[ident]
+    table: dict[Measurand, Reader] = {
+        M.VALVE_POSITION: lambda: valve.position_pct,
+        M.VALVE_POSITION_SETPOINT: lambda: valve.setpoint_pct,
+    }
+    return table.get(m)
+
+
+def _filter(model: StationModel, ident: str, m: Measurand, depth: float | None) -> Reader | None:
+    item = model.site.equipment_by_id(ident)
+    if m is not M.DIFFERENTIAL_PRESSURE or not isinstance(item, Filter):
+        return None
+    if model.wells:
+        reference = sum(w.spec.rated_flow_m3h for w in model.wells.values())
+    else:
+        reference = max(model.user_group.required_m3h, 1e-6)
+
+    def dp() -> float:
+        flow = model.source_flow_m3h if model.wells else model.network_flow_m3h
+        return item.clean_dp_kpa * (flow / reference) ** 2 / 1000.0
+    return dp
+
+
+def _water_treatment(model: StationModel, ident: str, m: Measurand,
+                     depth: float | None) -> Reader | None:
+    table: dict[Measurand, Reader] = {
+        M.RUN_STATE: lambda: model.heating_on,
+        M.FAULT: lambda: False,
+        M.MAKEUP_FLOW: lambda: model.makeup_m3h,
+        M.MAKEUP_VOLUME: lambda: model.makeup_m3,
+        M.TDS: lambda: TREATED_WATER_TDS_MG_L,
+    }
+    return table.get(m)
+
+
+def _heat_meter(model: StationModel, ident: str, m: Measurand,
+                depth: float | None) -> Reader | None:
+    meter = model.heat_meters[ident]
+    table: dict[Measurand, Reader] = {
+        M.SUPPLY_TEMP: lambda: meter.supply_c,
+        M.RETURN_TEMP: lambda: meter.return_c,
+        M.FLOW: lambda: meter.flow_m3h,
+        M.HEAT_POWER: lambda: meter.heat_kw,
+        M.HEAT_ENERGY: lambda: meter.heat_kwh,
+        M.VOLUME: lambda: meter.volume_m3,
+    }
+    return table.get(m)
+
+
+def _electricity_meter(model: StationModel, ident: str, m: Measurand,
+                       depth: float | None) -> Reader | None:
+    meter = model.electricity_meters[ident]
+    table: dict[Measurand, Reader] = {
+        M.ELECTRIC_POWER: lambda: meter.power_kw,
+        M.ELECTRIC_ENERGY: lambda: meter.energy_kwh,
+        M.CURRENT: lambda: electric_current_a(meter.power_kw),
+    }
+    return table.get(m)
+
+
+def _substation(model: StationModel, ident: str, m: Measurand,
+                depth: float | None) -> Reader | None:
+    zone = model.zones[ident]
+    table: dict[Measurand, Reader] = {
+        M.SUPPLY_TEMP: lambda: zone.supply_c,
+        M.RETURN_TEMP: lambda: zone.return_c,
+        M.SUPPLY_PRESSURE: lambda: zone.supply_pressure_mpa,
+        M.RETURN_PRESSURE: lambda: zone.return_pressure_mpa,
+        M.FLOW: lambda: zone.flow_m3h,
+        M.HEAT_POWER: lambda: zone.heat_kw,
+        M.HEAT_ENERGY: lambda: zone.heat_kwh,
+        M.VALVE_POSITION: lambda: zone.valve_pct,
+        M.VALVE_POSITION_SETPOINT: lambda: zone.valve_setpoint_pct,
+        M.INDOOR_TEMP: lambda: zone.indoor_temp_c,
+    }
+    return table.get(m)
+
+
+def _weather(model: StationModel, ident: str, m: Measurand,
+             depth: float | None) -> Reader | None:
+    table: dict[Measurand, Reader] = {
+        M.OUTDOOR_TEMP: lambda: model.weather.temp_c,
+        M.OUTDOOR_HUMIDITY: lambda: model.weather.humidity_pct,
+    }
+    return table.get(m)
+
+
+def _network(model: StationModel, ident: str, m: Measurand,
+             depth: float | None) -> Reader | None:
+    table: dict[Measurand, Reader] = {
+        M.SUPPLY_TEMP: lambda: model.station_supply_c,
+        M.RETURN_TEMP: lambda: model.return_c,
+        M.SUPPLY_PRESSURE: lambda: NETWORK_STATIC_MPA + pressure_mpa(model.network_head_m),
+        M.RETURN_PRESSURE: lambda: NETWORK_STATIC_MPA,
+        M.FLOW: lambda: model.network_flow_m3h,
+        M.HEAT_POWER: lambda: model.delivered_kw,
+        M.SUPPLY_TEMP_SETPOINT: lambda: model.supply_target_c,
+    }
+    return table.get(m)
+
+
+_READERS: dict[type, Callable[[StationModel, str, Measurand, float | None], Reader | None]] = {
+    ProductionWell: _production_well,
+    ReinjectionWell: _reinjection_well,
+    MonitoringWell: _monitoring_well,
+    CoaxialBorehole: _borehole,
+    BoreholeField: _borehole,
+    GroundTempBorehole: _ground_temp,
+    PlateExchanger: _exchanger,
+    HeatPump: _heat_pump,
+    Pump: _pump,
+    Valve: _valve,
+    Filter: _filter,
+    WaterTreatment: _water_treatment,
+    HeatMeter: _heat_meter,
+    ElectricityMeter: _electricity_meter,
+    Substation: _substation,
+    Weather: _weather,
+    Network: _network,
+}
