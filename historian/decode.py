@@ -79,9 +79,11 @@ def decode(topic_name: str, payload: bytes, now: datetime | None = None) -> Deco
     if len(payload) > MAX_PAYLOAD_BYTES:
         return Rejected(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        document = json.loads(payload)
+        text = payload.decode("utf-8")
     except UnicodeDecodeError as error:
         return Rejected(f"payload is not UTF-8: {error.reason} at byte {error.start}")
+    try:
+        document = json.loads(text)
     except (json.JSONDecodeError, RecursionError) as error:
         return Rejected(f"payload is not JSON: {error}"[:MAX_REASON_CHARS])
     if b"\\u" in payload and _has_lone_surrogate(document):

@@ -184,6 +184,11 @@ class Historian:
             thread.start()
         self._client.loop_start()
 
+    @property
+    def alive(self) -> bool:
+        """Say whether the writer and rollup threads are running."""
+        return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
+
     def wait_connected(self, timeout: float) -> bool:
         """Wait until the broker connection is up."""
         return self._connected.wait(timeout)

@@ -1,0 +1,95 @@
+"""Decoding MQTT payloads: contract messages pass, everything else gets a reason."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from historian.decode import Rejected, decode
+from historian.synthetic import StationFeed
+from plant.contract import MAX_PAYLOAD_BYTES, Birth, DataBatch, Death
+
+NOW = datetime(2026, 1, 15, 12, tzinfo=UTC)
+DATA = "geoscada/v1/st1/data"
+
+
+def _batch_document() -> dict[str, object]:
+    feed = StationFeed("st1", analogues=2, meters=1)
+    document: dict[str, object] = json.loads(feed.batch().model_dump_json())
+    return document
+
+
+def test_a_contract_batch_decodes() -> None:
+    payload = json.dumps(_batch_document()).encode()
+    decoded = decode(DATA, payload, NOW)
+    assert isinstance(decoded, DataBatch)
+    assert decoded.station == "st1" and len(decoded.samples) == 3
+
+
+def test_birth_and_death_decode() -> None:
+    feed = StationFeed("st1")
+    birth = decode("geoscada/v1/st1/birth", feed.birth().model_dump_json().encode(), NOW)
+    death = decode("geoscada/v1/st1/death", b'{"station": "st1", "session": 1}', NOW)
+    assert isinstance(birth, Birth) and isinstance(death, Death)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload", "reason"),
+    [
+        ("geoscada/v1/st1/data", b"", "not JSON"),
+        ("geoscada/v1/st1/data", b"\xff\xfe{}", "not UTF-8"),
+        ("geoscada/v1/st1/data", b"[1, 2]", "JSON list, not an object"),
+        ("geoscada/v1/st1/data", b'{"station": "st1"}', "session: Field required"),
+        ("geoscada/v2/st1/data", b"{}", "is not under geoscada/v1"),
+        ("geoscada/v1/st1/cmd", b"{}", "does not take 'cmd'"),
+        ("geoscada/v1/st1/data", b'{"station": "st2", "session": 1, "seq": 0, "samples": []}',
+         "differs from topic station"),
+        ("geoscada/v1/st1/data",
+         b'{"station": "st1", "session": 1, "seq": 0, "samples": [{"p": "x", "t": '
+         b'"2026-01-15T00:00:00Z", "v": 1' + b"0" * 400 + b"}]}",
+         "integer too large"),
+        ("geoscada/v1/st1/data",
+         b'{"station": "st1", "session": 1, "seq": 0, "samples": [{"p": "x", "t": '
+         b'"1970-01-01T00:00:00Z", "v": 1}]}',
+         "outside 1990"),
+        ("geoscada/v1/st1/data",
+         b'{"station": "st1", "session": 1, "seq": 0, "samples": [{"p": "x", "t": '
+         b'"2026-01-15T00:00:00", "v": 1}]}',
+         "timezone"),
+        ("geoscada/v1/st1/data",
+         b'{"station": "st1", "session": 1, "seq": 0, "samples": [{"p": "x\\u0000", "t": '
+         b'"2026-01-15T00:00:00Z", "v": 1}]}',
+         "NUL"),
+        ("geoscada/v1/st1/data", b'{"station": "\\ud800"}', "surrogate"),
+        ("geoscada/v1/st1/data", b"[" * 100_000, "not JSON"),
+    ],
+)
+def test_bad_payloads_are_rejected_with_a_reason(topic: str, payload: bytes, reason: str) -> None:
+    decoded = decode(topic, payload, NOW)
+    assert isinstance(decoded, Rejected)
+    assert reason in decoded.reason
+
+
+def test_oversized_payload_is_rejected_before_parsing() -> None:
+    decoded = decode(DATA, b" " * (MAX_PAYLOAD_BYTES + 1), NOW)
+    assert isinstance(decoded, Rejected) and "exceeds" in decoded.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=300))
+def test_decode_never_raises_on_arbitrary_bytes(payload: bytes) -> None:
+    decoded = decode(DATA, payload, NOW)
+    assert isinstance(decoded, Rejected | DataBatch)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(min_value=0, max_value=10_000))
+def test_every_truncation_of_a_batch_is_rejected(cut: int) -> None:
+    payload = json.dumps(_batch_document()).encode()
+    cut = cut % len(payload)
+    decoded = decode(DATA, payload[:cut], NOW)
+    assert isinstance(decoded, Rejected)
