@@ -110,7 +110,7 @@ _RECOMPUTE_1M = sql.SQL(
     "INSERT INTO rollup_1m AS r ({columns})"
     " SELECT a.point_id, a.bucket, st.samples, st.bad, st.valued, st.min, st.min_time,"
     "  st.max, st.max_time, st.first, st.first_time, st.last, st.last_time, st.sum,"
-    "  st.tw_integral, st.tw_seconds, cd.counter_delta"
+    "  st.tw_integral, st.tw_seconds, CASE WHEN p.counter THEN cd.counter_delta END"
     " FROM affected_1m a JOIN points p ON p.id = a.point_id"
     " CROSS JOIN LATERAL ("
     "  SELECT count(*) FILTER (WHERE w.in_bucket)::int AS samples,"
