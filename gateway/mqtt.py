@@ -144,9 +144,10 @@ class BrokerLink:
             return
         receive_max = getattr(props, "ReceiveMaximum", None)
         if receive_max:
-            self.max_inflight = min(self.max_inflight, int(receive_max))
+            # paho does not honour the broker's Receive Maximum: keep below it, leaving room
+            # for births and acks, which are not counted against the cap
+            self.max_inflight = max(1, min(self.max_inflight, int(receive_max) - 10))
         assert self._client is not None
-        self._client.max_inflight_messages_set(self.max_inflight)
         for topic in self._subscriptions:
             self._client.subscribe(topic, qos=1)
         self._connected = True

@@ -201,7 +201,10 @@ class OpcUaDriver:
         client = self._client
         if client is None:
             raise DeviceError(Reason.NOT_CONNECTED, "not connected")
-        polled = [p for p in points if _binding(p).mode == "poll"]
+        # subscribed points with no notification yet (just connected, or just written) are
+        # read directly, so a read-back never waits for the subscription
+        polled = [p for p in points
+                  if _binding(p).mode == "poll" or p.id not in self._latest]
         nodes = [client.get_node(CURRENT_TIME)] + [client.get_node(_binding(p).node_id)
                                                     for p in polled]
         try:
@@ -218,12 +221,8 @@ class OpcUaDriver:
             readings.append(self._reading(point, data.Value.Value if data.Value else None,
                                           data.StatusCode, now))
         for point in points:
-            if _binding(point).mode != "subscribe":
-                continue
             latest = self._latest.get(point.id)
-            if latest is None:
-                readings.append(Reading(point.id, now, None, Quality.BAD, Reason.STALE,
-                                        "no value from the subscription yet"))
+            if _binding(point).mode != "subscribe" or latest is None:
                 continue
             t = latest.t if latest.fresh else now
             latest.fresh = False

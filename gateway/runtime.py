@@ -123,6 +123,12 @@ class DevicePoller:
             readings = [Reading(p.id, time.time(), None, Quality.BAD, exc.reason, exc.detail)
                         for p in points]
             self._went_down(exc)
+        else:
+            if self._down_reason or not self.health.connected:
+                log.info("device %s answering", self.device.id)
+            self._down_reason = ""
+            self.health.connected = True
+            self.backoff.reset()
         self.health.poll_latency_s = time.monotonic() - started
         self.health.errors = self.driver.errors
         self.emit(readings)
@@ -133,19 +139,15 @@ class DevicePoller:
         try:
             await self.driver.connect()
         except DeviceError as exc:
-            self._retry_at = time.monotonic() + self.backoff.next_delay()
             self._went_down(exc)
             self.health.errors = self.driver.errors
             return False
-        self.backoff.reset()
-        if self._down_reason or not self.health.connected:
-            log.info("device %s connected", self.device.id)
-        self._down_reason = ""
-        self.health.connected = True
         return True
 
     def _went_down(self, exc: DeviceError) -> None:
-        self.health.connected = self.driver.state is DeviceState.CONNECTED
+        self.health.connected = False
+        if self.driver.state is not DeviceState.CONNECTED:
+            self._retry_at = time.monotonic() + self.backoff.next_delay()
         reason = f"{exc.reason.value}: {exc.detail}"
         if not self._down_reason:
             log.warning("device %s not answering: %s", self.device.id, reason)

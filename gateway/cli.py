@@ -1,0 +1,93 @@
+"""``geoscada gateway SITE.yaml --broker mqtt://...``: run one station's edge gateway."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from gateway.config import EndpointError, load_endpoints_file, parse_override, with_endpoints
+from gateway.mqtt import BrokerSettings
+from gateway.runtime import Gateway, GatewaySettings
+from plant.site import SiteFileError, load_site
+
+log = logging.getLogger("gateway")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="geoscada gateway", description=__doc__)
+    parser.add_argument("site", metavar="SITE.yaml", type=Path)
+    parser.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
+    parser.add_argument("--endpoint", action="append", default=[], metavar="DEVICE=ENDPOINT",
+                        help="override a device's endpoint (HOST:PORT or opc.tcp://...)")
+    parser.add_argument("--endpoints-file", type=Path,
+                        help="the simulator's --endpoints-out JSON file")
+    parser.add_argument("--state-dir", type=Path,
+                        help="spool and certificates (default: ./gateway-state/<station>)")
+    parser.add_argument("--spool", type=Path, help="spool database (default: STATE_DIR/spool.db)")
+    parser.add_argument("--spool-max-mb", type=float, default=256.0)
+    parser.add_argument("--replay-rate", type=float, default=100.0,
+                        help="historical batches per second at most while catching up")
+    parser.add_argument("--health-period", type=float, default=5.0, metavar="SECONDS")
+    parser.add_argument("--username")
+    parser.add_argument("--password-file", type=Path)
+    parser.add_argument("--tls-ca", type=Path, help="CA certificate for a TLS broker")
+    parser.add_argument("--client-id", default="")
+    parser.add_argument("--log-level", default="INFO")
+    return parser
+
+
+def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
+    """Build the gateway's settings from parsed arguments; raise ValueError naming a problem."""
+    password = None
+    if args.password_file is not None:
+        try:
+            password = args.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ValueError(f"--password-file: {exc}") from None
+        if args.username is None:
+            raise ValueError("--password-file needs --username")
+    if args.spool_max_mb <= 0 or args.replay_rate <= 0 or args.health_period <= 0:
+        raise ValueError("--spool-max-mb, --replay-rate and --health-period must be positive")
+    broker = BrokerSettings.from_url(
+        args.broker, tls_ca=args.tls_ca, username=args.username, password=password,
+        client_id=args.client_id or f"geoscada-gateway-{station}")
+    state_dir = args.state_dir or Path("gateway-state") / station
+    return GatewaySettings(broker=broker, state_dir=state_dir, spool_path=args.spool,
+                           spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
+                           replay_rate=args.replay_rate, health_period_s=args.health_period,
+                           name=f"geoscada-gateway/{station}")
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run the gateway until SIGINT or SIGTERM."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("asyncua").setLevel(logging.WARNING)
+    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    try:
+        site = load_site(args.site)
+        overrides: dict[str, str] = {}
+        if args.endpoints_file is not None:
+            overrides.update(load_endpoints_file(args.endpoints_file, site.station.id))
+        overrides.update(parse_override(text) for text in args.endpoint)
+        site = with_endpoints(site, overrides)
+        settings = settings_from(args, site.station.id)
+    except (SiteFileError, EndpointError, ValueError) as exc:
+        print(f"geoscada gateway: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(Gateway(site, settings)))
+    return 0
+
+
+async def _serve(gateway: Gateway) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await gateway.run(stop)

@@ -1,0 +1,91 @@
+"""A test subscriber that keeps everything it receives, with a persistent session."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.packettypes import PacketTypes
+
+
+@dataclass(frozen=True)
+class Received:
+    topic: str
+    payload: bytes
+    retain: bool
+
+    def json(self) -> Any:
+        return json.loads(self.payload)
+
+
+class Collector:
+    """Subscribes to ``geoscada/v1/#`` at QoS 1 with a session that outlives broker restarts."""
+
+    def __init__(self, port: int, topic: str = "geoscada/v1/#") -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Lock()
+        self._topic = topic
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}",
+                                  protocol=MQTTProtocolVersion.MQTTv5)
+        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.on_message = self._on_message
+        self.client.on_connect = self._on_connect
+        self._subscribed = threading.Event()
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = 3600
+        self.client.connect("127.0.0.1", port, keepalive=5, clean_start=False, properties=props)
+        self.client.loop_start()
+        assert self._subscribed.wait(10), "test subscriber could not subscribe"
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, rc: Any, props: Any) -> None:
+        client.subscribe(self._topic, qos=1)
+        self._subscribed.set()
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        with self._lock:
+            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
+
+    def of(self, kind: str) -> list[Received]:
+        with self._lock:
+            return [m for m in self.messages if m.topic.endswith("/" + kind)]
+
+    def batches(self) -> list[dict[str, Any]]:
+        return [m.json() for m in self.of("data")]
+
+    def samples(self) -> list[dict[str, Any]]:
+        return [s for b in self.batches() for s in b["samples"]]
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if condition():
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        self.client.publish(topic, payload, qos=1).wait_for_publish(5)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+async def until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait inside an event loop (without blocking it) until ``condition`` holds."""
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
