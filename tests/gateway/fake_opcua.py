@@ -7,7 +7,8 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any
 
-from asyncua import Server, ua
+from asyncua import ua
+from asyncua.server.server import Server
 
 logging.getLogger("asyncua").setLevel(logging.ERROR)
 
@@ -39,7 +40,7 @@ class FakeOpcUa:
         assert idx == 2
         folder = await server.nodes.objects.add_object(idx, "Station")
         for name, value in self.values.items():
-            node = await folder.add_variable(ua.NodeId(name, idx), name, float(value))
+            node = await folder.add_variable(ua.NodeId.from_string(f"ns={idx};s={name}"), name, float(value))
             await node.set_writable()
             self._nodes[name] = node
         await server.start()

@@ -12,8 +12,8 @@ from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.properties import Properties
 from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 
 @dataclass(frozen=True)
@@ -35,11 +35,11 @@ class Collector:
         self._topic = topic
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-{uuid.uuid4().hex[:8]}",
                                   protocol=MQTTProtocolVersion.MQTTv5)
-        self.client.reconnect_delay_set(0.1, 0.5)
+        self.client.reconnect_delay_set(1, 1)
         self.client.on_message = self._on_message
         self.client.on_connect = self._on_connect
         self._subscribed = threading.Event()
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         self.client.connect("127.0.0.1", port, keepalive=5, clean_start=False, properties=props)
         self.client.loop_start()
