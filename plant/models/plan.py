@@ -107,13 +107,25 @@ class SystemEconomics:
         return self.capex_collection + self.capex_plant_room
 
 
+@dataclass(frozen=True)
+class Prices:
+    """Prices the economics depend on; the defaults are the plan's base case."""
+
+    electricity_cny_per_kwh: float = ELECTRICITY_PRICE_CNY_PER_KWH
+    drilling_cny_per_m: float | None = None
+    """Drilling and loop cost; None takes the system kind's base (1000 deep, 140 shallow)."""
+
+
 def system_economics(inputs: PlanInputs, kind: bs.SystemKind, region: str, building: BuildingType,
-                     *, cop: float, energy: SystemEnergy) -> SystemEconomics:
+                     *, cop: float, energy: SystemEnergy, prices: Prices | None = None
+                     ) -> SystemEconomics:
     """Capex, operating cost, (6-1) annualised cost and (6-3) dynamic payback of a system."""
+    price = Prices() if prices is None else prices
     q_s = inputs.heat_index_for(region, building)
-    collection = bs.collection_capex_cny_per_m2(kind, energy.borehole_m_per_m2)
+    collection = bs.collection_capex_cny_per_m2(kind, energy.borehole_m_per_m2,
+                                                price.drilling_cny_per_m)
     room = bs.plant_room_capex_cny_per_m2(q_s, cop, energy.pump_kw_per_m2)
-    opex = ELECTRICITY_PRICE_CNY_PER_KWH * (
+    opex = price.electricity_cny_per_kwh * (
         HEAT_PUMP_ENERGY_ALLOWANCE * energy.heat_pump_kwh + energy.pumps_kwh)
     lives = inputs.service_lives
     components = (Component(collection, lives["ground_heat_exchangers"]),
@@ -125,6 +137,18 @@ def system_economics(inputs: PlanInputs, kind: bs.SystemKind, region: str, build
     outflows = cash_outflows((*components, fee), opex, horizon)
     net = [(revenue if year else 0.0) - out for year, out in enumerate(outflows)]
     return SystemEconomics(collection, room, opex, annualised, dynamic_payback_years(net))
+
+
+def deep_economics(inputs: PlanInputs, region: str, basin: str, building: BuildingType,
+                   prices: Prices | None = None) -> SystemEconomics:
+    """Economics of one region's mid-deep system, optionally at other prices (sensitivity)."""
+    site = next((s for s in inputs.deep_sites if (s.region, s.basin) == (region, basin)), None)
+    if site is None:
+        raise KeyError(f"no mid-deep conditions for {region} / {basin}")
+    energy = system_energy(inputs, "deep", region, building, cop=site.cop,
+                           extraction_w_per_m=site.extraction_w_per_m)
+    return system_economics(inputs, "deep", region, building, cop=site.cop, energy=energy,
+                            prices=prices)
 
 
 # --------------------------------------------------------------------------- table rows

@@ -9,7 +9,7 @@ from importlib import resources
 import pytest
 
 from plant.models.cli import main
-from plant.models.plan import TABLES, compute_table
+from plant.models.plan import TABLES, Prices, compute_table, deep_economics
 from plant.models.plan_data import PlanDataError, _number, load_plan_inputs
 
 INPUTS = load_plan_inputs()
@@ -162,3 +162,17 @@ def test_cli_text_shows_printed_values_and_differences(capsys: pytest.CaptureFix
 def test_cli_refuses_unknown_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["table", "9-9"]) == 2
     assert "unknown table '9-9'" in capsys.readouterr().err
+
+
+def test_price_and_drilling_sensitivity_like_the_plan() -> None:
+    base = deep_economics(INPUTS, "Harbin", "Songnen Basin", "new_residential")
+    # 004 L2146-2154: AC 21.07 → 17.53 at 0.35 CNY/kWh, → 15.83 at 600 CNY/m (digest C12, C13)
+    cheap_power = deep_economics(INPUTS, "Harbin", "Songnen Basin", "new_residential",
+                                 Prices(electricity_cny_per_kwh=0.35))
+    cheap_drilling = deep_economics(INPUTS, "Harbin", "Songnen Basin", "new_residential",
+                                    Prices(drilling_cny_per_m=600.0))
+    assert base.annualised_cost - cheap_power.annualised_cost == pytest.approx(3.54, rel=0.02)
+    assert base.annualised_cost - cheap_drilling.annualised_cost == pytest.approx(5.24, rel=0.01)
+    assert cheap_drilling.annualised_cost == pytest.approx(15.83, rel=0.01)
+    with pytest.raises(KeyError, match="no mid-deep"):
+        deep_economics(INPUTS, "Harbin", "Nowhere", "new_residential")
