@@ -30,6 +30,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+
 from plant.measurands import Measurand
 from plant.models.borehole import borehole_outlet_temp_c, step_ground
 from plant.models.water import heat_power_kw
@@ -526,6 +528,7 @@ class StationModel:
     def _actuators(self, dt_s: float) -> None:
         for unit in {id(p): p for p in self.pumps.values()}.values():
             unit.ramp(dt_s)
+        self._valve_cache: dict[tuple[str, ...], float] = {}
         for valve in self.valves.values():
             valve.position_pct = approach(valve.position_pct, valve.setpoint_pct,
                                           VALVE_RATE_PCT_PER_S, dt_s)
@@ -542,10 +545,14 @@ class StationModel:
                 hp.capacity_ratio = 0.0
 
     def _valve_ratio(self, role_words: tuple[str, ...]) -> float:
+        cached = self._valve_cache.get(role_words)
+        if cached is not None:
+            return cached
         ratio = 1.0
         for valve in self.valves.values():
             if any(word in valve.role for word in role_words):
                 ratio *= valve.position_pct / 100.0
+        self._valve_cache[role_words] = ratio
         return ratio
 
     def _group_flow(self, group: _Group) -> tuple[float, float]:
@@ -919,14 +926,20 @@ class StationModel:
     def _meters(self, dt_s: float) -> None:
         hours = dt_s / 3600.0
         gauss = self.rng.gauss
-        for meter in self.heat_meters.values():
+        meters = list(self.heat_meters.values())
+        for meter in meters:
             flow, supply, back = meter.source()
             meter.flow_m3h = max(0.0, flow * (1.0 + gauss(0.0, METER_FLOW_SIGMA)))
             meter.supply_c = supply + gauss(0.0, METER_TEMP_SIGMA_K)
             meter.return_c = back + gauss(0.0, METER_TEMP_SIGMA_K)
-            meter.heat_kw = float(heat_power_kw(meter.flow_m3h, meter.supply_c, meter.return_c))
-            meter.heat_kwh += meter.heat_kw * hours
-            meter.volume_m3 += meter.flow_m3h * hours
+        if meters:
+            heats = heat_power_kw(np.array([m.flow_m3h for m in meters]),
+                                  np.array([m.supply_c for m in meters]),
+                                  np.array([m.return_c for m in meters]))
+            for meter, heat in zip(meters, heats.tolist(), strict=True):
+                meter.heat_kw = heat
+                meter.heat_kwh += heat * hours
+                meter.volume_m3 += meter.flow_m3h * hours
         for emeter in self.electricity_meters.values():
             emeter.power_kw = sum(source() for source in emeter.sources)
             emeter.energy_kwh += emeter.power_kw * hours
