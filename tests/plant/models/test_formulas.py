@@ -146,3 +146,16 @@ def test_components_renew_within_the_period() -> None:
 def test_price_sensitivity_like_the_plan() -> None:
     # 004 L2148: Harbin Songnen AC 21.07 → 17.53 when the price goes 0.5758 → 0.35 (digest C13)
     assert 21.07 + price_sensitivity(9.03, 0.5758, 0.35) == pytest.approx(17.53, abs=0.01)
+
+
+@given(st.floats(0.1, 1000.0), st.floats(2.0, 10.0), st.floats(10.0, 90.0), st.floats(1.0, 20.0))
+def test_units_are_consistent(flow: float, factor: float, back: float, delta: float) -> None:
+    from plant.models.coal import GJ_PER_KWH, STANDARD_COAL_MJ_PER_KGCE
+    from plant.models.water import heat_power_kw
+
+    # heat power is linear in volume flow; kWh and GJ agree; fuel coal is energy over q_ce
+    q1 = heat_power_kw(flow, back + delta, back)
+    assert heat_power_kw(flow * factor, back + delta, back) == pytest.approx(q1 * factor)
+    energy_kwh = q1 * 1.0  # one hour
+    assert fuel_kgce(energy_kwh) == pytest.approx(energy_kwh * GJ_PER_KWH * 1000.0
+                                                  / STANDARD_COAL_MJ_PER_KGCE)
