@@ -13,8 +13,11 @@ import json
 import sys
 from typing import Any
 
-from asyncua import Client, ua
+from asyncua import ua as _ua
+from asyncua.client.client import Client
 from asyncua.ua.uaerrors import UaStatusCodeError
+
+ua: Any = _ua
 
 
 async def probe(endpoint: str, station: str, writes: list[tuple[str, str]]) -> dict[str, Any]:
@@ -39,7 +42,7 @@ async def probe(endpoint: str, station: str, writes: list[tuple[str, str]]) -> d
                     "node": variable.nodeid.to_string(),
                     "value": data.Value.Value if data.Value is not None else None,
                     "status": data.StatusCode.name if data.StatusCode else "Good",
-                    "type_definition": (await variable.read_type_definition()).to_string(),
+                    "type_definition": _node_text(await variable.read_type_definition()),
                 }
                 for prop in await variable.get_properties():
                     prop_name = (await prop.read_browse_name()).Name
@@ -63,6 +66,10 @@ async def probe(endpoint: str, station: str, writes: list[tuple[str, str]]) -> d
             except UaStatusCodeError as exc:
                 report["writes"][node_id] = ua.StatusCode(exc.code).name
     return report
+
+
+def _node_text(node_id: Any) -> str:
+    return "" if node_id is None else str(node_id.to_string())
 
 
 def main() -> None:
