@@ -124,25 +124,30 @@ class ModbusDriver:
         """Read points block by block; a failed block marks its points bad, never others'."""
         readings: list[Reading] = []
         plan = self._plan(points)
-        for index, block in enumerate(plan):
+        work = list(plan)
+        while work:
+            block = work.pop(0)
             try:
                 response = await self._request(_READS[block.table], block.start,
                                                count=block.count)
             except DeviceError as exc:
                 now = time.time()
-                for rest in plan[index:]:
+                for rest in [block, *work]:
                     readings += [Reading(p.id, now, None, Quality.BAD, exc.reason, exc.detail)
                                  for p in rest.points]
                 raise PartialReadError(readings, exc) from None
             now = time.time()
             if response.isError():
                 code = getattr(response, "exception_code", 0)
-                self.errors += 1
                 if code == 2 and block.has_gaps:
                     # the device refuses to read across unused registers: split the block
-                    key = tuple(p.id for p in points)
-                    self._plans[key] = plan_blocks(points, self.device.max_block_registers,
-                                                   self.device.max_block_bits, 0)
+                    # for good, and read its pieces now
+                    split = plan_blocks(block.points, self.device.max_block_registers,
+                                        self.device.max_block_bits, 0)
+                    plan[plan.index(block):plan.index(block) + 1] = split
+                    work[0:0] = split
+                    continue
+                self.errors += 1
                 readings += [
                     Reading(p.id, now, None, Quality.BAD, Reason.EXCEPTION_CODE,
                             f"modbus exception {code}")

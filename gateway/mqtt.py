@@ -157,7 +157,7 @@ class BrokerLink:
         self._events.connected()
 
     def _connection_lost(self, rc: Any) -> None:
-        if self._connected:
+        if self._connected and not self._stopping:
             log.warning("lost the broker connection: %s", rc)
         self._connected = False
         self._lost.set()

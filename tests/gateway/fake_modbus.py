@@ -17,6 +17,9 @@ class FakeModbus:
     """Accept and read requests but never answer (a device that hangs)."""
     refuse_from: int | None = None
     """Answer exception 2 (illegal address) for reads touching this address or above."""
+    refuse_gaps: bool = False
+    """Answer exception 2 for reads that include registers outside ``mapped``."""
+    mapped: set[int] = field(default_factory=lambda: {0, 1, 2, 3, 6, 10, 11, 100, 101})
     coils: list[int] = field(default_factory=list)
     discrete: list[int] = field(default_factory=list)
     inputs: list[int] = field(default_factory=list)
@@ -81,7 +84,9 @@ class FakeModbus:
         tables = {1: self.coils, 2: self.discrete, 3: self.holding, 4: self.inputs}
         if fc in tables:
             address, count = struct.unpack(">HH", pdu[1:5])
-            if address + count > self.size or (
+            unmapped = fc in (3, 4) and self.refuse_gaps and any(
+                a not in self.mapped for a in range(address, address + count))
+            if unmapped or address + count > self.size or (
                 self.refuse_from is not None and address + count > self.refuse_from
             ):
                 return bytes([fc | 0x80, 2])

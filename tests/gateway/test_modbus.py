@@ -154,3 +154,24 @@ def test_unreachable_device_fails_to_connect_with_a_reason(site: Site) -> None:
         assert str(port) in caught.value.detail
 
     asyncio.run(scenario())
+
+
+def test_a_device_that_refuses_gaps_gets_split_blocks_in_the_same_scan(site: Site) -> None:
+    async def scenario() -> None:
+        plc = FakeModbus(refuse_gaps=True)
+        await plc.start()
+        plc.set_float(plc.inputs, 0, 61.5)
+        plc.set_float(plc.inputs, 2, 88.0)
+        plc.inputs[6] = 450
+        points = site.points_on("plc1")
+        driver = ModbusDriver(device(plc.port), points)
+        await driver.connect()
+        for _ in range(2):
+            readings = {r.point: r for r in await driver.read(points)}
+            assert all(r.q is Quality.GOOD for r in readings.values()), readings
+            assert readings["PW1.wellhead_pressure"].v == pytest.approx(0.45)
+        assert driver.errors == 0
+        await driver.close()
+        await plc.stop()
+
+    asyncio.run(scenario())
