@@ -21,7 +21,7 @@ from plant.models.plan import TABLES, Cell, Row, compute_table
 from plant.models.plan_data import DATA_PACKAGE, PlanDataError, load_plan_inputs
 
 PRINTED_FILE = "printed_tables.csv"
-KEY_COLUMNS = ("region", "basin", "building")
+KEY_COLUMNS = ("region", "basin", "building", "zone")
 
 
 def _format_cell(value: Cell, column: str) -> str:
@@ -43,6 +43,12 @@ def _printed(table_id: str) -> dict[tuple[str, str], dict[str, str]]:
             key = (row["region"], row["basin"] or row["building"])
             out.setdefault(key, {})[row["column"]] = row["value"]
     return out
+
+
+def row_key(row: Row) -> tuple[str, str]:
+    """(region or zone, basin or building) of a row, as the printed tables are keyed."""
+    return (str(row.get("region") or row.get("zone") or ""),
+            str(row.get("basin") or row.get("building") or ""))
 
 
 def render_csv(columns: Sequence[str], rows: Sequence[Row]) -> str:
@@ -75,16 +81,16 @@ def render_text(table_id: str, rows: Sequence[Row]) -> str:
     if not printed:
         lines.append("(withheld from the digest: computed values only)")
     for row in rows:
-        key = (str(row.get("region")), str(row.get("basin") or row.get("building")))
+        key = row_key(row)
         lines.append(f"{key[0]} / {key[1]}")
         reference = printed.get(key, {})
         for column in spec.columns:
             if column in KEY_COLUMNS:
                 continue
             shown = _format_cell(row.get(column), column) or "/"
-            if printed:
-                lines.append(f"  {column:<22} {shown:>10}  printed {reference.get(column, '?'):>8}"
-                             f"  {_difference(row.get(column), reference.get(column))}")
+            if column in reference:
+                lines.append(f"  {column:<22} {shown:>10}  printed {reference[column]:>8}"
+                             f"  {_difference(row.get(column), reference[column])}")
             else:
                 lines.append(f"  {column:<22} {shown:>10}")
     return "\n".join(lines) + "\n"

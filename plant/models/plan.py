@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from plant.models import borehole_systems as bs
-from plant.models.coal import GJ_PER_KWH, electricity_kgce, source_kgce
+from plant.models.coal import GJ_PER_KWH, electricity_kgce, emissions_t, source_kgce
 from plant.models.demand import BUILDING_TYPES, heat_consumption_w_per_m2, season_hours
 from plant.models.economics import (
     DISCOUNT_RATE,
@@ -19,6 +19,7 @@ from plant.models.economics import (
     cash_outflows,
     component_annualised_cost,
     dynamic_payback_years,
+    internal_rate_of_return,
 )
 from plant.models.heat_sources import HeatSource, source_energy_kwh_per_m2
 from plant.models.plan_data import PlanDataError, PlanInputs
@@ -33,6 +34,13 @@ HEAT_PUMP_ENERGY_ALLOWANCE = 1.05
 CONNECTION_FEE_CNY_PER_M2 = 44.0
 """Year-0 credit the plan's AC and paybacks imply but never state (read as the 入网 connection
 fee of Table 6-2, recovered over its 50-year life); derived in docs/models.md, C14/C15."""
+
+SHALLOW_SPACING_M = 5.0
+DEEP_SPACING_M = 20.0
+"""Borehole spacing D of (2-1) (004 L554-560)."""
+
+ZONING_AC_LIMIT = 30.0
+"""AC (CNY/(m²·a)) up to which a new-residential zone is priority or moderate (004 L783-791)."""
 
 PAYBACK_HORIZON_YEARS = 20
 """The plan prints ">20" for dynamic paybacks beyond 20 years."""
@@ -100,6 +108,7 @@ class SystemEconomics:
     operating_cost: float
     annualised_cost: float
     payback_years: float | None
+    internal_rate_of_return: float | None = None
 
     @property
     def capex_total(self) -> float:
@@ -136,7 +145,8 @@ def system_economics(inputs: PlanInputs, kind: bs.SystemKind, region: str, build
     revenue = inputs.tariffs[region].revenue_cny_per_m2(building)
     outflows = cash_outflows((*components, fee), opex, horizon)
     net = [(revenue if year else 0.0) - out for year, out in enumerate(outflows)]
-    return SystemEconomics(collection, room, opex, annualised, dynamic_payback_years(net))
+    return SystemEconomics(collection, room, opex, annualised, dynamic_payback_years(net),
+                           internal_rate_of_return(net))
 
 
 def deep_economics(inputs: PlanInputs, region: str, basin: str, building: BuildingType,
@@ -249,6 +259,69 @@ def _shallow_economics_rows(inputs: PlanInputs) -> list[Row]:
     return out
 
 
+def _shallow_capacity_rows(inputs: PlanInputs) -> list[Row]:
+    extraction = {s.region: s.extraction_w_per_m for s in inputs.shallow_sites}
+    return [{"region": a.name, "area_km2": a.area_km2, "depth_m": a.depth_m,
+             "extraction_w_per_m": extraction[a.name],
+             "capacity_gw": bs.collection_capacity_gw(a.area_km2, extraction[a.name], a.depth_m,
+                                                      SHALLOW_SPACING_M)}
+            for a in inputs.shallow_areas]
+
+
+def _deep_capacity_rows(inputs: PlanInputs) -> list[Row]:
+    out: list[Row] = []
+    for area in inputs.deep_areas:
+        # a basin spanning several regions: mean of its Table 4-5 rows (e.g. Songnen 146-150 W/m)
+        rates = [site.extraction_w_per_m for site in inputs.deep_sites
+                 if site.basin == area.extraction_basin]
+        rate = sum(rates) / len(rates)
+        out.append({"basin": area.name, "area_km2": area.area_km2, "depth_m": area.depth_m,
+                    "extraction_w_per_m": rate,
+                    "capacity_gw": bs.collection_capacity_gw(area.area_km2, rate, area.depth_m,
+                                                             DEEP_SPACING_M)})
+    return out
+
+
+def _irr_npv_rows(inputs: PlanInputs) -> list[Row]:
+    """Table 3-5: new residential mid-deep zones (AC ≤ 30), ranked by annualised net value."""
+    rows = []
+    for site in inputs.deep_sites:
+        econ = deep_economics(inputs, site.region, site.basin, "new_residential")
+        if econ.annualised_cost > ZONING_AC_LIMIT:
+            continue
+        revenue = inputs.tariffs[site.region].revenue_cny_per_m2("new_residential")
+        irr = econ.internal_rate_of_return
+        rows.append({"region": site.region, "basin": site.basin,
+                     "irr_pct": None if irr is None else irr * 100.0,
+                     "npv": revenue - econ.annualised_cost})
+    rows.sort(key=lambda r: -float(r["npv"] or 0.0))
+    return [{**row, "rank": float(rank)} for rank, row in enumerate(rows, start=1)]
+
+
+def _zone_rows(inputs: PlanInputs) -> list[Row]:
+    """Chapter 5 and §6.3: coal and emissions avoided and investment of each planning zone."""
+    coal = {(str(r["region"]), str(r["basin"])): r
+            for r in _energy_and_coal_rows("new_residential")(inputs)}
+    capex = {(str(r["region"]), str(r["basin"])): r
+             for r in _deep_economics_rows("new_residential")(inputs)}
+    out: list[Row] = []
+    for zone in dict.fromkeys(z.zone for z in inputs.zones):
+        members = [z for z in inputs.zones if z.zone == zone]
+        saved_t = investment = 0.0
+        for member in members:
+            row = coal[(member.region, member.basin)]
+            saved = float(row["coal_boiler_kgce"] or 0.0) - float(row["deep_kgce"] or 0.0)
+            saved_t += member.area_10k_m2 * 1e4 * saved / 1000.0
+            investment += member.area_10k_m2 * 1e4 * float(
+                capex[(member.region, member.basin)]["capex_total"] or 0.0)
+        emitted = emissions_t(saved_t)
+        out.append({"zone": zone, "area_10k_m2": sum(m.area_10k_m2 for m in members),
+                    "coal_saved_10k_tce": saved_t / 1e4, "co2_10k_t": emitted.co2_t / 1e4,
+                    "so2_10k_t": emitted.so2_t / 1e4, "nox_10k_t": emitted.nox_t / 1e4,
+                    "investment_100m_cny": investment / 1e8})
+    return out
+
+
 ENERGY_COLUMNS = ("region", "basin", "heat_pump_kwh", "pumps_kwh", "total_kwh")
 COAL_COLUMNS = (
     "region", "basin", "heat_gj", "coal_boiler_gj", "coal_boiler_kgce", "gas_boiler_gj",
@@ -261,6 +334,18 @@ TITLES = {"new_residential": "new residential", "existing_residential": "existin
           "new_public": "new public", "existing_public": "existing public"}
 
 TABLES: dict[str, TableSpec] = {
+    "2-2": TableSpec("2-2", "shallow borehole collection capacity (2-1), GW",
+                     ("region", "area_km2", "depth_m", "extraction_w_per_m", "capacity_gw"),
+                     _shallow_capacity_rows),
+    "2-3": TableSpec("2-3", "mid-deep borehole collection capacity (2-1), GW",
+                     ("basin", "area_km2", "depth_m", "extraction_w_per_m", "capacity_gw"),
+                     _deep_capacity_rows),
+    "3-5": TableSpec("3-5", "new residential mid-deep: IRR (%) and annualised NPV (CNY/(m²·a))",
+                     ("region", "basin", "irr_pct", "npv", "rank"), _irr_npv_rows),
+    "ch5": TableSpec("ch5", "planning zones to 2025: standard coal and emissions avoided "
+                     "(10⁴ t/a, vs coal boilers) and investment (10⁸ CNY)",
+                     ("zone", "area_10k_m2", "coal_saved_10k_tce", "co2_10k_t", "so2_10k_t",
+                      "nox_10k_t", "investment_100m_cny"), _zone_rows),
     "4-4": TableSpec("4-4", "shallow borehole GSHP electricity, kWh/(m²·a)",
                      ("region", "building", "extraction_w_per_m", "cop", "borehole_m_per_m2",
                       "heat_pump_kwh", "pumps_kwh", "total_kwh"), _shallow_energy_rows),

@@ -120,6 +120,27 @@ class CascadeStation:
 
 
 @dataclass(frozen=True)
+class CollectionArea:
+    """A region (shallow, Table 2-2) or basin (mid-deep, Table 2-3) whose capacity (2-1) gives."""
+
+    name: str
+    area_km2: float
+    depth_m: float
+    extraction_basin: str = ""
+    """For a basin: the Table 4-5 basin whose extraction per metre applies."""
+
+
+@dataclass(frozen=True)
+class ZoneArea:
+    """Area a planning zone builds in one region and basin by 2025 (004 footnotes 6 and 7)."""
+
+    zone: str
+    region: str
+    basin: str
+    area_10k_m2: float
+
+
+@dataclass(frozen=True)
 class PlanInputs:
     """All inputs of the plan's tables."""
 
@@ -131,6 +152,9 @@ class PlanInputs:
     service_lives: dict[str, int]
     cascade: dict[BuildingType, CascadeStation]
     as_printed: bool
+    shallow_areas: tuple[CollectionArea, ...] = ()
+    deep_areas: tuple[CollectionArea, ...] = ()
+    zones: tuple[ZoneArea, ...] = ()
 
     def climate_for(self, region: str) -> CityClimate:
         """Climate the tables use for a region (the plan's substitutions when as printed)."""
@@ -237,4 +261,28 @@ def load_plan_inputs(as_printed: bool = True) -> PlanInputs:
     for region in [s.region for s in deep] + [s.region for s in shallow]:
         if region not in climate:
             raise PlanDataError(f"climate.csv: no climate for region {region!r}")
-    return PlanInputs(climate, heat_index, deep, shallow, tariffs, lives, cascade, as_printed)
+    shallow_areas = tuple(
+        CollectionArea(row["region"], _number("capacity_shallow.csv", line, row, "area_km2"),
+                       _number("capacity_shallow.csv", line, row, "depth_m"))
+        for line, row in _read("capacity_shallow.csv"))
+    deep_areas = tuple(
+        CollectionArea(row["basin"], _number("capacity_deep.csv", line, row, "area_km2"),
+                       _number("capacity_deep.csv", line, row, "depth_m"),
+                       row["extraction_basins"])
+        for line, row in _read("capacity_deep.csv"))
+    basins = {s.basin for s in deep}
+    for area in deep_areas:
+        if area.extraction_basin not in basins:
+            raise PlanDataError(f"capacity_deep.csv: {area.name}: extraction_basins: "
+                                f"{area.extraction_basin!r} is not a basin of deep_boreholes.csv")
+    zones = tuple(
+        ZoneArea(row["zone"], row["region"], row["basin"],
+                 _number("zones.csv", line, row, "area_10k_m2"))
+        for line, row in _read("zones.csv"))
+    sites = {(s.region, s.basin) for s in deep}
+    for zone in zones:
+        if (zone.region, zone.basin) not in sites:
+            raise PlanDataError(f"zones.csv: {zone.zone}: no mid-deep site {zone.region} / "
+                                f"{zone.basin}")
+    return PlanInputs(climate, heat_index, deep, shallow, tariffs, lives, cascade, as_printed,
+                      shallow_areas, deep_areas, zones)
