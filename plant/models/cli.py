@@ -17,7 +17,7 @@ import sys
 from collections.abc import Sequence
 from importlib import resources
 
-from plant.models.plan import TABLES, Cell, Row, compute_table
+from plant.models.plan import TABLES, Cell, Row, TableSpec, compute_table
 from plant.models.plan_data import DATA_PACKAGE, PlanDataError, load_plan_inputs
 
 PRINTED_FILE = "printed_tables.csv"
@@ -96,6 +96,14 @@ def render_text(table_id: str, rows: Sequence[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _table_order(spec: TableSpec) -> tuple[int, int]:
+    """Chapter then number: 2-2 < 4-4 < 4-10 < ch5 (chapter 5) < 6-4."""
+    if spec.id.startswith("ch"):
+        return (int(spec.id[2:]), 0)
+    chapter, number = spec.id.split("-")
+    return (int(chapter), int(number))
+
+
 def main(argv: Sequence[str]) -> int:
     """Run ``geoscada models``; return the exit status."""
     parser = argparse.ArgumentParser(prog="geoscada models", description=__doc__.splitlines()[0])
@@ -108,7 +116,7 @@ def main(argv: Sequence[str]) -> int:
     sub.add_parser("list", help="list the tables that can be computed")
     args = parser.parse_args(list(argv))
     if args.command == "list":
-        for spec in TABLES.values():
+        for spec in sorted(TABLES.values(), key=_table_order):
             print(f"{spec.id:<5} {spec.title}")
         return 0
     if args.id not in TABLES:
