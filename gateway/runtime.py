@@ -383,7 +383,8 @@ class Gateway:
         await asyncio.gather(*[t for t in self._tasks if t not in link_task],
                              return_exceptions=True)
         self.forwarder.settle()
-        death = Death(station=self.station, session=self.session, t=utc_now(), clean=True)
+        death = Death(station=self.station, session=self.session, t=utc_now(), clean=True,
+                      last_seq=self.seq - 1)
         await self.link.stop((topic(self.station, Topic.DEATH),
                               death.model_dump_json().encode()))
         for task in link_task:

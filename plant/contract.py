@@ -163,6 +163,8 @@ class Death(_Message):
     session: Annotated[int, Field(ge=0)]
     t: AwareDatetime | None = None
     clean: bool = False
+    last_seq: Annotated[int, Field(ge=-1)] | None = None
+    """On a clean stop, the seq of the session's last data batch (-1: none was made)."""
 
 
 class DataBatch(_Message):

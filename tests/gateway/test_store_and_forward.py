@@ -1,0 +1,180 @@
+"""Store-and-forward: broker outages and a killed gateway lose nothing; replays are historical."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from geoscada.services import Mosquitto
+from plant.contract import Death
+from plant.site import Site
+from tests.gateway.harness import running_gateway, station
+from tests.gateway.mqtt_helpers import Collector, until
+from tests.gateway.procs import GatewayProcess, SimProcess
+
+pytestmark = pytest.mark.integration
+
+
+def seconds(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+def assert_exactly_once(batches: list[dict[str, Any]], session: int, last_seq: int) -> None:
+    """Every batch of the session arrived; keyed by (point, time) every sample is there once."""
+    ours = [b for b in batches if b["session"] == session]
+    assert {b["seq"] for b in ours} == set(range(last_seq + 1)), "batches missing"
+    unique = {b["seq"]: b for b in ours}
+    by_key: dict[tuple[str, str], set[str]] = {}
+    for batch in ours:
+        for s in batch["samples"]:
+            by_key.setdefault((s["p"], s["t"]), set()).add(json.dumps([s["v"], s["q"]]))
+    assert all(len(values) == 1 for values in by_key.values()), "one key, two values"
+    assert len(by_key) == sum(len(b["samples"]) for b in unique.values()), \
+        "a sample was published in two different batches"
+
+
+def test_short_outage_is_replayed_in_order_flagged_historical_while_live_flows(
+        site: Site, tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+
+    async def scenario() -> None:
+        collector = Collector(broker.port, "geoscada/v1/gw-test/data")
+        async with station(site) as st, running_gateway(
+                st.site, broker.port, tmp_path / "gw", replay_rate=4.0) as gw:
+            async def wobble() -> None:
+                flow = 80.0
+                while True:
+                    flow = 80.0 if flow > 120 else flow + 1.0
+                    st.plc1.set_float(st.plc1.inputs, 2, flow)
+                    await asyncio.sleep(0.1)
+            wobbler = asyncio.create_task(wobble())
+            await asyncio.sleep(2.0)
+            await asyncio.to_thread(broker.stop)
+            down_at = time.time()
+            await asyncio.sleep(4.0)
+            assert gw.spool.depth > 5
+            await asyncio.to_thread(broker.start)
+            up_at = time.time()
+            await until(lambda: gw.spool.depth == 0, 30, "the spool to drain")
+            wobbler.cancel()
+            session = gw.session
+        await asyncio.to_thread(collector.wait_for, lambda: bool(collector.of("data")) and
+                                collector.batches()[-1]["seq"] >= 0, 5, "data")
+        await asyncio.sleep(0.5)
+        collector.close()
+        batches = collector.batches()
+        last_seq = max(b["seq"] for b in batches if b["session"] == session)
+        assert_exactly_once(batches, session, last_seq)
+        outage = [b for b in batches if b["samples"] and
+                  down_at + 0.5 < min(seconds(s["t"]) for s in b["samples"]) < up_at - 0.5]
+        assert outage and all(b["historical"] for b in outage)
+        # replay is rate-limited: live batches arrived while the backlog was still going out
+        arrival = [(b["historical"], b["seq"]) for b in batches]
+        last_historical = max(i for i, (historical, _) in enumerate(arrival) if historical)
+        first_after = min(i for i, (historical, seq) in enumerate(arrival)
+                          if not historical and seq > max(b["seq"] for b in outage))
+        assert first_after < last_historical
+        # replayed in order
+        replayed = [seq for historical, seq in arrival if historical]
+        assert replayed == sorted(replayed)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        broker.stop()
+
+
+def spooled_seqs(state_dir: Path, session: int) -> list[int]:
+    db = sqlite3.connect(state_dir / "spool.db")
+    try:
+        return [r[0] for r in db.execute("SELECT seq FROM batch WHERE session = ? ORDER BY id",
+                                         (session,))]
+    finally:
+        db.close()
+
+
+def births(collector: Collector) -> list[int]:
+    return [m.json()["session"] for m in collector.of("birth")]
+
+
+@pytest.mark.slow
+def test_gateway_killed_while_broker_down_delivers_its_spool_after_restart(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    sim = SimProcess(tmp_path / "sim")
+    gateway = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
+    collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
+    try:
+        collector.wait_for(lambda: len(collector.of("data")) > 10, 30, "data from the gateway")
+        first = births(collector)[0]
+        broker.stop()
+        time.sleep(4.0)
+        gateway.kill()
+        waiting = spooled_seqs(gateway.state_dir, first)
+        assert len(waiting) > 3, "the gateway spooled while the broker was down"
+        last_seq = waiting[-1]
+        gateway = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
+        time.sleep(1.0)
+        broker.start()
+        collector.wait_for(lambda: {b["seq"] for b in collector.batches()
+                                    if b["session"] == first} >= set(range(last_seq + 1)),
+                           30, "the first session's spooled batches")
+        assert len(set(births(collector))) == 2 and max(births(collector)) > first
+        assert_exactly_once(collector.batches(), first, last_seq)
+        replayed = [b for b in collector.batches() if b["session"] == first and
+                    b["seq"] in waiting]
+        assert replayed and all(b["historical"] for b in replayed)
+    finally:
+        collector.close()
+        gateway.stop()
+        sim.stop()
+        broker.stop()
+
+
+@pytest.mark.slow
+def test_broker_stopped_for_a_minute_mid_run_loses_nothing(tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    sim = SimProcess(tmp_path / "sim")
+    gateway = GatewayProcess(tmp_path / "gw", broker.port, sim.endpoints_file)
+    collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
+    try:
+        collector.wait_for(lambda: len(collector.of("data")) > 10, 30, "data from the gateway")
+        time.sleep(5.0)
+        broker.stop()
+        down_at = time.time()
+        time.sleep(60.0)
+        broker.start()
+        up_at = time.time()
+        session = births(collector)[0]
+
+        def caught_up() -> bool:
+            seqs = {b["seq"] for b in collector.batches() if b["session"] == session}
+            return bool(seqs) and seqs == set(range(max(seqs) + 1)) and any(
+                seconds(s["t"]) > up_at + 2 for b in collector.batches() for s in b["samples"])
+        collector.wait_for(caught_up, 60, "the backlog")
+        gateway.stop()
+        collector.wait_for(lambda: any(Death.model_validate_json(m.payload).clean
+                                       for m in collector.of("death")), 10, "clean death")
+        death = Death.model_validate_json(collector.of("death")[-1].payload)
+        assert death.session == session and death.last_seq is not None
+        batches = collector.batches()
+        assert_exactly_once(batches, session, death.last_seq)
+        outage = [b for b in batches if b["samples"] and
+                  down_at + 1 < min(seconds(s["t"]) for s in b["samples"]) < up_at - 1]
+        assert len(outage) > 50
+        assert all(b["historical"] for b in outage)
+        assert {b["seq"] for b in outage} <= {b["seq"] for b in batches if b["historical"]}
+    finally:
+        collector.close()
+        gateway.stop()
+        sim.stop()
+        broker.stop()
