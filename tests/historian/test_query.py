@@ -1,0 +1,211 @@
+"""The query API and ``geoscada query`` against a database filled through the store."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from historian import query, query_cli, rollups
+from historian.query import Interpolation, PointRef, QueryError
+from historian.store import Inbound, Store
+from plant.contract import Birth, DataBatch, PointInfo, Quality, Reason, Sample, Topic, topic
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 2, 1, tzinfo=UTC)
+ST = "st-q"
+FLOW = PointRef(ST, "P1.flow")
+METER = PointRef(ST, "M1.energy")
+
+
+def _flow(i: int) -> float:
+    return float((i * 37) % 101)
+
+
+@pytest.fixture
+def filled(database: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    """Two hours of a flow every 5 s and a meter every 60 s that resets at 01:00."""
+    store = Store(database)
+    store.connect()
+    birth = Birth(
+        station=ST, session=1, t=T0, gateway="t",
+        points=(
+            PointInfo(id="P1.flow", equipment="P1", equipment_kind="pump", measurand="flow",
+                      unit="m3/h", dtype="float", range=(0, 200)),
+            PointInfo(id="M1.energy", equipment="M1", equipment_kind="heat_meter",
+                      measurand="heat_energy", unit="kWh", dtype="float", range=(0, 1e9),
+                      counter=True),
+        ),
+    )
+    samples = [Sample(p="P1.flow", t=T0 + timedelta(seconds=5 * i), v=_flow(i))
+               for i in range(1440)]
+    # 10 kWh per minute; at 01:00 the meter is replaced and restarts from 0
+    samples += [
+        Sample(p="M1.energy", t=T0 + timedelta(minutes=m), v=float(10 * m if m < 60 else 10 * (m - 60)))
+        for m in range(120)
+    ]
+    store.write([Inbound(topic(ST, Topic.BIRTH), b"", birth)])
+    for seq, index in enumerate(range(0, len(samples), 100)):
+        batch = DataBatch(station=ST, session=1, seq=seq, samples=tuple(samples[index:index + 100]))
+        store.write([Inbound(topic(ST, Topic.DATA), b"", batch)])
+    store.close()
+    with psycopg.connect(database) as conn:
+        yield conn
+
+
+def test_raw_returns_the_range_oldest_first(filled: psycopg.Connection[tuple[object, ...]]) -> None:
+    rows = query.raw(filled, FLOW, T0 + timedelta(seconds=10), T0 + timedelta(seconds=30))
+    assert [r.time for r in rows] == [T0 + timedelta(seconds=s) for s in (10, 15, 20, 25)]
+    assert [r.value for r in rows] == [_flow(i) for i in (2, 3, 4, 5)]
+    assert all(r.quality == "good" and r.reason is None for r in rows)
+
+
+def test_unknown_point_and_empty_range_are_refused(filled: psycopg.Connection[tuple[object, ...]]) -> None:
+    with pytest.raises(QueryError, match="unknown point st-q/nope"):
+        query.raw(filled, PointRef(ST, "nope"), T0, T0 + timedelta(hours=1))
+    with pytest.raises(QueryError, match="is empty"):
+        query.raw(filled, FLOW, T0, T0)
+    with pytest.raises(QueryError, match="station/point"):
+        PointRef.parse("no-slash")
+
+
+def test_choose_level_picks_the_coarsest_rollup_that_tiles_the_bucket() -> None:
+    assert query.choose_level(timedelta(seconds=30)) is None
+    assert query.choose_level(timedelta(minutes=5)).name == "1m"  # type: ignore[union-attr]
+    assert query.choose_level(timedelta(minutes=30)).name == "15m"  # type: ignore[union-attr]
+    assert query.choose_level(timedelta(hours=2)).name == "1h"  # type: ignore[union-attr]
+    assert query.choose_level(timedelta(days=7)).name == "1d"  # type: ignore[union-attr]
+    assert query.choose_level(timedelta(minutes=90)).name == "15m"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("bucket", [timedelta(seconds=20), timedelta(minutes=30), timedelta(hours=1)])
+def test_aggregates_from_rollups_or_raw_match_the_samples(
+    filled: psycopg.Connection[tuple[object, ...]], bucket: timedelta
+) -> None:
+    rollups.prepare(filled)
+    rollups.refresh_all(filled)
+    got = query.aggregates(filled, FLOW, T0, T0 + timedelta(hours=2), bucket)
+    per_bucket = int(bucket.total_seconds() // 5)
+    assert len(got) == 1440 // per_bucket
+    for k, agg in enumerate(got):
+        values = [_flow(i) for i in range(k * per_bucket, (k + 1) * per_bucket)]
+        assert agg.bucket == T0 + k * bucket
+        assert (agg.samples, agg.min, agg.max) == (len(values), min(values), max(values))
+        assert (agg.first, agg.last) == (values[0], values[-1])
+        assert agg.mean == pytest.approx(sum(values) / len(values))
+        assert agg.source == ("raw" if bucket < timedelta(minutes=1) else query.choose_level(bucket).name)  # type: ignore[union-attr]
+    # every 5 s interval holds the earlier value; the first bucket's first sample has no predecessor
+    held = [_flow(i) for i in range(per_bucket - 1)]
+    assert got[0].time_weighted_mean == pytest.approx(sum(held) / len(held))
+
+
+def test_last_values_of_many_points(filled: psycopg.Connection[tuple[object, ...]]) -> None:
+    found = query.last_values(filled, [FLOW, METER, PointRef(ST, "missing")])
+    flow, meter = found[FLOW], found[METER]
+    assert flow is not None and flow.time == T0 + timedelta(seconds=5 * 1439)
+    assert meter is not None and meter.value == 590.0
+    assert found[PointRef(ST, "missing")] is None
+
+
+@pytest.mark.parametrize("refresh", [False, True])
+def test_trend_keeps_the_extremes_within_n_points(
+    filled: psycopg.Connection[tuple[object, ...]], refresh: bool
+) -> None:
+    if refresh:
+        rollups.prepare(filled)
+        rollups.refresh_all(filled)
+    start, end = T0, T0 + timedelta(hours=2)
+    vertices = query.trend(filled, FLOW, start, end, max_points=100)
+    assert 2 <= len(vertices) <= 100
+    assert [v.time for v in vertices] == sorted(v.time for v in vertices)
+    assert min(v.value for v in vertices) == 0.0
+    assert max(v.value for v in vertices) == 100.0
+    # a slot of 144 s is finer than any rollup wider than a minute, so the 1 m rollup is used
+    # after refreshing and raw samples before: both keep every slot's extremes
+    slot = (end - start) / 50
+    for k in range(50):
+        values = [_flow(i) for i in range(1440) if start + k * slot <= T0 + timedelta(seconds=5 * i) < start + (k + 1) * slot]
+        in_slot = [v.value for v in vertices if start + k * slot <= v.time < start + (k + 1) * slot]
+        if not refresh:
+            assert max(in_slot) == max(values) and min(in_slot) == min(values)
+
+
+def test_values_at_given_times_with_quality(database: str) -> None:
+    store = Store(database)
+    store.connect()
+    samples = (
+        Sample(p="x", t=T0, v=10.0),
+        Sample(p="x", t=T0 + timedelta(seconds=10), v=20.0, q=Quality.UNCERTAIN, r=Reason.OUT_OF_RANGE),
+        Sample(p="x", t=T0 + timedelta(hours=1), v=30.0),
+        Sample(p="x", t=T0 + timedelta(hours=2), v=None, q=Quality.BAD, r=Reason.TIMEOUT),
+    )
+    store.write([Inbound(topic(ST, Topic.DATA), b"", DataBatch(station=ST, session=1, seq=0, samples=samples))])
+    store.close()
+    x = PointRef(ST, "x")
+    times = [T0 - timedelta(seconds=1), T0, T0 + timedelta(seconds=5), T0 + timedelta(seconds=12),
+             T0 + timedelta(minutes=30), T0 + timedelta(hours=2, seconds=1)]
+    with psycopg.connect(database) as conn:
+        previous = query.values_at(conn, x, times)
+        linear = query.values_at(conn, x, times, Interpolation.LINEAR)
+    assert [(a.value, a.quality) for a in previous] == [
+        (None, "bad"), (10.0, "good"), (10.0, "good"), (20.0, "uncertain"), (20.0, "uncertain"),
+        (None, "bad"),
+    ]
+    assert "older than" in previous[4].note
+    assert linear[2].value == pytest.approx(15.0)
+    assert linear[2].quality == "uncertain"
+    # 12 s: the next sample is an hour away, beyond the hold limit: no interpolation
+    assert (linear[3].value, linear[3].quality) == (20.0, "uncertain")
+
+
+def test_cover_uses_the_coarsest_aligned_levels() -> None:
+    start = datetime(2026, 1, 1, 22, 59, tzinfo=UTC)
+    end = datetime(2026, 1, 3, 1, 16, tzinfo=UTC)
+    pieces = [(level.name, a, b) for level, a, b in query.cover(start, end)]
+    assert pieces == [
+        ("1m", start, datetime(2026, 1, 1, 23, 0, tzinfo=UTC)),
+        ("1h", datetime(2026, 1, 1, 23, 0, tzinfo=UTC), datetime(2026, 1, 2, tzinfo=UTC)),
+        ("1d", datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC)),
+        ("1h", datetime(2026, 1, 3, tzinfo=UTC), datetime(2026, 1, 3, 1, tzinfo=UTC)),
+        ("15m", datetime(2026, 1, 3, 1, tzinfo=UTC), datetime(2026, 1, 3, 1, 15, tzinfo=UTC)),
+        ("1m", datetime(2026, 1, 3, 1, 15, tzinfo=UTC), end),
+    ]
+
+
+def test_counter_that_resets_mid_period_gives_the_right_total(
+    filled: psycopg.Connection[tuple[object, ...]],
+) -> None:
+    # readings every minute: 0, 10, … 590 until 00:59, then 0, 10, … from 01:00 (a new meter)
+    start, end = T0 + timedelta(minutes=30, seconds=30), T0 + timedelta(minutes=100, seconds=30)
+    # increments whose later reading lies in [00:30:30, 01:40:30): 00:31 .. 00:59 (29 x 10),
+    # 01:00 (reset: counts the new reading, 0), 01:01 .. 01:40 (40 x 10)
+    expected = 290.0 + 0.0 + 400.0
+    from_raw = query.counter_total(filled, METER, start, end)
+    rollups.prepare(filled)
+    rollups.refresh_all(filled)
+    from_rollups = query.counter_total(filled, METER, start, end)
+    assert (from_raw.from_rollups, from_rollups.from_rollups) == (False, True)
+    assert from_raw.total == pytest.approx(expected)
+    assert from_rollups.total == pytest.approx(expected)
+    with pytest.raises(QueryError, match="not announced as a counter"):
+        query.counter_total(filled, FLOW, start, end)
+
+
+def test_query_command_line(
+    filled: psycopg.Connection[tuple[object, ...]], database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = query_cli.main(["--db", database, "--json", "raw", "st-q/P1.flow", "--from",
+                           "2026-02-01T00:00:00Z", "--to", "2026-02-01T00:00:10Z"])
+    lines = capsys.readouterr().out.splitlines()
+    assert code == 0
+    assert [json.loads(line)["value"] for line in lines] == [_flow(0), _flow(1)]
+    code = query_cli.main(["--db", database, "total", "st-q/M1.energy", "--from",
+                           "2026-02-01T00:00:00Z", "--to", "2026-02-01T02:00:00Z"])
+    out = capsys.readouterr().out
+    assert code == 0 and "\t1180.0\t" in out  # 590 before the reset, 590 after
+    code = query_cli.main(["--db", database, "raw", "st-q/none", "--from", "2026-02-01T00:00:00Z"])
+    assert code == 1 and "unknown point st-q/none" in capsys.readouterr().err
