@@ -132,7 +132,7 @@ def test_two_historians_migrating_at_once_apply_each_migration_once(database: st
         try:
             with psycopg.connect(database, autocommit=True) as conn:
                 migrate(conn)
-        except BaseException as error:  # noqa: BLE001 - reported to the test thread
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
