@@ -362,12 +362,16 @@ class PostgresCluster:
             conn.execute(statement.encode())
 
     def create_database(self, name: str) -> str:
-        """Create a database (with TimescaleDB when this cluster preloads it); return its DSN."""
+        """Create a database unless it exists (with TimescaleDB when preloaded); return its DSN."""
         import psycopg
         from psycopg import sql
 
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
+            if exists is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         if self.timescaledb:
             with psycopg.connect(self.dsn_for(name), autocommit=True, connect_timeout=10) as conn:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")

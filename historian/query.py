@@ -176,6 +176,16 @@ def raw(
     return [_sample(row) for row in rows]
 
 
+def station_points(conn: Connection, station: str) -> list[PointRef]:
+    """Every point the historian knows of a station; raise QueryError for an unknown station."""
+    rows = conn.execute(
+        "SELECT name FROM points WHERE station = %s ORDER BY name", (station,)
+    ).fetchall()
+    if not rows:
+        raise QueryError(f"unknown station {station!r}")
+    return [PointRef(station, str(row[0])) for row in rows]
+
+
 def last_values(conn: Connection, points: Sequence[PointRef]) -> dict[PointRef, RawSample | None]:
     """The newest sample of each point (any quality), None for a point with no data."""
     result: dict[PointRef, RawSample | None] = {point: None for point in points}

@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     ranged("total", "what a meter counted")
     last = commands.add_parser("last", help="the newest sample of points")
-    last.add_argument("points", nargs="+", help="station/point")
+    last.add_argument("points", nargs="+", help="station/point, or a station for all its points")
     at = commands.add_parser("at", help="values at given times")
     at.add_argument("point")
     at.add_argument("times", nargs="+", type=parse_time)
@@ -88,7 +88,9 @@ def _rows(args: argparse.Namespace, conn: psycopg.Connection[tuple[object, ...]]
     if args.command == "total":
         return [query.counter_total(conn, PointRef.parse(args.point), args.start, args.end)]
     if args.command == "last":
-        refs = [PointRef.parse(text) for text in args.points]
+        refs: list[PointRef] = []
+        for text in args.points:
+            refs += [PointRef.parse(text)] if "/" in text else query.station_points(conn, text)
         found = query.last_values(conn, refs)
         return [{"point": str(ref), "sample": found[ref]} for ref in refs]
     if args.command == "at":

@@ -147,6 +147,16 @@ def test_database_fixture_gives_a_fresh_database(database: str, postgres: Postgr
     assert ("timescaledb" in extensions) == postgres.timescaledb
 
 
+def test_create_database_twice_returns_the_same_database(postgres: PostgresCluster) -> None:
+    first = postgres.create_database("twice")
+    with psycopg.connect(first, autocommit=True) as conn:
+        conn.execute("CREATE TABLE kept (x int)")
+    assert postgres.create_database("twice") == first
+    with psycopg.connect(first) as conn:
+        assert conn.execute("SELECT to_regclass('kept') IS NOT NULL").fetchone() == (True,)
+    postgres.drop_database("twice")
+
+
 def test_unknown_stop_mode_is_refused(postgres: PostgresCluster) -> None:
     with pytest.raises(ValueError, match="stop mode 'abrupt'"):
         postgres.stop("abrupt")

@@ -207,5 +207,8 @@ def test_query_command_line(
                            "2026-02-01T00:00:00Z", "--to", "2026-02-01T02:00:00Z"])
     out = capsys.readouterr().out
     assert code == 0 and "\t1180.0\t" in out  # 590 before the reset, 590 after
+    code = query_cli.main(["--db", database, "last", "st-q"])
+    out = capsys.readouterr().out
+    assert code == 0 and out.count("st-q/") == 2 and "\t590.0\t" in out
     code = query_cli.main(["--db", database, "raw", "st-q/none", "--from", "2026-02-01T00:00:00Z"])
     assert code == 1 and "unknown point st-q/none" in capsys.readouterr().err
