@@ -662,11 +662,15 @@ def _key_path(loc: Sequence[str | int], data: Any) -> tuple[str, tuple[str | int
     return "".join(parts) or "(top level)", tuple(clean)
 
 
+# libyaml's safe loader when PyYAML was built with it: pure-Python parsing dominates load time.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse_site(text: str, source: str = "<site>") -> Site:
     """Parse and validate a site file's text; raise SiteFileError with one clear line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root = yaml.compose(text, Loader=_LOADER)
+        data = yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""

@@ -212,8 +212,8 @@ def _drive(rated_kw: float, min_hz: float, max_hz: float) -> list[PointSpec]:
 
 def _depth_temps(depths: Sequence[float], high: float, storage: Storage = F32, *,
                  measurand: Measurand = M.TEMP_AT_DEPTH, low: float = 0.0,
-                 description: str = "") -> list[PointSpec]:
-    return [_temp(measurand, low, high, storage, poll="slow", depth=d,
+                 deadband: float = 0.1, description: str = "") -> list[PointSpec]:
+    return [_temp(measurand, low, high, storage, deadband=deadband, poll="slow", depth=d,
                   description=description) for d in depths]
 
 
@@ -290,7 +290,8 @@ def borehole_field_points(f: dict[str, Any]) -> list[PointSpec]:
 
 def ground_temp_points(f: dict[str, Any]) -> list[PointSpec]:
     """Ground temperatures at each sensor depth, slow scan."""
-    return _depth_temps(f["sensor_depths_m"], 40, I16_CENTI, measurand=M.GROUND_TEMP, low=-20)
+    return _depth_temps(f["sensor_depths_m"], 40, I16_CENTI, measurand=M.GROUND_TEMP, low=-20,
+                        deadband=0.05)
 
 
 def replace_device(point: PointSpec, device: str | None) -> PointSpec:
@@ -527,12 +528,18 @@ def _with_comment(text: str, comment: str) -> str:
     return f"{text.ljust(COMMENT_COLUMN - 1)} # {comment}"
 
 
+NUMBER_AND_UNIT = re.compile(r"(\d) (?=[A-Za-z°%])")
+NO_BREAK = "\u00a0"
+
+
 def _comment_lines(paragraphs: Sequence[str], indent: str) -> list[str]:
-    text = " ".join(paragraphs)
+    # a number stays on the same line as its unit
+    text = NUMBER_AND_UNIT.sub(r"\1" + NO_BREAK, " ".join(paragraphs))
     if not text:
         return []
-    return textwrap.wrap(text, WIDTH, initial_indent=indent + "# ",
-                         subsequent_indent=indent + "# ", break_on_hyphens=False)
+    lines = textwrap.wrap(text, WIDTH, initial_indent=indent + "# ",
+                          subsequent_indent=indent + "# ", break_on_hyphens=False)
+    return [line.replace(NO_BREAK, " ") for line in lines]
 
 
 def _block(out: list[str], fields: Sequence[Field], indent: str) -> None:
