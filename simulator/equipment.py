@@ -47,6 +47,18 @@ def _volumetric_heat_kj_per_m3k(temp_key: int) -> float:
     return float(density_kg_m3(temp)) * float(specific_heat_kj_per_kgk(temp))
 
 
+@lru_cache(maxsize=8192)
+def _density(temp_key: int) -> float:
+    return float(density_kg_m3(temp_key / 10.0))
+
+
+def volume_flow_at(flow_m3h: float, defined_at_c: float, at_c: float) -> float:
+    """A volume flow given at one temperature, expressed at another (same mass flow)."""
+    def key(temp: float) -> int:
+        return round(min(max(temp, 0.5), 149.0) * 10.0)
+    return flow_m3h * _density(key(defined_at_c)) / _density(key(at_c))
+
+
 def capacity_rate_kw_per_k(flow_m3h: float, temp_c: float) -> float:
     """Heat capacity rate of a water stream in kW/K (properties at 0.1 K resolution)."""
     temp = min(max(temp_c, 0.5), 149.0)

@@ -71,6 +71,7 @@ from simulator.equipment import (
     electric_current_a,
     lag,
     pressure_mpa,
+    volume_flow_at,
 )
 
 M = Measurand
@@ -126,7 +127,7 @@ class ValveState:
 class HeatMeterState:
     """A heat meter integrating its own (noisy) readings of flow and two temperatures."""
 
-    source: Callable[[], tuple[float, float, float]]
+    source: Callable[[], tuple[float, float, float, float]]
     flow_m3h: float = 0.0
     supply_c: float = 0.0
     return_c: float = 0.0
@@ -339,34 +340,39 @@ class StationModel:
                     self._power_sources(item.scope))
         self.filters = [e for e in equipment if isinstance(e, Filter)]
 
-    def _meter_source(self, meter: HeatMeter) -> Callable[[], tuple[float, float, float]]:
+    def _meter_source(self, meter: HeatMeter) -> Callable[[], tuple[float, float, float, float]]:
+        """(volume flow, supply, return, temperature the flow is given at) a meter sees."""
         serves = meter.serves
         if serves in self.heat_pumps:
             hp = self.heat_pumps[serves]
-            return lambda: (hp.condenser_flow_m3h, hp.condenser_out_c, hp.condenser_in_c)
+            return lambda: (hp.condenser_flow_m3h, hp.condenser_out_c, hp.condenser_in_c,
+                            hp.condenser_in_c)
         if serves in self.exchangers:
             hx = self.exchangers[serves]
-            return lambda: (hx.secondary_flow_m3h, hx.secondary_out_c, hx.secondary_in_c)
+            return lambda: (hx.secondary_flow_m3h, hx.secondary_out_c, hx.secondary_in_c,
+                            hx.secondary_in_c)
         if serves in self.zones:
             zone = self.zones[serves]
-            return lambda: (zone.flow_m3h, zone.supply_c, zone.return_c)
+            return lambda: (zone.flow_m3h, zone.supply_c, zone.return_c, self.return_c)
         if serves in self.boreholes:
             bh = self.boreholes[serves]
-            return lambda: (bh.flow_m3h, bh.outlet_temp_c, bh.inlet_temp_c)
+            return lambda: (bh.flow_m3h, bh.outlet_temp_c, bh.inlet_temp_c, bh.outlet_temp_c)
         if serves in self.wells:
             well = self.wells[serves]
-            return lambda: (well.flow_m3h, well.wellhead_temp_c, self.injection_temp_c)
-        if meter.location in ("source", "exchanger") and (
-                meter.location == "source" or not self.exchangers):
-            return lambda: (self.source_flow_m3h, self.source_supply_c, self.source_return_c)
+            return lambda: (well.flow_m3h, well.wellhead_temp_c, self.injection_temp_c,
+                            well.wellhead_temp_c)
+        if meter.location == "source" or (meter.location == "exchanger" and not self.exchangers):
+            return lambda: (self.source_flow_m3h, self.source_supply_c, self.source_return_c,
+                            self.source_supply_c)
         if meter.location == "exchanger":
             hx = next(iter(self.exchangers.values()))
-            return lambda: (hx.secondary_flow_m3h, hx.secondary_out_c, hx.secondary_in_c)
+            return lambda: (hx.secondary_flow_m3h, hx.secondary_out_c, hx.secondary_in_c,
+                            hx.secondary_in_c)
         if meter.location == "heat_pump" and self.heat_pumps:
             return lambda: (
                 sum(h.condenser_flow_m3h for h in self.heat_pumps.values()),
-                self.plant_supply_c, self.heat_pump_inlet_c)
-        return lambda: (self.network_flow_m3h, self.station_supply_c, self.return_c)
+                self.plant_supply_c, self.heat_pump_inlet_c, self.heat_pump_inlet_c)
+        return lambda: (self.network_flow_m3h, self.station_supply_c, self.return_c, self.return_c)
 
     def _power_sources(self, scope: tuple[str, ...]) -> list[Callable[[], float]]:
         sources: list[Callable[[], float]] = []
@@ -928,7 +934,9 @@ class StationModel:
         gauss = self.rng.gauss
         meters = list(self.heat_meters.values())
         for meter in meters:
-            flow, supply, back = meter.source()
+            flow, supply, back, given_at = meter.source()
+            # the flow sensor sits in the return, where the same mass flow has another volume
+            flow = volume_flow_at(flow, given_at, back)
             meter.flow_m3h = max(0.0, flow * (1.0 + gauss(0.0, METER_FLOW_SIGMA)))
             meter.supply_c = supply + gauss(0.0, METER_TEMP_SIGMA_K)
             meter.return_c = back + gauss(0.0, METER_TEMP_SIGMA_K)

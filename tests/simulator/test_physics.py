@@ -1,0 +1,174 @@
+"""Physics over simulated days: energy balance on the meters, reinjection, COP, clogging."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from plant.models.heat_pump import carnot_cop
+from plant.site import CoaxialBorehole, Site
+from plant.units import TO_BASE
+from simulator.faults import FaultSpec
+from simulator.sim import StationSim
+from tests.simulator.helpers import DOUBLET, MIDWINTER, SCHOOL, site
+
+DAY_S = 86400.0
+
+
+def in_base(sim: StationSim, point_id: str) -> float:
+    """A point's reading in the first unit of its quantity (kWh, kW, m³ ...)."""
+    value = sim.value(point_id)
+    assert isinstance(value, float), point_id
+    return value * TO_BASE.get(sim.site.point(point_id).unit, 1.0)
+
+
+@pytest.fixture(scope="module")
+def doublet_day() -> tuple[StationSim, list[dict[str, float]]]:
+    """The hydrothermal doublet over one midwinter day, with hourly heat-pump samples."""
+    sim = StationSim(site(DOUBLET), seed=7, start=MIDWINTER)
+    samples: list[dict[str, float]] = []
+    for _hour in range(24):
+        sim.run(3600.0, 60.0)
+        for hp in sim.model.heat_pumps.values():
+            if hp.running and hp.heat_kw > 0:
+                samples.append({"cop": hp.cop, "source": hp.evaporator_out_c,
+                                "sink": hp.condenser_out_c})
+    return sim, samples
+
+
+def test_day_at_design_like_load_closes_the_energy_balance_on_the_meters(
+        doublet_day: tuple[StationSim, list[dict[str, float]]]) -> None:
+    sim, _ = doublet_day
+    station = sim.site.station
+    balance = sim.model.energy_balance()
+    # design-like: the day's mean load is most of the design load
+    assert balance.delivered_kwh / 24.0 > 0.7 * station.design_heat_load_kw
+    # the model's own balance is exact
+    assert abs(balance.residual_kwh) < 1e-6 * balance.delivered_kwh
+    # and the meters, with their own noise, close it within 2 %
+    source = in_base(sim, "HM-GEO.heat_energy")
+    compressors = in_base(sim, "EM-HP.electric_energy")
+    delivered = in_base(sim, "HM-USR.heat_energy")
+    error = (source + compressors - delivered - balance.loss_kwh) / delivered
+    assert abs(error) < 0.02, f"meters miss the balance by {error:.2%}"
+    assert balance.loss_kwh > 0  # losses are explicit, not hidden in the residual
+
+
+def test_reinjected_volume_equals_produced_volume(
+        doublet_day: tuple[StationSim, list[dict[str, float]]]) -> None:
+    sim, _ = doublet_day
+    produced = sum(in_base(sim, f"{w}.volume") for w in ("PW1", "PW2"))
+    reinjected = sum(in_base(sim, f"{w}.volume") for w in ("RW1", "RW2", "RW3"))
+    assert produced > 4000.0  # two wells near 110 m³/h for a day
+    assert reinjected == pytest.approx(produced, rel=1e-9)
+    assert sim.model.energy_balance().overflow_m3 == 0.0
+    flows_in = sum(in_base(sim, f"{w}.flow") for w in ("PW1", "PW2"))
+    flows_out = sum(in_base(sim, f"{w}.flow") for w in ("RW1", "RW2", "RW3"))
+    assert flows_out == pytest.approx(flows_in, rel=0.02)
+
+
+def test_cop_stays_physically_sensible(
+        doublet_day: tuple[StationSim, list[dict[str, float]]]) -> None:
+    sim, samples = doublet_day
+    assert len(samples) >= 24
+    for sample in samples:
+        ideal = float(carnot_cop(sample["source"], sample["sink"]))
+        assert 1.0 < sample["cop"] < ideal
+    # over the day, each unit that ran delivered several times its electricity
+    for hp in sim.model.heat_pumps.values():
+        if hp.energy_kwh > 0:
+            assert 4.0 < hp.heat_kwh / hp.energy_kwh < 8.0, hp.spec.id
+
+
+def _with_ground(base: Site, surface_c: float) -> Site:
+    equipment = tuple(
+        item.model_copy(update={"surface_ground_temp_c": surface_c})
+        if isinstance(item, CoaxialBorehole) else item
+        for item in base.equipment)
+    return base.model_copy(update={"equipment": equipment})
+
+
+def test_cop_rises_with_source_temperature() -> None:
+    base = site(SCHOOL)
+    results = []
+    for surface in (4.0, 12.0):
+        sim = StationSim(_with_ground(base, surface), seed=3, start=MIDWINTER)
+        sim.write("NET.supply_temp_setpoint", 55.0)
+        heat = electricity = source = 0.0
+        for _ in range(24):
+            sim.run(3600.0, 60.0)
+            hp = sim.model.heat_pumps["HP1"]
+            source += hp.evaporator_out_c / 24
+        heat = sim.model.heat_pumps["HP1"].heat_kwh
+        electricity = sim.model.heat_pumps["HP1"].energy_kwh
+        results.append((source, heat / electricity))
+    (cold_source, cold_cop), (warm_source, warm_cop) = results
+    assert warm_source > cold_source + 3.0
+    assert warm_cop > cold_cop
+
+
+def test_clogging_raises_reinjection_level_and_lowers_capacity() -> None:
+    sim = StationSim(site(DOUBLET), seed=5, start=MIDWINTER)
+    well = sim.model.reinjection["RW1"]
+    sim.run(3600.0, 60.0)
+    level_before = in_base(sim, "RW1.water_level")
+    capacity_before = well.capacity_m3h()
+    sim.inject(FaultSpec(kind="reinjection_clogging", target="RW1", rate=0.5))
+    sim.run(3 * DAY_S, 300.0)
+    # injectivity lost 1 − e^(−0.5·3) ≈ 78 %: the well takes less and the water stands higher
+    assert well.capacity_m3h() < 0.3 * capacity_before
+    assert in_base(sim, "RW1.water_level") < level_before - 2.0
+    assert in_base(sim, "RW1.flow") < in_base(sim, "RW2.flow")
+    # clog every well hard: they can no longer take what is produced
+    for ident in ("RW1", "RW2", "RW3"):
+        sim.inject(FaultSpec(kind="reinjection_clogging", target=ident, rate=1.0))
+    sim.run(3 * DAY_S, 300.0)
+    produced = sum(in_base(sim, f"{w}.flow") for w in ("PW1", "PW2"))
+    reinjected = sum(in_base(sim, f"{w}.flow") for w in ("RW1", "RW2", "RW3"))
+    assert reinjected < 0.9 * produced
+    assert sim.model.energy_balance().overflow_m3 > 0
+    assert in_base(sim, "RW1.water_level") == pytest.approx(0.0, abs=0.1)  # up to the wellhead
+
+
+def test_equipment_faults_stop_machines_and_the_plc_stages_around_them() -> None:
+    sim = StationSim(site(DOUBLET), seed=2, start=MIDWINTER)
+    running = [h for h in sim.model.heat_pumps.values() if h.running]
+    assert running
+    tripped = running[0].spec.id
+    trip = sim.inject(FaultSpec(kind="heat_pump_trip", target=tripped))
+    sim.inject(FaultSpec(kind="well_pump_failure", target="PW1", duration_s=1800.0))
+    sim.run(600.0, 10.0)
+    assert sim.value(f"{tripped}.fault") is True
+    assert sim.value(f"{tripped}.run_state") is False
+    assert sim.value("PW1.fault") is True
+    assert sim.value("PW1.flow") == 0.0
+    sim.run(3600.0, 10.0)
+    assert sim.value("PW1.fault") is False  # the failure lasted 30 minutes
+    assert in_base(sim, "PW1.flow") > 90.0
+    sim.clear(trip)
+    sim.run(60.0, 10.0)
+    assert sim.value(f"{tripped}.fault") is False
+
+
+def test_local_logic_yields_to_written_commands() -> None:
+    sim = StationSim(site(DOUBLET), seed=4, start=MIDWINTER)
+    running = [h.spec.id for h in sim.model.heat_pumps.values() if h.running]
+    sim.write(f"{running[0]}.run_command", False)
+    sim.write("NET.supply_temp_setpoint", 40.0)
+    sim.run(4 * 3600.0, 60.0)
+    assert sim.value(f"{running[0]}.run_command") is False
+    assert sim.value(f"{running[0]}.run_state") is False
+    assert sim.model.supply_target_c == pytest.approx(40.0)
+    assert in_base(sim, "NET.supply_temp") == pytest.approx(40.0, abs=1.5)
+
+
+def test_same_seed_same_readings_other_seed_other_readings() -> None:
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    runs = []
+    for seed in (11, 11, 12):
+        sim = StationSim(site(DOUBLET), seed=seed, start=start, warm_up_s=7200.0)
+        sim.run(1800.0, 1.0)
+        runs.append(sim.values())
+    assert runs[0] == runs[1]
+    assert runs[0] != runs[2]
