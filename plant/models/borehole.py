@@ -68,11 +68,52 @@ def exp1(x: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def line_source_response(
-    t_s: NDArray[np.float64], radius_m: float, diffusivity_m2_s: float, conductivity: float
+    t_s: NDArray[np.float64], radius_m: float | NDArray[np.float64], diffusivity_m2_s: float,
+    conductivity: float,
 ) -> NDArray[np.float64]:
     """Infinite line source temperature change in K per W/m at ``radius_m`` after ``t_s``."""
     t = np.asarray(t_s, dtype=np.float64)
     return exp1(radius_m**2 / (4.0 * diffusivity_m2_s * t)) / (4.0 * math.pi * conductivity)
+
+
+def erfc(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Complementary error function for x ≥ 0 (Abramowitz & Stegun 7.1.26, error < 1.5e-7)."""
+    x = np.asarray(x, dtype=np.float64)
+    t = 1.0 / (1.0 + 0.3275911 * x)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741
+                                                        + t * (-1.453152027 + t * 1.061405429))))
+    with np.errstate(under="ignore"):
+        return np.asarray(poly * np.exp(-x * x), dtype=np.float64)
+
+
+def finite_line_source_response(
+    t_s: NDArray[np.float64], distance_m: float, length_m: float, diffusivity_m2_s: float,
+    conductivity: float, *, points: int = 400,
+) -> NDArray[np.float64]:
+    """Finite line source: mean temperature change in K per W/m along a borehole of length H.
+
+    The source is a parallel line of the same length at ``distance_m``, from the surface down,
+    with a mirror sink above it that keeps the surface at constant temperature (Eskilson 1987;
+    Claesson & Javed 2011). The double integral over source and receiver depths reduces to
+    one integral over their separation u, weighted by how often it occurs:
+
+        ΔT = 1/(4πkH)·[2∫₀ᴴ (H−u)·g(u) du − ∫₀²ᴴ min(v, 2H−v)·g(v) dv],
+        g(u) = erfc(√(d²+u²)/(2√(αt)))/√(d²+u²).
+
+    It tends to the infinite line source at short times and to a steady state at long ones.
+    """
+    t = np.asarray(t_s, dtype=np.float64)[:, None]
+    h = length_m
+    first = min(distance_m, h) / 100.0
+    u = np.concatenate(([0.0], np.geomspace(first, h, points)))
+    v = np.concatenate(([0.0], np.geomspace(first, 2.0 * h, points)))
+    scale = 1.0 / (2.0 * np.sqrt(diffusivity_m2_s * t))
+    rho_u = np.hypot(distance_m, u)
+    rho_v = np.hypot(distance_m, v)
+    direct = np.trapezoid((h - u) * erfc(rho_u * scale) / rho_u, u, axis=1)
+    image = np.trapezoid(np.minimum(v, 2.0 * h - v) * erfc(rho_v * scale) / rho_v, v, axis=1)
+    return np.asarray((2.0 * direct - image) / (4.0 * math.pi * conductivity * h),
+                      dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -118,6 +159,7 @@ def _grid_offsets(count: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]
 def _modes_for(
     radius_m: float, diffusivity: float, conductivity: float, count: int, spacing_m: float
 ) -> GroundModes:
+    """Coaxial: the infinite line source (depth ≫ any season's thermal reach)."""
     t = _FIT_TIMES_S
     target = line_source_response(t, radius_m, diffusivity, conductivity)
     if count > 1:
@@ -129,13 +171,44 @@ def _modes_for(
     return _fit_modes(target)
 
 
+@cache
+def _field_modes_for(
+    radius_m: float, length_m: float, diffusivity: float, conductivity: float, *, count: int,
+    spacing_m: float,
+) -> GroundModes:
+    """Field: finite line sources, the borehole itself plus every neighbour on the grid.
+
+    Neighbour distances are many; the finite-length correction (ILS − FLS) is smooth in
+    log-distance, so it is computed at 24 distances and interpolated, then added to the exact
+    ILS of each distance.
+    """
+    t = _FIT_TIMES_S
+    target = finite_line_source_response(t, radius_m, length_m, diffusivity, conductivity)
+    if count > 1:
+        dist2, weight = _grid_offsets(count)
+        distances = np.sqrt(dist2) * spacing_m
+        nodes = np.geomspace(distances.min(), distances.max() * 1.0001, 24)
+        correction = np.stack([
+            line_source_response(t, float(d), diffusivity, conductivity)
+            - finite_line_source_response(t, float(d), length_m, diffusivity, conductivity)
+            for d in nodes
+        ], axis=1)
+        log_d = np.log(distances)
+        log_nodes = np.log(nodes)
+        fix = np.stack([np.interp(log_d, log_nodes, row) for row in correction])
+        ils = line_source_response(t[:, None], distances[None, :], diffusivity, conductivity)
+        target = target + (ils - fix) @ weight
+    return _fit_modes(target)
+
+
 def ground_modes(b: Borehole) -> GroundModes:
     """The wall-response modes of a configured coaxial borehole or borehole field."""
     k = b.ground_conductivity_w_per_mk
     alpha = k / (b.ground_heat_capacity_mj_per_m3k * 1e6)
     if isinstance(b, CoaxialBorehole):
         return _modes_for(b.borehole_diameter_m / 2.0, alpha, k, 1, 0.0)
-    return _modes_for(SHALLOW_BOREHOLE_RADIUS_M, alpha, k, b.borehole_count, b.spacing_m)
+    return _field_modes_for(SHALLOW_BOREHOLE_RADIUS_M, b.depth_m, alpha, k,
+                            count=b.borehole_count, spacing_m=b.spacing_m)
 
 
 def heat_exchange_length_m(b: Borehole) -> float:

@@ -5,8 +5,10 @@ import pytest
 
 from plant.models.borehole import (
     borehole_outlet_temp_c,
+    erfc,
     exp1,
     expected_outlet_decline,
+    finite_line_source_response,
     fluid_temps_for_extraction,
     ground_modes,
     initial_ground_state,
@@ -38,6 +40,34 @@ def test_exp1_against_numerical_integral() -> None:
         assert exp1(np.array([x]))[0] == pytest.approx(integral, rel=1e-5)
 
 
+def test_erfc_against_math() -> None:
+    x = np.linspace(0.0, 6.0, 61)
+    assert erfc(x) == pytest.approx([math.erfc(v) for v in x], abs=2e-7)
+
+
+def test_finite_line_source_limits_and_a_direct_double_integral() -> None:
+    k, alpha, h = 1.8, 1.8 / 2.2e6, 120.0
+    # short times: the infinite line source, less the end effects (~ thermal reach / H)
+    week = np.array([7 * 86400.0])
+    fls = finite_line_source_response(week, 0.075, h, alpha, k)[0]
+    assert fls == pytest.approx(line_source_response(week, 0.075, alpha, k)[0], rel=0.01)
+    # very long times: a steady state, unlike the infinite line source
+    late = finite_line_source_response(np.array([3e10, 3e11]), 0.075, h, alpha, k)
+    assert late[1] == pytest.approx(late[0], rel=0.02)
+    # a direct double integral over source and receiver depths, with the mirror image
+    t, d = 3.15e8, 5.0
+    z = np.linspace(0.0, h, 801)
+    zs, zr = np.meshgrid(z, z)
+    direct = np.hypot(d, zr - zs)
+    mirror = np.hypot(d, zr + zs)
+    scale = 2.0 * math.sqrt(alpha * t)
+    kernel = erfc(direct / scale) / direct - erfc(mirror / scale) / mirror
+    inner = np.trapezoid(kernel, z, axis=1)
+    reference = np.trapezoid(inner, z) / h / (4 * math.pi * k)
+    assert finite_line_source_response(np.array([t]), d, h, alpha, k)[0] == pytest.approx(
+        reference, rel=2e-3)
+
+
 @pytest.mark.parametrize("b", [CASE, FIELD], ids=["coaxial", "field"])
 def test_modes_reproduce_the_line_source(b: CoaxialBorehole | BoreholeField) -> None:
     t = np.logspace(np.log10(3600), np.log10(50 * 3.15e7), 60)
@@ -46,13 +76,15 @@ def test_modes_reproduce_the_line_source(b: CoaxialBorehole | BoreholeField) -> 
     if isinstance(b, CoaxialBorehole):
         reference = line_source_response(t, 0.11, alpha, k)
     else:
-        # brute-force superposition over every pair of the 10 × 10 grid
+        # brute-force superposition of finite line sources over every pair of the 10 × 10 grid
         xy = np.array([(i * 5.0, j * 5.0) for i in range(10) for j in range(10)])
         d = np.hypot(*(xy[:, None, :] - xy[None, :, :]).transpose(2, 0, 1))
-        d = np.where(d == 0, 0.075, d)
-        reference = np.mean(
-            [line_source_response(t, float(x), alpha, k) for x in d.ravel()], axis=0
-        ) * 100
+        d = np.where(d == 0, 0.075, d).ravel()
+        unique, counts = np.unique(np.round(d, 9), return_counts=True)
+        reference = sum(
+            c * finite_line_source_response(t, float(x), 120.0, alpha, k, points=2000)
+            for x, c in zip(unique, counts, strict=True)
+        ) / 100
     assert ground_modes(b).step_response(t) == pytest.approx(reference, rel=5e-3)
 
 
