@@ -27,7 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--endpoints-file", type=Path,
                         help="the simulator's --endpoints-out JSON file")
     parser.add_argument("--state-dir", type=Path,
-                        help="spool and certificates (default: ./gateway-state/<station>)")
+                        help="spool and certificates (default: the spool's directory, or "
+                             "./gateway-state/<station>)")
     parser.add_argument("--spool", type=Path, help="spool database (default: STATE_DIR/spool.db)")
     parser.add_argument("--spool-max-mb", type=float, default=256.0)
     parser.add_argument("--replay-rate", type=float, default=100.0,
@@ -56,7 +57,8 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
     broker = BrokerSettings.from_url(
         args.broker, tls_ca=args.tls_ca, username=args.username, password=password,
         client_id=args.client_id or f"geoscada-gateway-{station}")
-    state_dir = args.state_dir or Path("gateway-state") / station
+    state_dir = args.state_dir or (args.spool.parent if args.spool is not None
+                                   else Path("gateway-state") / station)
     return GatewaySettings(broker=broker, state_dir=state_dir, spool_path=args.spool,
                            spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
                            replay_rate=args.replay_rate, health_period_s=args.health_period,
