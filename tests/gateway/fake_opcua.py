@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asyncua import ua
@@ -25,6 +26,8 @@ class FakeOpcUa:
 
     values: dict[str, float]
     port: int = field(default_factory=free_port)
+    security: tuple[list[Any], Path, Path] | None = None
+    """Security policies offered, server certificate and key (None: no security)."""
     _server: Any = None
     _nodes: dict[str, Any] = field(default_factory=dict)
 
@@ -36,6 +39,11 @@ class FakeOpcUa:
         server = Server()
         await server.init()
         server.set_endpoint(self.endpoint)
+        if self.security is not None:
+            policies, cert, key = self.security
+            server.set_security_policy(policies)
+            await server.load_certificate(str(cert))
+            await server.load_private_key(str(key))
         idx = await server.register_namespace("urn:geoscada:station")
         assert idx == 2
         folder = await server.nodes.objects.add_object(idx, "Station")

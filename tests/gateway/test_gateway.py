@@ -190,3 +190,35 @@ def test_rebirth_request_republishes_birth_and_every_value(
         collector.close()
 
     asyncio.run(scenario())
+
+
+def test_broker_credentials_are_used_and_a_refusal_is_survived(site: Site, tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "mq", users={"gateway": "s3cret"}, allow_anonymous=False)
+    broker.start()
+
+    async def scenario() -> None:
+        from gateway.mqtt import BrokerSettings
+        from gateway.runtime import Gateway, GatewaySettings
+
+        async with station(site) as st:
+            for password, expected in [("wrong", False), ("s3cret", True)]:
+                settings = GatewaySettings(
+                    broker=BrokerSettings("127.0.0.1", broker.port, username="gateway",
+                                          password=password),
+                    state_dir=tmp_path / password, spool_synchronous="NORMAL")
+                gw = Gateway(st.site, settings)
+                stop = asyncio.Event()
+                task = asyncio.create_task(gw.run(stop))
+                try:
+                    await until(lambda gw=gw: gw.link.connected, 3, "connection")  # type: ignore[misc]
+                    connected = True
+                except AssertionError:
+                    connected = False
+                stop.set()
+                await asyncio.wait_for(task, 15)
+                assert connected is expected, password
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        broker.stop()

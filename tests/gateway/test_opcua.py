@@ -96,3 +96,35 @@ def test_unreachable_server_fails_to_connect(site: Site, tmp_path: Path) -> None
             await driver.connect()
 
     asyncio.run(scenario())
+
+
+def test_basic256sha256_sign_and_encrypt(site: Site, tmp_path: Path) -> None:
+    from asyncua import ua
+    from asyncua.crypto.cert_gen import setup_self_signed_certificate
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    async def scenario() -> None:
+        server_cert, server_key = tmp_path / "server-cert.der", tmp_path / "server-key.pem"
+        await setup_self_signed_certificate(
+            server_key, server_cert, "urn:geoscada:test:server", "localhost",
+            [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "test server"})
+        server = FakeOpcUa(dict(NODES), security=(
+            [ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt], server_cert, server_key))
+        await server.start()
+        secure = OpcUaDevice(id="opc1", protocol="opcua", endpoint=server.endpoint,
+                             security_policy="Basic256Sha256", security_mode="SignAndEncrypt",
+                             timeout_s=3.0)
+        points = site.points_on("opc1")
+        state = tmp_path / "gateway-state"
+        driver = OpcUaDriver(secure, points, state)
+        await driver.connect()
+        got = {r.point: r for r in await driver.read(points)}
+        assert got["RW1.injection_temp"].v == pytest.approx(18.5)
+        assert (state / "opcua-client-cert.der").exists()
+        await driver.close()
+        plain = OpcUaDriver(device(server.endpoint), points, tmp_path)
+        with pytest.raises(DeviceError):
+            await plain.connect()  # the server offers no unsecured endpoint
+        await server.stop()
+
+    asyncio.run(scenario())
