@@ -46,33 +46,50 @@ def _mask(good: Mask | None, size: int) -> Mask:
     return mask
 
 
-def _weighted_sum(values: Array, dt_s: float | Array, where: Mask) -> float:
-    """Σ values·dt over the samples selected by ``where`` (a scalar dt avoids a weight array)."""
-    if np.ndim(dt_s) == 0:
-        return float(np.sum(values, where=where)) * float(dt_s)
-    weights = np.asarray(dt_s, dtype=np.float64)
-    return float(np.sum(values * weights, where=where))
+_BLOCK = 1 << 16  # samples per block: long series are summed in cache-sized pieces
 
 
-def _duration(dt_s: float | Array, size: int, where: Mask | None = None) -> float:
+def _sum_and_time(values: Array, dt_s: float | Array, good: Mask | None) -> tuple[float, float]:
+    """Σ value·dt and Σ dt over samples that are good and finite, block by block."""
+    scalar = np.ndim(dt_s) == 0
+    weights = None if scalar else np.asarray(dt_s, dtype=np.float64)
+    if weights is not None and weights.shape != values.shape:
+        raise ValueError(f"durations have shape {weights.shape}, samples have {values.shape}")
+    total = covered = 0.0
+    for start in range(0, values.size, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        chunk = values[block]
+        usable = np.isfinite(chunk)
+        if good is not None:
+            usable &= good[block]
+        if weights is None:
+            total += float(np.sum(chunk, where=usable))
+            covered += float(np.count_nonzero(usable))
+        else:
+            w = weights[block]
+            total += float(np.sum(chunk * w, where=usable))
+            covered += float(np.sum(w, where=usable))
+    if scalar:
+        total *= float(dt_s)
+        covered *= float(dt_s)
+    return total, covered
+
+
+def _duration(dt_s: float | Array, size: int) -> float:
     if np.ndim(dt_s) == 0:
-        count = size if where is None else int(np.count_nonzero(where))
-        return count * float(dt_s)
-    weights = np.asarray(dt_s, dtype=np.float64)
-    if weights.shape != (size,):
-        raise ValueError(f"durations have shape {weights.shape}, samples have ({size},)")
-    return float(weights.sum() if where is None else np.sum(weights, where=where))
+        return size * float(dt_s)
+    return float(np.asarray(dt_s, dtype=np.float64).sum())
 
 
 def integrate_kwh(power_kw: Array, dt_s: float | Array, good: Mask | None = None) -> Total:
     """Energy in kWh of a power series over its good, finite samples, with the time coverage."""
-    power = np.asarray(power_kw, dtype=np.float64)
-    usable = _mask(good, power.size) & np.isfinite(power)
+    power = np.asarray(power_kw, dtype=np.float64).reshape(-1)
+    mask = None if good is None else _mask(good, power.size)
     total_time = _duration(dt_s, power.size)
     if total_time <= 0.0:
         raise ValueError("the interval has no duration")
-    energy = _weighted_sum(power, dt_s, usable) / 3600.0
-    return Total(energy, _duration(dt_s, power.size, usable) / total_time)
+    energy, covered = _sum_and_time(power, dt_s, mask)
+    return Total(energy / 3600.0, covered / total_time)
 
 
 def heat_kwh(
@@ -100,8 +117,18 @@ def cop_series(heat_kw: Array, electric_kw: Array, min_electric_kw: float = 0.0)
     """Instantaneous COP per sample; NaN where the unit draws no more than ``min_electric_kw``."""
     heat = np.asarray(heat_kw, dtype=np.float64)
     power = np.asarray(electric_kw, dtype=np.float64)
-    running = power > max(min_electric_kw, 0.0)
-    return np.divide(heat, power, out=np.full_like(heat, np.nan), where=running)
+    if heat.shape != power.shape:
+        raise ValueError("heat and electric power series must have the same shape")
+    out = np.empty_like(heat)
+    threshold = max(min_electric_kw, 0.0)
+    flat_heat, flat_power, flat_out = heat.reshape(-1), power.reshape(-1), out.reshape(-1)
+    for start in range(0, flat_out.size, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        target = flat_out[block]
+        target.fill(np.nan)
+        np.divide(flat_heat[block], flat_power[block], out=target,
+                  where=flat_power[block] > threshold)
+    return out
 
 
 @dataclass(frozen=True)
@@ -151,16 +178,41 @@ def reinjection_ratio(
     reinjected = np.asarray(reinjection_m3h, dtype=np.float64)
     if produced.shape != reinjected.shape:
         raise ValueError("production and reinjection series must have the same length")
-    both = _mask(production_good, produced.size) & _mask(reinjection_good, produced.size)
-    both &= np.isfinite(produced)
-    both &= np.isfinite(reinjected)
+    good_p = None if production_good is None else _mask(production_good, produced.size)
+    good_r = None if reinjection_good is None else _mask(reinjection_good, produced.size)
+    scalar = np.ndim(dt_s) == 0
+    weights = None if scalar else np.broadcast_to(np.asarray(dt_s, dtype=np.float64),
+                                                  produced.shape)
     total = _duration(dt_s, produced.size)
     if total <= 0.0:
         raise ValueError("the window has no duration")
-    produced_m3 = _weighted_sum(produced, dt_s, both) / 3600.0
-    reinjected_m3 = _weighted_sum(reinjected, dt_s, both) / 3600.0
+    produced_m3 = reinjected_m3 = covered = 0.0
+    for start in range(0, produced.size, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        p, r = produced[block], reinjected[block]
+        # a sample counts only where both flows are usable, in both sums
+        both = np.isfinite(p) & np.isfinite(r)
+        if good_p is not None:
+            both &= good_p[block]
+        if good_r is not None:
+            both &= good_r[block]
+        if weights is None:
+            produced_m3 += float(np.sum(p, where=both))
+            reinjected_m3 += float(np.sum(r, where=both))
+            covered += float(np.count_nonzero(both))
+        else:
+            w = weights[block]
+            produced_m3 += float(np.sum(p * w, where=both))
+            reinjected_m3 += float(np.sum(r * w, where=both))
+            covered += float(np.sum(w, where=both))
+    if scalar:
+        produced_m3 *= float(dt_s)
+        reinjected_m3 *= float(dt_s)
+        covered *= float(dt_s)
+    produced_m3 /= 3600.0
+    reinjected_m3 /= 3600.0
     ratio = reinjected_m3 / produced_m3 if produced_m3 > 0.0 else float("nan")
-    coverage = _duration(dt_s, produced.size, both) / total
+    coverage = covered / total
     return Reinjection(ratio, produced_m3, reinjected_m3, coverage)
 
 
