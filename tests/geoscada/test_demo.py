@@ -1,0 +1,91 @@
+"""``geoscada demo`` brings up the whole system: plant, broker, gateways, historian, database."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import psycopg
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from geoscada.services import free_port
+from plant.contract import parse_topic
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+STATIONS = {"hydrothermal-doublet", "deep-borehole-school", "shallow-field"}
+
+
+def _wait(predicate: Callable[[], bool], timeout_s: float, what: str,
+          demo: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if demo.poll() is not None:
+            out = demo.stdout.read() if demo.stdout else ""
+            raise AssertionError(f"demo exited with {demo.returncode} before {what}:\n{out}")
+        time.sleep(1.0)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def _stations_in_database(dsn: str) -> set[str]:
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT p.station FROM samples s JOIN points p ON p.id = s.point_id"
+            ).fetchall()
+    except psycopg.Error:
+        return set()
+    return {str(row[0]) for row in rows}
+
+
+def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
+    workdir = service_root / "demo"  # the postgres user must reach the database directory
+    broker_port, db_port = free_port(), free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "geoscada.cli", "demo", "--workdir", str(workdir),
+         "--broker-port", str(broker_port), "--db-port", str(db_port),
+         "--control-port", str(free_port()), "--modbus-port", "0", "--opcua-port", "0",
+         "--duration", "240"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    seen: set[str] = set()
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-test")
+
+    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
+        station, kind = parse_topic(message.topic)
+        if kind.value == "data" and json.loads(message.payload)["samples"]:
+            seen.add(station)
+
+    client.on_message = on_message
+    try:
+        endpoints = workdir / "endpoints.json"
+        _wait(endpoints.exists, 180, "the simulator's endpoints", demo)
+        assert set(json.loads(endpoints.read_text())) == STATIONS
+
+        _wait(lambda: client.connect("127.0.0.1", broker_port) == 0, 30, "the broker", demo)
+        client.subscribe("geoscada/v1/+/data", qos=1)
+        client.loop_start()
+        _wait(lambda: seen == STATIONS, 90, "data from every station's gateway", demo)
+
+        dsn = f"postgresql://postgres@127.0.0.1:{db_port}/geoscada"
+        _wait(lambda: _stations_in_database(dsn) == STATIONS, 90,
+              "every station's samples in the historian", demo)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        demo.send_signal(signal.SIGINT)
+        out, _ = demo.communicate(timeout=90)
+    assert demo.returncode == 0, out
+    assert "GeoSCADA demo is running" in out
+    for log in (workdir / "logs").glob("*.log"):
+        assert "Traceback" not in log.read_text(), f"{log.name} has a traceback"
