@@ -291,15 +291,26 @@ class Historian:
         except psycopg.Error as error:
             if _is_connection_error(error) or not self._store.connected:
                 raise
-            if len(inbound) == 1:
-                log.error("database refused %s: %s", inbound[0].topic, error)
-                self._store.dead_letter(inbound, f"database refused: {error}"[:500])
-                report = WriteReport(dead_letters=1)
-                return report
+            problem = f"database refused: {error}"
+        except Exception as error:  # a writer bug must cost the messages it hits, not the process
+            log.exception("writing %d message(s) failed", len(inbound))
+            problem = f"historian could not write: {type(error).__name__}: {error}"
+        if len(inbound) > 1:
             middle = len(inbound) // 2
             report = self._write(inbound[:middle])
             report.add(self._write(inbound[middle:]))
             return report
+        log.error("dead-lettering %s: %s", inbound[0].topic, problem)
+        try:
+            self._store.dead_letter(inbound, problem[:500])
+        except psycopg.Error as error:
+            if _is_connection_error(error) or not self._store.connected:
+                raise
+            log.error(
+                "could not even dead-letter %s (%s); payload (hex, first 4 KiB): %s",
+                inbound[0].topic, error, inbound[0].payload[:4096].hex(),
+            )
+        return WriteReport(dead_letters=1)
 
     # -- rollups -----------------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from historian.decode import Decoded, Rejected
+from historian.decode import Batch, Decoded, Rejected
 from historian.schema import BAD, QUALITY_CODES, REASON_CODES, Features, migrate
 from plant.contract import Birth, DataBatch, Death
 
@@ -58,7 +58,8 @@ class Inbound:
 
     topic: str
     payload: bytes
-    decoded: Decoded
+    decoded: Decoded | DataBatch
+    """Tests and tools may hand the writer a contract DataBatch directly."""
 
 
 @dataclass
@@ -144,7 +145,11 @@ class Store:
         new_points: dict[tuple[str, str], int] = {}
         births = [m.decoded for m in messages if isinstance(m.decoded, Birth)]
         deaths = [m.decoded for m in messages if isinstance(m.decoded, Death)]
-        batches = [m.decoded for m in messages if isinstance(m.decoded, DataBatch)]
+        batches = [
+            Batch.from_contract(m.decoded) if isinstance(m.decoded, DataBatch) else m.decoded
+            for m in messages
+            if isinstance(m.decoded, Batch | DataBatch)
+        ]
         rejected = [m for m in messages if isinstance(m.decoded, Rejected)]
         with conn.transaction():
             for birth in births:
@@ -234,7 +239,7 @@ class Store:
     # -- data ----------------------------------------------------------------------------------
 
     def _resolve_points(
-        self, conn: Connection, batches: Sequence[DataBatch], new: dict[tuple[str, str], int]
+        self, conn: Connection, batches: Sequence[Batch], new: dict[tuple[str, str], int]
     ) -> dict[tuple[str, str], int]:
         wanted = {(b.station, s.p) for b in batches for s in b.samples}
         known = {key: self._points[key] for key in wanted if key in self._points}
@@ -267,7 +272,7 @@ class Store:
     def _write_batches(
         self,
         conn: Connection,
-        batches: Sequence[DataBatch],
+        batches: Sequence[Batch],
         report: WriteReport,
         new_points: dict[tuple[str, str], int],
     ) -> None:
@@ -287,8 +292,8 @@ class Store:
                                 ids[(batch.station, sample.p)],
                                 sample.t,
                                 sample_value(sample.v),
-                                QUALITY_CODES[sample.q.value],
-                                REASON_CODES[sample.r.value] if sample.r is not None else None,
+                                QUALITY_CODES[sample.q],
+                                REASON_CODES[sample.r] if sample.r is not None else None,
                                 sample.d,
                             )
                         )
@@ -367,7 +372,7 @@ class Store:
     def _record_sequences(
         self,
         cur: psycopg.Cursor[tuple[object, ...]],
-        batches: Sequence[DataBatch],
+        batches: Sequence[Batch],
         report: WriteReport,
     ) -> None:
         cur.execute(
