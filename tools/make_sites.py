@@ -1323,7 +1323,7 @@ def render_register_map(sites: Sequence[Site]) -> str:
             out += [f"### {device.name or device.id} (`{device.id}`): "
                     f"{device.host}:{device.port}, unit {device.unit_id}", ""]
             counts = ", ".join(
-                f"{sum(1 for p in points if _binding(p).table == t)} {t.replace('_', ' ')}s"
+                f"{sum(1 for p in points if _binding(p).table == t)} in {t.replace('_', ' ')}s"
                 for t in TABLE_ORDER)
             out += [f"{len(points)} points: {counts}.", ""]
             out.append("| table | address | type | scale | words | point | unit | range | "

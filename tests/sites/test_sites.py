@@ -359,3 +359,10 @@ def test_shallow_field_has_both_seasons_and_ground_monitoring() -> None:
         depths = sorted(p.depth_m or 0 for p in site.points_of(item.id))
         assert depths == sorted(item.sensor_depths_m)
         assert depths[0] <= 5 and depths[-1] >= 100, "frost layer to the bottom of the loop"
+
+
+def test_readme_point_counts_are_current() -> None:
+    readme = (SITES_DIR / "README.md").read_text(encoding="utf-8")
+    for path in SITE_FILES:
+        row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.name}`"))
+        assert row.rstrip(" |").endswith(f"| {len(loaded(path).points)}"), path.name
