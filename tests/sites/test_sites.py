@@ -172,12 +172,25 @@ REQUIRED_BY_KIND: dict[str, list[tuple[str, str, Measurand]]] = {
 }
 
 
-def test_every_required_measurand_category_is_present(site: Site) -> None:
+def missing_categories(site: Site) -> list[str]:
+    """Names of the required measurement categories that no point of the site provides."""
     missing = [name for name, kind, measurand, where in REQUIRED_ALL
                if not has(site, kind, measurand, where)]
     missing += [name for name, kind, measurand in REQUIRED_BY_KIND[site.station.kind]
                 if not has(site, kind, measurand)]
+    return missing
+
+
+def test_every_required_measurand_category_is_present(site: Site) -> None:
+    missing = missing_categories(site)
     assert not missing, f"{site.station.id} lacks: {', '.join(missing)}"
+
+
+def test_a_missing_category_is_noticed(site: Site) -> None:
+    kept = tuple(p for p in site.points
+                 if p.measurand not in (M.SUPPLY_PRESSURE, M.MAKEUP_VOLUME))
+    assert missing_categories(site.model_copy(update={"points": kept})) == [
+        "user supply pressure", "make-up water volume"]
 
 
 def test_every_substation_has_a_typical_room_and_its_supply_and_return(site: Site) -> None:
@@ -313,6 +326,17 @@ def test_substations_do_not_exceed_the_heated_area(site: Site) -> None:
 
 def by_id(station_id: str) -> Site:
     return next(s for s in map(loaded, SITE_FILES) if s.station.id == station_id)
+
+
+def test_hydrothermal_cascade_stages_balance() -> None:
+    site = by_id("hydrothermal-doublet")
+    for stage in (2, 3):
+        (exchanger,) = [e for e in site.equipment
+                        if isinstance(e, PlateExchanger) and e.stage == stage]
+        evaporators = sum(e.rated_heat_kw * (1 - 1 / e.rated_cop) for e in site.equipment
+                          if isinstance(e, HeatPump) and e.stage == stage)
+        # the heat pumps of a stage draw what that stage's exchanger passes on
+        assert evaporators == pytest.approx(exchanger.rated_heat_kw, rel=0.15), stage
 
 
 def test_hydrothermal_reinjection_can_take_all_production() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -133,3 +134,23 @@ def test_cited_seed_lines_say_what_the_site_files_take_from_them(
     text = path.read_text(encoding="utf-8").splitlines()[line - 1]
     for fragment in fragments:
         assert fragment in text, f"{key} L{line} lacks {fragment!r}"
+
+
+CITATION = re.compile(r"\b(00[0-3]) L(\d+)(?:[-–](\d+))?((?:, L\d+(?:[-–]\d+)?)*)")
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="seed documents not on this machine")
+def test_every_case_citation_in_the_site_files_points_at_a_real_line() -> None:
+    seeds = {key: next(SEEDS.glob(f"{key}_*.txt")).read_text(encoding="utf-8").splitlines()
+             for key in ("000", "001", "002", "003")}
+    cited = 0
+    for path in sorted(make_sites.SITES_DIR.glob("*.yaml")):
+        for match in CITATION.finditer(path.read_text(encoding="utf-8")):
+            key = match.group(1)
+            numbers = [int(match.group(2))]
+            numbers += [int(n) for n in re.findall(r"L(\d+)", match.group(4) or "")]
+            for line in numbers:
+                assert 1 <= line <= len(seeds[key]), f"{path.name}: {key} L{line}"
+                assert seeds[key][line - 1].strip(), f"{path.name}: {key} L{line} is blank"
+                cited += 1
+    assert cited >= 50
