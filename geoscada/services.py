@@ -335,10 +335,12 @@ class PostgresCluster:
                 )
                 log.info("postgresql listening on %s:%d", LOOPBACK, self.port)
                 return
-            except ServiceError:
-                if not self._auto_port or attempt == 4 or not _port_open(self.port):
+            except ServiceError as error:
+                # Someone took the port between probing and binding (a listener, or a client
+                # connection's local port from the same ephemeral range).
+                if not self._auto_port or attempt == 4 or "already in use" not in str(error):
                     raise
-                self.port = free_port()  # someone took the port between probing and binding
+                self.port = free_port()
         raise ServiceError(f"postgresql: found no free port to listen on (last {self.port})")
 
     def stop(self, mode: str = "fast") -> None:
