@@ -31,7 +31,7 @@ ELECTRICITY_PRICE_CNY_PER_KWH = 0.5758
 HEAT_PUMP_ENERGY_ALLOWANCE = 1.05
 """Operating cost prices heat-pump electricity ×1.05 (digest C11, the 1.05 of (4-13)…(4-16))."""
 
-CONNECTION_FEE_CNY_PER_M2 = 44.0
+CONNECTION_FEE_CNY_PER_M2 = 43.3
 """Year-0 credit the plan's AC and paybacks imply but never state (read as the 入网 connection
 fee of Table 6-2, recovered over its 50-year life); derived in docs/models.md, C14/C15."""
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from importlib import resources
 
@@ -84,9 +85,8 @@ class Tariff:
         text = basis[0] if residential or len(basis) == 1 else basis[1]
         if "usable" in text:
             return USABLE_AREA_SHARE
-        if "x" in text:
-            return float(text.rsplit("x", 1)[1])
-        return 1.0
+        factor = re.search(r"area x([0-9.]+)\s*$", text)
+        return 1.0 if factor is None else float(factor.group(1))
 
     def revenue_cny_per_m2(self, building: BuildingType) -> float:
         """Heating revenue per m² of building area and year."""

@@ -13,6 +13,8 @@ import pytest
 
 from plant.models.borehole_systems import PUMP_KW_PER_W_M, evaporator_load_w_per_m2
 from plant.models.demand import ALLOWANCE_W_PER_M2, degree_day_ratio, season_hours
+from plant.models.economics import capital_recovery_factor
+from plant.models.plan import CONNECTION_FEE_CNY_PER_M2, compute_table
 from plant.models.plan_data import load_plan_inputs
 from plant.site import BuildingType
 
@@ -71,3 +73,17 @@ def test_deep_pump_coefficient_from_tables_4_6_and_4_8() -> None:
             y.append(float(row["value"]))
     fitted = float(np.dot(x, y) / np.dot(x, x))
     assert fitted == pytest.approx(PUMP_KW_PER_W_M["deep"], rel=2e-3)
+
+
+def test_connection_fee_from_the_printed_annualised_costs() -> None:
+    crf = capital_recovery_factor(0.08, 50)
+    printed = {(r["table"], r["region"], r["basin"] or r["building"]): float(r["value"])
+               for r in ROWS if r["column"] == "annualised_cost"}
+    implied = []
+    for table in ("6-4", "6-5", "6-7"):
+        for row in compute_table(table, INPUTS):
+            key = (table, str(row["region"]), str(row.get("basin") or row.get("building")))
+            without_fee = float(row["annualised_cost"] or 0.0) + CONNECTION_FEE_CNY_PER_M2 * crf
+            implied.append((without_fee - printed[key]) / crf)
+    assert len(implied) == 68
+    assert np.mean(implied) == pytest.approx(CONNECTION_FEE_CNY_PER_M2, abs=0.05)
