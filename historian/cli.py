@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
         default="GEOSCADA_MQTT_PASSWORD",
         help="environment variable holding the MQTT password",
     )
-    parser.add_argument("--batch-max-wait", type=float, default=0.2, metavar="SECONDS")
+    parser.add_argument("--batch-max-wait", type=float, default=0.02, metavar="SECONDS")
     parser.add_argument("--batch-max-messages", type=int, default=2000)
     parser.add_argument("--rollup-interval", type=float, default=2.0, metavar="SECONDS")
     parser.add_argument("--raw-retention-days", type=float)

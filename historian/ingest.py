@@ -1,11 +1,12 @@
 """The historian's runtime: MQTT in, database out, acknowledgement only after commit.
 
-Three threads: paho's network loop puts every message on a queue; the writer takes up to a
-batch of messages, decodes them, writes them in one transaction and only then acknowledges them
-to the broker (QoS 1, manual acknowledgement, persistent session); the rollup worker refreshes
-marked rollup buckets. If the database goes away the writer keeps the same batch, reconnects
-with capped exponential backoff and writes it again; unacknowledged messages stay with the broker,
-which redelivers them after a crash, and the (point, time) key makes the rewrite harmless.
+Four threads: paho's network loop puts every message on a queue; the decoder takes what has
+arrived (up to a batch) and decodes it; the writer writes each decoded batch in one transaction
+and only then acknowledges its messages to the broker (QoS 1, manual acknowledgement, persistent
+session); the rollup worker refreshes marked rollup buckets. If the database goes away the
+writer keeps the same batch, reconnects with capped exponential backoff and writes it again;
+unacknowledged messages stay with the broker, which redelivers them after a crash, and the
+(point, time) key makes the rewrite harmless.
 """
 
 from __future__ import annotations
@@ -79,6 +80,8 @@ class Historian:
         self.settings = settings
         self.report = WriteReport()
         self._queue: queue.Queue[Received] = queue.Queue()
+        # One decoded batch waits while the writer writes the previous one.
+        self._decoded: queue.Queue[tuple[list[Received], list[Inbound]]] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
         self._generation = 0
         self._connected = threading.Event()
@@ -177,6 +180,7 @@ class Historian:
             address.host, address.port, clean_start=False, properties=properties
         )
         self._threads = [
+            threading.Thread(target=self._decode_loop, name="historian-decoder", daemon=True),
             threading.Thread(target=self._write_loop, name="historian-writer", daemon=True),
             threading.Thread(target=self._rollup_loop, name="historian-rollups", daemon=True),
         ]
@@ -228,6 +232,8 @@ class Historian:
         except queue.Empty:
             return []
         batch = [first]
+        # Take what is waiting; linger briefly for more only if configured to. Under load the
+        # queue fills while the writer is busy, so batches grow by themselves.
         deadline = time.monotonic() + self.settings.batch_max_wait_s
         approx_bytes = len(first.payload)
         while len(batch) < self.settings.batch_max_messages:
@@ -245,6 +251,23 @@ class Historian:
             approx_bytes += len(item.payload)
         return batch
 
+    def _decode_loop(self) -> None:
+        """Form batches from the broker's messages and decode them while the writer writes."""
+        while not self._stop.is_set():
+            received = self._next_batch()
+            if not received:
+                continue
+            now = datetime.now(UTC)
+            inbound = [
+                Inbound(m.topic, m.payload, decode(m.topic, m.payload, now)) for m in received
+            ]
+            while not self._stop.is_set():
+                try:
+                    self._decoded.put((received, inbound), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
+
     def _write_loop(self) -> None:
         backoff = Backoff(max_s=self.settings.retry_max_s)
         while not self._stop.is_set():
@@ -258,13 +281,10 @@ class Historian:
                     log.warning("database unavailable (%s); retrying in %.1f s", error, pause)
                     self._stop.wait(pause)
                     continue
-            received = self._next_batch()
-            if not received:
+            try:
+                received, inbound = self._decoded.get(timeout=0.2)
+            except queue.Empty:
                 continue
-            now = datetime.now(UTC)
-            inbound = [
-                Inbound(m.topic, m.payload, decode(m.topic, m.payload, now)) for m in received
-            ]
             while not self._stop.is_set():
                 try:
                     if not self._store.connected:

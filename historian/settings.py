@@ -49,7 +49,7 @@ class HistorianSettings(BaseModel):
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 5000
     batch_max_messages: Annotated[int, Field(ge=1)] = 2000
     batch_max_samples: Annotated[int, Field(ge=1)] = 50_000
-    batch_max_wait_s: Annotated[float, Field(gt=0, le=60)] = 0.2
+    batch_max_wait_s: Annotated[float, Field(ge=0, le=60)] = 0.02
     rollup_interval_s: Annotated[float, Field(gt=0)] = 2.0
     max_hold_s: Annotated[float, Field(gt=0)] = 900.0
     raw_retention_days: Annotated[float, Field(gt=0)] | None = None
