@@ -24,8 +24,6 @@ from plant.site import (
 )
 
 GRAVITY_M_S2 = 9.81
-WIRE_TO_WATER_EFFICIENCY = 0.6
-"""Pump and motor efficiency together, from electric input to hydraulic power."""
 SUPPLY_VOLTAGE_V = 400.0
 POWER_FACTOR = 0.85
 SPEED_RAMP_HZ_PER_S = 1.0
@@ -135,8 +133,10 @@ class PumpUnit:
         """Record the operating point the hydraulics gave this pump and integrate its meters."""
         self.flow_m3h = flow_m3h
         self.head_m = head_m
-        hydraulic_kw = 1000.0 * GRAVITY_M_S2 * flow_m3h / 3600.0 * max(head_m, 0.0) / 1000.0
-        self.power_kw = hydraulic_kw / WIRE_TO_WATER_EFFICIENCY if flow_m3h > 0 else 0.0
+        # nameplate power at the rated duty point; elsewhere power follows flow × head
+        # (constant efficiency), which with the affinity laws is the cube of the speed
+        duty = (flow_m3h / self.rated_flow_m3h) * (max(head_m, 0.0) / self.rated_head_m)
+        self.power_kw = self.rated_kw * duty if flow_m3h > 0 else 0.0
         self.energy_kwh += self.power_kw * dt_s / 3600.0
         if self.speed_hz > 0.0:
             self.run_hours += dt_s / 3600.0
@@ -206,7 +206,11 @@ class ReinjectionWellState:
     @classmethod
     def build(cls, spec: ReinjectionWell, pump: PumpUnit | None) -> ReinjectionWellState:
         """A well at static level with its design injectivity."""
-        unit = pump or PumpUnit(spec.id, spec.rated_flow_m3h, MAX_INJECTION_HEAD_M, 1.0)
+        # a pressurised well without a listed pump gets one sized for its rated flow at the
+        # pressure limit, at an assumed 60 % wire-to-water efficiency
+        sized_kw = (1000.0 * GRAVITY_M_S2 * spec.rated_flow_m3h / 3600.0 * MAX_INJECTION_HEAD_M
+                    / 1000.0 / 0.6)
+        unit = pump or PumpUnit(spec.id, spec.rated_flow_m3h, MAX_INJECTION_HEAD_M, sized_kw)
         return cls(spec, unit, spec.injectivity_m3h_per_m, pump is not None or spec.pressurised,
                    level_m=spec.static_level_m)
 

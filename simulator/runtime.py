@@ -29,8 +29,12 @@ from simulator.station import Value
 
 log = logging.getLogger(__name__)
 
-MAX_STEPS_PER_SLICE = 200
-"""Steps one station takes before the clock lets the servers answer (at high speeds)."""
+STEPS_PER_BATCH = 20
+"""Steps every station takes between checks of how long the clock has held the loop."""
+MAX_SLICE_S = 0.05
+"""Longest the clock computes before letting the servers answer (when catching up)."""
+MIN_PUBLISH_INTERVAL_S = 0.25
+"""OPC UA values are published at most this often (wall time), however fast the clock."""
 
 
 class SimulatorHost:
@@ -152,24 +156,31 @@ class SimulatorHost:
 
     async def _run_clock(self) -> None:
         tick = min(1.0, max(0.02, self.step_s / self.speed))
+        last_push = -math.inf
         while True:
             due = int((time.monotonic() - self._wall_start) * self.speed / self.step_s)
+            slice_start = time.monotonic()
             while self._steps_done < due:
-                batch = min(due - self._steps_done, MAX_STEPS_PER_SLICE)
+                batch = min(due - self._steps_done, STEPS_PER_BATCH)
                 for sim in self.sims.values():
                     for _ in range(batch):
                         sim.advance(self.step_s)
                 self._steps_done += batch
-                await asyncio.sleep(0)
-            for servers in self.opcua_servers.values():
-                for server in servers:
-                    try:
-                        await server.push()
-                    except Exception:  # a client's misbehaviour must not stop the clock
-                        log.exception("OPC UA publish failed")
+                if time.monotonic() - slice_start > MAX_SLICE_S:
+                    # far behind (high speed): let the servers answer, then carry on
+                    await asyncio.sleep(0)
+                    slice_start = time.monotonic()
+            if time.monotonic() - last_push >= MIN_PUBLISH_INTERVAL_S:
+                last_push = time.monotonic()
+                for servers in self.opcua_servers.values():
+                    for server in servers:
+                        try:
+                            await server.push()
+                        except Exception:  # a client's misbehaviour must not stop the clock
+                            log.exception("OPC UA publish failed")
             next_due = (self._steps_done + 1) * self.step_s / self.speed
             delay = self._wall_start + next_due - time.monotonic()
-            await asyncio.sleep(min(max(delay, 0.0), tick) if delay > 0 else 0)
+            await asyncio.sleep(min(max(delay, 0.0), tick))
 
     # ------------------------------------------------------------------ control
 
