@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -210,7 +211,12 @@ def year_trend(dsn: str, days: int) -> dict[str, float]:
     }
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stations", type=int, default=10)
     parser.add_argument("--points", type=int, default=200, help="points per station scan")

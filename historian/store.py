@@ -313,7 +313,7 @@ class Store:
             cur.execute(
                 "INSERT INTO samples (point_id, time, value, quality, reason, detail)"
                 " SELECT point_id, time, value, quality, reason, detail FROM stage_samples"
-                " ORDER BY ord ON CONFLICT (point_id, time) DO NOTHING"
+                " ORDER BY point_id, time, ord ON CONFLICT (point_id, time) DO NOTHING"
             )
             report.inserted += max(cur.rowcount, 0)
             report.duplicates += ordinal - max(cur.rowcount, 0)
