@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
+from historian import query
 from historian.decode import Rejected
 from historian.schema import MIGRATIONS, latest_version, migrate, schema_version
 from historian.store import Inbound, Store, _missing_ranges
@@ -75,6 +76,11 @@ def test_sequence_gaps_are_recorded_and_filled_by_replay(database: str) -> None:
     store.close()
     assert replay.filled_gaps == 2
     assert _rows(database, "SELECT count(*) FROM gap_ledger WHERE filled_at IS NULL") == [(0,)]
+    with psycopg.connect(database) as conn:
+        ledger = query.gaps(conn, "st-gap", T0, T0 + timedelta(days=1))
+    assert [(g.kind, g.from_seq, g.to_seq, g.filled_at is not None) for g in ledger] == [
+        ("seq_gap", 3, 5, True), ("seq_gap", 8, 8, True)
+    ]
     assert _rows(database, "SELECT count(*) FROM samples") == [(20,)]
 
 
