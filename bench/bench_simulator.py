@@ -147,6 +147,7 @@ def main() -> None:
         asyncio.run(poller(args.poll))
         return
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     print(f"load average before: {os.getloadavg()}")
     print("model alone, CPU per simulated second (one 1 s step, then reading every point):")
     for station, equipment, points, step_ms, read_ms in model_cost():

@@ -57,6 +57,8 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("asyncua", "pymodbus"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # an OPC UA server without security says so once per start; the site file asked for it
+    logging.getLogger("asyncua.server.server").setLevel(logging.ERROR)
     try:
         sites = [load_site(path) for path in args.sites]
         faults = load_fault_schedule(args.faults) if args.faults else []

@@ -614,7 +614,7 @@ class StationModel:
 
     # ------------------------------------------------------------------ thermal solution
 
-    def _zone_returns(self) -> float:
+    def _zone_returns(self, dt_s: float) -> float:
         """Return temperature of each zone's emitters at the last supply; the mixed return."""
         flow_total = 0.0
         weighted = 0.0
@@ -623,7 +623,7 @@ class StationModel:
         for zone in self.zones.values():
             supply = self.station_supply_c
             if zone.flow_m3h <= 0.0:
-                zone.return_c = lag(zone.return_c, zone.indoor_temp_c, 3600.0, 60.0)
+                zone.return_c = lag(zone.return_c, zone.indoor_temp_c, 3600.0, dt_s)
                 continue
             capacity = capacity_rate_kw_per_k(zone.flow_m3h, supply)
             design_excess = design_mean - station.indoor_design_temp_c
@@ -643,7 +643,7 @@ class StationModel:
         return weighted / flow_total if flow_total > 0 else self.return_c
 
     def _thermal(self, dt_s: float) -> None:
-        mixed_return = self._zone_returns()
+        mixed_return = self._zone_returns(dt_s)
         user_flow = self.network_flow_m3h
         target = self.supply_target_c
         c_user = capacity_rate_kw_per_k(user_flow, mixed_return)
@@ -790,6 +790,8 @@ class StationModel:
                 total_evap += hp.evaporator_kw
             if c_src <= 0:
                 scale = 0.0
+            elif total_evap <= 0.0:
+                scale = 1.0
             else:
                 lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
                 allowed = c_src * (t_src - MIN_SOURCE_OUT_C - lift_k)

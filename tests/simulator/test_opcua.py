@@ -44,6 +44,19 @@ async def wait_listening(port: int, timeout_s: float = 10.0) -> None:
         return
 
 
+async def wait_refused(port: int, timeout_s: float = 10.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return
+        writer.close()
+        assert loop.time() < deadline, f"{port} still listens"
+        await asyncio.sleep(0.1)
+
+
 def packed(code: str) -> int:
     value = 0
     for char in code:
@@ -118,11 +131,8 @@ def test_restart_and_silence_close_the_server_and_it_comes_back_on_the_same_port
         report = await probe(endpoint, station)
         assert "WX" in report["equipment"]
         fault = host.inject(station, FaultSpec(kind="device_silent", target="opc"))
-        await asyncio.sleep(0.5)
         port = int(endpoint.rsplit(":", 1)[1].split("/")[0])
-        with pytest.raises(OSError):
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
+        await wait_refused(port)
         host.clear(station, fault)
         await wait_listening(port)
         report = await probe(endpoint, station)
