@@ -15,6 +15,7 @@ import numpy as np
 from plant.measurands import COMMANDS, COUNTERS
 from plant.site import HeatMeter, Point, Site
 from plant.units import TO_BASE, Quantity
+from simulator.readings import reader
 from simulator.station import StationModel, Value
 
 # (absolute sigma in base units, relative sigma) of a sensor reading, by quantity
@@ -59,7 +60,7 @@ class PointTable:
         self.model = model
         self.points: tuple[Point, ...] = site.points
         self.index = {p.id: i for i, p in enumerate(self.points)}
-        self.readers = [model.reader(p.equipment, p.measurand, p.depth_m) for p in self.points]
+        self.readers = [reader(model, p.equipment, p.measurand, p.depth_m) for p in self.points]
         self.factors = [unit_factor(p.unit) for p in self.points]
         meters = {e.id for e in site.equipment if isinstance(e, HeatMeter)}
         sigma_abs = []

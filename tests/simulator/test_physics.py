@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from plant.models.heat_pump import carnot_cop
-from plant.site import CoaxialBorehole, Site
+from plant.site import CoaxialBorehole, ReinjectionWell, Site
 from plant.units import TO_BASE
 from simulator.faults import FaultSpec
 from simulator.sim import StationSim
@@ -129,6 +129,25 @@ def test_clogging_raises_reinjection_level_and_lowers_capacity() -> None:
     assert reinjected < 0.9 * produced
     assert sim.model.energy_balance().overflow_m3 > 0
     assert in_base(sim, "RW1.water_level") == pytest.approx(0.0, abs=0.1)  # up to the wellhead
+
+
+def test_clogging_a_pressurised_well_raises_its_wellhead_pressure() -> None:
+    base = site(DOUBLET)
+    equipment = tuple(
+        item.model_copy(update={"pressurised": True, "injectivity_m3h_per_m": 2.0})
+        if isinstance(item, ReinjectionWell) else item
+        for item in base.equipment)
+    sim = StationSim(base.model_copy(update={"equipment": equipment}), seed=5, start=MIDWINTER)
+    sim.run(3600.0, 60.0)
+    # 220 m³/h into three wells of 2 m³/h per metre: the water stands 37 m above static,
+    # still below the wellhead
+    pressure_before = in_base(sim, "RW1.wellhead_pressure")
+    for ident in ("RW1", "RW2", "RW3"):
+        sim.inject(FaultSpec(kind="reinjection_clogging", target=ident, rate=0.5))
+    sim.run(2 * DAY_S, 300.0)
+    assert in_base(sim, "RW1.water_level") == pytest.approx(0.0, abs=0.1)
+    assert in_base(sim, "RW1.wellhead_pressure") > pressure_before + 0.1
+    assert sim.model.energy_balance().overflow_m3 == 0.0  # the pressure still pushes it all in
 
 
 def test_equipment_faults_stop_machines_and_the_plc_stages_around_them() -> None:
