@@ -12,6 +12,7 @@ devices are all silent stops listening until one answers again.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ class StationOpcUaServer:
         self.points: list[tuple[int, Point, Any]] = []
         self._node_points: dict[Any, int] = {}
         self._stopped_silent = False
+        self._lifecycle = asyncio.Lock()
         for index, point in enumerate(sim.table.points):
             binding = point.binding
             if isinstance(binding, OpcUaBinding) and binding.device in self.device_ids:
@@ -114,9 +116,16 @@ class StationOpcUaServer:
             await server.stop()
 
     async def restart(self) -> None:
-        """Stop and start again on the same port (clients lose their sessions)."""
-        await self.stop()
-        await self.start()
+        """Stop and start again on the same port (clients lose their sessions).
+
+        While every device of the server is silent it stays stopped until one answers again.
+        """
+        async with self._lifecycle:
+            await self.stop()
+            if self.device_ids <= self.sim.silent:
+                self._stopped_silent = True
+                return
+            await self.start()
 
     async def _build(self, server: Server, namespace: int) -> None:
         site = self.sim.site
@@ -244,12 +253,14 @@ class StationOpcUaServer:
 
     async def device_change(self) -> None:
         """Stop listening when every device of this server is silent; listen again after."""
-        all_silent = self.device_ids <= self.sim.silent
-        if all_silent and self.server is not None:
-            self._stopped_silent = True
-            await self.stop()
-        elif not all_silent and self._stopped_silent:
-            self._stopped_silent = False
-            await self.start()
-        else:
-            await self.push()
+        async with self._lifecycle:
+            all_silent = self.device_ids <= self.sim.silent
+            if all_silent and self.server is not None:
+                self._stopped_silent = True
+                await self.stop()
+            elif not all_silent and self._stopped_silent:
+                self._stopped_silent = False
+                if self.server is None:
+                    await self.start()
+            else:
+                await self.push()
