@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import statistics
@@ -24,6 +25,8 @@ import tempfile
 import threading
 import time
 from datetime import datetime
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
 from typing import Any
 
@@ -140,59 +143,105 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def run(devices: int, points: int, seconds: float, workdir: Path) -> dict[str, float]:
+async def serve_devices(devices: int, points: int, ports: Queue[list[int]],
+                        probes_out: Queue[dict[tuple[str, float], float]],
+                        measuring: Event, stop: Event) -> None:
+    """The simulated devices: every value changes each second, probes at random moments."""
     slaves = [Slave(2 * points) for _ in range(devices)]
     for slave in slaves:
         await slave.start()
+    ports.put([s.port for s in slaves])
+    rng = random.Random(1)
+    probes: dict[tuple[str, float], float] = {}
+
+    async def wiggle() -> None:
+        while True:
+            for slave in slaves:
+                for j in range(1, points):
+                    slave.set_float(j, rng.uniform(20.0, 90.0))
+            await asyncio.sleep(1.0)
+
+    async def probe(index: int) -> None:
+        value = 10.0
+        point = f"W{index:03d}.t000"
+        while True:
+            # each probe value stands longer than one poll period, so none may go unseen
+            await asyncio.sleep(rng.uniform(1.05, 2.0))
+            value = round(value + 0.5, 3) if value < 150 else 10.0
+            if measuring.is_set():
+                probes[(point, value)] = time.time()
+            slaves[index].set_float(0, value)
+
+    tasks = [asyncio.create_task(wiggle())]
+    tasks += [asyncio.create_task(probe(i)) for i in range(devices)]
+    was_measuring = False
+    while not stop.is_set():
+        if was_measuring and not measuring.is_set():
+            for task in tasks[1:]:
+                task.cancel()
+        was_measuring = measuring.is_set()
+        await asyncio.sleep(0.05)
+    probes_out.put(probes)
+    for task in tasks:
+        task.cancel()
+    for slave in slaves:
+        await slave.stop()
+
+
+def device_process(*args: Any) -> None:
+    """Run the simulated devices in their own process, apart from the subscriber."""
+    asyncio.run(serve_devices(*args))
+
+
+async def run(devices: int, points: int, seconds: float, workdir: Path,
+              log_level: str = "WARNING") -> dict[str, float]:
+    context = multiprocessing.get_context("fork")
+    ports_q: Queue[list[int]] = context.Queue()
+    probes_q: Queue[dict[tuple[str, float], float]] = context.Queue()
+    measuring, stop = context.Event(), context.Event()
+    servers = context.Process(target=device_process,
+                              args=(devices, points, ports_q, probes_q, measuring, stop))
+    servers.start()
     site = workdir / "site.yaml"
-    site_file([s.port for s in slaves], points, site)
+    site_file(ports_q.get(timeout=30), points, site)
     broker = Mosquitto(workdir / "mq", persistence=False)
     broker.start()
     subscriber = Subscriber(broker.port)
     gateway = subprocess.Popen(
         [sys.executable, "-m", "geoscada.cli", "gateway", str(site), "--broker", broker.url,
-         "--state-dir", str(workdir / "state"), "--log-level", "WARNING"], cwd=ROOT)
-    rng = random.Random(1)
-    probes: dict[tuple[str, float], float] = {}
+         "--state-dir", str(workdir / "state"), "--log-level", log_level], cwd=ROOT)
     try:
-        async def wiggle() -> None:
-            while True:
-                for slave in slaves:
-                    for j in range(1, points):
-                        slave.set_float(j, rng.uniform(20.0, 90.0))
-                await asyncio.sleep(1.0)
-
-        async def probe(index: int) -> None:
-            value = 10.0
-            point = f"W{index:03d}.t000"
-            while True:
-                await asyncio.sleep(rng.uniform(1.05, 2.0))
-                value = round(value + 0.5, 3) if value < 150 else 10.0
-                probes[(point, value)] = time.time()
-                slaves[index].set_float(0, value)
-
-        tasks = [asyncio.create_task(wiggle())]
-        tasks += [asyncio.create_task(probe(i)) for i in range(devices)]
-        await asyncio.sleep(8.0)  # connect, first birth, first full scan
+        # start-up (loading a big site file takes seconds): wait for a steady flow
+        deadline, last = time.monotonic() + 90, subscriber.samples
+        while time.monotonic() < deadline:
+            await asyncio.sleep(1.0)
+            rate, last = subscriber.samples - last, subscriber.samples
+            if rate >= 0.9 * devices * points:
+                break
+        await asyncio.sleep(2.0)
         start_samples, start_cpu, start = subscriber.samples, cpu_seconds(gateway.pid), time.time()
-        probes.clear()
+        measuring.set()
         await asyncio.sleep(seconds)
+        measuring.clear()
         end_samples, end_cpu, end = subscriber.samples, cpu_seconds(gateway.pid), time.time()
-        for task in tasks:
-            task.cancel()
         await asyncio.sleep(3.0)
+        stop.set()
+        probes = probes_q.get(timeout=30)
     finally:
-        for slave in slaves:
-            await slave.stop()
+        stop.set()
         gateway.terminate()
-        gateway.wait(20)
+        stopped = time.monotonic()
+        while gateway.poll() is None and time.monotonic() - stopped < 30:
+            await asyncio.sleep(0.1)
+        if gateway.poll() is None:
+            print("gateway did not stop within 30 s of SIGTERM; killing it", flush=True)
+            gateway.kill()
+        servers.join(30)
         subscriber.close()
         broker.stop()
     rate = (end_samples - start_samples) / (end - start)
     cpu = (end_cpu - start_cpu) / (end - start)
-    # a probe value overwritten before the next poll is never published: count only values
-    # that stood for at least one poll period
-    stood = {k: t for k, t in probes.items() if t < end}
+    stood = probes
     latencies = sorted(subscriber.arrivals[k][0] - t for k, t in stood.items()
                        if k in subscriber.arrivals)
     internal = sorted(subscriber.arrivals[k][0] - subscriber.arrivals[k][1] for k in stood

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import faulthandler
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -90,6 +92,15 @@ def main(argv: Sequence[str]) -> int:
 async def _serve(gateway: Gateway) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            log.error("second stop signal: exiting at once")
+            os._exit(1)
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
+    # SIGUSR1 prints every thread's stack to stderr, for a gateway that seems stuck
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     await gateway.run(stop)

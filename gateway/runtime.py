@@ -84,6 +84,9 @@ class DevicePoller:
     emit: Callable[[list[Reading]], None]
     health: DeviceHealth = field(default_factory=DeviceHealth)
     backoff: Backoff = field(default_factory=Backoff)
+    stopping: bool = False
+    """Set before cancelling, so that a library that swallows the cancellation cannot keep
+    the poller alive."""
     _retry_at: float = 0.0
     _down_reason: str = ""
 
@@ -96,7 +99,7 @@ class DevicePoller:
         offset = stagger(self.device.id, fastest)
         due = {g: next_tick(time.time(), self.periods[g], offset) for g in groups}
         try:
-            while True:
+            while not self.stopping:
                 now = time.time()
                 ready = [g for g, at in due.items() if at <= now + 0.001]
                 if not ready:
@@ -377,11 +380,15 @@ class Gateway:
     async def close(self) -> None:
         """Stop polling, publish the clean death, close the spool."""
         link_task = [t for t in [self._link_task] if t is not None]
-        for task in list(self._tasks):
-            if task not in link_task:
-                task.cancel()
-        await asyncio.gather(*[t for t in self._tasks if t not in link_task],
-                             return_exceptions=True)
+        for poller in self.pollers.values():
+            poller.stopping = True
+        others = [t for t in self._tasks if t not in link_task]
+        for task in others:
+            task.cancel()
+        if others:
+            _, stuck = await asyncio.wait(others, timeout=5)
+            if stuck:
+                log.error("%d tasks did not stop within 5 s; stopping without them", len(stuck))
         self.forwarder.settle()
         death = Death(station=self.station, session=self.session, t=utc_now(), clean=True,
                       last_seq=self.seq - 1)

@@ -90,17 +90,29 @@ class Spool:
 
     def append(self, session: int, seq: int, samples: str, created: float | None = None) -> int:
         """Store one batch durably; return its id. Drops the oldest batches when full."""
-        created = time.time() if created is None else created
-        cursor = self._db.execute(
-            "INSERT INTO batch (session, seq, created, samples) VALUES (?, ?, ?, ?)",
-            (session, seq, created, samples),
-        )
-        self._count += 1
-        self._bytes += len(samples)
+        return self.append_many([(session, seq, samples, created)])[0]
+
+    def append_many(self, batches: list[tuple[int, int, str, float | None]]) -> list[int]:
+        """Store batches in one transaction (one disk sync); return their ids in order."""
+        ids: list[int] = []
+        self._db.execute("BEGIN")
+        try:
+            for session, seq, samples, created in batches:
+                cursor = self._db.execute(
+                    "INSERT INTO batch (session, seq, created, samples) VALUES (?, ?, ?, ?)",
+                    (session, seq, time.time() if created is None else created, samples),
+                )
+                assert cursor.lastrowid is not None
+                ids.append(cursor.lastrowid)
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._count += len(batches)
+        self._bytes += sum(len(b[2]) for b in batches)
         if self._bytes > self.max_bytes:
             self._drop_oldest()
-        assert cursor.lastrowid is not None
-        return cursor.lastrowid
+        return ids
 
     def _drop_oldest(self) -> None:
         target = int(self.max_bytes * 0.9)

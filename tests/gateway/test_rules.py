@@ -169,6 +169,8 @@ def test_forwarder_keeps_unacked_batches_and_replays_them_in_order(tmp_path: Pat
         forwarder.connected()
         for seq in range(3):
             forwarder.submit(1, seq, "[]")
+        assert link.sent == [], "nothing leaves before it is on disk"
+        forwarder.commit()
         assert [m["seq"] for _, m in link.sent] == [0, 1, 2]
         forwarder.acked(1, True)
         forwarder.acked(2, False)  # the broker refused it: it must go again
@@ -176,6 +178,7 @@ def test_forwarder_keeps_unacked_batches_and_replays_them_in_order(tmp_path: Pat
         link.connected = False
         for seq in range(3, 9):
             forwarder.submit(1, seq, "[]")
+        await asyncio.sleep(0.05)  # the group commit
         assert spool.depth == 8
         link.connected = True
         forwarder.connected()
