@@ -53,6 +53,9 @@ class SimulatorHost:
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"station ids must be unique; repeated: {', '.join(duplicates)}")
+        # without a start time the simulated clock follows the wall clock from this moment,
+        # so the time spent warming up and binding is caught up once the clock starts
+        self._begin_wall = time.monotonic() if start is None else None
         begin = (start or datetime.now(UTC)).replace(microsecond=0)
         if begin.tzinfo is None:
             begin = begin.replace(tzinfo=UTC)
@@ -135,7 +138,7 @@ class SimulatorHost:
                 await server.start()
         for station_id in self.sims:
             log.info("station %s ready: %s", station_id, self.endpoints()[station_id])
-        self._wall_start = time.monotonic()
+        self._wall_start = self._begin_wall if self._begin_wall is not None else time.monotonic()
         self._steps_done = 0
         self._clock = asyncio.get_running_loop().create_task(self._run_clock())
 
