@@ -89,22 +89,30 @@ _TAKE_MARKS = sql.SQL(
     " INSERT INTO affected_1m SELECT point_id, bucket FROM taken ON CONFLICT DO NOTHING"
 )
 
+# A late sample changes the hold interval and increment of the sample after it; inside a run of
+# marked minutes that sample is marked already, so only each run's last minute needs a look.
 _ADD_SUCCESSORS = sql.SQL(
     "INSERT INTO affected_1m"
-    " SELECT DISTINCT a.point_id, date_bin('1 minute', n.time, {origin})"
-    " FROM affected_1m a"
+    " SELECT DISTINCT e.point_id, date_bin('1 minute', n.time, {origin})"
+    " FROM (SELECT point_id, max(bucket) AS bucket"
+    "       FROM (SELECT point_id, bucket,"
+    "               bucket - row_number() OVER (PARTITION BY point_id ORDER BY bucket)"
+    "                 * interval '1 minute' AS grp"
+    "             FROM affected_1m) numbered"
+    "       GROUP BY point_id, grp) e"
     " CROSS JOIN LATERAL ("
-    "   (SELECT s.time FROM samples s WHERE s.point_id = a.point_id"
-    "     AND s.time >= a.bucket + interval '1 minute' ORDER BY s.time LIMIT 1)"
+    "   (SELECT s.time FROM samples s WHERE s.point_id = e.point_id"
+    "     AND s.time >= e.bucket + interval '1 minute' ORDER BY s.time LIMIT 1)"
     "   UNION ALL"
-    "   (SELECT s.time FROM samples s WHERE s.point_id = a.point_id"
-    "     AND s.time >= a.bucket + interval '1 minute' AND s.quality <> {bad}"
+    "   (SELECT s.time FROM samples s WHERE s.point_id = e.point_id"
+    "     AND s.time >= e.bucket + interval '1 minute' AND s.quality <> {bad}"
     "     AND s.value IS NOT NULL ORDER BY s.time LIMIT 1)) n"
     " ON CONFLICT DO NOTHING"
 )
 
 # Set-based: the marked buckets of a point are cut into islands of consecutive minutes; each
-# island's samples are read with one range scan plus the latest sample before it (and the latest
+# island's samples are read with one index range scan (LATERAL, so that a hypertable excludes
+# the other chunks at run time) plus the latest sample before it (and the latest
 # valued one, for counters), and window functions partitioned by island give every sample its
 # predecessor. Statistics and time-weighted integrals are taken over all samples, counter
 # increments over valued samples only.
@@ -119,8 +127,8 @@ _RECOMPUTE_1M = sql.SQL(
     "  GROUP BY point_id, grp),"
     " rows_all AS ("
     "  SELECT i.point_id, i.island, s.time, s.value, s.quality, true AS inside"
-    "  FROM islands i JOIN samples s ON s.point_id = i.point_id AND s.time >= i.lo"
-    "   AND s.time < i.hi"
+    "  FROM islands i CROSS JOIN LATERAL (SELECT time, value, quality FROM samples"
+    "   WHERE point_id = i.point_id AND time >= i.lo AND time < i.hi) s"
     "  UNION ALL"
     "  SELECT i.point_id, i.island, b.time, b.value, b.quality, false"
     "  FROM islands i CROSS JOIN LATERAL (SELECT time, value, quality FROM samples"
@@ -153,8 +161,9 @@ _RECOMPUTE_1M = sql.SQL(
     "  SELECT i.* FROM islands i JOIN points p ON p.id = i.point_id WHERE p.counter),"
     " rows_valued AS ("
     "  SELECT i.point_id, i.island, s.time, s.value, true AS inside"
-    "  FROM counter_islands i JOIN samples s ON s.point_id = i.point_id AND s.time >= i.lo"
-    "   AND s.time < i.hi AND s.quality <> {bad} AND s.value IS NOT NULL"
+    "  FROM counter_islands i CROSS JOIN LATERAL (SELECT time, value FROM samples"
+    "   WHERE point_id = i.point_id AND time >= i.lo AND time < i.hi AND quality <> {bad}"
+    "   AND value IS NOT NULL) s"
     "  UNION ALL"
     "  SELECT i.point_id, i.island, b.time, b.value, false"
     "  FROM counter_islands i CROSS JOIN LATERAL (SELECT time, value FROM samples"
