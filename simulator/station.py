@@ -1023,3 +1023,10 @@ class StationModel:
     def energy_balance(self) -> EnergyBalance:
         """Cumulative model energies since the warm-up ended."""
         return self.balance
+
+    def reader(self, equipment_id: str, measurand: Measurand,
+               depth_m: float | None = None) -> Callable[[], Value]:
+        """A function giving one measurand's true value (see :func:`simulator.readings.reader`)."""
+        from simulator.readings import reader  # readings builds on this module
+
+        return reader(self, equipment_id, measurand, depth_m)
