@@ -126,21 +126,23 @@ _RECOMPUTE_1M = sql.SQL(
     "        FROM affected_1m) numbered"
     "  GROUP BY point_id, grp),"
     " rows_all AS ("
-    "  SELECT i.point_id, i.island, s.time, s.value, s.quality, true AS inside"
+    "  SELECT i.point_id, i.island, s.time, s.value, s.quality, true AS inside,"
+    "   date_bin('1 minute', s.time, {origin}) AS bucket"
     "  FROM islands i CROSS JOIN LATERAL (SELECT time, value, quality FROM samples"
     "   WHERE point_id = i.point_id AND time >= i.lo AND time < i.hi) s"
     "  UNION ALL"
-    "  SELECT i.point_id, i.island, b.time, b.value, b.quality, false"
+    "  SELECT i.point_id, i.island, b.time, b.value, b.quality, false,"
+    "   date_bin('1 minute', b.time, {origin})"
     "  FROM islands i CROSS JOIN LATERAL (SELECT time, value, quality FROM samples"
     "   WHERE point_id = i.point_id AND time < i.lo ORDER BY time DESC LIMIT 1) b),"
     " w AS ("
     "  SELECT r.*, r.quality <> {bad} AND r.value IS NOT NULL AS valued,"
     "   lag(r.time) OVER o AS prev_time, lag(r.value) OVER o AS prev_value,"
     "   lag(r.quality <> {bad} AND r.value IS NOT NULL) OVER o AS prev_valued"
-    "  FROM rows_all r WINDOW o AS (PARTITION BY r.point_id, r.island ORDER BY r.time)),"
+    "  FROM rows_all r"
+    "  WINDOW o AS (PARTITION BY r.point_id, r.island ORDER BY r.bucket, r.time)),"
     " stats AS ("
-    "  SELECT point_id, date_bin('1 minute', time, {origin}) AS bucket,"
-    "   count(*)::int AS samples,"
+    "  SELECT point_id, island, bucket, count(*)::int AS samples,"
     "   count(*) FILTER (WHERE quality = {bad})::int AS bad,"
     "   count(*) FILTER (WHERE valued)::int AS valued,"
     "   min(value) FILTER (WHERE valued) AS min,"
@@ -156,7 +158,7 @@ _RECOMPUTE_1M = sql.SQL(
     "    FILTER (WHERE prev_valued AND time - prev_time <= {max_hold}), 0) AS tw_integral,"
     "   coalesce(sum(extract(epoch FROM time - prev_time))"
     "    FILTER (WHERE prev_valued AND time - prev_time <= {max_hold}), 0) AS tw_seconds"
-    "  FROM w WHERE inside GROUP BY 1, 2),"
+    "  FROM w WHERE inside GROUP BY point_id, island, bucket),"
     " counter_islands AS ("
     "  SELECT i.* FROM islands i JOIN points p ON p.id = i.point_id WHERE p.counter),"
     " rows_valued AS ("
@@ -233,6 +235,9 @@ def refresh_once(
         taken = conn.execute(_TAKE_MARKS.format(limit=sql.Literal(limit))).rowcount
         if taken <= 0:
             return 0
+        # A pass sorts up to ~1 M samples; keep that in memory rather than in temp files.
+        conn.execute("SET LOCAL work_mem = '256MB'")
+        conn.execute("ANALYZE affected_1m")
         conn.execute(_ADD_SUCCESSORS.format(origin=_ORIGIN, bad=sql.Literal(BAD)))
         conn.execute(
             _RECOMPUTE_1M.format(
