@@ -85,6 +85,7 @@ class Forwarder:
         self.link = link
         self.replay_rate = replay_rate
         self.replayed = 0
+        self._catching_up = False
         self._topic = topic(station, Topic.DATA)
         self._inflight: dict[int, int] = {}  # mid -> batch id
         self._sent: set[int] = set()  # batch ids in flight or acknowledged, not yet deleted
@@ -183,7 +184,11 @@ class Forwarder:
         budget = min(budget, window - len(self._inflight))
         if budget <= 0:
             return
-        for batch in self.spool.after(self._cursor, budget + len(self._sent)):
+        backlog = self.spool.after(self._cursor, budget + len(self._sent))
+        if self._catching_up and not any(b.id not in self._sent for b in backlog):
+            self._catching_up = False
+            log.info("backlog sent: %d historical batches replayed in all", self.replayed)
+        for batch in backlog:
             if budget <= 0:
                 break
             if batch.id not in self._sent:
@@ -192,6 +197,7 @@ class Forwarder:
                     return
                 budget -= 1
                 self.replayed += 1
+                self._catching_up = True
             self._cursor = batch.id
 
     def settle(self) -> None:

@@ -198,7 +198,6 @@ class Gateway:
                                                    driver, self.record)
         self._tasks: set[asyncio.Task[None]] = set()
         self._link_task: asyncio.Task[None] | None = None
-        self.acks: list[CommandAck] = []
 
     # ------------------------------------------------------------------ data path
 
@@ -313,8 +312,6 @@ class Gateway:
         self._send_ack(ack)
 
     def _send_ack(self, ack: CommandAck) -> None:
-        self.acks.append(ack)
-        del self.acks[:-100]
         mid = self.link.publish(topic(self.station, Topic.ACK),
                                 ack.model_dump_json().encode())
         if mid is None:

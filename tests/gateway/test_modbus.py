@@ -6,6 +6,8 @@ import asyncio
 import struct
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from gateway.driver import DeviceError, DeviceState
 from gateway.modbus import ModbusDriver
@@ -16,7 +18,7 @@ from tests.gateway.fake_modbus import FakeModbus
 
 
 def point(address: int, kind: str = "float32", table: str = "input_register", **extra: object) -> Point:
-    binding = {"protocol": "modbus", "device": "d", "table": table, "address": address, "type": kind}
+    binding: dict[str, object] = {"protocol": "modbus", "device": "d", "table": table, "address": address, "type": kind}
     binding.update(extra)
     return Point.model_validate({
         "id": f"X.p{table[0]}{address}", "equipment": "X", "measurand": "flow", "unit": "m3/h",
@@ -175,3 +177,30 @@ def test_a_device_that_refuses_gaps_gets_split_blocks_in_the_same_scan(site: Sit
         await plc.stop()
 
     asyncio.run(scenario())
+
+
+@given(st.lists(st.tuples(st.sampled_from(["input_register", "holding_register", "coil"]),
+                          st.integers(0, 400), st.sampled_from(["float32", "uint16"])),
+                min_size=1, max_size=40),
+       st.integers(2, 125), st.integers(0, 6))
+def test_block_plans_cover_every_point_once_within_limits(
+        specs: list[tuple[str, int, str]], max_registers: int, max_gap: int) -> None:
+    points: list[Point] = []
+    used: set[tuple[str, int]] = set()
+    for table, address, kind in specs:
+        width = 1 if table == "coil" or kind == "uint16" else 2
+        cells = {(table, a) for a in range(address, address + width)}
+        if cells & used:
+            continue
+        used |= cells
+        points.append(point(address, "bool" if table == "coil" else kind, table))
+    assume(points)
+    blocks = plan_blocks(points, max_registers, 800, max_gap)
+    covered = [p.id for b in blocks for p in b.points]
+    assert sorted(covered) == sorted(p.id for p in points)
+    for block in blocks:
+        assert block.count <= (800 if block.table == "coil" else max_registers)
+        for p in block.points:
+            b = p.binding
+            assert b.table == block.table  # type: ignore[union-attr]
+            assert block.start <= b.address and b.address + b.width <= block.start + block.count  # type: ignore[union-attr]
