@@ -71,6 +71,7 @@ class Spool:
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(samples)), 0) FROM batch"
                                ).fetchone()
         self._count, self._bytes = int(row[0]), int(row[1])
+        self._high = False
 
     def close(self) -> None:
         """Close the database."""
@@ -164,8 +165,17 @@ class Spool:
 
     @property
     def above_high_water(self) -> bool:
-        """True once the spool holds more than its high-water fraction of its bound."""
-        return self._bytes > self.high_water * self.max_bytes
+        """True once past the high-water fraction of the bound, until back below half of it.
+
+        The hysteresis keeps the flag (and its log line) from flapping while the overflow
+        policy trims the spool just under its bound.
+        """
+        mark = self.high_water * self.max_bytes
+        if self._bytes > mark:
+            self._high = True
+        elif self._bytes < mark / 2:
+            self._high = False
+        return self._high
 
     def oldest_age(self, now: float | None = None) -> float:
         """Seconds since the oldest unsent batch was made (0 when empty)."""

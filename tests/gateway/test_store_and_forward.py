@@ -178,3 +178,42 @@ def test_broker_stopped_for_a_minute_mid_run_loses_nothing(tmp_path: Path) -> No
         gateway.stop()
         sim.stop()
         broker.stop()
+
+
+def test_full_spool_drops_the_oldest_and_raises_its_high_water_point(
+        site: Site, tmp_path: Path) -> None:
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+
+    async def scenario() -> None:
+        async with station(site) as st, running_gateway(
+                st.site, broker.port, tmp_path / "gw", spool_max_bytes=2500) as gw:
+            async def wobble() -> None:
+                flow = 80.0
+                while True:
+                    flow = 80.0 if flow > 120 else flow + 1.0
+                    st.plc1.set_float(st.plc1.inputs, 2, flow)
+                    await asyncio.sleep(0.05)
+            wobbler = asyncio.create_task(wobble())
+            await until(lambda: gw.link.connected, 5, "broker connection")
+            await asyncio.to_thread(broker.stop)
+            await until(lambda: gw.spool.dropped > 0, 20, "the spool to overflow")
+            health = gw.spool_health()
+            assert health.high_water and health.dropped > 0
+            assert gw.spool.size_bytes <= 2500
+            collector_port = broker.port
+            await asyncio.to_thread(broker.start)
+            collector = Collector(collector_port, "geoscada/v1/gw-test/data")
+            try:
+                await until(lambda: any(s["p"] == "gateway.spool.dropped" and s["v"] > 0
+                                        for s in collector.samples()), 10,
+                            "the dropped count published")
+                await until(lambda: not gw.spool_health().high_water, 10, "the spool to drain")
+            finally:
+                collector.close()
+            wobbler.cancel()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        broker.stop()
