@@ -134,8 +134,10 @@ class OpcUaDriver:
         client.application_uri = uri
         cert, key = ensure_certificate(self._state_dir, uri)
         mode = getattr(ua.MessageSecurityMode, self.device.security_mode)
+        pinned = self._state_dir / f"opcua-server-{self.device.id}.der"
         await client.set_security(security_policies.SecurityPolicyBasic256Sha256, str(cert),
-                                  str(key), mode=mode)
+                                  str(key), mode=mode,
+                                  server_certificate=str(pinned) if pinned.exists() else None)
 
     async def connect(self) -> None:
         """Open a session and subscribe; raise DeviceError if the server cannot be reached."""

@@ -122,6 +122,18 @@ def test_basic256sha256_sign_and_encrypt(site: Site, tmp_path: Path) -> None:
         assert got["RW1.injection_temp"].v == pytest.approx(18.5)
         assert (state / "opcua-client-cert.der").exists()
         await driver.close()
+        # a pinned server certificate that is not the server's: no session
+        other_cert, other_key = tmp_path / "other-cert.der", tmp_path / "other-key.pem"
+        await setup_self_signed_certificate(
+            other_key, other_cert, "urn:geoscada:test:other", "localhost",
+            [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "impostor"})
+        (state / "opcua-server-opc1.der").write_bytes(other_cert.read_bytes())
+        with pytest.raises(DeviceError):
+            await OpcUaDriver(secure, points, state).connect()
+        (state / "opcua-server-opc1.der").write_bytes(server_cert.read_bytes())
+        pinned = OpcUaDriver(secure, points, state)
+        await pinned.connect()
+        await pinned.close()
         plain = OpcUaDriver(device(server.endpoint), points, tmp_path)
         with pytest.raises(DeviceError):
             await plain.connect()  # the server offers no unsecured endpoint
