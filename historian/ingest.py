@@ -35,6 +35,9 @@ from plant.contract import Topic, subscription
 
 log = logging.getLogger(__name__)
 
+ROLLUP_SETTLE = timedelta(seconds=2)
+"""The rollup worker leaves minutes alone until no batch has touched them for this long."""
+
 
 @dataclass(frozen=True)
 class Received:
@@ -347,7 +350,9 @@ class Historian:
                         continue
                     conn = psycopg.connect(self.settings.db, connect_timeout=10)
                     rollups.prepare(conn)
-                while not self._stop.is_set() and rollups.refresh_once(conn, 20000, max_hold):
+                while not self._stop.is_set() and rollups.refresh_once(
+                    conn, 20000, max_hold, ROLLUP_SETTLE
+                ):
                     pass
                 days = self.settings.raw_retention_days
                 features = self._store.features

@@ -83,8 +83,8 @@ _COLUMN_LIST = sql.SQL(", ").join(sql.Identifier(c) for c in ("point_id", "bucke
 _TAKE_MARKS = sql.SQL(
     "WITH taken AS ("
     "  DELETE FROM rollup_dirty WHERE (point_id, bucket) IN ("
-    "    SELECT point_id, bucket FROM rollup_dirty ORDER BY bucket, point_id"
-    "    LIMIT {limit} FOR UPDATE SKIP LOCKED)"
+    "    SELECT point_id, bucket FROM rollup_dirty WHERE marked_at <= now() - {settle}"
+    "    ORDER BY bucket, point_id LIMIT {limit} FOR UPDATE SKIP LOCKED)"
     "  RETURNING point_id, bucket)"
     " INSERT INTO affected_1m SELECT point_id, bucket FROM taken ON CONFLICT DO NOTHING"
 )
@@ -220,11 +220,17 @@ def prepare(conn: Connection) -> None:
 
 
 def refresh_once(
-    conn: Connection, limit: int = 20000, max_hold: timedelta = DEFAULT_MAX_HOLD
+    conn: Connection,
+    limit: int = 20000,
+    max_hold: timedelta = DEFAULT_MAX_HOLD,
+    settle: timedelta = timedelta(0),
 ) -> int:
     """Recompute up to ``limit`` marked 1-minute buckets and everything above; return how many.
 
-    Returns 0 when nothing was marked or another historian holds the rollup lock.
+    Only marks untouched for ``settle`` are taken: the minute being written is re-marked by
+    every batch, and taking its mark would make those batches wait for this pass (queries read
+    pending minutes from the raw samples meanwhile). Returns 0 when nothing was due or another
+    historian holds the rollup lock.
     """
     with conn.transaction():
         locked = conn.execute(
@@ -232,7 +238,9 @@ def refresh_once(
         ).fetchone()
         if not locked or not locked[0]:
             return 0
-        taken = conn.execute(_TAKE_MARKS.format(limit=sql.Literal(limit))).rowcount
+        taken = conn.execute(
+            _TAKE_MARKS.format(limit=sql.Literal(limit), settle=sql.Literal(settle))
+        ).rowcount
         if taken <= 0:
             return 0
         # A pass sorts up to ~1 M samples; keep that in memory rather than in temp files.
