@@ -7,7 +7,9 @@ at or below 5 °C) and its mean over the season equals the climate's mean heatin
 temperature. Spells of colder or milder weather are an Ornstein-Uhlenbeck process whose spread
 is set so the design outdoor temperature (a daily mean not reached on about five days a year)
 lies two standard deviations below the coldest point of the curve. A cosine daily swing peaks
-at 15:00 local time.
+at 15:00 local time. When the climate has a cooling season, the warm half of the year gets its
+own amplitude, putting the warmest daily mean half a daily swing and one spell spread below
+the cooling design temperature.
 """
 
 from __future__ import annotations
@@ -37,11 +39,17 @@ class SeasonalCurve:
     amplitude_k: float
     coldest_day_of_year: float
     spell_sigma_k: float
+    summer_amplitude_k: float | None = None
+    """Amplitude of the warm half of the year when a cooling season is given (else symmetric)."""
 
     def daily_mean_c(self, day_of_year: float) -> float:
         """Seasonal daily-mean temperature on a (fractional) day of the year."""
         phase = 2.0 * math.pi * (day_of_year - self.coldest_day_of_year) / YEAR_DAYS
-        return self.annual_mean_c - self.amplitude_k * math.cos(phase)
+        swing = math.cos(phase)
+        amplitude = self.amplitude_k
+        if swing < 0.0 and self.summer_amplitude_k is not None:
+            amplitude = self.summer_amplitude_k
+        return self.annual_mean_c - amplitude * swing
 
 
 def fit_seasonal_curve(climate: Climate) -> SeasonalCurve:
@@ -66,7 +74,13 @@ def fit_seasonal_curve(climate: Climate) -> SeasonalCurve:
     coldest = (start + half) % YEAR_DAYS
     coldest_curve = annual_mean - amplitude
     sigma = max(0.5, (coldest_curve - climate.design_outdoor_temp_c) / 2.0)
-    return SeasonalCurve(annual_mean, amplitude, coldest, sigma)
+    summer = None
+    if climate.cooling_season_days > 0:
+        # the cooling design temperature is a hot-spell afternoon: the warmest daily mean of
+        # the curve lies half a daily swing and one spell spread below it
+        warmest = climate.design_cooling_outdoor_temp_c - climate.daily_swing_k / 2.0 - sigma
+        summer = max(warmest - annual_mean, 0.0)
+    return SeasonalCurve(annual_mean, amplitude, coldest, sigma, summer)
 
 
 def day_of_year(moment: datetime) -> float:
@@ -107,6 +121,15 @@ class OutdoorWeather:
         if start > local:
             start = datetime(local.year - 1, month, day)
         return (local - start).total_seconds() < self.climate.heating_season_days * 86400.0
+
+    def in_cooling_season(self, now: datetime) -> bool:
+        """True within the cooling season, centred on the warmest day of the seasonal curve."""
+        days = self.climate.cooling_season_days
+        if days <= 0:
+            return False
+        warmest = (self.curve.coldest_day_of_year + YEAR_DAYS / 2.0) % YEAR_DAYS
+        distance = abs(day_of_year(self.local_time(now)) - warmest) % YEAR_DAYS
+        return min(distance, YEAR_DAYS - distance) <= days / 2.0
 
     def advance(self, now: datetime, dt_s: float) -> None:
         """Move the weather to ``now``, ``dt_s`` seconds after the previous call."""

@@ -85,6 +85,19 @@ MAX_CONDENSER_LIFT_K = 10.0
 """How far above its rated sink temperature a heat pump can heat."""
 MIN_SOURCE_OUT_C = 2.0
 """Lowest evaporator leaving-water temperature (freeze protection)."""
+CHILLED_SUPPLY_C = 7.0
+CHILLED_DESIGN_DT_K = 5.0
+"""Chilled-water design supply and temperature rise (7/12 °C); site files give heating only."""
+COOLING_INDOOR_C = 26.0
+"""Indoor temperature cooling holds (GB 50736 comfort, summer)."""
+FAN_COIL_DESIGN_EXCESS_K = COOLING_INDOOR_C - (CHILLED_SUPPLY_C + CHILLED_DESIGN_DT_K / 2.0)
+MIN_CHILLED_C = 4.0
+MAX_CONDENSER_OUT_C = 45.0
+THERMOSTAT_TIME_CONSTANT_S = 3600.0
+FAN_COIL_STANDBY = 0.02
+"""Share of their full exchange fan coils keep when their thermostats are satisfied."""
+"""How fast room thermostats pull an over-warm room back to the cooling setpoint."""
+"""Highest condenser leaving-water temperature when rejecting heat to the source loop."""
 STAGE_UP_DELAY_S = 300.0
 STAGE_DOWN_DELAY_S = 900.0
 STAGE_DOWN_MARGIN = 0.85
@@ -96,6 +109,8 @@ LEAKAGE_FRACTION = 1e-4
 """Make-up water needed, as a fraction of the circulating flow (normal losses)."""
 METER_FLOW_SIGMA = 0.003
 METER_TEMP_SIGMA_K = 0.02
+METER_MIN_DT_K = 0.2
+"""Temperature difference below which a heat meter registers nothing (start threshold)."""
 WARM_UP_STEP_S = 60.0
 
 
@@ -184,6 +199,8 @@ class StationModel:
         self.weather = OutdoorWeather(station.climate, station.timezone, self.rng)
         self.damped_outdoor_c: float | None = None
         self.heating_on = False
+        self.cooling_on = False
+        self._setpoint_mode = "heating"
         self.remote_supply_setpoint_c: float | None = None
         self.supply_target_c = station.design_supply_temp_c
         self.plant_supply_c = station.design_supply_temp_c
@@ -201,6 +218,9 @@ class StationModel:
         if warm_up_s > 0:
             self.now = begin - timedelta(seconds=warm_up_s)
             self.weather.advance(self.now, WARM_UP_STEP_S)
+            if self.can_cool and self.weather.in_cooling_season(self.now):
+                for zone in self.zones.values():
+                    zone.indoor_temp_c = COOLING_INDOOR_C
             elapsed = 0.0
             while elapsed < warm_up_s:
                 step = min(WARM_UP_STEP_S, warm_up_s - elapsed)
@@ -309,7 +329,14 @@ class StationModel:
             load = station.design_heat_load_kw * area / total_area
             self.zones[zone_id] = ZoneState(zone_id, area, load, load / (cp_design * design_dt),
                                             station.indoor_design_temp_c)
-        self.user_group.required_m3h = sum(z.design_flow_m3h for z in self.zones.values())
+        self.heating_flow_m3h = sum(z.design_flow_m3h for z in self.zones.values())
+        cooling_kw = station.cooling_index_w_per_m2 * station.heated_area_m2 / 1000.0
+        self.cooling_design_kw = cooling_kw
+        self.cooling_flow_m3h = cooling_kw / (capacity_rate_kw_per_k(1.0, CHILLED_SUPPLY_C)
+                                              * CHILLED_DESIGN_DT_K)
+        self.can_cool = (not self.wells and cooling_kw > 0
+                         and station.climate.cooling_season_days > 0)
+        self.user_group.required_m3h = self.heating_flow_m3h
         for bh_id, group in self.source_groups.items():
             group.required_m3h = self.boreholes[bh_id].spec.rated_flow_m3h
         orphans = [b for b, g in self.source_groups.items() if not g.pumps]
@@ -461,20 +488,28 @@ class StationModel:
             self.damped_outdoor_c = outdoor
         self.damped_outdoor_c = lag(self.damped_outdoor_c, outdoor, OUTDOOR_DAMPING_S, dt_s)
         self.heating_on = self.weather.in_heating_season(self.now)
-        if self.remote_supply_setpoint_c is not None:
+        self.cooling_on = (self.can_cool and not self.heating_on
+                           and self.weather.in_cooling_season(self.now))
+        mode = "cooling" if self.cooling_on else "heating"
+        if self.remote_supply_setpoint_c is not None and self._setpoint_mode == mode:
             self.supply_target_c = self.remote_supply_setpoint_c
+        elif self.cooling_on:
+            self.supply_target_c = CHILLED_SUPPLY_C
         else:
             self.supply_target_c = self.heating_curve_c(self.damped_outdoor_c)
+        self.user_group.required_m3h = (self.cooling_flow_m3h if self.cooling_on
+                                        else self.heating_flow_m3h)
+        on = self.plant_on
         for well in self.wells.values():
             if not well.pump.remote_run:
                 well.pump.run_command = self.heating_on
             if not well.pump.remote_speed:
                 well.pump.speed_setpoint_hz = well.pump.max_speed_hz
         for group in (self.user_group, self.source_spare, *self.source_groups.values()):
-            self._duty(group, self.heating_on)
+            self._duty(group, on)
         for role, unit in self.other_pumps:
             if not unit.remote_run:
-                unit.run_command = self.heating_on and role != "makeup"
+                unit.run_command = on and role != "makeup"
         for unit in self.boosters:
             if not unit.remote_run:
                 unit.run_command = self.heating_on
@@ -484,10 +519,15 @@ class StationModel:
         for rw in self.reinjection.values():
             if rw.has_pump and not rw.pump.remote_run:
                 rw.pump.run_command = self.heating_on
-        if not self.heating_on:
+        if not on:
             for hp in self.heat_pumps.values():
                 if not hp.remote_run:
                     hp.run_command = False
+
+    @property
+    def plant_on(self) -> bool:
+        """True in the heating season, or in the cooling season of a station that cools."""
+        return self.heating_on or self.cooling_on
 
     def heating_curve_c(self, outdoor_c: float) -> float:
         """Supply temperature that lets design-sized emitters meet the load at this outdoor temp."""
@@ -552,7 +592,7 @@ class StationModel:
     def _group_flow(self, group: _Group) -> tuple[float, float]:
         """Flow and head of a circulation group (implicit pump when the site lists none)."""
         if not group.pumps:
-            return (group.required_m3h if self.heating_on else 0.0), 0.0
+            return (group.required_m3h if self.plant_on else 0.0), 0.0
         flow = 0.0
         head = 0.0
         for unit in group.pumps:
@@ -631,6 +671,9 @@ class StationModel:
         return weighted / flow_total if flow_total > 0 else self.return_c
 
     def _thermal(self, dt_s: float) -> None:
+        if self.cooling_on:
+            self._thermal_cooling(dt_s)
+            return
         mixed_return = self._zone_returns(dt_s)
         user_flow = self.network_flow_m3h
         target = self.supply_target_c
@@ -678,6 +721,127 @@ class StationModel:
         b.plant_output_kwh += self.plant_output_kw * hours
         b.delivered_kwh += self.delivered_kw * hours
         b.loss_kwh += self.loss_kw * hours
+
+    def _thermal_cooling(self, dt_s: float) -> None:
+        """Summer: heat pumps chill the network and reject the heat into the borehole loop."""
+        station = self.site.station
+        user_flow = self.network_flow_m3h
+        flow_total = weighted = 0.0
+        for zone in self.zones.values():
+            if zone.flow_m3h <= 0.0:
+                zone.return_c = lag(zone.return_c, zone.indoor_temp_c, 3600.0, dt_s)
+                continue
+            # fan coils: output proportional to indoor air minus mean water temperature
+            supply = self.station_supply_c
+            capacity = capacity_rate_kw_per_k(zone.flow_m3h, supply)
+            design = self.cooling_design_kw * zone.area_m2 / station.heated_area_m2
+            k = design / FAN_COIL_DESIGN_EXCESS_K
+            full = (k * zone.indoor_temp_c + supply * (capacity - k / 2.0)) / (capacity + k / 2.0)
+            # room thermostats throttle the fan coils to what holds the cooling setpoint
+            conductance = design / max(
+                station.climate.design_cooling_outdoor_temp_c - COOLING_INDOOR_C, 1.0)
+            hold = max(0.0, conductance * (self.weather.temp_c - COOLING_INDOOR_C)
+                       + conductance * (zone.indoor_temp_c - COOLING_INDOOR_C)
+                       * BUILDING_TIME_CONSTANT_S / THERMOSTAT_TIME_CONSTANT_S)
+            wanted = supply + hold / capacity
+            standby = supply + FAN_COIL_STANDBY * (full - supply)
+            zone.return_c = max(min(full, wanted), standby)
+            flow_total += zone.flow_m3h
+            weighted += zone.flow_m3h * zone.return_c
+        mixed_return = weighted / flow_total if flow_total > 0 else self.return_c
+        c_user = capacity_rate_kw_per_k(user_flow, mixed_return)
+        t_plant, source_kw, compressor_kw = self._loop_plant(
+            mixed_return, c_user, self.supply_target_c, dt_s, plant=self._chiller)
+        self.plant_supply_c = self.station_supply_c = t_plant
+        self.plant_output_kw = c_user * (t_plant - mixed_return) if user_flow > 0 else 0.0
+        self.loss_kw = 0.0
+        self.delivered_kw = self.plant_output_kw
+        self.return_c = mixed_return
+        self.source_kw = source_kw
+        conductance = self.cooling_design_kw / max(
+            station.climate.design_cooling_outdoor_temp_c - COOLING_INDOOR_C, 1.0)
+        for zone in self.zones.values():
+            zone.supply_c = t_plant
+            share = zone.flow_m3h / user_flow if user_flow > 0 else 0.0
+            zone.heat_kw = c_user * share * (t_plant - zone.return_c)
+            zone_conductance = conductance * zone.area_m2 / station.heated_area_m2
+            equilibrium = self.weather.temp_c + zone.heat_kw / zone_conductance
+            zone.indoor_temp_c = lag(zone.indoor_temp_c, equilibrium, BUILDING_TIME_CONSTANT_S,
+                                     dt_s)
+        hours = dt_s / 3600.0
+        b = self.balance
+        b.source_kwh += source_kw * hours
+        b.compressor_kwh += compressor_kw * hours
+        b.plant_output_kwh += self.plant_output_kw * hours
+        b.delivered_kwh += self.delivered_kw * hours
+
+    def _chiller(self, t_src: float, src_flow: float, t_return: float, c_user: float,
+                 target: float) -> tuple[float, float, float]:
+        """Heat pumps in cooling: (chilled supply °C, source kW (< 0: rejected), power kW)."""
+        self._source_in_c = t_src
+        c_src = capacity_rate_kw_per_k(src_flow, t_src)
+        running = [h for h in self._hp_order if h.running]
+        for hp in self.heat_pumps.values():
+            if not hp.running or c_user <= 0:
+                hp.heat_kw = hp.evaporator_kw = hp.power_kw = hp.cop = 0.0
+                hp.condenser_flow_m3h = hp.evaporator_flow_m3h = 0.0
+                hp.evaporator_in_c = hp.evaporator_out_c = t_return
+        self.heat_pump_inlet_c = t_return
+        if not running or c_user <= 0:
+            self._source_out_c = t_src
+            return t_return, 0.0, 0.0
+        rated_running = sum(h.spec.rated_heat_kw for h in running)
+        user_flow = self.network_flow_m3h
+        for hp in running:
+            share = hp.spec.rated_heat_kw / rated_running
+            c_i = c_user * share
+            setpoint = hp.setpoint_c if hp.setpoint_c is not None and hp.setpoint_c < 20 \
+                else target
+            wanted = c_i * (t_return - max(setpoint, MIN_CHILLED_C))
+            floor = hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw
+            capacity = hp.capacity_ratio * hp.spec.rated_heat_kw
+            limit = max(c_i * (t_return - MIN_CHILLED_C), 0.0)
+            hp.heat_kw = max(min(max(wanted, floor), capacity, limit), 0.0)
+            hp.evaporator_kw = hp.heat_kw
+            hp.evaporator_flow_m3h = user_flow * share
+            hp.evaporator_in_c = t_return
+            hp.evaporator_out_c = t_return - hp.heat_kw / c_i
+        rejected_total = compressor = 0.0
+        for stage in sorted({h.spec.stage for h in running}):
+            units = [h for h in running if h.spec.stage == stage]
+            t_out = t_src
+            condenser_out = max(h.condenser_out_c for h in units)
+            for _ in range(3):
+                rejected = 0.0
+                for hp in units:
+                    # a heating COP at these outlets less one is the cooling EER
+                    eer = max(hp.cop_at(hp.evaporator_out_c, condenser_out, hp.load_ratio)
+                              - 1.0, 0.5)
+                    hp.power_kw = hp.heat_kw / eer
+                    rejected += hp.heat_kw + hp.power_kw
+                allowed = c_src * (MAX_CONDENSER_OUT_C - t_src) if c_src > 0 else 0.0
+                if rejected > allowed:
+                    scale = max(allowed, 0.0) / rejected
+                    for hp in units:
+                        hp.heat_kw *= scale
+                        hp.evaporator_kw = hp.heat_kw
+                        hp.power_kw *= scale
+                        hp.evaporator_out_c = hp.evaporator_in_c - (
+                            hp.evaporator_in_c - hp.evaporator_out_c) * scale
+                    rejected *= scale
+                t_out = t_src + rejected / c_src if c_src > 0 else t_src
+                condenser_out = t_out
+            stage_rated = sum(h.spec.rated_heat_kw for h in units)
+            for hp in units:
+                hp.condenser_in_c, hp.condenser_out_c = t_src, t_out
+                hp.condenser_flow_m3h = src_flow * hp.spec.rated_heat_kw / stage_rated
+                hp.cop = hp.heat_kw / hp.power_kw if hp.power_kw > 0 else 0.0
+                compressor += hp.power_kw
+            rejected_total += rejected
+            t_src = t_out
+        self._source_out_c = t_src
+        supply = t_return - sum(h.heat_kw for h in running) / c_user
+        return supply, -rejected_total, compressor
 
     def _direct_stage(self, stage: int, source: tuple[float, float, float],
                       user: tuple[float, float, float], target: float) -> tuple[
@@ -814,12 +978,15 @@ class StationModel:
             x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * min(1.5, x.heat_kw / x.spec.rated_heat_kw) ** 2
         return t_out
 
-    def _loop_plant(self, t_return: float, c_user: float, target: float, dt_s: float) -> tuple[
+    def _loop_plant(self, t_return: float, c_user: float, target: float, dt_s: float,
+                    plant: Callable[[float, float, float, float, float],
+                                    tuple[float, float, float]] | None = None) -> tuple[
             float, float, float]:
-        """Solve a closed borehole loop together with the plant it feeds."""
+        """Solve a closed borehole loop together with the plant it feeds (or is cooled by)."""
+        plant = plant or self._plant
         loop_flow = sum(b.flow_m3h for b in self.boreholes.values())
         if loop_flow <= 0.0:
-            result = self._plant(self._source_in_c, 0.0, t_return, c_user, target)
+            result = plant(self._source_in_c, 0.0, t_return, c_user, target)
             for bh in self.boreholes.values():
                 bh.heat_kw = 0.0
                 bh.ground = step_ground(bh.spec, bh.ground, 0.0, dt_s)
@@ -836,7 +1003,7 @@ class StationModel:
         outlet = offset + gain * inlet_guess
         result = (self.plant_supply_c, 0.0, 0.0)
         for _ in range(3):
-            result = self._plant(outlet, loop_flow, t_return, c_user, target)
+            result = plant(outlet, loop_flow, t_return, c_user, target)
             c_src = capacity_rate_kw_per_k(loop_flow, outlet)
             extracted = result[1]
             outlet = (offset - gain * extracted / c_src) / (1.0 - gain)
@@ -888,11 +1055,14 @@ class StationModel:
         for hp in self.heat_pumps.values():
             if hp.tripped and not hp.remote_run:
                 hp.run_command = False
-        if not self.heating_on or not local:
+        if not self.plant_on or not local:
             st.up_s = st.down_s = 0.0
             return
         running = [h for h in local if h.run_command]
-        short = self.plant_supply_c < self.supply_target_c - 0.5 and self.network_flow_m3h > 0
+        error = self.plant_supply_c - self.supply_target_c
+        if self.cooling_on:  # too warm is short of cooling
+            error = -error
+        short = error < -0.5 and self.network_flow_m3h > 0
         saturated = all(h.capacity_ratio >= 1.0 and h.heat_kw >= 0.98 * h.spec.rated_heat_kw
                         for h in self.heat_pumps.values() if h.running)
         st.up_s = st.up_s + dt_s if short and saturated else 0.0
@@ -912,7 +1082,7 @@ class StationModel:
         total_heat = sum(h.heat_kw for h in self.heat_pumps.values() if h.running)
         rest = sum(h.spec.rated_heat_kw for h in self.heat_pumps.values()
                    if h.running and h is not last)
-        over = self.plant_supply_c > self.supply_target_c + 2.0
+        over = error > 2.0
         surplus = total_heat < STAGE_DOWN_MARGIN * rest or over
         st.down_s = st.down_s + dt_s if surplus else 0.0
         if st.down_s >= STAGE_DOWN_DELAY_S:
@@ -934,7 +1104,11 @@ class StationModel:
             heats = heat_power_kw(np.array([m.flow_m3h for m in meters]),
                                   np.array([m.supply_c for m in meters]),
                                   np.array([m.return_c for m in meters]))
-            for meter, heat in zip(meters, heats.tolist(), strict=True):
+            for meter, measured in zip(meters, heats.tolist(), strict=True):
+                # a heat meter registers heat only, above its start threshold; a chilled-water
+                # flow, or one without a temperature difference, reads zero power
+                rise = meter.supply_c - meter.return_c
+                heat = measured if rise >= METER_MIN_DT_K else 0.0
                 meter.heat_kw = heat
                 meter.heat_kwh += heat * hours
                 meter.volume_m3 += meter.flow_m3h * hours
@@ -943,7 +1117,8 @@ class StationModel:
             emeter.energy_kwh += emeter.power_kw * hours
         for hp in self.heat_pumps.values():
             hp.energy_kwh += hp.power_kw * hours
-            hp.heat_kwh += hp.heat_kw * hours
+            if not self.cooling_on:
+                hp.heat_kwh += hp.heat_kw * hours
         self.makeup_m3h = LEAKAGE_FRACTION * (self.network_flow_m3h + sum(
             b.flow_m3h for b in self.boreholes.values()))
         self.makeup_m3 += self.makeup_m3h * hours
@@ -1008,6 +1183,7 @@ class StationModel:
                 self.heat_pumps[equipment_id].setpoint_c = float(value)
             else:
                 self.remote_supply_setpoint_c = float(value)
+                self._setpoint_mode = "cooling" if self.cooling_on else "heating"
             return
         raise CommandError(f"measurand {measurand} is not a command")
 

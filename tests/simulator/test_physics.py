@@ -11,7 +11,7 @@ from plant.site import CoaxialBorehole, ReinjectionWell, Site
 from plant.units import TO_BASE
 from simulator.faults import FaultSpec
 from simulator.sim import StationSim
-from tests.simulator.helpers import DOUBLET, MIDWINTER, SCHOOL, site
+from tests.simulator.helpers import DOUBLET, FIELD, MIDWINTER, SCHOOL, site
 
 DAY_S = 86400.0
 
@@ -191,3 +191,23 @@ def test_same_seed_same_readings_other_seed_other_readings() -> None:
         runs.append(sim.values())
     assert runs[0] == runs[1]
     assert runs[0] != runs[2]
+
+
+def test_summer_cooling_rejects_heat_into_the_borehole_field() -> None:
+    field = site(FIELD)
+    sim = StationSim(field, seed=6, start=datetime(2026, 7, 25, tzinfo=UTC))
+    sim.run(2 * DAY_S, 60.0)
+    model = sim.model
+    assert model.cooling_on and not model.heating_on
+    balance = model.energy_balance()
+    assert balance.delivered_kwh < 0  # heat taken out of the buildings
+    assert balance.source_kwh < balance.delivered_kwh  # the ground takes that plus the work
+    assert abs(balance.residual_kwh) < 1e-6 * abs(balance.delivered_kwh)
+    rejected = sum(in_base(sim, f"{zone}.heat_rejected_energy") for zone in ("BF-A", "BF-B",
+                                                                               "BF-C"))
+    assert rejected == pytest.approx(-balance.source_kwh, rel=0.01)
+    for zone in model.zones.values():
+        assert 22.0 < zone.indoor_temp_c < 28.0
+    # heat meters register heat only: chilled water adds nothing to them
+    assert sim.value("HM-USR.heat_energy") == 0.0
+    assert all(hp.heat_kwh == 0.0 for hp in model.heat_pumps.values())
