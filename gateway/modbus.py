@@ -100,13 +100,15 @@ class ModbusDriver:
 
     async def _request(self, method: str, *args: Any, **kwargs: Any) -> Any:
         """Send one request and wait for its answer; DeviceError on timeout or a lost link."""
-        if self._client is None or self._state is not DeviceState.CONNECTED:
-            raise DeviceError(Reason.NOT_CONNECTED, "not connected")
         try:
             async with self._lock:
+                # checked under the lock: a request queued behind one that timed out finds
+                # the connection already closed
+                client = self._client
+                if client is None or self._state is not DeviceState.CONNECTED:
+                    raise DeviceError(Reason.NOT_CONNECTED, "not connected")
                 response = await asyncio.wait_for(
-                    getattr(self._client, method)(*args, device_id=self.device.unit_id,
-                                                  **kwargs),
+                    getattr(client, method)(*args, device_id=self.device.unit_id, **kwargs),
                     self.device.timeout_s * 1.5,
                 )
         except (TimeoutError, ModbusException, OSError) as exc:
