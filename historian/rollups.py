@@ -110,12 +110,12 @@ _ADD_SUCCESSORS = sql.SQL(
     " ON CONFLICT DO NOTHING"
 )
 
-# Set-based: the marked buckets of a point are cut into islands of consecutive minutes; each
-# island's samples are read with one index range scan (LATERAL, so that a hypertable excludes
-# the other chunks at run time) plus the latest sample before it (and the latest
-# valued one, for counters), and window functions partitioned by island give every sample its
-# predecessor. Statistics and time-weighted integrals are taken over all samples, counter
-# increments over valued samples only.
+# Set-based: the marked buckets of a point are cut into islands of consecutive minutes. Each
+# island's samples are read with one index range scan (LATERAL with OFFSET 0, so the planner
+# cannot turn it into a join that scans every chunk of the table), plus the latest sample before
+# it (and the latest valued one, for counters); window functions partitioned by island give
+# every sample its predecessor. Statistics and time-weighted integrals are taken over all
+# samples, counter increments over valued samples only.
 _RECOMPUTE_1M = sql.SQL(
     "WITH islands AS ("
     "  SELECT point_id, grp AS island, min(bucket) AS lo,"
@@ -129,7 +129,7 @@ _RECOMPUTE_1M = sql.SQL(
     "  SELECT i.point_id, i.island, s.time, s.value, s.quality, true AS inside,"
     "   date_bin('1 minute', s.time, {origin}) AS bucket"
     "  FROM islands i CROSS JOIN LATERAL (SELECT time, value, quality FROM samples"
-    "   WHERE point_id = i.point_id AND time >= i.lo AND time < i.hi) s"
+    "   WHERE point_id = i.point_id AND time >= i.lo AND time < i.hi OFFSET 0) s"
     "  UNION ALL"
     "  SELECT i.point_id, i.island, b.time, b.value, b.quality, false,"
     "   date_bin('1 minute', b.time, {origin})"
@@ -165,7 +165,7 @@ _RECOMPUTE_1M = sql.SQL(
     "  SELECT i.point_id, i.island, s.time, s.value, true AS inside"
     "  FROM counter_islands i CROSS JOIN LATERAL (SELECT time, value FROM samples"
     "   WHERE point_id = i.point_id AND time >= i.lo AND time < i.hi AND quality <> {bad}"
-    "   AND value IS NOT NULL) s"
+    "   AND value IS NOT NULL OFFSET 0) s"
     "  UNION ALL"
     "  SELECT i.point_id, i.island, b.time, b.value, false"
     "  FROM counter_islands i CROSS JOIN LATERAL (SELECT time, value FROM samples"
