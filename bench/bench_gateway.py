@@ -215,8 +215,8 @@ async def run(devices: int, points: int, seconds: float, workdir: Path,
         deadline, last = time.monotonic() + 90, subscriber.samples
         while time.monotonic() < deadline:
             await asyncio.sleep(1.0)
-            rate, last = subscriber.samples - last, subscriber.samples
-            if rate >= 0.9 * devices * points:
+            flow, last = subscriber.samples - last, subscriber.samples
+            if flow >= 0.9 * devices * points:
                 break
         await asyncio.sleep(2.0)
         start_samples, start_cpu, start = subscriber.samples, cpu_seconds(gateway.pid), time.time()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sqlite3
 import time
@@ -107,12 +108,16 @@ def births(collector: Collector) -> list[int]:
 
 @pytest.mark.slow
 def test_gateway_killed_while_broker_down_delivers_its_spool_after_restart(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path / "mq")
-    broker.start()
-    sim = SimProcess(tmp_path / "sim")
-    gateway = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
-    collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
-    try:
+    with contextlib.ExitStack() as cleanup:
+        broker = Mosquitto(tmp_path / "mq")
+        broker.start()
+        cleanup.callback(broker.stop)
+        sim = SimProcess(tmp_path / "sim")
+        cleanup.callback(sim.stop)
+        gateway = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
+        cleanup.callback(gateway.stop)
+        collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
+        cleanup.callback(collector.close)
         collector.wait_for(lambda: len(collector.of("data")) > 10, 30, "data from the gateway")
         first = births(collector)[0]
         broker.stop()
@@ -121,7 +126,8 @@ def test_gateway_killed_while_broker_down_delivers_its_spool_after_restart(tmp_p
         waiting = spooled_seqs(gateway.state_dir, first)
         assert len(waiting) > 3, "the gateway spooled while the broker was down"
         last_seq = waiting[-1]
-        gateway = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
+        restarted = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
+        cleanup.callback(restarted.stop)
         time.sleep(1.0)
         broker.start()
         collector.wait_for(lambda: {b["seq"] for b in collector.batches()
@@ -132,21 +138,20 @@ def test_gateway_killed_while_broker_down_delivers_its_spool_after_restart(tmp_p
         replayed = [b for b in collector.batches() if b["session"] == first and
                     b["seq"] in waiting]
         assert replayed and all(b["historical"] for b in replayed)
-    finally:
-        collector.close()
-        gateway.stop()
-        sim.stop()
-        broker.stop()
 
 
 @pytest.mark.slow
 def test_broker_stopped_for_a_minute_mid_run_loses_nothing(tmp_path: Path) -> None:
-    broker = Mosquitto(tmp_path / "mq")
-    broker.start()
-    sim = SimProcess(tmp_path / "sim")
-    gateway = GatewayProcess(tmp_path / "gw", broker.port, sim.endpoints_file)
-    collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
-    try:
+    with contextlib.ExitStack() as cleanup:
+        broker = Mosquitto(tmp_path / "mq")
+        broker.start()
+        cleanup.callback(broker.stop)
+        sim = SimProcess(tmp_path / "sim")
+        cleanup.callback(sim.stop)
+        gateway = GatewayProcess(tmp_path / "gw", broker.port, sim.endpoints_file)
+        cleanup.callback(gateway.stop)
+        collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
+        cleanup.callback(collector.close)
         collector.wait_for(lambda: len(collector.of("data")) > 10, 30, "data from the gateway")
         time.sleep(5.0)
         broker.stop()
@@ -173,12 +178,6 @@ def test_broker_stopped_for_a_minute_mid_run_loses_nothing(tmp_path: Path) -> No
         assert len(outage) > 50
         assert all(b["historical"] for b in outage)
         assert {b["seq"] for b in outage} <= {b["seq"] for b in batches if b["historical"]}
-    finally:
-        collector.close()
-        gateway.stop()
-        sim.stop()
-        broker.stop()
-
 
 def test_full_spool_drops_the_oldest_and_raises_its_high_water_point(
         site: Site, tmp_path: Path) -> None:

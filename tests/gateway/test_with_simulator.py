@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import time
@@ -35,21 +36,20 @@ class Rig:
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     root = tmp_path_factory.mktemp("rig")
-    broker = Mosquitto(root / "mq")
-    broker.start()
-    sim = SimProcess(root / "sim")
-    gateway = GatewayProcess(root / "gw", broker.port, sim.endpoints_file)
-    collector = Collector(broker.port, f"geoscada/v1/{STATION}/#")
-    try:
+    with contextlib.ExitStack() as cleanup:
+        broker = Mosquitto(root / "mq")
+        broker.start()
+        cleanup.callback(broker.stop)
+        sim = SimProcess(root / "sim")
+        cleanup.callback(sim.stop)
+        gateway = GatewayProcess(root / "gw", broker.port, sim.endpoints_file)
+        cleanup.callback(gateway.stop)
+        collector = Collector(broker.port, f"geoscada/v1/{STATION}/#")
+        cleanup.callback(collector.close)
         opc_points = {p.id for p in SITE.points_on("opc")}
         collector.wait_for(lambda: any(s["p"] in opc_points for s in samples(collector)), 30,
                            "OPC UA data")
         yield Rig(broker, sim, gateway, collector)
-    finally:
-        collector.close()
-        gateway.stop()
-        sim.stop()
-        broker.stop()
 
 
 def samples(collector: Collector) -> list[dict[str, Any]]:
