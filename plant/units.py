@@ -86,6 +86,18 @@ def unece_code(unit: str) -> str:
     return UNITS[unit][1]
 
 
+def opcua_unit_id(code: str) -> int:
+    """OPC UA EUInformation.UnitId of a UNECE common code: its characters packed into bytes."""
+    value = 0
+    for char in code:
+        value = (value << 8) | ord(char)
+    return value
+
+
+UNITS_NAMESPACE = "http://www.opcfoundation.org/UA/units/un/cefact"
+"""The namespace URI of UNECE-coded EngineeringUnits (OPC 10000-8 §5.6.3)."""
+
+
 def symbol(unit: str) -> str:
     """Return the display symbol of a unit."""
     return UNITS[unit][2]

@@ -23,21 +23,12 @@ from asyncua import ua as _ua
 from asyncua.server.server import Server
 
 from plant.site import OpcUaBinding, OpcUaDevice, Point
-from plant.units import symbol, unece_code
+from plant.units import UNITS_NAMESPACE, opcua_unit_id, symbol, unece_code
 from simulator.sim import StationSim, WriteRefusedError
 
 log = logging.getLogger(__name__)
 ua: Any = _ua  # asyncua's generated types are looser than its annotations
 
-UNITS_NAMESPACE = "http://www.opcfoundation.org/UA/units/un/cefact"
-
-
-def unit_id(code: str) -> int:
-    """OPC UA UnitId packed from a UNECE common code (OPC 10000-8 §5.6.3)."""
-    value = 0
-    for char in code:
-        value = (value << 8) | ord(char)
-    return value
 
 
 def browse_name(point: Point) -> str:
@@ -174,7 +165,7 @@ class StationOpcUaServer:
             return
         variable = server.get_node(node_id)
         code = unece_code(point.unit)
-        units = ua.EUInformation(NamespaceUri=UNITS_NAMESPACE, UnitId=unit_id(code),
+        units = ua.EUInformation(NamespaceUri=UNITS_NAMESPACE, UnitId=opcua_unit_id(code),
                                  DisplayName=ua.LocalizedText(symbol(point.unit)),
                                  Description=ua.LocalizedText(point.unit))
         await variable.add_property(ua.NodeId(f"{point.id}#EngineeringUnits", namespace),

@@ -37,7 +37,7 @@ from plant.site import (  # noqa: E402
     Site,
     parse_site,
 )
-from plant.units import symbol, unece_code  # noqa: E402
+from plant.units import UNITS_NAMESPACE, opcua_unit_id, symbol, unece_code  # noqa: E402
 
 SITES_DIR = ROOT / "sites"
 DOCS_DIR = ROOT / "docs"
@@ -1273,15 +1273,6 @@ STATIONS: tuple[Callable[[], StationSpec], ...] = (
 # --------------------------------------------------------------------------- docs
 
 TABLE_ORDER = ("coil", "discrete_input", "input_register", "holding_register")
-UNITS_NAMESPACE = "http://www.opcfoundation.org/UA/units/un/cefact"
-
-
-def unit_id(code: str) -> int:
-    """OPC UA EUInformation.UnitId of a UNECE common code (its characters packed into bytes)."""
-    value = 0
-    for char in code:
-        value = (value << 8) | ord(char)
-    return value
 
 
 def _range(point: Point) -> str:
@@ -1408,7 +1399,7 @@ def render_opcua_nodes(sites: Sequence[Site]) -> str:
                     units = "| Boolean | | | | |"
                 else:
                     code = unece_code(point.unit)
-                    units = (f"| Double | {code} | {unit_id(code)} | {symbol(point.unit)} | "
+                    units = (f"| Double | {code} | {opcua_unit_id(code)} | {symbol(point.unit)} | "
                              f"{_range(point)} |")
                 out.append(f"| {point.equipment} | {browse_name(point)} | `{node_id}` "
                            f"{units} {_limits(point)} | {mode} |")

@@ -18,7 +18,6 @@ from tools.make_sites import (
     AddressBook,
     nice_ceil,
     scalar,
-    unit_id,
 )
 
 SEEDS = Path("/work/shared/seeds")
@@ -96,10 +95,6 @@ def test_address_book_aligns_words_and_leaves_gaps_between_kinds() -> None:
     assert book.take("plc", HR_U16_DECI, "pump") == 0
     assert book.take("plc", HR_U16_DECI, "valve") == 1
 
-
-def test_unit_ids_follow_the_unece_packing() -> None:
-    assert unit_id("CEL") == 4408652  # OPC UA Part 8 example for degree Celsius
-    assert unit_id("KWT") == (ord("K") << 16) | (ord("W") << 8) | ord("T")
 
 
 # (seed file, line, fragments that the cited line must contain)
