@@ -1166,10 +1166,11 @@ def shallow_field() -> StationSpec:
                   id="GT-OUT", name="Ground-temperature borehole, outside",
                   kind="ground_temp_borehole", field="BF-A", position="outside",
                   depth_m=120.0, sensor_depths_m=depths),
-            *(equip("plc-field", pump_points, "ground-side secondary pump per zone (003 L156)"
+            *(equip("plc-field", pump_points,
+                    "ground-side secondary pump per zone (003 L156); " + MOTOR_SIZED
                     if zone == "A" else (),
                     id=f"P-G{zone}", name=f"Ground-side secondary pump {zone}", kind="pump",
-                    role="source_circulation", serves=f"BF-{zone}", rated_kw=45.0,
+                    role="source_circulation", serves=f"BF-{zone}", rated_kw=90.0,
                     rated_flow_m3h=800.0, rated_head_m=28.0)
               for zone, _ in zones),
             *(equip("hpc", lambda f: heat_pump_points(f, 5.0, 7.0, COOL_HEAT_SETPOINT),
@@ -1186,19 +1187,21 @@ def shallow_field() -> StationSpec:
                   rated_heat_kw=1689.0, rated_cop=4.4, rated_source_out_temp_c=6.0,
                   rated_sink_out_temp_c=47.0, min_load_pct=15.0),
             *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
-                    "source-side primary pumps, one per unit, variable speed (003 L120)"
+                    "source-side primary pumps, one per unit, variable speed (003 L120); "
+                    + MOTOR_SIZED
                     if n == 1 else (),
                     id=f"P-SP{n}", name=f"Source primary pump {n}", kind="pump",
                     role="source_circulation", serves=f"HP{n}",
-                    rated_kw=30.0 if n < 5 else 11.0,
+                    rated_kw=37.0 if n < 5 else 15.0,
                     rated_flow_m3h=650.0 if n < 5 else 250.0, rated_head_m=15.0)
               for n in (1, 2, 3, 4, 5)),
             *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
-                    "user-side primary pumps, one per unit, variable speed (003 L120)"
+                    "user-side primary pumps, one per unit, variable speed (003 L120); "
+                    + MOTOR_SIZED
                     if n == 1 else (),
                     id=f"P-UP{n}", name=f"User primary pump {n}", kind="pump",
                     role="user_circulation", serves=f"HP{n}",
-                    rated_kw=30.0 if n < 5 else 11.0,
+                    rated_kw=37.0 if n < 5 else 15.0,
                     rated_flow_m3h=600.0 if n < 5 else 230.0, rated_head_m=15.0)
               for n in (1, 2, 3, 4, 5)),
             *(equip("plc-plant", pump_points,
@@ -1271,6 +1274,8 @@ STATIONS: tuple[Callable[[], StationSpec], ...] = (
 
 
 # --------------------------------------------------------------------------- docs
+
+MOTOR_SIZED = "motor kW assumed, sized for the duty point"
 
 TABLE_ORDER = ("coil", "discrete_input", "input_register", "holding_register")
 

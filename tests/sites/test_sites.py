@@ -22,6 +22,7 @@ from plant.site import (
     OpcUaDevice,
     PlateExchanger,
     ProductionWell,
+    Pump,
     ReinjectionWell,
     Site,
     load_site,
@@ -390,3 +391,18 @@ def test_readme_point_counts_are_current() -> None:
     for path in SITE_FILES:
         row = next(line for line in readme.splitlines() if line.startswith(f"| `{path.name}`"))
         assert row.rstrip(" |").endswith(f"| {len(loaded(path).points)}"), path.name
+
+
+WIRE_TO_WATER_EFFICIENCY = 0.80
+"""A generous combined pump and motor efficiency: no motor may need more to reach its duty."""
+
+
+@pytest.mark.parametrize("path", SITE_FILES, ids=lambda p: p.stem)
+def test_every_pump_motor_can_drive_its_duty_point(path: Path) -> None:
+    for pump in (e for e in load_site(path).equipment if isinstance(e, Pump)):
+        hydraulic_kw = 1000.0 * 9.81 * pump.rated_flow_m3h / 3600.0 * pump.rated_head_m / 1000.0
+        assert pump.rated_kw >= hydraulic_kw / WIRE_TO_WATER_EFFICIENCY, (
+            f"{path.name}: {pump.id} needs {hydraulic_kw:.1f} kW of water power at "
+            f"{pump.rated_flow_m3h} m³/h and {pump.rated_head_m} m; a {pump.rated_kw} kW motor "
+            "cannot deliver it"
+        )
