@@ -215,6 +215,8 @@ _RECOMPUTE_COARSER = sql.SQL(
 
 def prepare(conn: Connection) -> None:
     """Create the connection's temporary work tables (once per connection)."""
+    # JIT compilation of a pass's plan over hundreds of chunks took ten times the pass itself.
+    conn.execute("SET jit = off")
     conn.execute(_affected_tables().encode())
     conn.commit()
 

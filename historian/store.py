@@ -119,6 +119,9 @@ class Store:
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as admin:
             self.features = migrate(admin)
         conn = psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
+        # JIT-compiling the plan of an insert that touches many chunks costs more than the
+        # insert itself (seconds per transaction on a year of hypertable chunks).
+        conn.execute("SET jit = off")
         conn.execute(STAGE_SAMPLES)
         conn.execute(STAGE_BATCHES)
         conn.commit()
