@@ -126,7 +126,8 @@ def main(argv: Sequence[str]) -> int:
     """Run one query and print the answer."""
     args = _parser().parse_args(list(argv))
     try:
-        with psycopg.connect(args.db, connect_timeout=10) as conn:
+        # JIT compilation of plans over many hypertable chunks costs more than short queries.
+        with psycopg.connect(args.db, connect_timeout=10, options="-c jit=off") as conn:
             rows = _rows(args, conn)
     except QueryError as error:
         print(f"geoscada query: {error}", file=sys.stderr)
