@@ -91,8 +91,8 @@ def _note(sites: Sequence[Site], *, endpoints: dict[str, dict[str, str]], broker
     lines += ["", "  Plant (simulator):"]
     if modbus:
         host, port = modbus.rsplit(":", 1)
-        lines.append(f"    mbpoll -m tcp -a 1 -t 3:float -r 1 -c 10 -p {port} {host}   "
-                     "# docs/register-map.md")
+        lines.append(f"    mbpoll -m tcp -0 -1 -a 1 -t 3:float -B -r 0 -c 10 -p {port} {host}"
+                     "   # first station's well PLC, docs/register-map.md")
     lines += [
         f"    curl http://127.0.0.1:{control_port}/stations/<station>/values   # live plant values",
         "", "  MQTT:",
@@ -131,7 +131,6 @@ def main(argv: Sequence[str]) -> int:
         return 2
     workdir: Path = args.workdir.resolve()
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
-    (workdir / "spool").mkdir(parents=True, exist_ok=True)
     workdir.chmod(0o755)
 
     stopping = False
@@ -174,7 +173,7 @@ def main(argv: Sequence[str]) -> int:
             children.append(Child(f"gateway {station}", [
                 *_geoscada(), "gateway", path, "--broker", broker.url,
                 "--endpoints-file", str(endpoints_file),
-                "--spool", str(workdir / "spool" / f"{station}.db"),
+                "--state-dir", str(workdir / "gateway" / station),
             ], workdir / "logs" / f"gateway-{station}.log"))
         children.append(Child("historian", [
             *_geoscada(), "historian", "--broker", broker.url, "--db", dsn,
