@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -20,7 +21,8 @@ from tools.make_sites import (
     scalar,
 )
 
-SEEDS = Path("/work/shared/seeds")
+# The seed documents lie beside the checkout, in shared/seeds (as on developer machines and CI).
+SEEDS = Path(os.environ.get("GEOSCADA_SEEDS", make_sites.ROOT.parent / "shared" / "seeds"))
 
 
 def test_committed_files_are_what_the_generator_writes() -> None:
