@@ -30,7 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from historian import rollups
 from historian.decode import decode
 from historian.settings import HistorianSettings
-from historian.store import Inbound, Store, WriteReport
+from historian.store import Inbound, Store, WriteReport, connect
 from plant.contract import Topic, subscription
 
 log = logging.getLogger(__name__)
@@ -348,7 +348,7 @@ class Historian:
                     if not self._store.features:
                         self._stop.wait(0.5)  # the writer applies the migrations first
                         continue
-                    conn = psycopg.connect(self.settings.db, connect_timeout=10)
+                    conn = connect(self.settings.db)
                     rollups.prepare(conn)
                 while not self._stop.is_set() and rollups.refresh_once(
                     conn, 20000, max_hold, ROLLUP_SETTLE

@@ -96,6 +96,20 @@ def _missing_ranges(present: Iterable[int], low: int, high: int) -> list[tuple[i
     return gaps
 
 
+def connect(dsn: str, *, autocommit: bool = False) -> Connection:
+    """Connect the way the historian's own sessions do."""
+    return psycopg.connect(
+        dsn,
+        autocommit=autocommit,
+        connect_timeout=10,
+        # A server that vanishes without closing the socket is noticed within ~25 s, not hours.
+        keepalives=1,
+        keepalives_idle=10,
+        keepalives_interval=5,
+        keepalives_count=3,
+    )
+
+
 def sample_value(value: float | int | bool | None) -> float | None:
     """Store every value as a double: booleans as 0/1, integers exactly up to 2**53."""
     if value is None:
@@ -116,9 +130,9 @@ class Store:
     def connect(self) -> None:
         """Connect, apply migrations and prepare the staging tables."""
         self.close()
-        with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as admin:
+        with connect(self.dsn, autocommit=True) as admin:
             self.features = migrate(admin)
-        conn = psycopg.connect(self.dsn, autocommit=False, connect_timeout=10)
+        conn = connect(self.dsn)
         # JIT-compiling the plan of an insert that touches many chunks costs more than the
         # insert itself (seconds per transaction on a year of hypertable chunks).
         conn.execute("SET jit = off")
