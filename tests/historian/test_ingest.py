@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+import psycopg
 import pytest
 
 from geoscada.services import Mosquitto, PostgresCluster
@@ -102,6 +103,27 @@ def test_database_down_for_60_s_loses_and_doubles_nothing(
     assert count(dsn, "SELECT count(*) FROM dead_letters") == 0
 
 
+# A historian transaction that has written rows (it holds a transaction id) and is busy with a
+# batch: every statement of a batch write goes through the staging tables.
+_IN_BATCH_WRITE = (
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+    " AND pid <> pg_backend_pid() AND backend_xid IS NOT NULL AND query ~ 'stage_'"
+)
+
+
+def _kill_inside_a_batch_write(process: HistorianProcess, database: str) -> None:
+    """Kill -9 the historian at a moment PostgreSQL shows it inside an uncommitted batch write."""
+    with psycopg.connect(database, autocommit=True) as watch:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            row = watch.execute(_IN_BATCH_WRITE).fetchone()
+            if row is not None and row[0]:
+                process.kill()
+                return
+            time.sleep(0.001)
+    raise AssertionError("never caught the historian inside a batch write")
+
+
 def test_historian_killed_mid_batch_and_restarted_loses_and_doubles_nothing(
     broker: Mosquitto, database: str, historian_process: Callable[..., HistorianProcess]
 ) -> None:
@@ -125,7 +147,7 @@ def test_historian_killed_mid_batch_and_restarted_loses_and_doubles_nothing(
                 return count(database, "SELECT count(*) FROM samples") > before
 
             wait_for(progressed, 30, f"ingest before kill {kill}")
-            process.kill()
+            _kill_inside_a_batch_write(process, database)
             stored = count(database, "SELECT count(*) FROM samples")
             assert stored < published, "the kill came too late to interrupt ingest"
             process.start()
