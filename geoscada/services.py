@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -30,12 +31,23 @@ class ServiceError(RuntimeError):
     """A private service could not be configured, started or stopped."""
 
 
+# Listening ports come from below the kernel's ephemeral range (32768-60999 on Linux): a port
+# from that range can be taken by a client's outgoing connection, or a client reconnecting to a
+# stopped broker can TCP self-connect on it, and the restarted service then cannot bind it.
+LISTEN_PORTS = range(20000, 32768)
+
+
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((LOOPBACK, 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """Return a TCP port on 127.0.0.1, below the ephemeral range, that was free a moment ago."""
+    for _ in range(200):
+        port = random.choice(LISTEN_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((LOOPBACK, port))
+            except OSError:
+                continue
+            return port
+    raise ServiceError(f"no free port between {LISTEN_PORTS.start} and {LISTEN_PORTS.stop - 1}")
 
 
 def _port_open(port: int) -> bool:
@@ -164,6 +176,7 @@ class Mosquitto:
                     break
                 if _port_open(self.port):
                     log.info("mosquitto listening on %s", self.url)
+                    self._auto_port = False  # restarts keep the port its clients know
                     return
                 time.sleep(0.02)
             self.stop(kill=True)
@@ -334,6 +347,7 @@ class PostgresCluster:
                     ]
                 )
                 log.info("postgresql listening on %s:%d", LOOPBACK, self.port)
+                self._auto_port = False  # restarts keep the port its clients know
                 return
             except ServiceError as error:
                 # Someone took the port between probing and binding (a listener, or a client

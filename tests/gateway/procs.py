@@ -9,10 +9,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from geoscada.services import free_port
+from geoscada.services import Mosquitto, free_port
+from tests.gateway.mqtt_helpers import Collector
 
 ROOT = Path(__file__).resolve().parents[2]
 DOUBLET = ROOT / "sites" / "hydrothermal-doublet.yaml"
@@ -89,3 +91,26 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+class Rig(NamedTuple):
+    """A private broker, the simulated doublet, its gateway and a subscriber to its topics."""
+
+    broker: Mosquitto
+    sim: SimProcess
+    gateway: GatewayProcess
+    collector: Collector
+
+
+def start_rig(root: Path, cleanup: ExitStack, gateway_dir: str = "gw") -> Rig:
+    """Start the whole chain as separate processes; ``cleanup`` stops them in reverse order."""
+    broker = Mosquitto(root / "mq")
+    broker.start()
+    cleanup.callback(broker.stop)
+    sim = SimProcess(root / "sim")
+    cleanup.callback(sim.stop)
+    gateway = GatewayProcess(root / gateway_dir, broker.port, sim.endpoints_file)
+    cleanup.callback(gateway.stop)
+    collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
+    cleanup.callback(collector.close)
+    return Rig(broker, sim, gateway, collector)

@@ -18,7 +18,7 @@ from plant.contract import Death
 from plant.site import Site
 from tests.gateway.harness import running_gateway, station
 from tests.gateway.mqtt_helpers import Collector, until
-from tests.gateway.procs import GatewayProcess, SimProcess
+from tests.gateway.procs import GatewayProcess, start_rig
 
 pytestmark = pytest.mark.integration
 
@@ -109,15 +109,7 @@ def births(collector: Collector) -> list[int]:
 @pytest.mark.slow
 def test_gateway_killed_while_broker_down_delivers_its_spool_after_restart(tmp_path: Path) -> None:
     with contextlib.ExitStack() as cleanup:
-        broker = Mosquitto(tmp_path / "mq")
-        broker.start()
-        cleanup.callback(broker.stop)
-        sim = SimProcess(tmp_path / "sim")
-        cleanup.callback(sim.stop)
-        gateway = GatewayProcess(tmp_path / "gw1", broker.port, sim.endpoints_file)
-        cleanup.callback(gateway.stop)
-        collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
-        cleanup.callback(collector.close)
+        broker, sim, gateway, collector = start_rig(tmp_path, cleanup, "gw1")
         collector.wait_for(lambda: len(collector.of("data")) > 10, 30, "data from the gateway")
         first = births(collector)[0]
         broker.stop()
@@ -143,15 +135,7 @@ def test_gateway_killed_while_broker_down_delivers_its_spool_after_restart(tmp_p
 @pytest.mark.slow
 def test_broker_stopped_for_a_minute_mid_run_loses_nothing(tmp_path: Path) -> None:
     with contextlib.ExitStack() as cleanup:
-        broker = Mosquitto(tmp_path / "mq")
-        broker.start()
-        cleanup.callback(broker.stop)
-        sim = SimProcess(tmp_path / "sim")
-        cleanup.callback(sim.stop)
-        gateway = GatewayProcess(tmp_path / "gw", broker.port, sim.endpoints_file)
-        cleanup.callback(gateway.stop)
-        collector = Collector(broker.port, "geoscada/v1/hydrothermal-doublet/#")
-        cleanup.callback(collector.close)
+        broker, _sim, gateway, collector = start_rig(tmp_path, cleanup)
         collector.wait_for(lambda: len(collector.of("data")) > 10, 30, "data from the gateway")
         time.sleep(5.0)
         broker.stop()

@@ -7,17 +7,15 @@ import itertools
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from geoscada.services import Mosquitto
 from plant.contract import CommandAck, Outcome
 from plant.site import load_site
 from tests.gateway.mqtt_helpers import Collector
-from tests.gateway.procs import DOUBLET, GatewayProcess, SimProcess
+from tests.gateway.procs import DOUBLET, Rig, start_rig
 
 pytestmark = pytest.mark.integration
 
@@ -25,31 +23,16 @@ STATION = "hydrothermal-doublet"
 SITE = load_site(DOUBLET)
 
 
-@dataclass
-class Rig:
-    broker: Mosquitto
-    sim: SimProcess
-    gateway: GatewayProcess
-    collector: Collector
-
-
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     root = tmp_path_factory.mktemp("rig")
     with contextlib.ExitStack() as cleanup:
-        broker = Mosquitto(root / "mq")
-        broker.start()
-        cleanup.callback(broker.stop)
-        sim = SimProcess(root / "sim")
-        cleanup.callback(sim.stop)
-        gateway = GatewayProcess(root / "gw", broker.port, sim.endpoints_file)
-        cleanup.callback(gateway.stop)
-        collector = Collector(broker.port, f"geoscada/v1/{STATION}/#")
-        cleanup.callback(collector.close)
+        started = start_rig(root, cleanup)
         opc_points = {p.id for p in SITE.points_on("opc")}
-        collector.wait_for(lambda: any(s["p"] in opc_points for s in samples(collector)), 30,
-                           "OPC UA data")
-        yield Rig(broker, sim, gateway, collector)
+        started.collector.wait_for(
+            lambda: any(s["p"] in opc_points for s in samples(started.collector)), 30,
+            "OPC UA data")
+        yield started
 
 
 def samples(collector: Collector) -> list[dict[str, Any]]:
