@@ -1018,7 +1018,7 @@ class StationModel:
                 bh.heat_kwh += bh.heat_kw * hours
             else:
                 bh.rejected_kwh -= bh.heat_kw * hours
-            bh.ground = step_ground(bh.spec, bh.ground, bh.heat_kw, dt_s)
+            bh.ground = step_ground(bh.spec, bh.ground, bh.heat_kw, dt_s, bh.flow_m3h)
         return result
 
     # ------------------------------------------------------------------ wells and staging

@@ -13,7 +13,15 @@ The fluid sees the wall through a borehole thermal resistance Rb (m·K/W). For a
 borehole the fluid flows down the annulus along a wall whose undisturbed temperature rises
 linearly with depth, and up an insulated centre pipe whose heat loss is neglected; for a
 field it sees a uniform wall temperature. Either way the outlet follows from an exact
-solution of the fluid's energy balance (``effectiveness``), not from a fitted curve.
+solution of the fluid's energy balance, not from a fitted curve.
+
+A coaxial borehole is split into segments of :data:`COAXIAL_SEGMENT_M`, each with its own
+wall-response history, because the heat it gives is far from uniform: near the surface the
+returning fluid is warmer than the rock and gives heat back, and most of the load is drawn
+from the hot bottom, whose wall therefore cools most. One uniform wall drop would leave the
+bottom too warm (the outlet too optimistic) and cool the top below anything physical. Vertical
+conduction between segments is neglected (the segments are far longer than a season's
+thermal reach).
 Sign: extraction > 0 takes heat from the ground, < 0 rejects heat into it.
 """
 
@@ -21,8 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cache
+from dataclasses import dataclass, replace
+from functools import cache, cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +49,9 @@ ln(220/178)/(2π·1.0 W/(m·K)) = 0.034 m·K/W; the annulus film at Re ≈ 6·10
 
 FIELD_RB_MK_PER_W = 0.10
 """Borehole resistance of a grouted single-U shallow borehole (ASHRAE typical 0.08-0.12)."""
+
+COAXIAL_SEGMENT_M = 250.0
+"""Length of one coaxial-borehole segment with its own wall history (10 for a 2500 m hole)."""
 
 SHALLOW_BOREHOLE_RADIUS_M = 0.075
 """Radius of a shallow field borehole (150 mm drill bit), used for its wall response."""
@@ -225,19 +236,35 @@ def undisturbed_mean_temp_c(b: Borehole) -> float:
     return b.undisturbed_ground_temp_c
 
 
+def segment_count(b: Borehole) -> int:
+    """How many depth segments carry their own wall history (1 for a field)."""
+    if isinstance(b, CoaxialBorehole):
+        return max(1, round(b.depth_m / COAXIAL_SEGMENT_M))
+    return 1
+
+
 @dataclass(frozen=True)
 class GroundState:
-    """Ground around a borehole (field): per-mode wall temperature drops and the heat balance."""
+    """Ground around a borehole (field): per-segment, per-mode wall drops and the heat balance."""
 
     mode_drops_k: tuple[float, ...]
+    """Wall drop of each mode, segment after segment from the top (segments × modes)."""
+    segments: int = 1
     elapsed_s: float = 0.0
     extracted_kwh: float = 0.0
     rejected_kwh: float = 0.0
 
-    @property
+    @cached_property
+    def segment_drops_k(self) -> tuple[float, ...]:
+        """How far each segment's wall has cooled below undisturbed, from the top down."""
+        per = len(self.mode_drops_k) // self.segments
+        return tuple(math.fsum(self.mode_drops_k[i * per:(i + 1) * per])
+                     for i in range(self.segments))
+
+    @cached_property
     def wall_drop_k(self) -> float:
         """How far the mean borehole wall has cooled below undisturbed (negative: warmed)."""
-        return math.fsum(self.mode_drops_k)
+        return math.fsum(self.mode_drops_k) / self.segments
 
     @property
     def net_extracted_kwh(self) -> float:
@@ -247,7 +274,9 @@ class GroundState:
 
 def initial_ground_state(b: Borehole) -> GroundState:
     """Undisturbed ground: no wall temperature drop, nothing extracted yet."""
-    return GroundState(mode_drops_k=(0.0,) * len(ground_modes(b).gains))
+    segments = segment_count(b)
+    return GroundState(mode_drops_k=(0.0,) * (len(ground_modes(b).gains) * segments),
+                       segments=segments)
 
 
 @cache
@@ -255,20 +284,62 @@ def _decays(time_constants: tuple[float, ...], dt_s: float) -> NDArray[np.float6
     return np.exp(-dt_s / np.asarray(time_constants))
 
 
-def step_ground(b: Borehole, state: GroundState, extraction_kw: float, dt_s: float) -> GroundState:
-    """Advance the ground by ``dt_s`` under a constant extraction (kW; < 0 rejects heat)."""
+def _relax(modes: GroundModes, drops: NDArray[np.float64], shares_kw: NDArray[np.float64],
+           length_m: float, dt_s: float) -> NDArray[np.float64]:
+    """Each segment's mode drops after ``dt_s`` at a constant load (kW per segment)."""
+    target = np.asarray(modes.gains)[None, :] * (shares_kw[:, None] * 1000.0 / length_m)
+    decay = _decays(modes.time_constants_s, float(dt_s))[None, :]
+    return np.asarray(target + (drops - target) * decay, dtype=np.float64)
+
+
+@cache
+def _stable_substep_s(gains: tuple[float, ...], time_constants_s: tuple[float, ...]) -> float:
+    """Longest step over which a segment's share of the load may be held fixed.
+
+    A segment that cools takes a smaller share, up to 1/Rb W/m per kelvin; held fixed for a
+    step whose wall response exceeds a third of Rb the shares overshoot and oscillate.
+    """
+    limit = COAXIAL_RB_MK_PER_W / 3.0
+    dt = 86400.0 * 365.0
+    while dt > 1.0:
+        response = float(np.sum(np.asarray(gains) * (1.0 - _decays(time_constants_s, dt))))
+        if response <= limit:
+            return dt
+        dt /= 2.0
+    return 1.0
+
+
+def step_ground(b: Borehole, state: GroundState, extraction_kw: float, dt_s: float,
+                flow_m3h: float | None = None) -> GroundState:
+    """Advance the ground by ``dt_s`` under a constant extraction (kW; < 0 rejects heat).
+
+    A coaxial borehole shares the extraction among its segments as the loop fluid does at
+    ``flow_m3h`` (default: rated flow); the shares add up to ``extraction_kw`` exactly.
+    """
     if not dt_s > 0.0:
         raise ValueError(f"time step {dt_s} s must be positive")
     if not math.isfinite(extraction_kw):
         raise ValueError(f"extraction {extraction_kw} kW is not a number")
     modes = ground_modes(b)
-    per_metre = extraction_kw * 1000.0 / heat_exchange_length_m(b)
-    target = np.asarray(modes.gains) * per_metre
-    decay = _decays(modes.time_constants_s, float(dt_s))
-    drops = target + (np.asarray(state.mode_drops_k) - target) * decay
+    drops = np.asarray(state.mode_drops_k).reshape(state.segments, -1)
+    if state.segments == 1 or extraction_kw == 0.0:
+        drops = _relax(modes, drops, np.full(state.segments, extraction_kw / state.segments),
+                       heat_exchange_length_m(b) / state.segments, dt_s)
+    else:
+        flow = b.rated_flow_m3h if flow_m3h is None or flow_m3h <= 0.0 else flow_m3h
+        substeps = math.ceil(dt_s / _stable_substep_s(modes.gains, modes.time_constants_s))
+        for _ in range(substeps):
+            current = replace(state, mode_drops_k=tuple(drops.ravel().tolist()))
+            inlet, _ = fluid_temps_for_extraction(b, current, extraction_kw, flow)
+            profile = np.asarray(_annulus_profile(b, current, inlet, flow))
+            shares_kw = (np.diff(profile) * _capacity_rate_w_per_k(flow, _mean_guess(b, current))
+                         / 1e3)
+            drops = _relax(modes, drops, shares_kw, heat_exchange_length_m(b) / state.segments,
+                           dt_s / substeps)
     energy_kwh = extraction_kw * dt_s / 3600.0
     return GroundState(
-        mode_drops_k=tuple(drops.tolist()),
+        mode_drops_k=tuple(drops.ravel().tolist()),
+        segments=state.segments,
         elapsed_s=state.elapsed_s + dt_s,
         extracted_kwh=state.extracted_kwh + max(energy_kwh, 0.0),
         rejected_kwh=state.rejected_kwh + max(-energy_kwh, 0.0),
@@ -282,25 +353,69 @@ def _capacity_rate_w_per_k(flow_m3h: float, temp_c: float) -> float:
     return mass * float(specific_heat_kj_per_kgk(temp_c)) * 1000.0
 
 
-def _outlet_line(b: Borehole, state: GroundState, flow_m3h: float, temp_c: float) -> tuple[
-    float, float
+def _segment_lines(b: Borehole, state: GroundState, flow_m3h: float, temp_c: float) -> list[
+    tuple[float, float]
 ]:
-    """Outlet = offset + gain·inlet, exact for a wall temperature linear in depth."""
+    """Each segment's outlet = offset + gain·inlet, exact for a wall linear in depth."""
     capacity = _capacity_rate_w_per_k(flow_m3h, temp_c)
-    length = heat_exchange_length_m(b)
+    length = heat_exchange_length_m(b) / state.segments
     rb = COAXIAL_RB_MK_PER_W if isinstance(b, CoaxialBorehole) else FIELD_RB_MK_PER_W
     if isinstance(b, CoaxialBorehole):
-        surface = b.surface_ground_temp_c - state.wall_drop_k
+        surface = b.surface_ground_temp_c
         gradient = b.geothermal_gradient_k_per_100m / 100.0
     else:
-        surface = b.undisturbed_ground_temp_c - state.wall_drop_k
+        surface = b.undisturbed_ground_temp_c
         gradient = 0.0
-    # dT/dz = λ·(T_wall(z) − T), T_wall = surface + gradient·z, λ = 1/(Rb·C) per metre of borehole
+    # dT/dz = λ·(T_wall(z) − T), T_wall = top + gradient·z, λ = 1/(Rb·C) per metre of borehole
     lam = 1.0 / (rb * capacity)
     gain = math.exp(-lam * length)
     lagged = gradient / lam
-    offset = surface + gradient * length - lagged - (surface - lagged) * gain
+    lines = []
+    for index, drop in enumerate(state.segment_drops_k):
+        top = surface + gradient * index * length - drop
+        lines.append((top + gradient * length - lagged - (top - lagged) * gain, gain))
+    return lines
+
+
+def _outlet_line(b: Borehole, state: GroundState, flow_m3h: float, temp_c: float) -> tuple[
+    float, float
+]:
+    """Outlet = offset + gain·inlet through all segments in turn."""
+    offset, gain = 0.0, 1.0
+    for seg_offset, seg_gain in _segment_lines(b, state, flow_m3h, temp_c):
+        offset, gain = seg_offset + seg_gain * offset, seg_gain * gain
     return offset, gain
+
+
+def _annulus_profile(b: Borehole, state: GroundState, inlet_temp_c: float,
+                     flow_m3h: float) -> list[float]:
+    """Fluid temperature at the top of the annulus and at the foot of every segment."""
+    temps = [inlet_temp_c]
+    for seg_offset, seg_gain in _segment_lines(b, state, flow_m3h, _mean_guess(b, state)):
+        temps.append(seg_offset + seg_gain * temps[-1])
+    return temps
+
+
+def wall_temp_at_depth_c(b: Borehole, state: GroundState, depth_m: float) -> float:
+    """Borehole-wall temperature at a depth: undisturbed rock less its segment's drop."""
+    length = heat_exchange_length_m(b)
+    z = min(max(depth_m, 0.0), length)
+    drop = state.segment_drops_k[min(int(z / length * state.segments), state.segments - 1)]
+    if isinstance(b, CoaxialBorehole):
+        return b.surface_ground_temp_c + b.geothermal_gradient_k_per_100m / 100.0 * z - drop
+    return b.undisturbed_ground_temp_c - drop
+
+
+def _mean_guess(b: Borehole, state: GroundState) -> float:
+    return undisturbed_mean_temp_c(b) - state.wall_drop_k
+
+
+def fluid_temp_at_depth_c(b: Borehole, state: GroundState, inlet_temp_c: float,
+                          flow_m3h: float, depth_m: float) -> float:
+    """Temperature of the descending loop fluid at a depth, as a fibre in the annulus reads it."""
+    temps = _annulus_profile(b, state, inlet_temp_c, flow_m3h)
+    depths = np.linspace(0.0, heat_exchange_length_m(b), len(temps))
+    return float(np.interp(depth_m, depths, temps))
 
 
 def borehole_outlet_temp_c(
@@ -315,7 +430,7 @@ def fluid_temps_for_extraction(
     b: Borehole, state: GroundState, extraction_kw: float, flow_m3h: float
 ) -> tuple[float, float]:
     """Inlet and outlet temperatures (°C) at which the loop delivers ``extraction_kw``."""
-    mean_guess = undisturbed_mean_temp_c(b) - state.wall_drop_k
+    mean_guess = _mean_guess(b, state)
     offset, gain = _outlet_line(b, state, flow_m3h, mean_guess)
     rise = extraction_kw * 1000.0 / _capacity_rate_w_per_k(flow_m3h, mean_guess)
     inlet = (offset - rise) / (1.0 - gain)
@@ -343,7 +458,7 @@ def expected_outlet_decline(
     state = initial_ground_state(b)
     out = np.empty_like(loads)
     for index, load in enumerate(loads):
-        state = step_ground(b, state, float(load), dt_s)
+        state = step_ground(b, state, float(load), dt_s, flow)
         if inlets is None:
             out[index] = fluid_temps_for_extraction(b, state, float(load), flow)[1]
         else:

@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -9,12 +10,14 @@ from plant.models.borehole import (
     exp1,
     expected_outlet_decline,
     finite_line_source_response,
+    fluid_temp_at_depth_c,
     fluid_temps_for_extraction,
     ground_modes,
     initial_ground_state,
     line_source_response,
     step_ground,
     undisturbed_mean_temp_c,
+    wall_temp_at_depth_c,
 )
 from plant.site import BoreholeField, CoaxialBorehole
 
@@ -167,3 +170,32 @@ def test_expected_outlet_decline_without_inlet_delivers_the_load() -> None:
     loads = np.full(48, 300.0)
     outlets = expected_outlet_decline(CASE, loads, 3600.0)
     assert outlets[-1] < outlets[0]
+
+
+def test_coaxial_load_is_drawn_from_depth_and_the_shallow_rock_is_warmed() -> None:
+    state = initial_ground_state(CASE)
+    for _ in range(60):
+        state = step_ground(CASE, state, 100.0, 86400.0, 20.0)
+    drops = state.segment_drops_k
+    assert len(drops) == 10
+    # at light load the returning fluid is warmer than the shallow rock: the top gains heat
+    assert drops[0] < 0.0
+    assert all(b > a for a, b in itertools.pairwise(drops))
+    # the segments share out the load exactly: the mean drop is the uniform-load response
+    uniform = line_source_response(np.array([60 * 86400.0]), 0.11, CONDUCTIVITY / 2.3e6,
+                                   CONDUCTIVITY)[0] * 100e3 / CASE.depth_m
+    assert state.wall_drop_k == pytest.approx(uniform, rel=5e-3)
+    assert state.extracted_kwh == pytest.approx(100.0 * 60 * 24)
+    # a uniform wall drop would leave the hot bottom too warm: the outlet is lower than that
+    assert wall_temp_at_depth_c(CASE, state, 2490.0) < 9.0 + 3.045 * 24.9 - state.wall_drop_k
+
+
+def test_annulus_profile_runs_from_inlet_to_outlet() -> None:
+    state = initial_ground_state(CASE)
+    for _ in range(30):
+        state = step_ground(CASE, state, 300.0, 86400.0, 20.0)
+    inlet, outlet = fluid_temps_for_extraction(CASE, state, 300.0, 20.0)
+    profile = [fluid_temp_at_depth_c(CASE, state, inlet, 20.0, z) for z in range(0, 2501, 250)]
+    assert profile[0] == pytest.approx(inlet)
+    assert profile[-1] == pytest.approx(outlet, abs=0.05)
+    assert profile[-1] > profile[5] > profile[1]
