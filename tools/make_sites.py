@@ -914,8 +914,20 @@ def deep_borehole_school() -> StationSpec:
     """Xiji Jiangtaibao school (case 1.32): one 2500 m coaxial borehole and one heat pump."""
     sid = "deep-borehole-school"
     area = 13_215.0  # 003 L2735
-    load_kw = 665.0  # 003 L2735
-    heat_index = round(load_kw * 1000 / area, 1)
+    design_outdoor, season_outdoor, indoor, season_days = -13.2, -1.9, 18.0, 180  # L2755, L2757
+    # The buildings are simulated at the demand the 2022-23 meters show, not at the 665 kW
+    # design load (003 L2735): 182,232 kWh in four months, x1.5 for the six-month season
+    # (003 L3081), at SCOP 4.66 (003 L3072) is 294.9 kW delivered on average, 35.0 W/m2 at
+    # the design outdoor temperature. The design load would draw 57 % more electricity.
+    season_heat_kwh = 182_232.0 * 1.5 * 4.66
+    mean_delivered_kw = season_heat_kwh / (season_days * 24.0)
+    heat_index = round(mean_delivered_kw * (indoor - design_outdoor) / (indoor - season_outdoor)
+                       * 1000.0 / area, 1)
+    # Borehole flow from the same meters: the mean extraction (delivered less the unit's COP
+    # 5.21 share, 003 L3072) over the measured mean loop ΔT (33.6-20.4 and 27.7-15.9 K,
+    # 003 L3057).
+    loop_flow = round(flow_for(mean_delivered_kw * (1.0 - 1.0 / 5.21),
+                               0.5 * ((33.6 - 20.4) + (27.7 - 15.9))), 1)
     heat_flow_w_per_m2 = 0.067  # 003 L2841
     conductivity = 2.4
     gradient = round(heat_flow_w_per_m2 / conductivity * 100, 2)
@@ -937,16 +949,17 @@ def deep_borehole_school() -> StationSpec:
             Field("province", "Ningxia"),
             Field("climate", (
                 Field("city", "Xiji"),
-                Field("design_outdoor_temp_c", -13.2, "003 L2755"),
-                Field("mean_heating_season_outdoor_temp_c", -1.9, "003 L2755"),
-                Field("heating_season_days", 180, "003 L2757"),
+                Field("design_outdoor_temp_c", design_outdoor, "003 L2755"),
+                Field("mean_heating_season_outdoor_temp_c", season_outdoor, "003 L2755"),
+                Field("heating_season_days", season_days, "003 L2757"),
                 Field("heating_season_start", "10-15", "003 L2735 (15 Oct - 15 Apr)"),
                 Field("daily_swing_k", 10.0, "not in the seeds (continental climate)"),
             )),
             Field("heated_area_m2", area, "003 L2735"),
             Field("building_type", "existing_public", "school, formerly coal-heated (003 L3081)"),
-            Field("heat_index_w_per_m2", heat_index, "665 kW / 13,215 m2 (003 L2735)"),
-            Field("indoor_design_temp_c", 18.0, "003 L2755"),
+            Field("heat_index_w_per_m2", heat_index,
+                  "metered 2022-23 demand (003 L3072, L3081); design 665 kW = 50.3 (L2735)"),
+            Field("indoor_design_temp_c", indoor, "003 L2755"),
             Field("design_supply_temp_c", 60.0, "003 L2895"),
             Field("design_return_temp_c", 45.0, "003 L2895"),
             Field("sources", [
@@ -980,11 +993,14 @@ def deep_borehole_school() -> StationSpec:
                    "(sandstone and shale, 003 L2853) gives",
                    f"{gradient} K/100 m: {8 + gradient * 20:.0f} °C at 2000 m,",
                    "within the 60-70 °C of 003 L2804. Surface ground 8 °C is not in the seeds",
-                   "(assumed). Flow: 548 kW mean at 33.6/20.4 °C (003 L3057, L3065) is ~36 m3/h.",
-                   "The depth profile is a fibre-optic logger read over OPC UA (assumed)."],
+                   "(assumed). Flow: the metered mean extraction over the measured mean",
+                   f"loop ΔT of 12.5 K (003 L3057, L3072, L3081) is {loop_flow} m3/h; the",
+                   "case's 548 kW mean (L3065) would need 38 m3/h but disagrees with its",
+                   "meters. The depth profile is a fibre-optic logger in the annulus, read over",
+                   "OPC UA (assumed)."],
                   id="BH1", name="Coaxial borehole", kind="coaxial_borehole", depth_m=2500.0,
                   surface_ground_temp_c=8.0, geothermal_gradient_k_per_100m=gradient,
-                  rated_flow_m3h=40.0, rated_extraction_kw=650.0,
+                  rated_flow_m3h=loop_flow, rated_extraction_kw=650.0,
                   ground_conductivity_w_per_mk=conductivity,
                   ground_heat_capacity_mj_per_m3k=2.3, borehole_diameter_m=0.2),
             equip("hpc", lambda f: heat_pump_points(f, 13.0, 15.0),
@@ -995,9 +1011,10 @@ def deep_borehole_school() -> StationSpec:
                   rated_sink_out_temp_c=60.0, min_load_pct=25.0),
             equip("plc-source", pump_points,
                   ["source-side circulation (counted in SCOP, 003 L3072; not in the plant",
-                   "table): ~40 m3/h against the 0.5 MPa source-side ΔP (003 L3055), sized here"],
+                   "table): the loop flow against the 0.5 MPa source-side ΔP (003 L3055),",
+                   "sized here"],
                   id="P-S1", name="Source circulation pump", kind="pump",
-                  role="source_circulation", serves="BH1", rated_kw=11.0, rated_flow_m3h=45.0,
+                  role="source_circulation", serves="BH1", rated_kw=4.0, rated_flow_m3h=20.0,
                   rated_head_m=55.0),
             *(equip("plc-source", pump_points,
                     "user circulation 1 + 1: 65 m3/h, 20 m, 7.5 kW (003 L2936)"

@@ -1,13 +1,13 @@
-"""The deep-borehole school over a heating season, against case 1.32 (003 L3055-3072).
+"""The deep-borehole school over a heating season, against case 1.32 (003 L3055-3081).
 
-The case reports the borehole outlet falling from 33.6 to 27.7 °C over four months, a unit
-COP of 5.21 and a system SCOP (unit + source and user pumps) of 4.66. The simulator runs the
-site file's station with its own heating curve and the shared ground model
-(plant.models.borehole, conduction only). What is reproduced: the outlet starts near the case's
-value and drifts down month by month, COP and SCOP land near the case's, and the ground
-recovers after the season. What is not: the depth of the decline — conduction alone cannot
-supply the school's load from one borehole, so the outlet falls much further than the case's
-5.9 K (docs/models.md explains why; docs/simulator.md records the figures).
+The case measured, over the first four months of 2022-23: the borehole outlet falling from
+33.6 °C early in operation to 27.7 °C (inlet 20.4 → 15.9 °C), a unit COP of 5.21, a system
+SCOP (unit + source and user pumps) of 4.66 and 182,232 kWh of electricity. The site file takes
+the buildings' demand and the loop flow from those meters (tools/make_sites.py shows the
+arithmetic); nothing here is fitted to the temperatures. The ground is the shared
+conduction-only model (plant.models.borehole), so the outlet's fall is a prediction: it starts
+where the case starts and falls further than the case's 5.9 K (docs/simulator.md records the
+figures and why).
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ pytestmark = pytest.mark.slow
 
 STEP_S = 600.0
 DAY_S = 86400.0
+CASE_EARLY_OUTLET_C, CASE_LATE_OUTLET_C = 33.6, 27.7  # 003 L3057
+CASE_EARLY_INLET_C = 20.4  # 003 L3057
+CASE_COP, CASE_SCOP = 5.21, 4.66  # 003 L3072
+CASE_FOUR_MONTH_KWH = 182_232.0  # 003 L3081
 
 
 def test_deep_borehole_school_season_has_the_shape_of_case_1_32() -> None:
@@ -32,28 +36,35 @@ def test_deep_borehole_school_season_has_the_shape_of_case_1_32() -> None:
                      warm_up_s=0.0)
     borehole = sim.model.boreholes["BH1"]
     daily_outlet: list[float] = []
-    for _day in range(122):
-        total = 0.0
+    daily_inlet: list[float] = []
+    for _day in range(120):
+        outlet = inlet = 0.0
         steps = int(DAY_S / STEP_S)
         for _ in range(steps):
             sim.advance(STEP_S)
-            total += borehole.outlet_temp_c
-        daily_outlet.append(total / steps)
+            outlet += borehole.outlet_temp_c
+            inlet += borehole.inlet_temp_c
+        daily_outlet.append(outlet / steps)
+        daily_inlet.append(inlet / steps)
     months = [sum(daily_outlet[i:i + 30]) / 30 for i in range(0, 120, 30)]
-    first_week = sum(daily_outlet[:7]) / 7
-    # starts near the case's 33.6 °C and drifts down every month
-    assert 30.0 < first_week < 38.0
+    # early operation (the first month) where the case starts
+    assert months[0] == pytest.approx(CASE_EARLY_OUTLET_C, abs=3.0)
+    assert sum(daily_inlet[:30]) / 30 == pytest.approx(CASE_EARLY_INLET_C, abs=3.0)
+    # drifting down month by month; conduction alone falls further than the case, within 2x
     assert all(later < earlier for earlier, later in itertools.pairwise(months))
-    assert first_week - sum(daily_outlet[-7:]) / 7 > 5.9
+    case_decline = CASE_EARLY_OUTLET_C - CASE_LATE_OUTLET_C
+    assert case_decline - 1.0 < months[0] - months[-1] < 2.0 * case_decline + 1.0
+    # the energy side of the case: unit COP, system SCOP, four months of electricity
     hp = sim.model.heat_pumps["HP1"]
     unit_cop = hp.heat_kwh / hp.energy_kwh
     delivered = _base(sim, "HM-USR.heat_energy")
-    scop = delivered / _base(sim, "EM-SCOP.electric_energy")
-    assert 4.2 < unit_cop < 6.2  # case: 5.21
-    assert 3.9 < scop < 5.4  # case: 4.66
-    assert scop < unit_cop
+    electricity = _base(sim, "EM-SCOP.electric_energy")
+    assert unit_cop == pytest.approx(CASE_COP, rel=0.1)
+    assert delivered / electricity == pytest.approx(CASE_SCOP, rel=0.1)
+    assert delivered / electricity < unit_cop
+    assert electricity == pytest.approx(CASE_FOUR_MONTH_KWH, rel=0.1)  # base unit: kWh
     # the rest of the season, then three months without extraction
-    sim.run(sim.site.station.climate.heating_season_days * DAY_S - 122 * DAY_S, STEP_S)
+    sim.run(sim.site.station.climate.heating_season_days * DAY_S - 120 * DAY_S, STEP_S)
     drop_at_end = borehole.ground.wall_drop_k
     assert drop_at_end > 5.0
     sim.run(90 * DAY_S, 3600.0)
