@@ -11,7 +11,14 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from plant.models.borehole import Borehole, GroundState, initial_ground_state
+from plant.models.borehole import (
+    Borehole,
+    GroundState,
+    annulus_profile_c,
+    initial_ground_state,
+    profile_at_depth_c,
+    wall_temp_at_depth_c,
+)
 from plant.models.heat_pump import carnot_fraction, expected_cop
 from plant.models.water import density_kg_m3, specific_heat_kj_per_kgk
 from plant.site import (
@@ -253,6 +260,20 @@ class BoreholeState:
     heat_kw: float = 0.0
     heat_kwh: float = 0.0
     rejected_kwh: float = 0.0
+    _profile: tuple[GroundState, float, float, list[float]] | None = field(default=None,
+                                                                         repr=False)
+
+    def depth_temp_c(self, depth_m: float) -> float:
+        """Loop fluid temperature at a depth in the annulus; the wall's when the loop stands."""
+        if self.flow_m3h <= 0.0:
+            return wall_temp_at_depth_c(self.spec, self.ground, depth_m)
+        # a fibre logger reads every depth of one profile: compute it once per state
+        cached = self._profile
+        if (cached is None or cached[0] is not self.ground or cached[1] != self.inlet_temp_c
+                or cached[2] != self.flow_m3h):
+            profile = annulus_profile_c(self.spec, self.ground, self.inlet_temp_c, self.flow_m3h)
+            cached = self._profile = (self.ground, self.inlet_temp_c, self.flow_m3h, profile)
+        return profile_at_depth_c(self.spec, cached[3], depth_m)
 
     @classmethod
     def build(cls, spec: Borehole) -> BoreholeState:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from plant.measurands import Measurand
-from plant.models.borehole import fluid_temp_at_depth_c, wall_temp_at_depth_c
 from plant.site import (
     BoreholeField,
     CoaxialBorehole,
@@ -151,12 +150,7 @@ def _borehole(model: StationModel, ident: str, m: Measurand,
     bh = model.boreholes[ident]
     if m is M.TEMP_AT_DEPTH:
         z = min(depth or 0.0, bh.spec.depth_m)
-
-        def annulus() -> float:
-            if bh.flow_m3h <= 0.0:
-                return wall_temp_at_depth_c(bh.spec, bh.ground, z)
-            return fluid_temp_at_depth_c(bh.spec, bh.ground, bh.inlet_temp_c, bh.flow_m3h, z)
-        return annulus
+        return lambda: bh.depth_temp_c(z)
     table: dict[Measurand, Reader] = {
         M.INLET_TEMP: lambda: bh.inlet_temp_c,
         M.OUTLET_TEMP: lambda: bh.outlet_temp_c,

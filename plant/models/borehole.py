@@ -331,7 +331,7 @@ def step_ground(b: Borehole, state: GroundState, extraction_kw: float, dt_s: flo
         for _ in range(substeps):
             current = replace(state, mode_drops_k=tuple(drops.ravel().tolist()))
             inlet, _ = fluid_temps_for_extraction(b, current, extraction_kw, flow)
-            profile = np.asarray(_annulus_profile(b, current, inlet, flow))
+            profile = np.asarray(annulus_profile_c(b, current, inlet, flow))
             shares_kw = (np.diff(profile) * _capacity_rate_w_per_k(flow, _mean_guess(b, current))
                          / 1e3)
             drops = _relax(modes, drops, shares_kw, heat_exchange_length_m(b) / state.segments,
@@ -387,8 +387,8 @@ def _outlet_line(b: Borehole, state: GroundState, flow_m3h: float, temp_c: float
     return offset, gain
 
 
-def _annulus_profile(b: Borehole, state: GroundState, inlet_temp_c: float,
-                     flow_m3h: float) -> list[float]:
+def annulus_profile_c(b: Borehole, state: GroundState, inlet_temp_c: float,
+                      flow_m3h: float) -> list[float]:
     """Fluid temperature at the top of the annulus and at the foot of every segment."""
     temps = [inlet_temp_c]
     for seg_offset, seg_gain in _segment_lines(b, state, flow_m3h, _mean_guess(b, state)):
@@ -413,9 +413,13 @@ def _mean_guess(b: Borehole, state: GroundState) -> float:
 def fluid_temp_at_depth_c(b: Borehole, state: GroundState, inlet_temp_c: float,
                           flow_m3h: float, depth_m: float) -> float:
     """Temperature of the descending loop fluid at a depth, as a fibre in the annulus reads it."""
-    temps = _annulus_profile(b, state, inlet_temp_c, flow_m3h)
-    depths = np.linspace(0.0, heat_exchange_length_m(b), len(temps))
-    return float(np.interp(depth_m, depths, temps))
+    return profile_at_depth_c(b, annulus_profile_c(b, state, inlet_temp_c, flow_m3h), depth_m)
+
+
+def profile_at_depth_c(b: Borehole, profile_c: Sequence[float], depth_m: float) -> float:
+    """Interpolate a profile from :func:`annulus_profile_c` at a depth."""
+    depths = np.linspace(0.0, heat_exchange_length_m(b), len(profile_c))
+    return float(np.interp(depth_m, depths, profile_c))
 
 
 def borehole_outlet_temp_c(
