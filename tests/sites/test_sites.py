@@ -370,6 +370,12 @@ def test_deep_borehole_matches_case_1_32() -> None:
                                                                           "10-15")
     assert (site.station.heated_area_m2, site.station.design_supply_temp_c,
             site.station.design_return_temp_c) == (13215, 60, 45)
+    # demand and loop flow from the 2022-23 meters: 182,232 kWh in four months, x1.5 for the
+    # season (003 L3081), SCOP 4.66 and COP 5.21 (L3072), mean loop ΔT 12.5 K (L3057)
+    season_heat_kwh = site.station.design_heat_load_kw * (18 + 1.9) / (18 + 13.2) * 180 * 24
+    assert season_heat_kwh == pytest.approx(182_232 * 1.5 * 4.66, rel=0.01)
+    extraction_kw = season_heat_kwh / (180 * 24) * (1 - 1 / 5.21)
+    assert borehole.rated_flow_m3h * 1.15 * 12.5 == pytest.approx(extraction_kw, rel=0.01)
 
 
 def test_shallow_field_has_both_seasons_and_ground_monitoring() -> None:
