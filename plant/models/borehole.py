@@ -330,10 +330,11 @@ def step_ground(b: Borehole, state: GroundState, extraction_kw: float, dt_s: flo
         substeps = math.ceil(dt_s / _stable_substep_s(modes.gains, modes.time_constants_s))
         for _ in range(substeps):
             current = replace(state, mode_drops_k=tuple(drops.ravel().tolist()))
-            inlet, _ = fluid_temps_for_extraction(b, current, extraction_kw, flow)
-            profile = np.asarray(annulus_profile_c(b, current, inlet, flow))
-            shares_kw = (np.diff(profile) * _capacity_rate_w_per_k(flow, _mean_guess(b, current))
-                         / 1e3)
+            mean = _mean_guess(b, current)
+            lines = _segment_lines(b, current, flow, mean)
+            inlet, _ = _temps_for_extraction(lines, extraction_kw, flow, mean)
+            profile = np.asarray(_march(lines, inlet))
+            shares_kw = np.diff(profile) * _capacity_rate_w_per_k(flow, mean) / 1e3
             drops = _relax(modes, drops, shares_kw, heat_exchange_length_m(b) / state.segments,
                            dt_s / substeps)
     energy_kwh = extraction_kw * dt_s / 3600.0
@@ -377,23 +378,33 @@ def _segment_lines(b: Borehole, state: GroundState, flow_m3h: float, temp_c: flo
     return lines
 
 
-def _outlet_line(b: Borehole, state: GroundState, flow_m3h: float, temp_c: float) -> tuple[
-    float, float
-]:
+def _compose(lines: list[tuple[float, float]]) -> tuple[float, float]:
     """Outlet = offset + gain·inlet through all segments in turn."""
     offset, gain = 0.0, 1.0
-    for seg_offset, seg_gain in _segment_lines(b, state, flow_m3h, temp_c):
+    for seg_offset, seg_gain in lines:
         offset, gain = seg_offset + seg_gain * offset, seg_gain * gain
     return offset, gain
+
+
+def _march(lines: list[tuple[float, float]], inlet_temp_c: float) -> list[float]:
+    temps = [inlet_temp_c]
+    for seg_offset, seg_gain in lines:
+        temps.append(seg_offset + seg_gain * temps[-1])
+    return temps
+
+
+def _temps_for_extraction(lines: list[tuple[float, float]], extraction_kw: float,
+                          flow_m3h: float, mean_c: float) -> tuple[float, float]:
+    offset, gain = _compose(lines)
+    rise = extraction_kw * 1000.0 / _capacity_rate_w_per_k(flow_m3h, mean_c)
+    inlet = (offset - rise) / (1.0 - gain)
+    return inlet, inlet + rise
 
 
 def annulus_profile_c(b: Borehole, state: GroundState, inlet_temp_c: float,
                       flow_m3h: float) -> list[float]:
     """Fluid temperature at the top of the annulus and at the foot of every segment."""
-    temps = [inlet_temp_c]
-    for seg_offset, seg_gain in _segment_lines(b, state, flow_m3h, _mean_guess(b, state)):
-        temps.append(seg_offset + seg_gain * temps[-1])
-    return temps
+    return _march(_segment_lines(b, state, flow_m3h, _mean_guess(b, state)), inlet_temp_c)
 
 
 def wall_temp_at_depth_c(b: Borehole, state: GroundState, depth_m: float) -> float:
@@ -410,12 +421,6 @@ def _mean_guess(b: Borehole, state: GroundState) -> float:
     return undisturbed_mean_temp_c(b) - state.wall_drop_k
 
 
-def fluid_temp_at_depth_c(b: Borehole, state: GroundState, inlet_temp_c: float,
-                          flow_m3h: float, depth_m: float) -> float:
-    """Temperature of the descending loop fluid at a depth, as a fibre in the annulus reads it."""
-    return profile_at_depth_c(b, annulus_profile_c(b, state, inlet_temp_c, flow_m3h), depth_m)
-
-
 def profile_at_depth_c(b: Borehole, profile_c: Sequence[float], depth_m: float) -> float:
     """Interpolate a profile from :func:`annulus_profile_c` at a depth."""
     depths = np.linspace(0.0, heat_exchange_length_m(b), len(profile_c))
@@ -426,7 +431,7 @@ def borehole_outlet_temp_c(
     b: Borehole, state: GroundState, inlet_temp_c: float, flow_m3h: float
 ) -> float:
     """Fluid outlet temperature for an inlet temperature and total flow (m³/h) through the loop."""
-    offset, gain = _outlet_line(b, state, flow_m3h, inlet_temp_c)
+    offset, gain = _compose(_segment_lines(b, state, flow_m3h, inlet_temp_c))
     return offset + gain * inlet_temp_c
 
 
@@ -435,10 +440,8 @@ def fluid_temps_for_extraction(
 ) -> tuple[float, float]:
     """Inlet and outlet temperatures (°C) at which the loop delivers ``extraction_kw``."""
     mean_guess = _mean_guess(b, state)
-    offset, gain = _outlet_line(b, state, flow_m3h, mean_guess)
-    rise = extraction_kw * 1000.0 / _capacity_rate_w_per_k(flow_m3h, mean_guess)
-    inlet = (offset - rise) / (1.0 - gain)
-    return inlet, inlet + rise
+    return _temps_for_extraction(_segment_lines(b, state, flow_m3h, mean_guess), extraction_kw,
+                                 flow_m3h, mean_guess)
 
 
 def expected_outlet_decline(

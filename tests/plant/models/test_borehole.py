@@ -5,16 +5,17 @@ import numpy as np
 import pytest
 
 from plant.models.borehole import (
+    annulus_profile_c,
     borehole_outlet_temp_c,
     erfc,
     exp1,
     expected_outlet_decline,
     finite_line_source_response,
-    fluid_temp_at_depth_c,
     fluid_temps_for_extraction,
     ground_modes,
     initial_ground_state,
     line_source_response,
+    profile_at_depth_c,
     step_ground,
     undisturbed_mean_temp_c,
     wall_temp_at_depth_c,
@@ -195,7 +196,8 @@ def test_annulus_profile_runs_from_inlet_to_outlet() -> None:
     for _ in range(30):
         state = step_ground(CASE, state, 300.0, 86400.0, 20.0)
     inlet, outlet = fluid_temps_for_extraction(CASE, state, 300.0, 20.0)
-    profile = [fluid_temp_at_depth_c(CASE, state, inlet, 20.0, z) for z in range(0, 2501, 250)]
+    annulus = annulus_profile_c(CASE, state, inlet, 20.0)
+    profile = [profile_at_depth_c(CASE, annulus, z) for z in range(0, 2501, 250)]
     assert profile[0] == pytest.approx(inlet)
     assert profile[-1] == pytest.approx(outlet, abs=0.05)
     assert profile[-1] > profile[5] > profile[1]
