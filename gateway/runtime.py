@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
 import zlib
@@ -176,6 +177,9 @@ class Gateway:
         self.spool = Spool(settings.spool_path or settings.state_dir / "spool.db",
                            settings.spool_max_bytes, synchronous=settings.spool_synchronous)
         self.session = self.spool.next_session()
+        self.bdseq = 0
+        """The current connection's birth/death sequence; a new one for every connection."""
+        self.site_hash = hashlib.sha256(site.model_dump_json().encode()).hexdigest()
         self.seq = 0
         self.link = BrokerLink(
             settings.broker, self,
@@ -219,8 +223,10 @@ class Gateway:
         """The birth message: every plant point and every health point."""
         infos = [self._point_info(p) for p in self.site.points]
         infos += health_points(sorted(self.pollers), self.settings.health_period_s)
-        return Birth(station=self.station, session=self.session, t=utc_now(),
-                     gateway=self.settings.name, points=tuple(infos))
+        station = self.site.station
+        return Birth(station=self.station, session=self.session, bdseq=self.bdseq, t=utc_now(),
+                     gateway=self.settings.name, name=station.name, kind=station.kind,
+                     timezone=station.timezone, site_hash=self.site_hash, points=tuple(infos))
 
     def _point_info(self, point: Point) -> PointInfo:
         kind = self.site.equipment_by_id(point.equipment).kind
@@ -239,8 +245,9 @@ class Gateway:
     # ------------------------------------------------------------------ link events
 
     def will(self) -> tuple[str, bytes]:
-        """The death message the broker publishes if this gateway's connection dies."""
-        death = Death(station=self.station, session=self.session)
+        """The death message the broker publishes if the next connection dies (a new bdSeq)."""
+        self.bdseq = self.spool.next_bdseq()
+        death = Death(station=self.station, session=self.session, bdseq=self.bdseq)
         return topic(self.station, Topic.DEATH), death.model_dump_json().encode()
 
     def connected(self) -> None:
@@ -387,8 +394,8 @@ class Gateway:
             if stuck:
                 log.error("%d tasks did not stop within 5 s; stopping without them", len(stuck))
         self.forwarder.settle()
-        death = Death(station=self.station, session=self.session, t=utc_now(), clean=True,
-                      last_seq=self.seq - 1)
+        death = Death(station=self.station, session=self.session, bdseq=self.bdseq, t=utc_now(),
+                      clean=True, last_seq=self.seq - 1)
         await self.link.stop((topic(self.station, Topic.DEATH),
                               death.model_dump_json().encode()))
         for task in link_task:

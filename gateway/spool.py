@@ -87,6 +87,13 @@ class Spool:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('session', ?)", (str(session),))
         return session
 
+    def next_bdseq(self) -> int:
+        """Return the birth/death sequence of a new connection: one above the last, from 0."""
+        row = self._db.execute("SELECT value FROM meta WHERE key='bdseq'").fetchone()
+        bdseq = int(row[0]) + 1 if row else 0
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('bdseq', ?)", (str(bdseq),))
+        return bdseq
+
     # ------------------------------------------------------------------ batches
 
     def append(self, session: int, seq: int, samples: str, created: float | None = None) -> int:

@@ -58,7 +58,9 @@ class StationFeed:
             for i in range(self.meters)
         ]
         return Birth(
-            station=self.station, session=self.session, t=self.start, gateway="synthetic",
+            station=self.station, session=self.session, bdseq=self.session, t=self.start,
+            gateway="synthetic", name=self.station, kind="hydrothermal", timezone="Asia/Shanghai",
+            site_hash="0" * 64,
             points=tuple(points),
         )
 

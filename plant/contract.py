@@ -1,22 +1,38 @@
-"""The MQTT contract between gateways, historians, the controller and the UI (version 1).
+"""The MQTT contract between gateways, historians, the controller and the UI (version 1.1).
 
 Topics live under ``geoscada/v1/<station>/``:
 
-==================  =======  ====================================================================
-topic               retained payload
-==================  =======  ====================================================================
-``birth``           yes      :class:`Birth`: the session and every point with its metadata
-``death``           yes      :class:`Death`: last will, also sent on a clean stop
-``data``            no       :class:`DataBatch`: one scan's samples, ``seq`` per session
-``rebirth``         no       :class:`RebirthRequest`: ask the gateway to publish its birth again
-``cmd``             no       :class:`Command`: write a value to a writable point
-``ack``             no       :class:`CommandAck`: the outcome of a command, with read-back
-==================  =======  ====================================================================
+==============  ========  =========  ===========================================================
+topic           retained  publisher  payload
+==============  ========  =========  ===========================================================
+``birth``       yes       gateway    :class:`Birth`: session, bdSeq, station metadata, points
+``death``       yes       gateway    :class:`Death`: last will (and clean stop) of one bdSeq
+``data``        no        gateway    :class:`DataBatch`: one scan's samples, ``seq`` per session
+``watermark``   yes       historian  :class:`Watermark`: what is committed, per session
+``rebirth``     no        any        :class:`RebirthRequest`: ask for the birth again
+``cmd``         no        ctl / UI   :class:`Command`: write a value to a writable point
+``ack``         no        gateway    :class:`CommandAck`: a command's outcome, with read-back
+``event``       no        ctl        :class:`Event`: alarm transitions and controller decisions
+==============  ========  =========  ===========================================================
 
 Every sample carries source time (UTC, when read), value and quality with a reason. A value that
 cannot be read is sent as ``bad`` with ``v`` null: never dropped, never zero. Batches replayed
 from the gateway's spool keep their session and sequence and are flagged ``historical`` so that
-they never overwrite a live value. Payloads are JSON (UTF-8); JSON Schema in ``docs/``.
+they never overwrite a live value. Payloads are JSON (UTF-8); JSON Schema in ``docs/schema``.
+
+Delivery is acknowledged end to end: a gateway deletes a batch from its spool only once a
+historian's :class:`Watermark` says the batch is committed with no hole below it, never on a
+broker PUBACK alone.
+
+Liveness: every connection of a gateway has a bdSeq (birth/death sequence), persistent and
+increasing across restarts. The birth and the will of one connection carry the same bdSeq, so a
+death counts only for the birth it belongs to and :func:`station_alive` decides from the two
+retained messages alone.
+
+Wire types are strict: no string is read as a number, no number as a time, no integer as a
+boolean. Messages consumers read (birth, death, data, watermark, ack, event) ignore fields they do
+not know, so a newer gateway never dead-letters at an older consumer; commands and rebirth
+requests, which make things happen, refuse unknown fields.
 """
 
 from __future__ import annotations
@@ -26,9 +42,22 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
 VERSION = "v1"
+CONTRACT = "1.1"
+"""The contract's version within the ``v1`` topic root: additions only, no breaking change."""
 ROOT = f"geoscada/{VERSION}"
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
 
@@ -42,6 +71,8 @@ class Topic(StrEnum):
     REBIRTH = "rebirth"
     CMD = "cmd"
     ACK = "ack"
+    WATERMARK = "watermark"
+    EVENT = "event"
 
 
 def topic(station_id: str, kind: Topic) -> str:
@@ -101,22 +132,42 @@ def format_time(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def _wire_time(value: object) -> object:
+    """Refuse a number as a time: the wire carries ISO 8601 text."""
+    if isinstance(value, int | float):
+        raise ValueError("time must be ISO 8601 text, not a number")
+    return value
+
+
+WireTime = Annotated[AwareDatetime, BeforeValidator(_wire_time)]
+"""An aware time, from ISO 8601 text (or a datetime in Python), never from a number."""
+Count = Annotated[StrictInt, Field(ge=0)]
+
+
 class _Message(BaseModel):
+    """A message that makes something happen: unknown fields are refused."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-Value = float | int | bool | None
+class _Report(BaseModel):
+    """A message consumers read: unknown fields are ignored, so producers can add some."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
 
-class Sample(_Message):
+Value = StrictFloat | StrictInt | StrictBool | None
+
+
+class Sample(_Report):
     """One reading: point id, source time, value, quality and, unless good, a reason."""
 
-    p: Annotated[str, Field(min_length=1, max_length=96)]
-    t: AwareDatetime
+    p: Annotated[StrictStr, Field(min_length=1, max_length=96)]
+    t: WireTime
     v: Value
     q: Quality = Quality.GOOD
     r: Reason | None = None
-    d: Annotated[str, Field(max_length=200)] | None = None
+    d: Annotated[StrictStr, Field(max_length=200)] | None = None
     """Optional detail (for example the Modbus exception code)."""
 
     @field_validator("v")
@@ -127,7 +178,7 @@ class Sample(_Message):
         return value
 
 
-class PointInfo(_Message):
+class PointInfo(_Report):
     """Point metadata announced in a birth message."""
 
     id: str
@@ -141,57 +192,114 @@ class PointInfo(_Message):
     limits: tuple[float, float] | None = None
     depth_m: float | None = None
     counter: bool = False
+    rollover: float | None = None
+    """For a counter: the value after which it wraps to 0 (a decrease is otherwise suspect)."""
     deadband: float = 0.0
     period_s: float | None = None
     """Poll period (or publishing interval) in seconds, so a consumer can tell stale data."""
 
 
-class Birth(_Message):
-    """Announces a gateway session and everything it will publish."""
+class Birth(_Report):
+    """Announces a gateway connection (session, bdSeq), the station and every point."""
 
-    station: str
-    session: Annotated[int, Field(ge=0)]
-    t: AwareDatetime
-    gateway: str
+    station: StrictStr
+    session: Count
+    bdseq: Count
+    """Birth/death sequence of this connection; the will of the same connection carries it."""
+    t: WireTime
+    gateway: StrictStr
+    contract: StrictStr = CONTRACT
+    name: StrictStr
+    """The station's display name."""
+    kind: StrictStr
+    """The station's kind as the site file names it (e.g. ``hydrothermal_doublet``)."""
+    timezone: StrictStr
+    """IANA time zone of the station, for day, month and season boundaries."""
+    site_hash: StrictStr
+    """SHA-256 (hex) of the site file the gateway runs, so consumers see a changed file."""
     points: tuple[PointInfo, ...]
 
 
-class Death(_Message):
-    """Says a gateway session has ended (last will, or a clean stop)."""
+class Death(_Report):
+    """Says a gateway connection has ended (last will, or a clean stop)."""
 
-    station: str
-    session: Annotated[int, Field(ge=0)]
-    t: AwareDatetime | None = None
-    clean: bool = False
-    last_seq: Annotated[int, Field(ge=-1)] | None = None
+    station: StrictStr
+    session: Count
+    bdseq: Count
+    """The bdSeq of the birth this death ends; a death of another bdSeq ends nothing."""
+    t: WireTime | None = None
+    clean: StrictBool = False
+    last_seq: Annotated[StrictInt, Field(ge=-1)] | None = None
     """On a clean stop, the seq of the session's last data batch (-1: none was made)."""
 
 
-class DataBatch(_Message):
+class DataBatch(_Report):
     """The samples of one scan; ``seq`` counts batches within a session from 0."""
 
-    station: str
-    session: Annotated[int, Field(ge=0)]
-    seq: Annotated[int, Field(ge=0)]
-    historical: bool = False
+    station: StrictStr
+    session: Count
+    seq: Count
+    historical: StrictBool = False
     samples: tuple[Sample, ...]
+
+
+class SessionMark(_Report):
+    """The highest seq of one session committed with no hole below it (-1: none yet)."""
+
+    session: Count
+    seq: Annotated[StrictInt, Field(ge=-1)]
+
+
+class Watermark(_Report):
+    """What the historians have committed of a station, per recent session (retained).
+
+    Read from the database after each commit, so it holds with several historians. A gateway
+    deletes from its spool every batch at or below its session's mark; a session not listed is
+    kept.
+    """
+
+    station: StrictStr
+    t: WireTime
+    historian: StrictStr
+    """Identity of the historian that published it."""
+    sessions: tuple[SessionMark, ...]
+
+
+class Event(_Report):
+    """An alarm transition or a controller decision, with the values behind it."""
+
+    station: StrictStr
+    id: Annotated[StrictStr, Field(min_length=1, max_length=96)]
+    t: WireTime
+    kind: Annotated[StrictStr, Field(min_length=1, max_length=32)]
+    """What happened: ``alarm``, ``decision``, ..."""
+    source: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    """Identity of the publisher (e.g. the controller instance)."""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+def station_alive(birth: Birth | None, death: Death | None) -> bool:
+    """Say from the retained birth and death alone whether a station's gateway is connected."""
+    if birth is None:
+        return False
+    return death is None or death.bdseq < birth.bdseq
 
 
 class RebirthRequest(_Message):
     """Asks the gateway to publish its birth again."""
 
-    origin: str = ""
+    origin: StrictStr = ""
 
 
 class Command(_Message):
     """A write to a writable point, refused once past ``expires``."""
 
-    id: Annotated[str, Field(min_length=1, max_length=64)]
-    point: Annotated[str, Field(min_length=1, max_length=96)]
-    value: float | int | bool
-    origin: Annotated[str, Field(min_length=1, max_length=64)]
-    issued: AwareDatetime
-    expires: AwareDatetime
+    id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    point: Annotated[StrictStr, Field(min_length=1, max_length=96)]
+    value: StrictFloat | StrictInt | StrictBool
+    origin: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    issued: WireTime
+    expires: WireTime
 
 
 class Outcome(StrEnum):
@@ -202,15 +310,15 @@ class Outcome(StrEnum):
     FAILED = "failed"
 
 
-class CommandAck(_Message):
+class CommandAck(_Report):
     """The outcome of a command, with the value read back after writing."""
 
-    id: str
-    point: str
+    id: StrictStr
+    point: StrictStr
     outcome: Outcome
-    reason: str = ""
+    reason: StrictStr = ""
     readback: Value = None
-    t: AwareDatetime
+    t: WireTime
 
 
 # Message kind -> payload model, for validation by consumers and for the JSON Schema in docs/.
@@ -221,7 +329,12 @@ PAYLOADS: dict[Topic, type[BaseModel]] = {
     Topic.REBIRTH: RebirthRequest,
     Topic.CMD: Command,
     Topic.ACK: CommandAck,
+    Topic.WATERMARK: Watermark,
+    Topic.EVENT: Event,
 }
+
+RETAINED = frozenset({Topic.BIRTH, Topic.DEATH, Topic.WATERMARK})
+"""Kinds published retained; a retained message on any other kind is never acted on."""
 
 
 def json_schema(kind: Topic) -> dict[str, Any]:

@@ -33,7 +33,7 @@ def test_a_contract_batch_decodes() -> None:
 def test_birth_and_death_decode() -> None:
     feed = StationFeed("st1")
     birth = decode("geoscada/v1/st1/birth", feed.birth().model_dump_json().encode(), NOW)
-    death = decode("geoscada/v1/st1/death", b'{"station": "st1", "session": 1}', NOW)
+    death = decode("geoscada/v1/st1/death", b'{"station": "st1", "session": 1, "bdseq": 1}', NOW)
     assert isinstance(birth, Birth) and isinstance(death, Death)
 
 

@@ -32,7 +32,8 @@ def filled(database: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
     store = Store(database)
     store.connect()
     birth = Birth(
-        station=ST, session=1, t=T0, gateway="t",
+        station=ST, session=1, bdseq=1, t=T0, gateway="t", name=ST, kind="hydrothermal",
+        timezone="Asia/Shanghai", site_hash="0" * 64,
         points=(
             PointInfo(id="P1.flow", equipment="P1", equipment_kind="pump", measurand="flow",
                       unit="m3/h", dtype="float", range=(0, 200)),

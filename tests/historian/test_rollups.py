@@ -97,7 +97,9 @@ def _birth(counters: dict[str, float | None], analogues: list[str]) -> Birth:
                   range=(0, modulus or 1e12), counter=True)
         for p, modulus in counters.items()
     ]
-    return Birth(station=STATION, session=1, t=START, gateway="test", points=tuple(points))
+    return Birth(station=STATION, session=1, bdseq=1, t=START, gateway="test", name=STATION,
+                 kind="hydrothermal", timezone="Asia/Shanghai", site_hash="0" * 64,
+                 points=tuple(points))
 
 
 def _write(store: Store, raws: Sequence[Raw], seq_start: int, chunk: int = 97) -> int:

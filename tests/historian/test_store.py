@@ -89,7 +89,7 @@ def test_death_opens_an_outage_that_the_next_birth_closes(database: str) -> None
     store.connect()
     feed = StationFeed("st-death", analogues=1, meters=0)
     store.write([Inbound("geoscada/v1/st-death/birth", b"", feed.birth())])
-    death = Death(station="st-death", session=1, t=T0 + timedelta(minutes=5))
+    death = Death(station="st-death", session=1, bdseq=1, t=T0 + timedelta(minutes=5))
     store.write([_inbound(death), _inbound(death)])  # a retained death arrives again on resubscribe
     reborn = StationFeed("st-death", analogues=1, meters=0, session=2,
                          start=T0 + timedelta(minutes=9))
