@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from gateway.commands import load_policy
 from gateway.config import EndpointError, load_endpoints_file, parse_override, with_endpoints
 from gateway.mqtt import BrokerSettings
 from gateway.runtime import Gateway, GatewaySettings
@@ -39,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--username")
     parser.add_argument("--password-file", type=Path)
     parser.add_argument("--tls-ca", type=Path, help="CA certificate for a TLS broker")
+    parser.add_argument("--tls-cert", type=Path, help="client certificate (PEM) for the broker")
+    parser.add_argument("--tls-key", type=Path, help="client private key (PEM) for the broker")
+    parser.add_argument("--command-policy", type=Path, metavar="POLICY.yaml",
+                        help="trusted command signers and what each role may write "
+                             "(without it every command is refused)")
+    parser.add_argument("--rebirth-interval", type=float, default=5.0, metavar="SECONDS",
+                        help="refuse rebirth requests closer together than this")
     parser.add_argument("--client-id", default="")
     parser.add_argument("--log-level", default="INFO")
     return parser
@@ -56,15 +64,22 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
             raise ValueError("--password-file needs --username")
     if args.spool_max_mb <= 0 or args.replay_rate <= 0 or args.health_period <= 0:
         raise ValueError("--spool-max-mb, --replay-rate and --health-period must be positive")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ValueError("--tls-cert and --tls-key go together")
+    if args.rebirth_interval < 0:
+        raise ValueError("--rebirth-interval must not be negative")
+    policy = load_policy(args.command_policy) if args.command_policy is not None else None
     broker = BrokerSettings.from_url(
-        args.broker, tls_ca=args.tls_ca, username=args.username, password=password,
+        args.broker, tls_ca=args.tls_ca, tls_cert=args.tls_cert, tls_key=args.tls_key,
+        username=args.username, password=password,
         client_id=args.client_id or f"geoscada-gateway-{station}")
     state_dir = args.state_dir or (args.spool.parent if args.spool is not None
                                    else Path("gateway-state") / station)
     return GatewaySettings(broker=broker, state_dir=state_dir, spool_path=args.spool,
                            spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
                            replay_rate=args.replay_rate, health_period_s=args.health_period,
-                           name=f"geoscada-gateway/{station}")
+                           name=f"geoscada-gateway/{station}", command_policy=policy,
+                           rebirth_min_interval_s=args.rebirth_interval)
 
 
 def main(argv: Sequence[str]) -> int:

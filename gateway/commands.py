@@ -1,20 +1,30 @@
-"""Commands: parse, check against the point definition, write, read back, acknowledge.
+"""Commands: parse, verify the signer, check against the point, write, read back, acknowledge.
 
-The checks are pure (:func:`parse_command`, :func:`check_command`); :func:`execute` does the
-write and the read-back through the device's driver. Refusal reasons begin with a code from
-:class:`Refusal` so that consumers can act on them; the rest of the text is for people.
+The gateway is the last line of defence: it trusts a command only for its own checks, never for
+the broker's. The checks are pure (:func:`parse_command`, :func:`verify_command`,
+:func:`check_command`); :class:`SeenCommands` remembers command ids on disk so that a replay is
+refused, also after a restart; :func:`execute` does the write and the read-back through the
+device's driver. Refusal reasons begin with a code from :class:`Refusal` so that consumers can
+act on them; the rest of the text is for people.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import json
-from datetime import datetime
+import sqlite3
+from datetime import datetime, timedelta
 from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
 
-from pydantic import ValidationError
+import yaml
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from gateway.driver import DeviceError, Driver, WriteError
 from plant.contract import Command, CommandAck, Outcome, Quality, utc_now
+from plant.signing import load_public_key, signature_valid
 from plant.site import ModbusBinding, Point
 
 
@@ -22,6 +32,16 @@ class Refusal(StrEnum):
     """Why a command was not written (``refused``) or not confirmed (``failed``)."""
 
     MALFORMED = "malformed"
+    RETAINED = "retained"
+    NO_POLICY = "no_policy"
+    UNSIGNED = "unsigned"
+    UNKNOWN_KEY = "unknown_key"
+    BAD_SIGNATURE = "bad_signature"
+    ROLE_NOT_ALLOWED = "role_not_allowed"
+    ISSUED_IN_FUTURE = "issued_in_future"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    REPLAYED = "replayed"
+    BUSY = "busy"
     UNKNOWN_POINT = "unknown_point"
     NOT_WRITABLE = "not_writable"
     EXPIRED = "expired"
@@ -60,6 +80,137 @@ def parse_command(raw: bytes) -> Command:
         where = ".".join(str(part) for part in first["loc"]) or "(payload)"
         raise CommandRefusedError(Refusal.MALFORMED, f"{where}: {first['msg']}", ident,
                                   point) from None
+
+
+class TrustedKey(BaseModel):
+    """A signer the gateway trusts: its public key and the roles it may act in."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    public_key: str
+    """Base64 of the Ed25519 public key's 32 raw bytes."""
+    roles: tuple[Annotated[str, Field(min_length=1, max_length=32)], ...] = Field(min_length=1)
+
+    @field_validator("public_key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        load_public_key(value)
+        return value
+
+
+class CommandPolicy(BaseModel):
+    """Who may command this gateway: trusted keys, per-role writable points, time bounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keys: dict[Annotated[str, Field(min_length=1, max_length=64)], TrustedKey]
+    roles: dict[str, tuple[str, ...]]
+    """Role -> point id patterns (shell-style, e.g. ``PW1.*``) the role may write."""
+    max_lifetime_s: Annotated[float, Field(gt=0, le=24 * 3600)] = 300.0
+    """Longest ``expires - issued`` accepted."""
+    clock_tolerance_s: Annotated[float, Field(ge=0, le=600)] = 5.0
+    """How far ``issued`` may lie ahead of the gateway's clock."""
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        for role, patterns in value.items():
+            if not patterns:
+                raise ValueError(f"role {role!r} lists no points")
+        return value
+
+    def public_key(self, key_id: str) -> Ed25519PublicKey | None:
+        """The public key of a trusted signer, or None."""
+        trusted = self.keys.get(key_id)
+        return load_public_key(trusted.public_key) if trusted is not None else None
+
+    def may_write(self, role: str, point: str) -> bool:
+        """True if the role's patterns cover the point."""
+        return any(fnmatch.fnmatchcase(point, pattern) for pattern in self.roles.get(role, ()))
+
+    @property
+    def remember_s(self) -> float:
+        """How long a command id must be remembered: no command outlives this."""
+        return self.max_lifetime_s + self.clock_tolerance_s
+
+
+def load_policy(path: Path) -> CommandPolicy:
+    """Read a command policy (YAML); raise ValueError naming the file and what is wrong."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the command policy: {exc}") from None
+    try:
+        policy = CommandPolicy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(file)"
+        raise ValueError(f"{path}: {where}: {first['msg']}") from None
+    for key_id, trusted in policy.keys.items():
+        unknown = sorted(set(trusted.roles) - set(policy.roles))
+        if unknown:
+            raise ValueError(f"{path}: keys.{key_id}: role {unknown[0]!r} is not under roles")
+    return policy
+
+
+def verify_command(command: Command, policy: CommandPolicy | None, now: datetime) -> None:
+    """Refuse a command not signed by a trusted key in a role allowed for its point, or whose
+    times are out of bounds; return if the signer may send it."""
+    def refuse(code: Refusal, detail: str) -> CommandRefusedError:
+        return CommandRefusedError(code, detail, command.id, command.point)
+
+    if policy is None:
+        raise refuse(Refusal.NO_POLICY, "this gateway has no command policy and trusts nobody")
+    if command.sig is None or command.key is None or command.role is None:
+        raise refuse(Refusal.UNSIGNED, "a command needs key, role and sig")
+    public_key = policy.public_key(command.key)
+    if public_key is None:
+        raise refuse(Refusal.UNKNOWN_KEY, f"key {command.key!r} is not trusted here")
+    if not signature_valid(command, public_key):
+        raise refuse(Refusal.BAD_SIGNATURE, f"signature does not verify with key {command.key!r}")
+    if command.role not in policy.keys[command.key].roles:
+        raise refuse(Refusal.ROLE_NOT_ALLOWED,
+                     f"key {command.key!r} may not act as {command.role!r}")
+    if not policy.may_write(command.role, command.point):
+        raise refuse(Refusal.ROLE_NOT_ALLOWED,
+                     f"role {command.role!r} may not write {command.point}")
+    if command.issued > now + timedelta(seconds=policy.clock_tolerance_s):
+        raise refuse(Refusal.ISSUED_IN_FUTURE,
+                     f"issued {command.issued.isoformat()} is ahead of the gateway's clock "
+                     f"by more than {policy.clock_tolerance_s:g} s")
+    lifetime = (command.expires - command.issued).total_seconds()
+    if lifetime > policy.max_lifetime_s:
+        raise refuse(Refusal.LIFETIME_TOO_LONG,
+                     f"lifetime {lifetime:g} s exceeds the maximum {policy.max_lifetime_s:g} s")
+    if now >= command.expires:
+        raise refuse(Refusal.EXPIRED, f"expired at {command.expires.isoformat()}")
+
+
+class SeenCommands:
+    """Command ids already accepted, on disk, kept until no command could still be valid."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, "
+                         "forget_after REAL NOT NULL)")
+
+    def remember(self, command_id: str, forget_after: datetime, now: datetime) -> bool:
+        """Record an id (durably); False if it was seen before. Forgets ids past their time."""
+        self._db.execute("DELETE FROM seen WHERE forget_after < ?", (now.timestamp(),))
+        cursor = self._db.execute("INSERT OR IGNORE INTO seen (id, forget_after) VALUES (?, ?)",
+                                  (command_id, forget_after.timestamp()))
+        return cursor.rowcount == 1
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM seen").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
 
 
 def check_command(command: Command, point: Point | None, now: datetime,

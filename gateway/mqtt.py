@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from gateway.backoff import Backoff
 
@@ -36,6 +37,9 @@ class BrokerSettings:
     port: int
     tls: bool = False
     tls_ca: Path | None = None
+    tls_cert: Path | None = None
+    """Client certificate (PEM), for a broker that asks for one."""
+    tls_key: Path | None = None
     username: str | None = None
     password: str | None = None
     client_id: str = ""
@@ -74,8 +78,8 @@ class LinkEvents(Protocol):
         """The broker acknowledged message ``mid`` (``ok`` False if it refused it)."""
         ...
 
-    def message(self, topic: str, payload: bytes) -> None:
-        """A message arrived on a subscribed topic."""
+    def message(self, topic: str, payload: bytes, retained: bool = False) -> None:
+        """A message arrived on a subscribed topic (``retained``: the broker kept it)."""
         ...
 
 
@@ -111,6 +115,8 @@ class BrokerLink:
             client.username_pw_set(s.username, s.password)
         if s.tls:
             client.tls_set(ca_certs=str(s.tls_ca) if s.tls_ca else None,
+                           certfile=str(s.tls_cert) if s.tls_cert else None,
+                           keyfile=str(s.tls_key) if s.tls_key else None,
                            cert_reqs=ssl.CERT_REQUIRED)
         topic, payload = self._events.will()
         client.will_set(topic, payload, qos=1, retain=True)
@@ -133,7 +139,7 @@ class BrokerLink:
         client.on_publish = lambda c, u, mid, rc, props: hand_over(
             self._events.acked, mid, not rc.is_failure)
         client.on_message = lambda c, u, msg: hand_over(
-            self._events.message, msg.topic, bytes(msg.payload))
+            self._events.message, msg.topic, bytes(msg.payload), bool(msg.retain))
         return client
 
     def _connect_done(self, rc: Any, props: Any) -> None:
@@ -148,8 +154,11 @@ class BrokerLink:
             # for births and acks, which are not counted against the cap
             self.max_inflight = max(1, min(self.max_inflight, int(receive_max) - 10))
         assert self._client is not None
+        # retain-as-published: a retained message keeps its flag even when it arrives live,
+        # so the owner can refuse to act on it
+        options = SubscribeOptions(qos=1, retainAsPublished=True)
         for topic in self._subscriptions:
-            self._client.subscribe(topic, qos=1)
+            self._client.subscribe(topic, options=options)
         self._connected = True
         self._backoff.reset()
         log.info("connected to broker %s:%d (in-flight cap %d)", self.settings.host,

@@ -15,11 +15,21 @@ import time
 import zlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from gateway.backoff import Backoff
-from gateway.commands import CommandRefusedError, check_command, execute, parse_command
+from gateway.commands import (
+    CommandPolicy,
+    CommandRefusedError,
+    Refusal,
+    SeenCommands,
+    check_command,
+    execute,
+    parse_command,
+    verify_command,
+)
 from gateway.driver import DRIVERS, DeviceError, DeviceState, Driver, PartialReadError
 from gateway.forwarder import Forwarder, encode_samples
 from gateway.health import DeviceHealth, SpoolHealth, health_points, health_readings
@@ -61,6 +71,10 @@ class GatewaySettings:
     health_period_s: float = 5.0
     health_log_period_s: float = 60.0
     name: str = "geoscada-gateway"
+    command_policy: CommandPolicy | None = None
+    """Trusted signers and what each role may write; without one every command is refused."""
+    rebirth_min_interval_s: float = 5.0
+    """Rebirth requests closer together than this are refused (a flood costs one birth)."""
 
 
 def next_tick(now: float, period: float, offset: float) -> float:
@@ -202,6 +216,11 @@ class Gateway:
                                                    driver, self.record)
         self._tasks: set[asyncio.Task[None]] = set()
         self._link_task: asyncio.Task[None] | None = None
+        self.seen = SeenCommands(settings.state_dir / "commands-seen.db")
+        self._busy: set[str] = set()
+        """Points with a command being written: one command at a time per point."""
+        self._last_rebirth = -float("inf")
+        self._rebirths_refused = 0
 
     # ------------------------------------------------------------------ data path
 
@@ -263,7 +282,7 @@ class Gateway:
         """Pass acknowledgements of data batches to the forwarder."""
         self.forwarder.acked(mid, ok)
 
-    def message(self, name: str, payload: bytes) -> None:
+    def message(self, name: str, payload: bytes, retained: bool = False) -> None:
         """Handle a command or rebirth request; refuse anything else with a logged reason."""
         try:
             station, kind = parse_topic(name)
@@ -272,6 +291,8 @@ class Gateway:
             return
         if station != self.station:
             self._refuse_raw(f"unknown_topic: {name!r} is for station {station!r}", payload)
+        elif retained and kind in (Topic.CMD, Topic.REBIRTH):
+            self._refuse_retained(name, kind, payload)
         elif kind is Topic.REBIRTH:
             try:
                 RebirthRequest.model_validate_json(payload or b"{}")
@@ -279,6 +300,18 @@ class Gateway:
                 self._refuse_raw(f"malformed: rebirth request: {str(exc).splitlines()[0]}",
                                  payload)
                 return
+            now = time.monotonic()
+            if now - self._last_rebirth < self.settings.rebirth_min_interval_s:
+                self._rebirths_refused += 1
+                if self._rebirths_refused == 1:  # one line per burst, not one per request
+                    self._refuse_raw("rate_limited: rebirth requests closer than "
+                                     f"{self.settings.rebirth_min_interval_s:g} s", payload)
+                return
+            if self._rebirths_refused > 1:
+                log.warning("%d rebirth requests refused as too frequent",
+                            self._rebirths_refused)
+            self._rebirths_refused = 0
+            self._last_rebirth = now
             log.info("rebirth requested")
             self.filter.forget()
             self._publish_birth()
@@ -286,6 +319,26 @@ class Gateway:
             self._spawn(self._command(payload))
         else:
             self._refuse_raw(f"unknown_topic: the gateway does not take {kind.value}", payload)
+
+    def _refuse_retained(self, name: str, kind: Topic, payload: bytes) -> None:
+        """Never act on a retained command or rebirth request; clear it from the broker."""
+        if not payload:
+            return  # the clearing message itself, or someone else's
+        reason = (f"{Refusal.RETAINED.value}: a retained {kind.value} message is never acted "
+                  "on; cleared from the broker")
+        self._refuse_raw(reason, payload)
+        if kind is Topic.CMD:
+            try:
+                command = parse_command(payload)
+            except CommandRefusedError as exc:
+                command_id, point = exc.command_id, exc.point
+            else:
+                command_id, point = command.id, command.point
+            if command_id is not None:
+                self._send_ack(CommandAck(id=command_id, point=point or "",
+                                          outcome=Outcome.REFUSED, reason=reason, t=utc_now()))
+        if self.link.publish(name, b"", retain=True) is None:
+            log.warning("could not clear the retained message on %s: broker not connected", name)
 
     def _refuse_raw(self, reason: str, payload: bytes) -> None:
         log.warning("refused message: %s; raw bytes: %r", reason, payload[:200])
@@ -296,10 +349,21 @@ class Gateway:
     async def _command(self, raw: bytes) -> None:
         try:
             command = parse_command(raw)
+            now = utc_now()
+            policy = self.settings.command_policy
+            verify_command(command, policy, now)
+            assert policy is not None
+            forget_after = command.expires + timedelta(seconds=policy.clock_tolerance_s)
+            if not self.seen.remember(command.id, forget_after, now):
+                raise CommandRefusedError(Refusal.REPLAYED, f"command id {command.id!r} was "
+                                          "seen before", command.id, command.point)
             point = self.site.points_by_id.get(command.point)
             latest = self.latest.get(command.point)
             current = latest.v if latest is not None and latest.q is not Quality.BAD else None
-            check_command(command, point, utc_now(), current)
+            check_command(command, point, now, current)
+            if command.point in self._busy:
+                raise CommandRefusedError(Refusal.BUSY, f"another command to {command.point} "
+                                          "is being written", command.id, command.point)
         except CommandRefusedError as exc:
             log.warning("command %s refused: %s; raw bytes: %r", exc.command_id, exc, raw[:200])
             self.spool.log_command("refused", str(exc), raw, command_id=exc.command_id,
@@ -309,13 +373,18 @@ class Gateway:
                                           outcome=Outcome.REFUSED, reason=str(exc), t=utc_now()))
             return
         assert point is not None
-        log.info("command %s from %s: %s := %s", command.id, command.origin, point.id,
-                 command.value)
-        ack = await execute(command, point, self.drivers[point.binding.device])
+        log.info("command %s from %s (key %s as %s): %s := %s", command.id, command.origin,
+                 command.key, command.role, point.id, command.value)
+        self._busy.add(point.id)
+        try:
+            ack = await execute(command, point, self.drivers[point.binding.device])
+        finally:
+            self._busy.discard(point.id)
         log.info("command %s %s%s (read back %s)", command.id, ack.outcome.value,
                  f": {ack.reason}" if ack.reason else "", ack.readback)
         self.spool.log_command(ack.outcome.value, ack.reason, raw, command_id=command.id,
-                               point=point.id, origin=command.origin, value=str(command.value))
+                               point=point.id, value=str(command.value),
+                               origin=f"{command.key} as {command.role}: {command.origin}")
         self._send_ack(ack)
 
     def _send_ack(self, ack: CommandAck) -> None:
@@ -402,4 +471,5 @@ class Gateway:
             with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(task, 5)
         self.spool.close()
+        self.seen.close()
         log.info("gateway for station %s stopped", self.station)

@@ -37,6 +37,7 @@ requests, which make things happen, refuse unknown fields.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -292,7 +293,12 @@ class RebirthRequest(_Message):
 
 
 class Command(_Message):
-    """A write to a writable point, refused once past ``expires``."""
+    """A write to a writable point, signed by a key the gateway trusts; refused past ``expires``.
+
+    ``sig`` is an Ed25519 signature by key ``key`` over :func:`canonical_command`; ``role`` is
+    the role the signer acts in, which must be one of the key's roles at the gateway and be
+    allowed to write the point. A gateway refuses a command without them.
+    """
 
     id: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     point: Annotated[StrictStr, Field(min_length=1, max_length=96)]
@@ -300,6 +306,27 @@ class Command(_Message):
     origin: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     issued: WireTime
     expires: WireTime
+    key: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    """Id of the signing key, as the gateway's command policy names it."""
+    role: Annotated[StrictStr, Field(min_length=1, max_length=32)] | None = None
+    """The role the signer acts in (e.g. ``operator``, ``controller``)."""
+    sig: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    """Ed25519 signature over :func:`canonical_command`, base64 (standard alphabet)."""
+
+
+def canonical_command(command: Command) -> bytes:
+    """The bytes a command's signature covers: every field but ``sig``, in one fixed form.
+
+    JSON with sorted keys and no spaces; times as :func:`format_time` writes them (UTC,
+    microseconds, ``Z``); the value as JSON writes a Python bool, int or float.
+    """
+    fields: dict[str, Any] = {
+        "id": command.id, "point": command.point, "value": command.value,
+        "origin": command.origin, "issued": format_time(command.issued),
+        "expires": format_time(command.expires), "key": command.key, "role": command.role,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=True, allow_nan=False).encode()
 
 
 class Outcome(StrEnum):

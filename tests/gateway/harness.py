@@ -14,6 +14,7 @@ from gateway.runtime import Gateway, GatewaySettings
 from plant.site import Site
 from tests.gateway.fake_modbus import FakeModbus
 from tests.gateway.fake_opcua import FakeOpcUa
+from tests.gateway.signers import POLICY
 
 OPC_NODES = {"RW1.water_level": 42.0, "RW1.injection_temp": 18.5,
              "HP1.supply_temp_setpoint": 45.0}
@@ -50,6 +51,7 @@ async def station(site: Site) -> AsyncIterator[Station]:
 @contextlib.asynccontextmanager
 async def running_gateway(site: Site, broker_port: int, state_dir: Path,
                           **extra: object) -> AsyncIterator[Gateway]:
+    extra.setdefault("command_policy", POLICY)
     settings = GatewaySettings(broker=BrokerSettings("127.0.0.1", broker_port, keepalive_s=2),
                                state_dir=state_dir, health_period_s=1.0,
                                spool_synchronous="NORMAL", **extra)  # type: ignore[arg-type]

@@ -13,8 +13,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import yaml
+
 from geoscada.services import Mosquitto, free_port
 from tests.gateway.mqtt_helpers import Collector
+from tests.gateway.signers import POLICY
 
 ROOT = Path(__file__).resolve().parents[2]
 DOUBLET = ROOT / "sites" / "hydrothermal-doublet.yaml"
@@ -70,10 +73,12 @@ class GatewayProcess:
         self.workdir = workdir
         self.state_dir = workdir / "state"
         self.log = workdir / "gateway.log"
+        policy = workdir / "command-policy.yaml"
+        policy.write_text(yaml.safe_dump(POLICY.model_dump(mode="json")))
         self.process = _geoscada(
             ["gateway", str(site), "--broker", f"mqtt://127.0.0.1:{broker_port}",
              "--endpoints-file", str(endpoints_file), "--state-dir", str(self.state_dir),
-             "--health-period", "1", *extra], self.log)
+             "--health-period", "1", "--command-policy", str(policy), *extra], self.log)
 
     def kill(self) -> None:
         os.kill(self.process.pid, signal.SIGKILL)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from plant.contract import Birth, CommandAck, DataBatch, Death, Outcome
 from plant.site import Site
 from tests.gateway.harness import running_gateway, station
 from tests.gateway.mqtt_helpers import Collector, until
+from tests.gateway.signers import signed
 
 pytestmark = pytest.mark.integration
 
@@ -114,11 +113,7 @@ def test_silent_modbus_device_goes_bad_and_others_keep_their_rate(
 
 
 def command(point: str, value: object, *, ident: str, expires_in: float = 30.0) -> bytes:
-    now = datetime.now(UTC)
-    return json.dumps({
-        "id": ident, "point": point, "value": value, "origin": "operator:test",
-        "issued": now.isoformat(), "expires": (now + timedelta(seconds=expires_in)).isoformat(),
-    }).encode()
+    return signed(point, value, ident, expires_in=expires_in)
 
 
 def test_commands_are_checked_written_read_back_and_acknowledged(

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from plant.contract import CommandAck, Outcome
 from plant.site import load_site
 from tests.gateway.mqtt_helpers import Collector
 from tests.gateway.procs import DOUBLET, Rig, start_rig
+from tests.gateway.signers import signed
 
 pytestmark = pytest.mark.integration
 
@@ -89,10 +89,7 @@ def test_silent_plc_goes_bad_within_two_poll_periods_others_keep_going(rig: Rig)
 
 
 def command(point: str, value: object, ident: str, expires_in: float = 30) -> bytes:
-    now = datetime.now(UTC)
-    return json.dumps({"id": ident, "point": point, "value": value, "origin": "test",
-                       "issued": now.isoformat(),
-                       "expires": (now + timedelta(seconds=expires_in)).isoformat()}).encode()
+    return signed(point, value, ident, expires_in=expires_in)
 
 
 def ack_of(rig: Rig, ident: str) -> CommandAck:
