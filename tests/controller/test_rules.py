@@ -1,0 +1,302 @@
+"""Rules from the seeds: their citations, their figures on hand-made inputs, site defaults."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from controller.alarms import State, evaluate, evaluation_order
+from controller.rules import (
+    RULES,
+    AlarmRule,
+    Window,
+    climate_curve_c,
+    observe,
+    observe_window,
+    plant_flags,
+    site_alarms,
+)
+from plant.contract import Quality, Reason, Sample
+from plant.site import Site, load_site
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2026, 1, 15, 6, 0, tzinfo=UTC)
+SITES = {name: load_site(ROOT / "sites" / f"{name}.yaml")
+         for name in ("hydrothermal-doublet", "deep-borehole-school", "shallow-field")}
+DOUBLET, SCHOOL = SITES["hydrothermal-doublet"], SITES["deep-borehole-school"]
+
+
+def _seeds() -> Path:
+    """The seed documents lie beside the checkout (shared/seeds), or where GEOSCADA_SEEDS says."""
+    if "GEOSCADA_SEEDS" in os.environ:
+        return Path(os.environ["GEOSCADA_SEEDS"])
+    for parent in ROOT.parents:
+        if (parent / "shared" / "seeds" / "digest.md").exists():
+            return parent / "shared" / "seeds"
+    raise AssertionError("seed documents not found: set GEOSCADA_SEEDS")
+
+
+# What each cited line must say, in the source's own words.
+CITED = {
+    "003_650ce909837e5072.txt:3049": "防冻报警",
+    "digest.md:458": "freezing point should be 3–5 °C below",
+    "digest.md:438": "differential pressure of water filters",
+    "003_650ce909837e5072.txt:579": "过滤器",
+    "003_650ce909837e5072.txt:3269": "正常补水量按循环水量的 1%",
+    "digest.md:433": "小温差大流量",
+    "003_650ce909837e5072.txt:3001": "出水温度",
+    "003_650ce909837e5072.txt:3271": "气候补偿",
+    "001_4fc3fc127faa1013.txt:133": "回灌",
+    "002_af74a1b5d40b30ab.txt:216": "以灌定采",
+    "003_650ce909837e5072.txt:261": "100% 回灌",
+}
+
+
+def test_every_rule_cites_lines_that_say_it() -> None:
+    seeds = _seeds()
+    cited = {source for rule in RULES.values() for source in rule.sources}
+    assert cited == set(CITED)
+    for source, words in CITED.items():
+        name, line = source.rsplit(":", 1)
+        text = (seeds / name).read_text(encoding="utf-8").splitlines()[int(line) - 1]
+        assert words in text, f"{source} does not say {words!r}: {text[:120]!r}"
+
+
+def sample(point: str, value: float | bool | None, *, age_s: float = 1.0,
+           q: Quality = Quality.GOOD, r: Reason | None = None) -> Sample:
+    return Sample(p=point, t=NOW - timedelta(seconds=age_s), v=value, q=q, r=r)
+
+
+def alarm(site: Site, alarm_id: str) -> AlarmRule:
+    return next(a for a in site_alarms(site) if a.spec.id == alarm_id)
+
+
+# --------------------------------------------------------------------------- instant rules
+
+
+def test_antifreeze_margin_from_the_freezing_point() -> None:
+    rule = alarm(DOUBLET, "HP2-1.antifreeze")
+    point = "HP2-1.evaporator_out_temp"
+    seen = observe(rule, {point: sample(point, 2.9)}, NOW)
+    assert (seen.value, seen.limit, seen.good) == (2.9, 3.0, True)
+    assert seen.values == {point: 2.9} and "freezing point 0 °C + 3 K" in seen.detail
+    glycol = alarm(SITES["shallow-field"], "HP1.antifreeze")
+    glycol_rule = AlarmRule(glycol.spec, glycol.inputs, {**glycol.params,
+                                                         "freezing_point_c": -10.0})
+    assert observe(glycol_rule, {"HP1.evaporator_out_temp": sample("x", 2.9)}, NOW).limit == -7.0
+
+
+@pytest.mark.parametrize(
+    ("given", "why"),
+    [
+        ({}, "HP2-1.evaporator_out_temp: no sample"),
+        ({"q": Quality.BAD, "r": Reason.COMM_LOST, "value": None},
+         "HP2-1.evaporator_out_temp: bad, comm_lost"),
+        ({"q": Quality.UNCERTAIN, "value": 2.0}, "HP2-1.evaporator_out_temp: uncertain"),
+        ({"age_s": 300.0, "value": 2.0}, "HP2-1.evaporator_out_temp: stale (300 s old)"),
+    ],
+)
+def test_an_unusable_input_makes_the_observation_unsafe_and_says_why(
+    given: dict[str, Any], why: str
+) -> None:
+    rule = alarm(DOUBLET, "HP2-1.antifreeze")
+    point = "HP2-1.evaporator_out_temp"
+    latest = {point: sample(point, given.pop("value"), **given)} if given else {}
+    seen = observe(rule, latest, NOW)
+    assert (seen.good, seen.why, seen.value) == (False, why, None)
+    instrument = observe(alarm(DOUBLET, "HP2-1.instrument"),
+                         {**latest, "HP2-1.fault": sample("HP2-1.fault", False)}, NOW)
+    assert instrument.good and instrument.value == 1.0 and instrument.detail == why
+
+
+def test_filter_dp_against_the_sites_alarm_value() -> None:
+    rule = alarm(DOUBLET, "F-F1.filter_dp")
+    point = "F-F1.differential_pressure"
+    assert observe(rule, {point: sample(point, 99.0)}, NOW).limit == 100.0
+    assert rule.spec.deadband == pytest.approx(5.0)
+    assert observe(rule, {point: sample(point, 101.0)}, NOW).value == 101.0
+
+
+def test_small_dt_applies_only_at_large_flow() -> None:
+    rule = alarm(DOUBLET, "NET.small_dt")
+    design_flow = rule.params["design_flow_m3h"]
+    # 290,000 m² at the site's heat index over 55/45 °C: flow = load / (ρ·c·ΔT)
+    load_kw = DOUBLET.station.design_heat_load_kw
+    assert design_flow == pytest.approx(load_kw / (4.19 * 988 / 3600 * 10), rel=0.01)
+
+    def seen(supply: float, ret: float, flow: float) -> tuple[float, bool]:
+        o = observe(rule, {"NET.supply_temp": sample("s", supply),
+                           "NET.return_temp": sample("r", ret),
+                           "NET.flow": sample("f", flow)}, NOW)
+        assert o.value is not None
+        return round(o.value, 9), o.applicable
+
+    assert seen(50.0, 46.0, design_flow) == (4.0, True)   # 4 K < 5 K: alarm
+    assert seen(50.0, 46.0, 0.5 * design_flow) == (4.0, False)
+    assert observe(rule, {"NET.supply_temp": sample("s", 50.0),
+                          "NET.return_temp": sample("r", 46.0),
+                          "NET.flow": sample("f", design_flow)}, NOW).limit == 5.0
+
+
+def test_plant_flags_follow_run_state_and_fault_and_admit_ignorance() -> None:
+    flags = plant_flags(SCHOOL, {
+        "HP1.run_state": sample("HP1.run_state", False),
+        "HP1.fault": sample("HP1.fault", None, q=Quality.BAD, r=Reason.TIMEOUT),
+    }, NOW)
+    assert flags["HP1.stopped"] is True and flags["HP1.tripped"] is None
+    assert flags["P-U1.stopped"] is None
+
+
+# --------------------------------------------------------------------------- windowed rules
+
+
+def window(values: list[float], good: list[bool] | None = None, step_s: float = 60.0) -> Window:
+    array = np.asarray(values, dtype=np.float64)
+    mask = np.ones(array.size, dtype=np.bool_) if good is None else np.asarray(good)
+    return Window(array, mask, step_s)
+
+
+def reinjection_windows(rw2: list[float], rw2_good: list[bool] | None = None
+                        ) -> dict[str, Window]:
+    return {"PW1.flow": window([60.0] * 60), "PW2.flow": window([40.0] * 60),
+            "RW1.flow": window([50.0] * 60), "RW2.flow": window(rw2, rw2_good),
+            "RW3.flow": window([0.0] * 60)}
+
+
+def test_reinjection_ratio_sums_every_reinjection_well() -> None:
+    rule = alarm(DOUBLET, "hydrothermal-doublet.reinjection_1h")
+    seen = observe_window(rule, reinjection_windows([45.0] * 60), DOUBLET.station)
+    # produced 100 m³/h for an hour, reinjected 50 + 45 + 0 m³/h: 95 %
+    assert seen.value == pytest.approx(0.95) and seen.limit == 0.98 and seen.good
+    assert seen.values == {"production_m3": 100.0, "reinjection_m3": 95.0, "coverage": 1.0}
+
+
+def test_a_lost_reinjection_meter_is_never_a_deficit() -> None:
+    rule = alarm(DOUBLET, "hydrothermal-doublet.reinjection_1h")
+    # RW2 reads zero while its meter is bad for 3 of 60 minutes: those minutes drop out
+    flows = [45.0] * 57 + [0.0] * 3
+    seen = observe_window(rule, reinjection_windows(flows, [True] * 57 + [False] * 3),
+                          DOUBLET.station)
+    assert seen.value == pytest.approx(0.95) and seen.values["coverage"] == pytest.approx(0.95)
+    # bad for 12 minutes: 80 % coverage is too little to judge
+    seen = observe_window(rule, reinjection_windows(
+        flows, [True] * 48 + [False] * 12), DOUBLET.station)
+    assert not seen.good and seen.value is None
+    assert seen.why == ("coverage 80% of the window, below 90% "
+                        "(RW2.flow good 80%, PW1.flow good 100%, PW2.flow good 100%)")
+
+
+def test_no_production_means_no_reinjection_alarm() -> None:
+    rule = alarm(DOUBLET, "hydrothermal-doublet.reinjection_1h")
+    zero = {p: window([0.0] * 60) for p in rule.points()}
+    seen = observe_window(rule, zero, DOUBLET.station)
+    assert seen.good and not seen.applicable
+
+
+def test_makeup_share_over_the_hour() -> None:
+    rule = alarm(SCHOOL, "NET.makeup_share")
+    # circulation 40 m³/h; make-up pump at 2 m³/h for 12 of 60 minutes: 0.4 m³ of 40 m³ = 1 %
+    burst = [2.0] * 12 + [0.0] * 48
+    seen = observe_window(rule, {"WT1.makeup_flow": window(burst),
+                                 "NET.flow": window([40.0] * 60)}, SCHOOL.station)
+    assert seen.value == pytest.approx(0.01) and seen.limit == 0.01
+    leak = [2.0] * 15 + [0.0] * 45
+    seen = observe_window(rule, {"WT1.makeup_flow": window(leak),
+                                 "NET.flow": window([40.0] * 60)}, SCHOOL.station)
+    assert seen.value == pytest.approx(0.0125)
+
+
+def test_climate_curve_passes_through_the_design_point() -> None:
+    station = SCHOOL.station
+    design = climate_curve_c(station, station.climate.design_outdoor_temp_c)
+    assert design == pytest.approx(station.design_supply_temp_c)
+    temps = [climate_curve_c(station, t) for t in (-20.0, -10.0, 0.0, 10.0)]
+    assert temps == sorted(temps, reverse=True)
+
+
+def test_climate_curve_rule_on_three_hour_means() -> None:
+    rule = alarm(SCHOOL, "NET.climate_curve")
+    outdoor = [-3.0] * 90 + [-1.0] * 90
+    target = climate_curve_c(SCHOOL.station, -2.0)
+    on_curve = observe_window(rule, {"NET.supply_temp": window([target + 2.0] * 180),
+                                     "WX.outdoor_temp": window(outdoor)}, SCHOOL.station)
+    assert on_curve.value == pytest.approx(2.0) and on_curve.limit == 5.0
+    off = observe_window(rule, {"NET.supply_temp": window([target - 6.0] * 180),
+                                "WX.outdoor_temp": window(outdoor)}, SCHOOL.station)
+    assert off.value == pytest.approx(6.0) and "below the curve" in off.detail
+    mild = observe_window(rule, {"NET.supply_temp": window([30.0] * 180),
+                                 "WX.outdoor_temp": window([16.0] * 180)}, SCHOOL.station)
+    assert not mild.applicable
+
+
+# --------------------------------------------------------------------------- site defaults
+
+
+def _with_fourth_reinjection_well(site: Site) -> Site:
+    data = site.model_dump(mode="json")
+    data["equipment"].append({
+        "id": "RW4", "kind": "reinjection_well", "aquifer": "Guantao", "depth_m": 1500.0,
+        "static_level_m": 40.0, "injectivity_m3h_per_m": 3.0, "rated_flow_m3h": 60.0,
+    })
+    template = next(p for p in data["points"] if p["id"] == "RW3.flow")
+    binding = {**template["binding"], "address": 9000}
+    data["points"].append({**template, "id": "RW4.flow", "equipment": "RW4",
+                           "binding": binding})
+    return Site.model_validate(data)
+
+
+def test_every_reinjection_well_gets_the_reinjection_rules() -> None:
+    before = alarm(DOUBLET, "hydrothermal-doublet.reinjection_24h")
+    assert before.inputs["reinjection"] == ("RW1.flow", "RW2.flow", "RW3.flow")
+    assert before.inputs["production"] == ("PW1.flow", "PW2.flow")
+    after = alarm(_with_fourth_reinjection_well(DOUBLET), "hydrothermal-doublet.reinjection_24h")
+    assert after.inputs["reinjection"] == ("RW1.flow", "RW2.flow", "RW3.flow", "RW4.flow")
+    assert after.params["window_s"] == 86400.0
+
+
+@pytest.mark.parametrize("name", list(SITES))
+def test_site_defaults_are_complete_and_consistent(name: str) -> None:
+    site = SITES[name]
+    alarms = site_alarms(site)
+    evaluation_order([a.spec for a in alarms])
+    for a in alarms:
+        assert a.spec.station == site.station.id and a.spec.source
+        assert a.spec.direction == a.rule.direction
+        for point in a.points():
+            assert site.point(point).equipment
+    rules = {a.spec.rule for a in alarms}
+    assert {"antifreeze", "filter_dp", "makeup_share", "climate_curve", "instrument"} <= rules
+    assert ("reinjection_ratio" in rules) == (name == "hydrothermal-doublet")
+    filters = [e.id for e in site.equipment if e.kind == "filter"]
+    assert sorted(a.spec.equipment for a in alarms if a.spec.rule == "filter_dp") == sorted(filters)
+
+
+def test_a_station_steady_at_design_raises_nothing() -> None:
+    """The instantaneous rules on a plant at its design point: every alarm stays normal."""
+    station = SCHOOL.station
+    alarms = site_alarms(SCHOOL)
+    values: dict[str, float | bool] = {
+        "HP1.evaporator_out_temp": 8.0, "HP1.fault": False,
+        "F-S1.differential_pressure": 12.0, "F-U1.differential_pressure": 11.0,
+        "NET.supply_temp": station.design_supply_temp_c,
+        "NET.return_temp": station.design_return_temp_c,
+        "NET.flow": alarm(SCHOOL, "NET.small_dt").params["design_flow_m3h"],
+    }
+    latest = {p: sample(p, v) for p, v in values.items()}
+    observations = {a.spec.id: observe(a, latest, NOW) for a in alarms if not a.rule.windowed}
+    statuses, rows = evaluate([a.spec for a in alarms], {}, observations, {}, NOW)
+    assert rows == [] and {s.state for s in statuses.values()} == {State.NORMAL}
+    # the evaporator water drops to 2.5 °C and stays: one high-priority alarm after a minute
+    latest["HP1.evaporator_out_temp"] = sample("HP1.evaporator_out_temp", 2.5)
+    for seconds in (1, 30, 61):
+        now = NOW + timedelta(seconds=seconds)
+        fresh = {p: s.model_copy(update={"t": now}) for p, s in latest.items()}
+        observations = {a.spec.id: observe(a, fresh, now) for a in alarms if not a.rule.windowed}
+        statuses, rows = evaluate([a.spec for a in alarms], statuses, observations, {}, now)
+    assert [(r.alarm, r.to_state.value, r.priority.value) for r in rows] == [
+        ("HP1.antifreeze", "unacknowledged", "high")]
