@@ -56,8 +56,10 @@ class Driver(Protocol):
         """Open the connection; raise DeviceError if the device cannot be reached."""
         ...
 
-    async def read(self, points: Sequence[Point]) -> list[Reading]:
-        """Read points: one reading each (bad ones say why); DeviceError if the link is dead."""
+    async def read(self, points: Sequence[Point], timeout_s: float | None = None
+                   ) -> list[Reading]:
+        """Read points within ``timeout_s`` (default: the device's): one reading each (bad ones
+        say why); DeviceError if the link is dead or the time ran out."""
         ...
 
     async def write(self, point: Point, value: float | int | bool) -> None:

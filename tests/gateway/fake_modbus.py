@@ -19,6 +19,12 @@ class FakeModbus:
     """Answer exception 2 (illegal address) for reads touching this address or above."""
     refuse_gaps: bool = False
     """Answer exception 2 for reads that include registers outside ``mapped``."""
+    answer_function: int | None = None
+    """Answer reads with this function code instead of the request's (a confused device)."""
+    answer_unit: int | None = None
+    """Answer from this unit id instead of the request's."""
+    answer_transaction: int | None = None
+    """Answer with this transaction id instead of the request's."""
     mapped: set[int] = field(default_factory=lambda: {0, 1, 2, 3, 6, 10, 11, 100, 101})
     coils: list[int] = field(default_factory=list)
     discrete: list[int] = field(default_factory=list)
@@ -71,6 +77,10 @@ class FakeModbus:
                 if self.silent:
                     continue
                 answer = self._answer(pdu)
+                if self.answer_function is not None and answer[0] in (1, 2, 3, 4):
+                    answer = bytes([self.answer_function]) + answer[1:]
+                tid = tid if self.answer_transaction is None else self.answer_transaction
+                unit = unit if self.answer_unit is None else self.answer_unit
                 writer.write(struct.pack(">HHHB", tid, 0, len(answer) + 1, unit) + answer)
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):

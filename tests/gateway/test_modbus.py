@@ -204,3 +204,51 @@ def test_block_plans_cover_every_point_once_within_limits(
             b = p.binding
             assert b.table == block.table  # type: ignore[union-attr]
             assert block.start <= b.address and b.address + b.width <= block.start + block.count  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("garble", "detail"),
+    [
+        ({"answer_function": 3}, "function code 3, request was 4"),
+        ({"answer_unit": 7}, "unit 7"),
+        ({"answer_transaction": 0}, "transaction 0"),
+        ({"answer_transaction": 4242}, "transaction 4242"),
+    ],
+)
+def test_an_answer_to_another_request_is_bad_never_good(
+        site: Site, garble: dict[str, int], detail: str) -> None:
+    async def scenario() -> None:
+        plc = FakeModbus()
+        await plc.start()
+        plc.set_float(plc.inputs, 0, 61.5)
+        plc.set_float(plc.holding, 0, 61.5)  # what an FC 3 answer carries: plausible, wrong
+        plc.set_float(plc.inputs, 2, 88.0)
+        plc.set_float(plc.holding, 2, 88.0)
+        points = [p for p in site.points_on("plc1")
+                  if p.binding.table == "input_register"]  # type: ignore[union-attr]
+        driver = ModbusDriver(device(plc.port, timeout=0.2), points)
+        await driver.connect()
+        assert all(r.q is Quality.GOOD for r in await driver.read(points))
+        for name, value in garble.items():
+            setattr(plc, name, value)
+        try:
+            readings = await driver.read(points)
+        except DeviceError as exc:
+            readings = exc.readings  # type: ignore[attr-defined]
+        assert {r.point for r in readings} == {p.id for p in points}
+        for reading in readings:
+            assert reading.q is Quality.BAD, reading
+            assert reading.v is None
+            assert reading.r is Reason.DECODE_ERROR, reading
+            assert detail in (reading.d or ""), reading
+        assert driver.errors >= 1
+        for name in garble:
+            setattr(plc, name, None)
+        if driver.state is not DeviceState.CONNECTED:
+            await driver.connect()
+        readings = await driver.read(points)
+        assert all(r.q is Quality.GOOD for r in readings), readings
+        await driver.close()
+        await plc.stop()
+
+    asyncio.run(scenario())
