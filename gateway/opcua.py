@@ -51,16 +51,17 @@ def _binding(point: Point) -> OpcUaBinding:
 
 
 def _plain(value: Any, point: Point) -> float | int | bool:
+    """The server's value as the point's type; TypeError or ValueError if it is not one."""
     if point.dtype == "bool":
         return bool(value)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"{type(value).__name__} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        # an integer point fed inf or NaN has no value to round to
+        raise ValueError(f"{value} is not finite")
     if point.dtype == "int":
         return round(value)
-    number = float(value)
-    if not math.isfinite(number):
-        raise ValueError(f"{number} is not finite")
-    return number
+    return float(value)
 
 
 def ensure_certificate(state_dir: Path, application_uri: str) -> tuple[Path, Path]:
@@ -112,6 +113,7 @@ class OpcUaDriver:
         self._by_node: dict[str, Point] = {}
         self._variant_types: dict[str, ua.VariantType] = {}
         self._all_in = asyncio.Event()
+        self._closing: set[asyncio.Task[None]] = set()
 
     @property
     def state(self) -> DeviceState:
@@ -190,6 +192,21 @@ class OpcUaDriver:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._all_in.wait(), self.device.timeout_s)
 
+    def _drop(self) -> None:
+        """Give the session up now and close it in the background: a frozen server must not
+        hold the caller for the disconnect's timeout."""
+        client, self._client = self._client, None
+        self._state = DeviceState.DISCONNECTED
+        if client is not None:
+            task = asyncio.ensure_future(self._disconnect(client))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _disconnect(client: Client) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(client.disconnect(), 1.0)
+
     async def close(self) -> None:
         """Close the session (idempotent)."""
         client, self._client = self._client, None
@@ -198,7 +215,8 @@ class OpcUaDriver:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(client.disconnect(), 1.0)
 
-    async def read(self, points: Sequence[Point]) -> list[Reading]:
+    async def read(self, points: Sequence[Point], timeout_s: float | None = None
+                   ) -> list[Reading]:
         """Probe the server and read polled points in one request; take subscribed ones."""
         client = self._client
         if client is None:
@@ -209,12 +227,12 @@ class OpcUaDriver:
                   if _binding(p).mode == "poll" or p.id not in self._latest]
         nodes = [client.get_node(CURRENT_TIME)] + [client.get_node(_binding(p).node_id)
                                                     for p in polled]
+        timeout = self.device.timeout_s if timeout_s is None else timeout_s
         try:
-            values = await asyncio.wait_for(client.read_attributes(nodes),
-                                            self.device.timeout_s)
+            values = await asyncio.wait_for(client.read_attributes(nodes), timeout)
         except Exception as exc:
             self.errors += 1
-            await self.close()
+            self._drop()
             reason = Reason.TIMEOUT if isinstance(exc, TimeoutError) else Reason.COMM_LOST
             raise DeviceError(reason, f"health probe: {exc or type(exc).__name__}") from None
         now = time.time()
@@ -239,7 +257,7 @@ class OpcUaDriver:
                            Reason.DEVICE_STATUS, status.name)
         try:
             return Reading(point.id, t, _plain(value, point))
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             return Reading(point.id, t, None, Quality.BAD, Reason.DECODE_ERROR, str(exc)[:200])
 
     async def write(self, point: Point, value: float | int | bool) -> None:

@@ -88,9 +88,31 @@ def stagger(device_id: str, period: float) -> float:
     return (zlib.crc32(device_id.encode()) % 1000) / 1000 * period
 
 
+@dataclass(frozen=True)
+class Clock:
+    """Where a poller reads the time: the monotonic clock schedules, the wall clock stamps."""
+
+    wall: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
+# Share of the time to a device's next tick that one scan may take: the rest absorbs the
+# loop's own jitter, so a scan that gives up still ends before the next one is due.
+SCAN_SHARE = 0.8
+MIN_SCAN_BUDGET_S = 0.05
+# A driver that overruns its budget by this much more is cut off by the poller itself.
+OVERRUN_GRACE_S = 1.0
+
+
 @dataclass
 class DevicePoller:
-    """Scans one device at its poll groups' periods and reconnects by the one backoff policy."""
+    """Scans one device at its poll groups' periods and reconnects by the one backoff policy.
+
+    A scan never outlives the device's poll period: reads get a timeout derived from the time to
+    the next tick, and a connection attempt that takes longer carries on in the background while
+    each tick reports the device's points bad. Any unexpected exception makes bad samples
+    naming it and restarts the device link (or the whole scan loop) after the backoff delay.
+    """
 
     device: ModbusDevice | OpcUaDevice
     points: Sequence[Point]
@@ -99,84 +121,156 @@ class DevicePoller:
     emit: Callable[[list[Reading]], None]
     health: DeviceHealth = field(default_factory=DeviceHealth)
     backoff: Backoff = field(default_factory=Backoff)
+    clock: Clock = field(default_factory=Clock)
     stopping: bool = False
     """Set before cancelling, so that a library that swallows the cancellation cannot keep
     the poller alive."""
+    faults: int = 0
+    """Unexpected exceptions survived since start."""
     _retry_at: float = 0.0
     _down_reason: str = ""
+    _relink: bool = False
+    """The link is in an unknown state (a cut-off read, an unexpected error): connect anew."""
+    _connecting: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        """Scan forever (until cancelled)."""
+        """Scan forever (until cancelled), restarting the scan loop after any fault."""
+        try:
+            while not self.stopping:
+                try:
+                    await self._scan_forever()
+                except Exception as exc:  # the poller must outlive any bug
+                    self._fault("scan loop", exc, self.points)
+                    await asyncio.sleep(self._retry_at - self.clock.monotonic())
+        finally:
+            if self._connecting is not None:
+                self._connecting.cancel()
+            await self.driver.close()
+
+    async def _scan_forever(self) -> None:
         groups: dict[str, list[Point]] = {}
         for point in self.points:
             groups.setdefault(point.poll_group, []).append(point)
         fastest = min(self.periods[g] for g in groups)
         offset = stagger(self.device.id, fastest)
-        due = {g: next_tick(time.time(), self.periods[g], offset) for g in groups}
-        try:
-            while not self.stopping:
-                now = time.time()
-                ready = [g for g, at in due.items() if at <= now + 0.001]
-                if not ready:
-                    await asyncio.sleep(min(due.values()) - now)
-                    continue
-                for g in ready:
-                    due[g] = next_tick(now, self.periods[g], offset)
-                await self.scan([p for g in ready for p in groups[g]])
-        finally:
-            await self.driver.close()
+        due = {g: self._next_tick(self.periods[g], offset) for g in groups}
+        while not self.stopping:
+            now = self.clock.monotonic()
+            ready = [g for g, at in due.items() if at <= now + 0.001]
+            if not ready:
+                await asyncio.sleep(min(due.values()) - now)
+                continue
+            for g in ready:
+                due[g] = self._next_tick(self.periods[g], offset)
+            budget = max(MIN_SCAN_BUDGET_S, SCAN_SHARE * (min(due.values()) - now))
+            await self.scan([p for g in ready for p in groups[g]], budget)
 
-    async def scan(self, points: list[Point]) -> None:
+    def _next_tick(self, period: float, offset: float) -> float:
+        """The next tick on the wall-clock grid, as a moment of the monotonic clock.
+
+        The grid is taken from the wall clock afresh at every tick, so a step of the wall clock
+        (either way) moves the grid but never delays a scan by more than one period.
+        """
+        mono, wall = self.clock.monotonic(), self.clock.wall()
+        return next_tick(wall, period, offset) - wall + mono
+
+    async def scan(self, points: list[Point], budget: float | None = None) -> None:
         """Read the points once (connecting first if needed) and emit one reading each."""
-        started = time.monotonic()
-        if self.driver.state is not DeviceState.CONNECTED and not await self._connect():
+        started = self.clock.monotonic()
+        budget = self.device.timeout_s * 2 if budget is None else budget
+        if not await self._link_up(budget):
             self._emit_bad(points)
             return
+        timeout = max(MIN_SCAN_BUDGET_S, min(self.device.timeout_s,
+                                             budget - (self.clock.monotonic() - started)))
         try:
-            readings = await self.driver.read(points)
+            readings = await asyncio.wait_for(self.driver.read(points, timeout),
+                                              timeout + OVERRUN_GRACE_S)
         except PartialReadError as exc:
             readings = exc.readings
             self._went_down(exc)
         except DeviceError as exc:
-            readings = [Reading(p.id, time.time(), None, Quality.BAD, exc.reason, exc.detail)
-                        for p in points]
+            readings = self._bad(points, exc.reason, exc.detail)
             self._went_down(exc)
+        except TimeoutError:
+            self._relink = True
+            cut = DeviceError(Reason.TIMEOUT, f"no answer within {timeout:.2f} s")
+            readings = self._bad(points, cut.reason, cut.detail)
+            self._went_down(cut)
+        except Exception as exc:  # a driver bug or an answer it did not expect
+            self._fault("read", exc, points)
+            return
         else:
             if self._down_reason or not self.health.connected:
                 log.info("device %s answering", self.device.id)
             self._down_reason = ""
             self.health.connected = True
             self.backoff.reset()
-        self.health.poll_latency_s = time.monotonic() - started
-        self.health.errors = self.driver.errors
+        self.health.poll_latency_s = self.clock.monotonic() - started
+        self.health.errors = self.driver.errors + self.faults
         self.emit(readings)
 
-    async def _connect(self) -> bool:
-        if time.monotonic() < self._retry_at:
+    async def _link_up(self, budget: float) -> bool:
+        """True if the driver is connected; waits at most ``budget`` for a connection attempt."""
+        if self._connecting is None:
+            if self.driver.state is DeviceState.CONNECTED and not self._relink:
+                return True
+            if self.clock.monotonic() < self._retry_at:
+                return False
+            self._connecting = asyncio.ensure_future(self._reconnect())
+        done, _ = await asyncio.wait({self._connecting}, timeout=budget)
+        if not done:
             return False
-        try:
-            await self.driver.connect()
-        except DeviceError as exc:
+        task, self._connecting = self._connecting, None
+        exc = task.exception()
+        self.health.errors = self.driver.errors + self.faults
+        if exc is None:
+            self._relink = False
+            return True
+        if isinstance(exc, DeviceError):
             self._went_down(exc)
-            self.health.errors = self.driver.errors
-            return False
-        return True
+        else:
+            self._fault("connect", exc, [])
+        return False
+
+    async def _reconnect(self) -> None:
+        await self.driver.close()
+        await self.driver.connect()
 
     def _went_down(self, exc: DeviceError) -> None:
         self.health.connected = False
-        if self.driver.state is not DeviceState.CONNECTED:
-            self._retry_at = time.monotonic() + self.backoff.next_delay()
+        if self.driver.state is not DeviceState.CONNECTED or self._relink:
+            self._retry_at = self.clock.monotonic() + self.backoff.next_delay()
         reason = f"{exc.reason.value}: {exc.detail}"
         if not self._down_reason:
             log.warning("device %s not answering: %s", self.device.id, reason)
         self._down_reason = reason
 
-    def _emit_bad(self, points: list[Point]) -> None:
-        now = time.time()
-        reason, _, detail = self._down_reason.partition(": ")
+    def _fault(self, where: str, exc: BaseException, points: Sequence[Point]) -> None:
+        """An exception nobody expected: bad samples naming it, then a fresh link after backoff."""
+        self.faults += 1
+        self._relink = True
+        detail = f"{where}: {type(exc).__name__}: {exc}"[:200]
+        log.error("device %s poller fault, restarting its link: %s", self.device.id, detail,
+                  exc_info=exc)
+        self._down_reason = ""
+        self._went_down(DeviceError(Reason.COMM_LOST, detail))
+        self.health.errors = self.driver.errors + self.faults
+        if points:
+            try:
+                self.emit(self._bad(points, Reason.COMM_LOST, detail))
+            except Exception:  # the loop restarts and tries again
+                log.exception("device %s: bad samples not recorded", self.device.id)
 
-        self.emit([Reading(p.id, now, None, Quality.BAD, Reason(reason or "comm_lost"),
-                           detail or None) for p in points])
+    def _bad(self, points: Sequence[Point], reason: Reason, detail: str | None) -> list[Reading]:
+        now = self.clock.wall()
+        return [Reading(p.id, now, None, Quality.BAD, reason, detail) for p in points]
+
+    def _emit_bad(self, points: list[Point]) -> None:
+        reason, _, detail = self._down_reason.partition(": ")
+        if not reason:
+            reason, detail = Reason.NOT_CONNECTED.value, "connecting"
+        self.emit(self._bad(points, Reason(reason), detail or None))
 
 
 class Gateway:
