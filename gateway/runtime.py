@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.backoff import Backoff
+from gateway.clock_offset import ClockOffset, clock_offset_point
 from gateway.commands import (
     CommandPolicy,
     CommandRefusedError,
@@ -46,6 +47,7 @@ from plant.contract import (
     Reason,
     RebirthRequest,
     Topic,
+    Watermark,
     parse_topic,
     topic,
     utc_now,
@@ -291,12 +293,15 @@ class Gateway:
         self.seq = 0
         self.link = BrokerLink(
             settings.broker, self,
-            [f"{topic(self.station, Topic.CMD)}/#", f"{topic(self.station, Topic.REBIRTH)}/#"],
+            [f"{topic(self.station, Topic.CMD)}/#", f"{topic(self.station, Topic.REBIRTH)}/#",
+             topic(self.station, Topic.WATERMARK)],
             max_inflight=settings.max_inflight,
         )
         self.forwarder = Forwarder(self.station, self.spool, self.link, settings.replay_rate)
         self.filter = ReportFilter({p.id: p.deadband for p in site.points}, site.full_refresh_s)
         self.latest: dict[str, Reading] = {}
+        self.clock_offset = ClockOffset()
+        """The gateway's clock against the historians', from their watermarks' times."""
         self.drivers: dict[str, Driver] = {}
         self.pollers: dict[str, DevicePoller] = {}
         for device in site.devices:
@@ -336,6 +341,7 @@ class Gateway:
         """The birth message: every plant point and every health point."""
         infos = [self._point_info(p) for p in self.site.points]
         infos += health_points(sorted(self.pollers), self.settings.health_period_s)
+        infos.append(clock_offset_point(self.settings.health_period_s))
         station = self.site.station
         return Birth(station=self.station, session=self.session, bdseq=self.bdseq, t=utc_now(),
                      gateway=self.settings.name, name=station.name, kind=station.kind,
@@ -411,6 +417,8 @@ class Gateway:
             self._publish_birth()
         elif kind is Topic.CMD:
             self._spawn(self._command(payload))
+        elif kind is Topic.WATERMARK:
+            self._watermark(payload)
         else:
             self._refuse_raw(f"unknown_topic: the gateway does not take {kind.value}", payload)
 
@@ -433,6 +441,16 @@ class Gateway:
                                           outcome=Outcome.REFUSED, reason=reason, t=utc_now()))
         if self.link.publish(name, b"", retain=True) is None:
             log.warning("could not clear the retained message on %s: broker not connected", name)
+
+    def _watermark(self, payload: bytes) -> None:
+        """Take a historian's watermark: its time tells the clock offset."""
+        arrived = time.monotonic()
+        try:
+            mark = Watermark.model_validate_json(payload)
+        except ValueError as exc:
+            self._refuse_raw(f"malformed: watermark: {str(exc).splitlines()[0]}", payload)
+            return
+        self.clock_offset.observe(mark.t, arrived)
 
     def _refuse_raw(self, reason: str, payload: bytes) -> None:
         log.warning("refused message: %s; raw bytes: %r", reason, payload[:200])
@@ -504,7 +522,9 @@ class Gateway:
         while True:
             await asyncio.sleep(self.settings.health_period_s)
             spool = self.spool_health()
-            self.record(health_readings(time.time(), self.device_health(), spool))
+            now = time.time()
+            self.record([*health_readings(now, self.device_health(), spool),
+                         self.clock_offset.reading(now, time.monotonic())])
             if spool.high_water != high_water:
                 high_water = spool.high_water
                 log.warning("spool %s its high-water mark: %d batches, %d bytes",
