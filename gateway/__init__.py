@@ -5,8 +5,10 @@ The flow, from device to broker:
 1. A :class:`~gateway.runtime.DevicePoller` per device wakes at its poll groups' ticks (aligned to
    the period, staggered per device) and asks its driver (:mod:`gateway.modbus`,
    :mod:`gateway.opcua`, chosen from :data:`gateway.driver.DRIVERS`) for one reading per point.
-   A device that fails is reconnected by the one backoff policy (:mod:`gateway.backoff`); its
-   points are reported bad with a reason meanwhile, and it never delays another device.
+   Ticks run on the monotonic clock, and a scan never outlives its period. A device that fails,
+   or a poller that meets any exception, is reconnected by the one backoff policy
+   (:mod:`gateway.backoff`); its points are reported bad with a reason meanwhile, and it never
+   delays another device.
 2. :class:`~gateway.runtime.Gateway` applies the range rule and report-by-exception
    (:mod:`gateway.quality`) and turns each scan's reports into one data batch with the next
    sequence number of the session.
