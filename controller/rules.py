@@ -10,8 +10,9 @@ their quality, as the historian's rollups give them).
 
 Quality first: an input that is missing, stale or not good makes the observation not good, with
 the input and the reason, so the engine neither fires nor clears the alarm on it (and the
-instrument alarm of that equipment says why); a windowed figure resting on too little good
-data is not good either.
+instrument alarm of that equipment says why; a device that stops answering altogether is one
+root-cause alarm that suppresses those instrument alarms); a windowed figure resting on too
+little good data is not good either.
 """
 
 from __future__ import annotations
@@ -69,8 +70,11 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("reinjection_ratio", "reinjected below produced volume over a window (R2, R3)",
          (f"{SEED_001}:133", f"{SEED_002}:216", f"{SEED_003}:261"), "low", windowed=True),
     Rule("equipment_fault", "equipment reports a fault (trip)", (f"{SEED_003}:3049",), "high"),
+    # instrument health: the quality overlay's own alarms, from the alarm anchors, not the seeds
     Rule("instrument", "an input of the equipment's rules is missing, stale or not good",
-         (f"{SEED_003}:3049",), "high"),
+         (), "high"),
+    Rule("device_comm", "no usable value from any point of a device (communication lost)",
+         (), "high"),
 )}
 
 
@@ -187,6 +191,16 @@ def _fault(rule: AlarmRule, v: dict[str, float]) -> Observation:
     return Observation(value=v["fault"], limit=0.5, detail="fault" if v["fault"] else "no fault")
 
 
+def _device_comm(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -> Observation:
+    stale_after_s = rule.params.get("stale_after_s", 60.0)
+    points = rule.points()
+    problems = [p for p in (_bad(p, latest.get(p), now, stale_after_s) for p in points) if p]
+    share = len(problems) / len(points)
+    detail = (f"{len(problems)} of {len(points)} points unusable"
+              + (f", e.g. {problems[0]}" if problems else ""))
+    return Observation(value=share, limit=0.999, detail=detail)
+
+
 INSTANT: dict[str, Callable[[AlarmRule, dict[str, float]], Observation]] = {
     "antifreeze": _antifreeze,
     "filter_dp": _filter_dp,
@@ -201,6 +215,8 @@ def observe(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -> Obs
         _, values, why = _read(rule, latest, now)
         return Observation(value=1.0 if why else 0.0, limit=0.5, values=values,
                            detail=why or "all inputs good")
+    if rule.spec.rule == "device_comm":
+        return _device_comm(rule, latest, now)
     by_role, values, why = _read(rule, latest, now)
     if why:
         return _unsafe(rule, why, values)
@@ -458,7 +474,11 @@ def _station_alarms(site: Site, freezing_point_c: float, small_dt_rule: bool
 
 
 def _instrument_alarms(site: Site, alarms: Sequence[AlarmRule]) -> list[AlarmRule]:
-    """One instrument alarm per equipment over the points its process alarms read."""
+    """One instrument alarm per equipment over the points its process alarms read.
+
+    A device that falls silent is one root-cause alarm (``<device>.comm``, over all the
+    device's points) that suppresses the instrument alarms of the equipment behind it.
+    """
     points: dict[str, list[str]] = {}
     for alarm in alarms:
         if alarm.rule.windowed:
@@ -467,10 +487,19 @@ def _instrument_alarms(site: Site, alarms: Sequence[AlarmRule]) -> list[AlarmRul
             owner = site.point(point).equipment
             if point not in points.setdefault(owner, []):
                 points[owner].append(point)
-    return [
-        AlarmRule(_spec(site, f"{owner}.instrument", owner, "instrument",
-                        f"{owner} instrument fault: its alarms cannot be evaluated",
-                        on_delay_s=10.0),
-                  {"inputs": tuple(ids)})
-        for owner, ids in points.items()
+    devices = sorted({site.point(p).binding.device for ids in points.values() for p in ids})
+    result = [
+        AlarmRule(_spec(site, f"{device}.comm", device, "device_comm",
+                        f"{device} not answering: its equipment's alarms cannot be evaluated",
+                        priority=Priority.HIGH, on_delay_s=10.0),
+                  {"points": tuple(p.id for p in site.points_on(device))})
+        for device in devices
     ]
+    for owner, ids in points.items():
+        behind = tuple(sorted({f"{site.point(p).binding.device}.comm" for p in ids}))
+        result.append(AlarmRule(
+            _spec(site, f"{owner}.instrument", owner, "instrument",
+                  f"{owner} instrument fault: its alarms cannot be evaluated", on_delay_s=10.0,
+                  suppressed_when=behind),
+            {"inputs": tuple(ids)}))
+    return result

@@ -265,7 +265,9 @@ def test_site_defaults_are_complete_and_consistent(name: str) -> None:
     alarms = site_alarms(site)
     evaluation_order([a.spec for a in alarms])
     for a in alarms:
-        assert a.spec.station == site.station.id and a.spec.source
+        assert a.spec.station == site.station.id
+        assert a.spec.source == " ".join(a.rule.sources)
+        assert bool(a.rule.sources) == (a.spec.rule not in ("instrument", "device_comm"))
         assert a.spec.direction == a.rule.direction
         for point in a.points():
             assert site.point(point).equipment
@@ -300,3 +302,42 @@ def test_a_station_steady_at_design_raises_nothing() -> None:
         statuses, rows = evaluate([a.spec for a in alarms], statuses, observations, {}, now)
     assert [(r.alarm, r.to_state.value, r.priority.value) for r in rows] == [
         ("HP1.antifreeze", "unacknowledged", "high")]
+
+
+def test_a_silent_device_is_one_alarm_and_its_equipment_stays_quiet() -> None:
+    """The heat-pump controller stops answering: its comm alarm first, nothing else annunciated."""
+    alarms = site_alarms(SCHOOL)
+    specs = [a.spec for a in alarms]
+    hpc = {p.id for p in SCHOOL.points_on("hpc")}
+    healthy: dict[str, float | bool] = {
+        "HP1.evaporator_out_temp": 8.0, "HP1.fault": False,
+        "F-S1.differential_pressure": 12.0, "F-U1.differential_pressure": 11.0,
+        "NET.supply_temp": 55.0, "NET.return_temp": 45.0, "NET.flow": 20.0,
+    }
+
+    def run(seconds: int, silent: bool, statuses: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+        now = NOW + timedelta(seconds=seconds)
+        latest = {p.id: Sample(p=p.id, t=now, v=healthy.get(p.id, 1.0 if p.dtype != "bool" else False))
+                  for p in SCHOOL.points}
+        if silent:
+            latest.update({p: Sample(p=p, t=now, v=None, q=Quality.BAD, r=Reason.COMM_LOST)
+                           for p in hpc})
+        observations = {a.spec.id: observe(a, latest, now) for a in alarms if not a.rule.windowed}
+        return evaluate(specs, statuses, observations, plant_flags(SCHOOL, latest, now), now)
+
+    statuses, rows = run(0, False, {})
+    assert rows == []
+    journal = []
+    for seconds in (1, 5, 11, 12):
+        statuses, rows = run(seconds, True, statuses)
+        journal += rows
+    shown = [(r.alarm, r.priority.value) for r in journal if r.annunciated]
+    assert shown == [("hpc.comm", "high")]
+    assert statuses["HP1.instrument"].state is State.SUPPRESSED
+    assert statuses["HP1.antifreeze"].unsafe and statuses["HP1.antifreeze"].state is State.NORMAL
+    first = [r.alarm for r in journal if r.trigger.value == "activate"]
+    assert first[0] == "hpc.comm"
+    statuses, rows = run(13, False, statuses)
+    assert statuses["hpc.comm"].state is State.RTN_UNACKNOWLEDGED
+    assert statuses["HP1.instrument"].state is State.NORMAL
+    assert not any(r.annunciated for r in rows)
