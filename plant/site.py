@@ -9,8 +9,10 @@ the key and the problem (:class:`SiteFileError`).
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,8 +36,17 @@ class SiteFileError(ValueError):
     """A site file that cannot be used; the message is one line naming file, key and problem."""
 
 
+class _KeyValueError(ValueError):
+    """A whole-model check that blames one key of the model it checks."""
+
+    def __init__(self, key: str, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: a NaN or infinite number is never a usable range, scale or rating
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 # --------------------------------------------------------------------------- station
@@ -245,6 +256,14 @@ class HeatPump(_Equipment):
     def _sink_above_source(self) -> HeatPump:
         if self.rated_sink_out_temp_c <= self.rated_source_out_temp_c:
             raise ValueError("rated sink outlet temperature must be above the source outlet")
+        # imported here: plant.models.heat_pump imports this module for HeatPump
+        from plant.models.heat_pump import carnot_fraction
+
+        try:
+            carnot_fraction(self.rated_cop, self.rated_source_out_temp_c,
+                            self.rated_sink_out_temp_c)
+        except ValueError as exc:
+            raise _KeyValueError("rated_cop", f"{exc}: no heat pump reaches it") from None
         return self
 
 
@@ -567,7 +586,7 @@ def _cross_check(site: Site) -> Iterator[_KeyedError]:
         for key, ref in refs:
             if ref is not None and ref not in kinds:
                 yield _KeyedError(("equipment", index, key), f"unknown equipment {ref!r}")
-    used: dict[tuple[str, str], list[tuple[int, int, str]]] = {}
+    spans: dict[tuple[str, str], list[tuple[int, int, int]]] = {}
     node_ids: dict[tuple[str, str], str] = {}
     for index, point in enumerate(site.points):
         loc: tuple[str | int, ...] = ("points", index)
@@ -595,16 +614,8 @@ def _cross_check(site: Site) -> Iterator[_KeyedError]:
             )
             continue
         if isinstance(binding, ModbusBinding):
-            span = (binding.address, binding.address + binding.width - 1, point.id)
-            area = used.setdefault((binding.device, binding.table), [])
-            for low, high, other in area:
-                if span[0] <= high and low <= span[1]:
-                    yield _KeyedError(
-                        (*loc, "binding", "address"),
-                        f"{binding.table} {binding.address}..{span[1]} on device "
-                        f"{binding.device!r} overlaps point {other!r} at {low}..{high}",
-                    )
-            area.append(span)
+            spans.setdefault((binding.device, binding.table), []).append(
+                (binding.address, binding.address + binding.width - 1, index))
         else:
             node = (binding.device, binding.node_id)
             if node in node_ids:
@@ -613,6 +624,35 @@ def _cross_check(site: Site) -> Iterator[_KeyedError]:
                     f"node {binding.node_id} is already bound to point {node_ids[node]!r}",
                 )
             node_ids[node] = point.id
+    yield from _overlaps(site.points, spans)
+
+
+def _overlaps(
+    points: Sequence[Point], spans: dict[tuple[str, str], list[tuple[int, int, int]]]
+) -> Iterator[_KeyedError]:
+    """Register spans that overlap, each reported on the later point in file order.
+
+    Sorted by start address, a span overlaps an earlier one exactly when it starts at or before
+    the highest end seen so far: O(n log n) instead of comparing every pair.
+    """
+    found: list[tuple[int, int]] = []
+    for area in spans.values():
+        area.sort()
+        reach: tuple[int, int, int] | None = None
+        for span in area:
+            if reach is not None and span[0] <= reach[1]:
+                found.append((max(span[2], reach[2]), min(span[2], reach[2])))
+            if reach is None or span[1] > reach[1]:
+                reach = span
+    for later, earlier in sorted(found):
+        binding, other = points[later].binding, points[earlier].binding
+        assert isinstance(binding, ModbusBinding) and isinstance(other, ModbusBinding)
+        yield _KeyedError(
+            ("points", later, "binding", "address"),
+            f"{binding.table} {binding.address}..{binding.address + binding.width - 1} on device "
+            f"{binding.device!r} overlaps point {points[earlier].id!r} at "
+            f"{other.address}..{other.address + other.width - 1}",
+        )
 
 
 # --------------------------------------------------------------------------- loading
@@ -666,11 +706,122 @@ def _key_path(loc: Sequence[str | int], data: Any) -> tuple[str, tuple[str | int
 _LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a site file is parsed and validated.
+
+    A site file becomes hundreds of thousands of small objects that all stay alive; the collector
+    would rescan them again and again (it tripled the time to load 16 k points).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+class _ScalarTags:
+    """Memoised implicit tags of plain scalars, and no path resolvers (the safe loader has none).
+
+    A site file repeats the same few hundred scalars (units, tables, types, device ids) tens of
+    thousands of times; resolving each through the regular expressions again dominated parsing.
+    """
+
+    _tags: dict[tuple[str, tuple[bool, bool]], str]
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        """Path resolvers are not used by the safe loader."""
+
+    def ascend_resolver(self) -> None:
+        """Path resolvers are not used by the safe loader."""
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        """The tag of a node, from the memo for plain scalars."""
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)  # type: ignore[misc, no-any-return]
+        try:
+            tags = self._tags
+        except AttributeError:
+            tags = self._tags = {}
+        key = (value, implicit)
+        tag = tags.get(key)
+        if tag is None:
+            tag = tags[key] = super().resolve(kind, value, implicit)  # type: ignore[misc]
+        return tag
+
+
+def _parse_yaml(text: str) -> tuple[yaml.Node | None, Any]:
+    """Parse once into YAML nodes (for error lines) and build the data from those same nodes."""
+    loader = type("_SiteLoader", (_ScalarTags, _LOADER), {})(text)
+    try:
+        root = loader.get_single_node()
+        return root, None if root is None else _Builder(loader).build(root)
+    finally:
+        loader.dispose()
+
+
+_STR, _SEQ, _MAP = (f"tag:yaml.org,2002:{name}" for name in ("str", "seq", "map"))
+_SPECIAL_KEYS = frozenset({"tag:yaml.org,2002:merge", "tag:yaml.org,2002:value"})
+_BUILDING = object()
+
+
+class _Builder:
+    """Builds plain strings, lists and dicts straight from the nodes; the rest goes to the loader.
+
+    PyYAML's generic constructor spends most of a large site file's load on bookkeeping for
+    strings, lists and dicts; anything else (numbers, booleans, null, merge keys, explicit
+    tags, unhashable keys) is left to the loader itself, so the result and the errors are the
+    same as ``yaml.safe_load``'s.
+    """
+
+    def __init__(self, loader: Any) -> None:
+        self.loader = loader
+        self.built: dict[int, Any] = {}
+
+    def build(self, node: yaml.Node) -> Any:
+        """The Python value of one node (an alias yields the same object, as in PyYAML)."""
+        tag, value = node.tag, node.value
+        if tag == _STR and isinstance(node, yaml.ScalarNode):
+            return value
+        done = self.built.get(id(node), None)
+        if done is _BUILDING:
+            raise yaml.constructor.ConstructorError(
+                None, None, "found a recursive alias", node.start_mark)
+        if done is not None:
+            return done
+        self.built[id(node)] = _BUILDING
+        result: Any
+        if tag == _SEQ and isinstance(node, yaml.SequenceNode):
+            result = [self.build(item) for item in value]
+        elif tag == _MAP and isinstance(node, yaml.MappingNode) and not any(
+            key.tag in _SPECIAL_KEYS for key, _ in value
+        ):
+            result = {}
+            for key_node, value_node in value:
+                key = self.build(key_node)
+                try:
+                    result[key] = self.build(value_node)
+                except TypeError:
+                    # an unhashable key: let the loader raise its own error
+                    result = self.loader.construct_object(node, deep=True)
+                    break
+        else:
+            result = self.loader.construct_object(node, deep=True)
+        self.built[id(node)] = result
+        return result
+
+
 def parse_site(text: str, source: str = "<site>") -> Site:
     """Parse and validate a site file's text; raise SiteFileError with one clear line."""
+    with _collector_paused():
+        return _parse_site(text, source)
+
+
+def _parse_site(text: str, source: str) -> Site:
     try:
-        root = yaml.compose(text, Loader=_LOADER)
-        data = yaml.load(text, Loader=_LOADER)
+        root, data = _parse_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
@@ -687,6 +838,8 @@ def parse_site(text: str, source: str = "<site>") -> Site:
         inner = first.get("ctx", {}).get("error")
         if isinstance(inner, _KeyedError):
             loc, message = inner.loc, str(inner)
+        elif isinstance(inner, _KeyValueError):
+            loc, message = (*loc, inner.key), str(inner)
         if first["type"] == "extra_forbidden":
             message = f"unknown key {loc[-1]!r}"
         elif first["type"] == "missing":

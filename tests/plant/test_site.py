@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from geoscada.cli import main as geoscada
 from plant.measurands import Measurand
-from plant.site import ModbusBinding, SiteFileError, load_site, parse_site
+from plant.site import ModbusBinding, SiteFileError, _parse_yaml, load_site, parse_site
 
 MINIMAL = Path(__file__).parent / "site_files" / "minimal.yaml"
 TEXT = MINIMAL.read_text()
@@ -88,6 +89,25 @@ CASES = [
      ["points[2](PW1.run_command)", "read-only discrete_input"], "id: PW1.run_command"),
     ("supply below return", "design_supply_temp_c: 50", "design_supply_temp_c: 35",
      ["station", "supply temperature must be above"], "station:"),
+    ("NaN range", "range: [0, 200], deadband: 0.5", "range: [0, .nan], deadband: 0.5",
+     ["points[1](PW1.flow).range[1]", "finite number"], "id: PW1.flow"),
+    ("infinite range", "range: [0, 200], deadband: 0.5", "range: [-.inf, 200], deadband: 0.5",
+     ["points[1](PW1.flow).range[0]", "finite number"], "id: PW1.flow"),
+    ("infinite scale", "type: uint16, scale: 0.1", "type: uint16, scale: .inf",
+     ["points[3](PW1.speed_setpoint).binding.scale", "finite number"], "scale: .inf"),
+    ("NaN scale", "type: uint16, scale: 0.1", "type: uint16, scale: .NaN",
+     ["points[3](PW1.speed_setpoint).binding.scale", "finite number"], "scale: .NaN"),
+    ("NaN area", "heated_area_m2: 100000", "heated_area_m2: .nan",
+     ["station.heated_area_m2", "finite number"], "heated_area_m2"),
+    ("infinite area", "heated_area_m2: 100000", "heated_area_m2: .inf",
+     ["station.heated_area_m2", "finite number"], "heated_area_m2"),
+    ("infinite rating", "rated_heat_kw: 2000", "rated_heat_kw: .Inf",
+     ["equipment[2](HP1).rated_heat_kw", "finite number"], "rated_heat_kw"),
+    ("NaN limit", "limits: {min: 35, max: 60}", "limits: {min: .nan, max: 60}",
+     ["points[5](HP1.supply_temp_setpoint).limits.min", "finite number"], "limits: {min: .nan"),
+    ("COP above Carnot", "rated_cop: 5.0", "rated_cop: 11.0",
+     ["equipment[2](HP1).rated_cop", "reaches the Carnot COP 10.77", "20.0 → 50.0 °C"],
+     "rated_cop: 11.0"),
     ("broken YAML", "poll_groups: {fast: 1.0, slow: 10.0}", "poll_groups: {fast: 1.0, slow: 10.0",
      ["(YAML)"], None),
 ]
@@ -129,3 +149,95 @@ def test_check_command_reports_each_file(tmp_path: Path, capsys: pytest.CaptureF
     out, err = capsys.readouterr()
     assert "ok: " in out and "6 points" in out
     assert err.count("\n") == 1 and "equipment[2](HP1).rated_cop" in err
+
+
+def test_check_command_refuses_cop_above_carnot(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 20 -> 50 degC: Carnot heating COP 323.15 K / 30 K = 10.77; a rated 12 is impossible
+    bad = tmp_path / "carnot.yaml"
+    bad.write_text(mutate("rated_cop: 5.0", "rated_cop: 12.0"))
+    assert geoscada(["check", str(bad)]) == 1
+    err = capsys.readouterr().err
+    assert f"{bad}:{line_of(bad.read_text(), 'rated_cop: 12.0')}: " in err
+    assert "equipment[2](HP1).rated_cop" in err and "Carnot COP 10.77" in err
+
+
+def overlap_site(spans: list[tuple[int, str]]) -> str:
+    """The minimal site with extra holding-register points at (address, type)."""
+    extra = "".join(
+        f"  - {{id: PW1.extra{n}, equipment: PW1, measurand: flow, unit: m3/h, range: [0, 200],\n"
+        f"     binding: {{protocol: modbus, device: plc1, table: holding_register, "
+        f"address: {address}, type: {kind}}}}}\n"
+        for n, (address, kind) in enumerate(spans)
+    )
+    return TEXT + extra
+
+
+@pytest.mark.parametrize(("spans", "blamed", "other"), [
+    # a wide span early in the file, a later one inside it after an unrelated one in between
+    ([(10, "float32"), (20, "float32"), (11, "uint16")], "PW1.extra2", "PW1.extra0"),
+    # file order is the reverse of address order: the later point in the file is blamed
+    ([(31, "uint16"), (30, "float32")], "PW1.extra1", "PW1.extra0"),
+    # the span reaching furthest is not the last one started
+    ([(40, "float32"), (41, "uint16"), (41, "int16")], "PW1.extra1", "PW1.extra0"),
+])
+def test_register_overlap_found_whatever_the_order(
+    spans: list[tuple[int, str]], blamed: str, other: str
+) -> None:
+    with pytest.raises(SiteFileError) as caught:
+        parse_site(overlap_site(spans), "x.yaml")
+    message = str(caught.value)
+    assert f"({blamed}).binding.address" in message and f"overlaps point {other!r}" in message
+
+
+def test_adjacent_registers_do_not_overlap() -> None:
+    site = parse_site(overlap_site([(12, "float32"), (10, "float32"), (14, "uint16")]), "x.yaml")
+    assert len(site.points) == 9
+
+
+def test_holding_register_and_input_register_are_separate_tables() -> None:
+    # the minimal site has a float32 input register at 0..1; a holding register there is fine
+    assert len(parse_site(overlap_site([(1, "float32")]), "x.yaml").points) == 7
+
+
+# PyYAML's own safe loader is the oracle (its libyaml flavour when built with it: same result)
+REFERENCE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def safe_load(text: str) -> object:
+    return yaml.load(text, Loader=REFERENCE)
+
+
+TRICKY_YAML = [
+    "a: &x {b: [1, 2.5, true, null, '3', 2024-01-01]}\nc: *x\n",
+    "base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n",
+    "tagged: !!str 12\nfloat: !!float '1'\nlist: !!seq [a]\nset: !!set {a, b}\n",
+    "quoted: 'yes'\nplain: yes\nhex: 0x1F\nbig: 1_000\ninf: .inf\n",
+    "- [a, b]\n- {k: v}\n- ~\n",
+    "dup: 1\ndup: 2\n",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", TRICKY_YAML)
+def test_site_parser_builds_what_safe_load_builds(text: str) -> None:
+    assert _parse_yaml(text)[1] == safe_load(text)
+
+
+@pytest.mark.parametrize("path", [MINIMAL, *sorted((MINIMAL.parents[3] / "sites").glob("*.yaml"))],
+                         ids=lambda p: p.name)
+def test_site_parser_builds_each_site_as_safe_load(path: Path) -> None:
+    text = path.read_text()
+    assert _parse_yaml(text)[1] == safe_load(text)
+
+
+def test_aliases_share_one_object_as_in_safe_load() -> None:
+    data = _parse_yaml("a: &x [1]\nb: *x\n")[1]
+    assert data["a"] is data["b"]
+
+
+@pytest.mark.parametrize("text", ["? [a, b]\n: 1\n", "a: &x [*x]\n"])
+def test_unusable_yaml_is_a_yaml_error(text: str) -> None:
+    with pytest.raises(SiteFileError, match=r"^x\.yaml(:\d+)?: \(YAML\): "):
+        parse_site(text, "x.yaml")
