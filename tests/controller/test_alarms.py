@@ -13,8 +13,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.alarms import (
+    OVERLAY,
     TRANSITIONS,
     AlarmError,
     AlarmRecord,
@@ -484,3 +487,57 @@ def test_a_good_observation_needs_a_value() -> None:
     with pytest.raises(ValueError, match="needs a value"):
         Observation(value=None, limit=1.0)
     assert Observation(value=None, limit=1.0, applicable=False).applicable is False
+
+
+# --------------------------------------------------------------------------- any sequence at all
+
+OPS = st.one_of(
+    st.tuples(st.just("v"), st.sampled_from([5.0, 9.5, 12.0])),
+    st.tuples(st.sampled_from(["bad", "tick", "ack", "reset", "unshelve", "oos", "rts"]),
+              st.none()),
+    st.tuples(st.just("shelve"), st.sampled_from([30, 600, 4000])),
+    st.tuples(st.just("supp"), st.sampled_from(["HP1.stopped", None])),
+    st.tuples(st.just("supp_v"), st.tuples(st.sampled_from(["PW1.tripped", None]),
+                                           st.sampled_from([5.0, 12.0]))),
+    st.tuples(st.just("comment"), st.just("looked at it")),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    latching=st.booleans(),
+    on_delay=st.sampled_from([0.0, 20.0]),
+    off_delay=st.sampled_from([0.0, 20.0]),
+    script=st.lists(st.tuples(st.integers(1, 40), OPS), max_size=40),
+)
+def test_any_sequence_keeps_the_journal_and_the_state_consistent(
+    latching: bool, on_delay: float, off_delay: float, script: list[tuple[int, tuple[str, Any]]]
+) -> None:
+    rig = Rig.make(latching=latching, on_delay_s=on_delay, off_delay_s=off_delay)
+    seconds = 0
+    for gap, (op, arg) in script:
+        seconds += gap
+        before, rows_before = rig.status, len(rig.journal)
+        try:
+            rig.do(seconds, op, arg)
+        except AlarmError:
+            assert rig.status == before and len(rig.journal) == rows_before
+            continue
+        status = rig.status
+        new = rig.journal[rows_before:]
+        if status.state in (U, A):
+            assert status.active
+        if status.state in (N, R, L):
+            assert not status.active
+        assert (status.state is SH) == (status.shelf is not None)
+        assert (status.state is SU) <= bool(status.suppressed_by)
+        if rig.suppression and op in ("v", "bad", "tick", "supp", "supp_v"):
+            assert not any(row.annunciated for row in new)
+        if before.unsafe and op == "bad":
+            assert not any(row.trigger in (Trigger.ACTIVATE, Trigger.CLEAR) for row in new)
+        assert load(dump([status]))[status.alarm] == status
+    previous = N
+    for number, row in enumerate(rig.journal, start=1):
+        assert row.seq == number and row.from_state is previous
+        assert row.trigger in OVERLAY or TRANSITIONS[(row.from_state, row.trigger)] is row.to_state
+        previous = row.to_state
