@@ -354,6 +354,7 @@ class Gateway:
                          measurand=point.measurand.value, unit=point.unit, dtype=point.dtype,
                          range=point.range, writable=point.writable, limits=limits,
                          depth_m=point.depth_m, counter=point.measurand in COUNTERS,
+                         rollover=point.rollover, reset_point=point.reset_point,
                          deadband=point.deadband,
                          period_s=self.site.poll_groups[point.poll_group])
 

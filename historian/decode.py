@@ -3,7 +3,11 @@
 Data batches are the hot path: a strict hand-written check accepts the common, plainly valid
 payload and turns it straight into rows; anything it is not sure of goes through the contract's
 pydantic models, which give the authoritative verdict and the error message. The fast check only
-accepts what the models accept, with the same values.
+accepts what the models accept, with the same values. Like the models of report messages it
+ignores fields it does not know, so a newer gateway never dead-letters here.
+
+Besides data, births and deaths, the historian keeps commands, their acknowledgements and events
+(``cmd``, ``ack``, ``event``) for the audit trail.
 """
 
 from __future__ import annotations
@@ -20,8 +24,11 @@ from pydantic import ValidationError
 from plant.contract import (
     MAX_PAYLOAD_BYTES,
     Birth,
+    Command,
+    CommandAck,
     DataBatch,
     Death,
+    Event,
     Quality,
     Reason,
     Topic,
@@ -33,9 +40,7 @@ EARLIEST_SAMPLE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
 MAX_REASON_CHARS = 500
 
-_BATCH_KEYS = frozenset({"station", "session", "seq", "historical", "samples"})
 _BATCH_REQUIRED = frozenset({"station", "session", "seq", "samples"})
-_SAMPLE_KEYS = frozenset({"p", "t", "v", "q", "r", "d"})
 _QUALITIES = frozenset(q.value for q in Quality)
 _REASONS = frozenset(r.value for r in Reason)
 _TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
@@ -84,7 +89,16 @@ class Batch:
         )
 
 
-Decoded = Batch | Birth | Death | Rejected
+@dataclass(frozen=True)
+class StationMessage:
+    """A command, command acknowledgement or event, with the station of its topic."""
+
+    station: str
+    message: Command | CommandAck | Event
+
+
+Decoded = Batch | Birth | Death | StationMessage | Rejected
+_KINDS = (Topic.DATA, Topic.BIRTH, Topic.DEATH, Topic.CMD, Topic.ACK, Topic.EVENT)
 
 
 def _first_error(error: ValidationError) -> str:
@@ -106,7 +120,7 @@ def _has_lone_surrogate(document: object) -> bool:
 
 def _fast_sample(item: object) -> SampleRow | None:
     """The row of a plainly valid sample, or None when the contract model must judge it."""
-    if type(item) is not dict or not item.keys() <= _SAMPLE_KEYS:
+    if type(item) is not dict:
         return None
     p, t, v = item.get("p"), item.get("t"), item.get("v", ...)
     q, r, d = item.get("q", "good"), item.get("r"), item.get("d")
@@ -127,7 +141,7 @@ def _fast_sample(item: object) -> SampleRow | None:
 
 def _fast_batch(document: dict[str, object]) -> Batch | None:
     """A plainly valid data batch as rows, or None when the contract model must judge it."""
-    if not document.keys() <= _BATCH_KEYS or not document.keys() >= _BATCH_REQUIRED:
+    if not document.keys() >= _BATCH_REQUIRED:
         return None
     station, session, seq = document["station"], document["session"], document["seq"]
     historical, samples = document.get("historical", False), document["samples"]
@@ -165,7 +179,7 @@ def _check_samples(batch: Batch, now: datetime) -> str | None:
 
 
 def decode(topic_name: str, payload: bytes, now: datetime | None = None) -> Decoded:
-    """Decode one message of a ``birth``, ``death`` or ``data`` topic; never raises."""
+    """Decode one message of a topic the historian keeps (see ``_KINDS``); never raises."""
     try:
         return _decode(topic_name, payload, now)
     except Exception as error:  # a decoder bug must cost one message, never the historian
@@ -177,7 +191,7 @@ def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
         station, kind = parse_topic(topic_name)
     except ValueError as error:
         return Rejected(str(error))
-    if kind not in (Topic.DATA, Topic.BIRTH, Topic.DEATH):
+    if kind not in _KINDS:
         return Rejected(f"the historian does not take {kind.value!r} messages")
     if len(payload) > MAX_PAYLOAD_BYTES:
         return Rejected(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
@@ -194,7 +208,7 @@ def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
     if not isinstance(document, dict):
         return Rejected(f"payload is a JSON {type(document).__name__}, not an object")
     fast = _fast_batch(document) if kind is Topic.DATA else None
-    message: Batch | Birth | Death
+    message: Batch | Birth | Death | Event
     if fast is not None:
         message = fast
     else:
@@ -203,8 +217,14 @@ def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
                 message = Batch.from_contract(DataBatch.model_validate(document))
             elif kind is Topic.BIRTH:
                 message = Birth.model_validate(document)
-            else:
+            elif kind is Topic.DEATH:
                 message = Death.model_validate(document)
+            elif kind is Topic.CMD:
+                return _no_nul(StationMessage(station, Command.model_validate(document)))
+            elif kind is Topic.ACK:
+                return _no_nul(StationMessage(station, CommandAck.model_validate(document)))
+            else:
+                message = Event.model_validate(document)
         except ValidationError as error:
             return Rejected(
                 f"{kind.value} payload invalid: {_first_error(error)}"[:MAX_REASON_CHARS]
@@ -219,4 +239,25 @@ def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
         problem = _check_samples(message, now or datetime.now(UTC))
         if problem is not None:
             return Rejected(f"data payload invalid: {problem}"[:MAX_REASON_CHARS])
+    if isinstance(message, Event):
+        return _no_nul(StationMessage(station, message))
+    if isinstance(message, Birth | Death) and _has_nul(message.model_dump()):
+        return Rejected(f"{kind.value} payload invalid: text contains a NUL character")
+    return message
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
+def _no_nul(message: StationMessage) -> StationMessage | Rejected:
+    """PostgreSQL text cannot hold NUL: refuse such a message instead of failing its batch."""
+    if _has_nul(message.message.model_dump()):
+        return Rejected("payload invalid: text contains a NUL character")
     return message

@@ -115,7 +115,12 @@ class Historian:
         data = subscription(Topic.DATA)
         if self.settings.group:
             data = f"$share/{self.settings.group}/{data}"
-        return [(data, 1), (subscription(Topic.BIRTH), 1), (subscription(Topic.DEATH), 1)]
+        # Commands, acknowledgements and events go to the audit trail, births and deaths to the
+        # liveness ledger: every historian takes them all (writes are idempotent).
+        return [(data, 1)] + [
+            (subscription(kind), 1)
+            for kind in (Topic.BIRTH, Topic.DEATH, Topic.CMD, Topic.ACK, Topic.EVENT)
+        ]
 
     def _on_connect(
         self,

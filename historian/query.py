@@ -1,5 +1,5 @@
 """The historian's query API: raw ranges, bucketed aggregates, last values, trends, values at
-given times, counter totals and the gap ledger.
+given times, counter totals, the gap ledger and coverage (covered and missing time).
 
 Every function takes an open psycopg connection and points named ``station/point``. Aggregates
 and trends read the coarsest rollup fine enough for the request; rollups trail the raw data by
@@ -9,17 +9,18 @@ still pending they are computed from the raw samples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import NamedTuple
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import sql
 
 from historian.rollups import DEFAULT_MAX_HOLD, LEVELS, Level
-from historian.schema import BAD, QUALITY_CODES, REASON_CODES
+from historian.schema import BAD, QUALITY_CODES, REASON_CODES, UNCERTAIN
 from historian.store import BUCKET_ORIGIN
 
 Connection = psycopg.Connection[tuple[object, ...]]
@@ -69,6 +70,7 @@ class Aggregate:
     bucket: datetime
     samples: int
     bad: int
+    uncertain: int
     valued: int
     min: float | None
     max: float | None
@@ -108,13 +110,59 @@ class ValueAt:
 
 @dataclass(frozen=True)
 class CounterTotal:
-    """How much a meter counted over a period."""
+    """How much a meter counted over a period, and how much of the period the data covers."""
 
     point: PointRef
     start: datetime
     end: datetime
     total: float
     from_rollups: bool
+    covered_s: float
+    """Seconds of the period with a complete record of the meter (see :func:`coverage`)."""
+    missing_s: float
+    """Seconds of the period the ledger says are missing or bad: the total may lack them."""
+    suspect_readings: int
+    """Readings in the period below the one before them, counted as increment 0."""
+
+
+class Period(StrEnum):
+    """How a coverage answer is cut, at boundaries in the station's time zone."""
+
+    DAY = "day"
+    MONTH = "month"
+    YEAR = "year"
+
+
+@dataclass(frozen=True)
+class PointCoverage:
+    """Covered and missing time of one point in one period (seconds)."""
+
+    point: str
+    covered_s: float
+    missing_s: float
+    bad_s: float
+    """Of the missing time, what the station-level record had but the point's quality did not."""
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Covered and missing time of a station in one period, with its points.
+
+    ``missing_s`` is the union of outages (a gateway connection's death until the next birth)
+    and sequence gaps not filled yet (between the sample times around them); ``unrecorded_s``
+    is the part before the station's first record or after now, which is neither.
+    """
+
+    station: str
+    timezone: str
+    start: datetime
+    end: datetime
+    covered_s: float
+    missing_s: float
+    outage_s: float
+    seq_gap_s: float
+    unrecorded_s: float
+    points: tuple[PointCoverage, ...]
 
 
 @dataclass(frozen=True)
@@ -218,7 +266,8 @@ _COARSE_AGGREGATES = (
     " (array_agg(f.first ORDER BY f.first_time) FILTER (WHERE f.first_time IS NOT NULL))[1],"
     " (array_agg(f.last ORDER BY f.last_time DESC) FILTER (WHERE f.last_time IS NOT NULL))[1],"
     " sum(f.sum) / nullif(sum(f.valued), 0),"
-    " sum(f.tw_integral) / nullif(sum(f.tw_seconds), 0), sum(f.counter_delta)"
+    " sum(f.tw_integral) / nullif(sum(f.tw_seconds), 0), sum(f.counter_delta),"
+    " sum(f.uncertain)::int"
 )
 
 
@@ -259,6 +308,7 @@ def aggregates(
             bucket=row[0],  # type: ignore[arg-type]
             samples=row[1],  # type: ignore[arg-type]
             bad=row[2],  # type: ignore[arg-type]
+            uncertain=row[11],  # type: ignore[arg-type]
             valued=row[3],  # type: ignore[arg-type]
             min=row[4],  # type: ignore[arg-type]
             max=row[5],  # type: ignore[arg-type]
@@ -267,7 +317,7 @@ def aggregates(
             mean=float(row[8]) if row[8] is not None else None,  # type: ignore[arg-type]
             time_weighted_mean=float(row[9]) if row[9] is not None else None,  # type: ignore[arg-type]
             counter_delta=row[10],  # type: ignore[arg-type]
-            source=str(row[11]),
+            source=str(row[12]),
         )
         for row in rows
     ]
@@ -318,9 +368,9 @@ _RAW_AGGREGATES = sql.SQL(
     "  avg(value) FILTER (WHERE valued),"
     "  sum(prev_value * extract(epoch FROM time - prev_time)) FILTER (WHERE holds)"
     "   / nullif(sum(extract(epoch FROM time - prev_time)) FILTER (WHERE holds), 0),"
-    "  NULL::double precision, 'raw'"
+    "  NULL::double precision, count(*) FILTER (WHERE quality = {uncertain})::int, 'raw'"
     " FROM w WHERE time >= %(lo)s GROUP BY b ORDER BY b"
-).format(bad=sql.Literal(BAD))
+).format(bad=sql.Literal(BAD), uncertain=sql.Literal(UNCERTAIN))
 
 
 def _raw_aggregates(
@@ -521,30 +571,35 @@ def cover(start: datetime, end: datetime, levels: Sequence[Level] = LEVELS) -> l
 
 
 _RAW_COUNTER = sql.SQL(
-    "SELECT coalesce(sum(counter_increment(prev_value, value, %(modulus)s))"
-    "  FILTER (WHERE time >= %(lo)s), 0)"
-    " FROM (SELECT time, value, lag(value) OVER (ORDER BY time) AS prev_value FROM ("
+    "SELECT coalesce(sum(counter_step(v2, t2, v1, t1, value, time, %(rollover)s,"
+    "  %(reset)s)) FILTER (WHERE time >= %(lo)s), 0)"
+    " FROM (SELECT time, value, lag(value) OVER o AS v1, lag(time) OVER o AS t1,"
+    "   lag(value, 2) OVER o AS v2, lag(time, 2) OVER o AS t2 FROM ("
     "   (SELECT time, value FROM samples WHERE point_id = %(pid)s AND time < %(lo)s"
-    "    AND quality <> {bad} AND value IS NOT NULL ORDER BY time DESC LIMIT 1)"
+    "    AND quality <> {bad} AND value IS NOT NULL ORDER BY time DESC LIMIT 2)"
     "   UNION ALL"
     "   (SELECT time, value FROM samples WHERE point_id = %(pid)s AND time >= %(lo)s"
-    "    AND time < %(hi)s AND quality <> {bad} AND value IS NOT NULL)) u) v"
+    "    AND time < %(hi)s AND quality <> {bad} AND value IS NOT NULL)) u"
+    "  WINDOW o AS (ORDER BY time)) v"
 ).format(bad=sql.Literal(BAD))
 
 
 def counter_total(
     conn: Connection, point: PointRef, start: datetime, end: datetime
 ) -> CounterTotal:
-    """What a meter counted over [start, end): the sum of increments between consecutive valued
-    readings whose later reading lies in the period, across resets and rollovers."""
+    """What a meter counted over [start, end): the sum of the increments of the valued readings
+    in the period (``counter_step``: suspect readings count 0, declared rollovers and resets are
+    followed), with the period's coverage of the meter."""
     _check_range(start, end)
     row = conn.execute(
-        "SELECT id, counter, range_max FROM points WHERE station = %s AND name = %s",
+        "SELECT p.id, p.counter, p.rollover, (SELECT r.id FROM points r"
+        "  WHERE r.station = p.station AND r.name = p.reset_point)"
+        " FROM points p WHERE p.station = %s AND p.name = %s",
         (point.station, point.name),
     ).fetchone()
     if row is None:
         raise QueryError(f"unknown point {point}")
-    pid, is_counter, modulus = row
+    pid, is_counter, rollover, reset = row
     if not is_counter:
         raise QueryError(f"{point} is not announced as a counter")
     minute = timedelta(minutes=1)
@@ -573,10 +628,22 @@ def counter_total(
         if a >= b:
             continue
         part = conn.execute(
-            _RAW_COUNTER, {"pid": pid, "lo": a, "hi": b, "modulus": modulus}
+            _RAW_COUNTER,
+            {"pid": pid, "lo": a, "hi": b, "rollover": rollover, "reset": reset},
         ).fetchone()
         total += float(part[0]) if part else 0.0  # type: ignore[arg-type]
-    return CounterTotal(point, start, end, total, use_rollups)
+    covered = coverage(conn, point.station, start, end, points=[point.name])
+    suspects = conn.execute(
+        "SELECT count(*) FROM gap_ledger WHERE kind = 'counter_suspect' AND point_id = %s"
+        " AND end_time >= %s AND end_time < %s",
+        (pid, start, end),
+    ).fetchone()
+    return CounterTotal(
+        point, start, end, total, use_rollups,
+        covered_s=sum(c.points[0].covered_s for c in covered),
+        missing_s=sum(c.points[0].missing_s for c in covered),
+        suspect_readings=int(suspects[0]) if suspects else 0,  # type: ignore[call-overload]
+    )
 
 
 def gaps(
@@ -594,6 +661,159 @@ def gaps(
         (station, end, start),
     ).fetchall()
     return [GapEntry(*row) for row in rows]  # type: ignore[arg-type]
+
+
+Span = tuple[datetime, datetime]
+
+
+def union_seconds(spans: Iterable[Span], lo: datetime, hi: datetime) -> float:
+    """Seconds of [lo, hi) inside the union of ``spans`` (pure)."""
+    clipped = sorted((max(a, lo), min(b, hi)) for a, b in spans if a < hi and b > lo)
+    total = 0.0
+    current: Span | None = None
+    for a, b in clipped:
+        if a >= b:
+            continue
+        if current is None or a > current[1]:
+            if current is not None:
+                total += (current[1] - current[0]).total_seconds()
+            current = (a, b)
+        else:
+            current = (current[0], max(current[1], b))
+    if current is not None:
+        total += (current[1] - current[0]).total_seconds()
+    return total
+
+
+def period_bounds(start: datetime, end: datetime, zone: ZoneInfo, by: Period | None) -> list[Span]:
+    """Cut [start, end) at the day, month or year boundaries of a time zone (pure)."""
+    if by is None:
+        return [(start, end)]
+    local = start.astimezone(zone)
+    if by is Period.DAY:
+        first = local.date()
+    elif by is Period.MONTH:
+        first = local.date().replace(day=1)
+    else:
+        first = local.date().replace(month=1, day=1)
+    bounds: list[Span] = []
+    lower = start
+    day = first
+    while lower < end:
+        if by is Period.DAY:
+            day = day + timedelta(days=1)
+        elif by is Period.MONTH:
+            day = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+        else:
+            day = day.replace(year=day.year + 1)
+        upper = min(end, datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC))
+        if upper > lower:
+            bounds.append((lower, upper))
+        lower = upper
+    return bounds
+
+
+def station_zone(conn: Connection, station: str) -> tuple[str, ZoneInfo]:
+    """The station's time zone from its birth (UTC when it announced none or an unknown one)."""
+    row = conn.execute("SELECT timezone FROM stations WHERE id = %s", (station,)).fetchone()
+    if row is None:
+        raise QueryError(f"unknown station {station!r}")
+    name = str(row[0]) if row[0] else "UTC"
+    try:
+        return name, ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"UTC (announced {name!r} is unknown)", ZoneInfo("UTC")
+
+
+def coverage(
+    conn: Connection,
+    station: str,
+    start: datetime,
+    end: datetime,
+    *,
+    by: Period | None = None,
+    points: Sequence[str] | None = None,
+    at: datetime | None = None,
+) -> list[Coverage]:
+    """Covered and missing time of a station and its points in [start, end), per period.
+
+    Station-level missing time is the union of outages and unfilled sequence gaps; a point also
+    misses its bad-quality spans (each until the point's next sample that is not bad). Time
+    before the station's first record or after ``at`` (now) is unrecorded.
+    """
+    _check_range(start, end)
+    zone_name, zone = station_zone(conn, station)
+    horizon = min(end, at or now())
+    first = conn.execute(
+        "SELECT least((SELECT min(birth_time) FROM station_sessions WHERE station = %(s)s),"
+        " (SELECT first_time FROM received_batches WHERE station = %(s)s"
+        "  AND first_time IS NOT NULL ORDER BY session, seq LIMIT 1))",
+        {"s": station},
+    ).fetchone()
+    recorded_from: datetime = first[0] if first and first[0] else horizon  # type: ignore[assignment]
+    outages = _spans(conn.execute(
+        "SELECT start_time, coalesce(end_time, %(h)s) FROM gap_ledger"
+        " WHERE kind = 'session_death' AND station = %(s)s AND start_time < %(hi)s"
+        " AND coalesce(end_time, 'infinity') > %(lo)s",
+        {"s": station, "lo": start, "hi": end, "h": max(horizon, start)},
+    ).fetchall())
+    gaps = _spans(conn.execute(
+        "SELECT coalesce(start_time, end_time), coalesce(end_time, %(h)s) FROM gap_ledger"
+        " WHERE kind = 'seq_gap' AND station = %(s)s AND filled_at IS NULL"
+        " AND coalesce(start_time, end_time) < %(hi)s AND coalesce(end_time, 'infinity') > %(lo)s",
+        {"s": station, "lo": start, "hi": end, "h": max(horizon, start)},
+    ).fetchall())
+    names = [
+        str(r[0]) for r in conn.execute(
+            "SELECT name FROM points WHERE station = %s AND (%s::text[] IS NULL OR name = ANY(%s))"
+            " ORDER BY name",
+            (station, list(points) if points is not None else None,
+             list(points) if points is not None else None),
+        ).fetchall()
+    ]
+    if points is not None and len(names) < len(set(points)):
+        unknown = sorted(set(points) - set(names))
+        raise QueryError(f"unknown point(s) of {station}: {', '.join(unknown)}")
+    bad: dict[str, list[Span]] = {name: [] for name in names}
+    for name, a, b in conn.execute(
+        sql.SQL(
+            "SELECT p.name, g.start_time, coalesce(g.end_time, (SELECT min(s.time) FROM samples s"
+            "  WHERE s.point_id = g.point_id AND s.time > g.start_time AND s.quality <> {bad}),"
+            "  %(h)s)"
+            " FROM gap_ledger g JOIN points p ON p.id = g.point_id"
+            " WHERE g.kind = 'bad_quality' AND g.station = %(s)s AND p.name = ANY(%(names)s)"
+            " AND g.start_time < %(hi)s AND coalesce(g.end_time, 'infinity') > %(lo)s"
+        ).format(bad=sql.Literal(BAD)),
+        {"s": station, "lo": start, "hi": end, "h": max(horizon, start), "names": names},
+    ).fetchall():
+        bad[str(name)].append((a, b))  # type: ignore[arg-type]
+    answers: list[Coverage] = []
+    for lo, hi in period_bounds(start, end, zone, by):
+        assessed = (max(lo, recorded_from), min(hi, horizon))
+        length = (hi - lo).total_seconds()
+        known = max((assessed[1] - assessed[0]).total_seconds(), 0.0)
+        station_missing = [*outages, *gaps]
+        missing = union_seconds(station_missing, *assessed) if known else 0.0
+        point_rows = []
+        for name in names:
+            spans = [*station_missing, *bad[name]]
+            point_missing = union_seconds(spans, *assessed) if known else 0.0
+            point_rows.append(PointCoverage(
+                point=name, covered_s=known - point_missing, missing_s=point_missing,
+                bad_s=point_missing - missing,
+            ))
+        answers.append(Coverage(
+            station=station, timezone=zone_name, start=lo.astimezone(zone), end=hi.astimezone(zone),
+            covered_s=known - missing, missing_s=missing,
+            outage_s=union_seconds(outages, *assessed) if known else 0.0,
+            seq_gap_s=union_seconds(gaps, *assessed) if known else 0.0,
+            unrecorded_s=length - known, points=tuple(point_rows),
+        ))
+    return answers
+
+
+def _spans(rows: Sequence[Sequence[object]]) -> list[Span]:
+    return [(a, b) for a, b in rows if a is not None and b is not None]  # type: ignore[misc]
 
 
 def now() -> datetime:

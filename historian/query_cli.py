@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import psycopg
 
 from historian import query
-from historian.query import Interpolation, PointRef, QueryError
+from historian.query import Interpolation, Period, PointRef, QueryError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|min|h|d)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -71,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     gap.add_argument("station")
     gap.add_argument("--from", dest="start", type=parse_time, required=True)
     gap.add_argument("--to", dest="end", type=parse_time, default=query.now())
+    cover = commands.add_parser(
+        "coverage", help="covered and missing time of a station and its points"
+    )
+    cover.add_argument("station")
+    cover.add_argument("--from", dest="start", type=parse_time, required=True)
+    cover.add_argument("--to", dest="end", type=parse_time, default=query.now())
+    cover.add_argument("--by", choices=[p.value for p in Period],
+                       help="one answer per day, month or year in the station's time zone")
+    cover.add_argument("--point", dest="points", action="append",
+                       help="only this point (repeatable); every point by default")
     return parser
 
 

@@ -8,12 +8,14 @@ then the 15-minute, hourly and daily buckets that contain them from the level be
 replayed data therefore correct every rollup they fall into.
 
 Definitions (``docs/historian.md``): ``samples`` counts every sample, ``bad`` the bad ones,
-``valued`` those with a value and quality good or uncertain; min, max, first, last and sum are
-over valued samples. The time-weighted mean is ``tw_integral / tw_seconds``: sample-and-hold,
-each valued sample's value held until the next sample of the point (any quality), for at most
-``max_hold``; each such interval belongs to the bucket of the sample that ends it, so the sums of
-finer buckets are exactly the coarser bucket's. Counter deltas use the same attribution over
-valued samples, with ``counter_increment`` handling resets and rollovers.
+``uncertain`` the uncertain ones, ``valued`` those with a value and quality good or uncertain;
+min, max, first, last and sum are over valued samples. The time-weighted mean is
+``tw_integral / tw_seconds``: sample-and-hold, each valued sample's value held until the next
+sample of the point (any quality), for at most ``max_hold``; each such interval belongs to the
+bucket of the sample that ends it, so the sums of finer buckets are exactly the coarser
+bucket's. Counter deltas use the same attribution over
+valued samples, with ``counter_step`` (two readings back) handling suspect readings, declared
+rollovers and declared resets.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
-from historian.schema import BAD, ROLLUP_LEVELS, Features
+from historian.schema import BAD, ROLLUP_LEVELS, UNCERTAIN, Features
 from historian.store import BUCKET_ORIGIN
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,8 @@ ROLLUP_LOCK = 0x6765_6F73_726F_6C6C  # "geosroll"
 DEFAULT_MAX_HOLD = timedelta(minutes=15)
 
 COLUMNS = (
-    "samples", "bad", "valued", "min", "min_time", "max", "max_time", "first", "first_time",
-    "last", "last_time", "sum", "tw_integral", "tw_seconds", "counter_delta",
+    "samples", "bad", "uncertain", "valued", "min", "min_time", "max", "max_time", "first",
+    "first_time", "last", "last_time", "sum", "tw_integral", "tw_seconds", "counter_delta",
 )
 
 LEVEL_SECONDS = {"1m": 60, "15m": 900, "1h": 3600, "1d": 86400}
@@ -89,8 +91,9 @@ _TAKE_MARKS = sql.SQL(
     " INSERT INTO affected_1m SELECT point_id, bucket FROM taken ON CONFLICT DO NOTHING"
 )
 
-# A late sample changes the hold interval and increment of the sample after it; inside a run of
-# marked minutes that sample is marked already, so only each run's last minute needs a look.
+# A late sample changes the hold interval of the sample after it and the increments of the two
+# valued samples after it; inside a run of marked minutes those are marked already, so only
+# each run's last minute needs a look.
 _ADD_SUCCESSORS = sql.SQL(
     "INSERT INTO affected_1m"
     " SELECT DISTINCT e.point_id, date_bin('1 minute', n.time, {origin})"
@@ -106,7 +109,7 @@ _ADD_SUCCESSORS = sql.SQL(
     "   UNION ALL"
     "   (SELECT s.time FROM samples s WHERE s.point_id = e.point_id"
     "     AND s.time >= e.bucket + interval '1 minute' AND s.quality <> {bad}"
-    "     AND s.value IS NOT NULL ORDER BY s.time LIMIT 1)) n"
+    "     AND s.value IS NOT NULL ORDER BY s.time LIMIT 2)) n"
     " ON CONFLICT DO NOTHING"
 )
 
@@ -144,6 +147,7 @@ _RECOMPUTE_1M = sql.SQL(
     " stats AS ("
     "  SELECT point_id, island, bucket, count(*)::int AS samples,"
     "   count(*) FILTER (WHERE quality = {bad})::int AS bad,"
+    "   count(*) FILTER (WHERE quality = {uncertain})::int AS uncertain,"
     "   count(*) FILTER (WHERE valued)::int AS valued,"
     "   min(value) FILTER (WHERE valued) AS min,"
     "   (array_agg(time ORDER BY value, time) FILTER (WHERE valued))[1] AS min_time,"
@@ -170,17 +174,21 @@ _RECOMPUTE_1M = sql.SQL(
     "  SELECT i.point_id, i.island, b.time, b.value, false"
     "  FROM counter_islands i CROSS JOIN LATERAL (SELECT time, value FROM samples"
     "   WHERE point_id = i.point_id AND time < i.lo AND quality <> {bad}"
-    "   AND value IS NOT NULL ORDER BY time DESC LIMIT 1) b),"
+    "   AND value IS NOT NULL ORDER BY time DESC LIMIT 2) b),"
     " deltas AS ("
     "  SELECT point_id, date_bin('1 minute', time, {origin}) AS bucket,"
-    "   sum(counter_increment(prev_value, value, modulus)) AS counter_delta"
-    "  FROM (SELECT v.*, p.range_max AS modulus,"
-    "         lag(v.value) OVER (PARTITION BY v.point_id, v.island ORDER BY v.time)"
-    "           AS prev_value"
-    "        FROM rows_valued v JOIN points p ON p.id = v.point_id) x"
+    "   sum(counter_step(v2, t2, v1, t1, value, time, rollover, reset_id)) AS counter_delta"
+    "  FROM (SELECT v.*, p.rollover,"
+    "         (SELECT r.id FROM points r WHERE r.station = p.station"
+    "          AND r.name = p.reset_point) AS reset_id,"
+    "         lag(v.value) OVER o AS v1, lag(v.time) OVER o AS t1,"
+    "         lag(v.value, 2) OVER o AS v2, lag(v.time, 2) OVER o AS t2"
+    "        FROM rows_valued v JOIN points p ON p.id = v.point_id"
+    "        WINDOW o AS (PARTITION BY v.point_id, v.island ORDER BY v.time)) x"
     "  WHERE inside GROUP BY 1, 2)"
     " INSERT INTO rollup_1m AS r ({columns})"
-    " SELECT st.point_id, st.bucket, st.samples, st.bad, st.valued, st.min, st.min_time,"
+    " SELECT st.point_id, st.bucket, st.samples, st.bad, st.uncertain, st.valued, st.min,"
+    "  st.min_time,"
     "  st.max, st.max_time, st.first, st.first_time, st.last, st.last_time, st.sum,"
     "  st.tw_integral, st.tw_seconds,"
     "  CASE WHEN p.counter THEN coalesce(d.counter_delta, 0) END"
@@ -196,7 +204,8 @@ _AFFECT_COARSER = sql.SQL(
 
 _RECOMPUTE_COARSER = sql.SQL(
     "INSERT INTO {table} AS r ({columns})"
-    " SELECT a.point_id, a.bucket, sum(f.samples)::int, sum(f.bad)::int, sum(f.valued)::int,"
+    " SELECT a.point_id, a.bucket, sum(f.samples)::int, sum(f.bad)::int,"
+    "  sum(f.uncertain)::int, sum(f.valued)::int,"
     "  min(f.min), (array_agg(f.min_time ORDER BY f.min, f.min_time)"
     "   FILTER (WHERE f.min IS NOT NULL))[1],"
     "  max(f.max), (array_agg(f.max_time ORDER BY f.max DESC, f.max_time)"
@@ -254,6 +263,7 @@ def refresh_once(
                 columns=_COLUMN_LIST,
                 origin=_ORIGIN,
                 bad=sql.Literal(BAD),
+                uncertain=sql.Literal(UNCERTAIN),
                 max_hold=sql.SQL("{}::interval").format(sql.Literal(max_hold)),
                 upsert=_UPSERT_SET,
             )

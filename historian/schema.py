@@ -15,6 +15,7 @@ MIGRATION_LOCK = 0x6765_6F73_6361_6461  # "geoscada" as eight ASCII bytes, as a 
 
 QUALITY_CODES = {"good": 0, "uncertain": 1, "bad": 2}
 BAD = QUALITY_CODES["bad"]
+UNCERTAIN = QUALITY_CODES["uncertain"]
 REASON_CODES = {
     "timeout": 1,
     "exception_code": 2,
@@ -89,6 +90,117 @@ RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END
 $$;
 """
+
+# The counter increment of a valued reading ``v`` at ``t`` from the two valued readings before it
+# (``v2`` at ``t2``, ``v1`` at ``t1``). A decrease is a suspect reading (increment 0) unless it
+# is a rollover of a counter that declares its wrap value (previous reading in the top tenth,
+# current one in the bottom tenth) or coincides with a change of the counter's declared reset
+# point (then the new reading is counted from zero). A reading after a suspect one is measured
+# from the reading before the suspect one when it is not below it, so one glitch reading (to 0
+# or anything lower) adds nothing to a total.
+_COUNTER_STEP = """
+DROP FUNCTION IF EXISTS counter_increment(double precision, double precision, double precision);
+CREATE FUNCTION counter_reset_between(reset_point integer, after timestamptz,
+                                      upto timestamptz)
+RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT reset_point IS NOT NULL AND EXISTS (
+        SELECT 1 FROM samples s
+        WHERE s.point_id = reset_point AND s.time > after AND s.time <= upto
+          AND s.quality <> 2 AND s.value IS NOT NULL
+          AND s.value <> (SELECT b.value FROM samples b WHERE b.point_id = reset_point
+                          AND b.time < s.time AND b.quality <> 2 AND b.value IS NOT NULL
+                          ORDER BY b.time DESC LIMIT 1))
+$$;
+CREATE FUNCTION counter_decrease(before double precision, before_at timestamptz,
+                                 reading double precision, reading_at timestamptz,
+                                 rollover double precision, reset_point integer)
+RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN before IS NULL OR reading IS NULL OR reading >= before THEN NULL
+        WHEN rollover > 0 AND before >= 0.9 * rollover AND reading <= 0.1 * rollover
+            THEN 'rollover'
+        WHEN counter_reset_between(reset_point, before_at, reading_at) THEN 'reset'
+        ELSE 'suspect'
+    END
+$$;
+CREATE FUNCTION counter_step(v2 double precision, t2 timestamptz,
+                             v1 double precision, t1 timestamptz,
+                             v double precision, t timestamptz,
+                             rollover double precision, reset_point integer)
+RETURNS double precision LANGUAGE sql STABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN v1 IS NULL OR v IS NULL THEN NULL
+        WHEN v < v1 THEN
+            CASE counter_decrease(v1, t1, v, t, rollover, reset_point)
+                WHEN 'rollover' THEN rollover - v1 + v
+                WHEN 'reset' THEN v
+                ELSE 0
+            END
+        WHEN v2 IS NOT NULL AND v >= v2 AND v1 < v2
+             AND counter_decrease(v2, t2, v1, t1, rollover, reset_point) = 'suspect'
+            THEN v - v2
+        ELSE v - v1
+    END
+$$;
+"""
+
+_APPEND_ONLY = """
+CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP;
+END
+$$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE FUNCTION command_outcome_once() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' OR OLD.outcome IS NOT NULL
+       OR (NEW.id, NEW.station, NEW.point, NEW.value, NEW.origin, NEW.issued, NEW.expires)
+          IS DISTINCT FROM
+          (OLD.id, OLD.station, OLD.point, OLD.value, OLD.origin, OLD.issued, OLD.expires) THEN
+        RAISE EXCEPTION 'commands are append-only: only a missing outcome may be filled in';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER commands_append_only BEFORE UPDATE OR DELETE ON commands
+    FOR EACH ROW EXECUTE FUNCTION command_outcome_once();
+"""
+
+_V2_ROLLUPS = "".join(
+    f"ALTER TABLE rollup_{level} ADD COLUMN uncertain integer NOT NULL DEFAULT 0;\n"
+    for level, _ in ROLLUP_LEVELS
+)
+
+MIGRATION_2 = f"""
+ALTER TABLE stations ADD COLUMN name text, ADD COLUMN kind text, ADD COLUMN timezone text,
+    ADD COLUMN site_hash text, ADD COLUMN contract text, ADD COLUMN bdseq bigint;
+ALTER TABLE station_sessions ADD COLUMN last_seq bigint;
+ALTER TABLE received_batches ADD COLUMN first_time timestamptz,
+    ADD COLUMN last_time timestamptz;
+ALTER TABLE points ADD COLUMN rollover double precision, ADD COLUMN reset_point text;
+ALTER TABLE gap_ledger ADD COLUMN bdseq bigint;
+ALTER TABLE gap_ledger DROP CONSTRAINT gap_ledger_kind_check;
+ALTER TABLE gap_ledger ADD CONSTRAINT gap_ledger_kind_check CHECK (kind IN (
+    'seq_gap', 'session_death', 'bad_quality', 'value_conflict', 'counter_suspect'));
+DROP INDEX gap_ledger_one_death;
+CREATE UNIQUE INDEX gap_ledger_one_outage ON gap_ledger (station, bdseq)
+    WHERE kind = 'session_death';
+CREATE INDEX gap_ledger_open_outage ON gap_ledger (station)
+    WHERE kind = 'session_death' AND end_time IS NULL;
+CREATE UNIQUE INDEX gap_ledger_one_suspect ON gap_ledger (point_id, end_time)
+    WHERE kind = 'counter_suspect';
+CREATE INDEX gap_ledger_seq_time ON gap_ledger (station, start_time) WHERE kind = 'seq_gap';
+{_V2_ROLLUPS}
+INSERT INTO rollup_dirty (point_id, bucket) SELECT point_id, bucket FROM rollup_1m
+    ON CONFLICT DO NOTHING;
+{_COUNTER_STEP}
+ALTER TABLE events ADD COLUMN event_id text;
+CREATE UNIQUE INDEX events_one_id ON events (station, event_id);
+ALTER TABLE audit ADD COLUMN station text, ADD COLUMN key text UNIQUE;
+{_APPEND_ONLY}
+"""
+
 
 MIGRATIONS: tuple[tuple[int, str, str], ...] = (
     (
@@ -238,6 +350,12 @@ CREATE TABLE audit (
     detail      jsonb
 );
 """,
+    ),
+    (
+        2,
+        "contract 1.1: station metadata and bdSeq, batch times, suspect counters, append-only"
+        " commands and audit, uncertain counts in rollups",
+        MIGRATION_2,
     ),
 )
 

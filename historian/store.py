@@ -5,11 +5,17 @@ Samples go through a binary COPY into a per-connection staging table and then on
 doubles a row, and a historical batch never overwrites a stored (live) value. When the same
 (point, time) arrives again with a different value or quality, the first stored one is kept and
 the conflict is counted in the gap ledger (kind ``value_conflict``).
+
+The gap ledger says, with times, what is missing: sequence gaps (the span between the sample
+times of the batches around them), outages per gateway connection (bdSeq), the lost tail of a
+cleanly stopped session, bad-quality spans per point (until the point's next reported sample that
+is not bad) and suspect counter readings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,9 +23,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from historian.decode import Batch, Decoded, Rejected
+from historian.decode import Batch, Decoded, Rejected, StationMessage
 from historian.schema import BAD, QUALITY_CODES, REASON_CODES, Features, migrate
-from plant.contract import Birth, DataBatch, Death
+from plant.contract import Birth, Command, CommandAck, DataBatch, Death, Event
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +48,25 @@ CREATE TEMP TABLE IF NOT EXISTS stage_batches (
     session     bigint  NOT NULL,
     seq         bigint  NOT NULL,
     historical  boolean NOT NULL,
-    samples     integer NOT NULL
+    samples     integer NOT NULL,
+    first_time  timestamptz,
+    last_time   timestamptz
+) ON COMMIT DELETE ROWS
+"""
+STAGE_SPANS = """
+CREATE TEMP TABLE IF NOT EXISTS stage_spans (
+    point_id    integer PRIMARY KEY,
+    lo          timestamptz NOT NULL,
+    hi          timestamptz NOT NULL,
+    w0          timestamptz,
+    h           timestamptz
 ) ON COMMIT DELETE ROWS
 """
 SAMPLE_TYPES = ["int8", "int4", "timestamptz", "float8", "int2", "int2", "text"]
-BATCH_TYPES = ["text", "int8", "int8", "bool", "int4"]
+BATCH_TYPES = ["text", "int8", "int8", "bool", "int4", "timestamptz", "timestamptz"]
 BUCKET_ORIGIN = "2000-01-01 00:00:00+00"
-BAD_SPAN_MERGE = "5 minutes"
-"""Bad samples of one point and reason closer than this are one span in the gap ledger."""
+LOST_TAIL = "lost tail"
+"""Reason of the seq gap between the last batch received and a clean death's ``last_seq``."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +91,9 @@ class WriteReport:
     dead_letters: int = 0
     births: int = 0
     deaths: int = 0
+    outages: int = 0
+    records: int = 0
+    """Commands, acknowledgements and events written."""
     new_gaps: int = 0
     filled_gaps: int = 0
 
@@ -138,6 +158,7 @@ class Store:
         conn.execute("SET jit = off")
         conn.execute(STAGE_SAMPLES)
         conn.execute(STAGE_BATCHES)
+        conn.execute(STAGE_SPANS)
         conn.commit()
         self._conn = conn
 
@@ -160,8 +181,8 @@ class Store:
         conn = self._conn
         report = WriteReport()
         new_points: dict[tuple[str, str], int] = {}
-        births = [m.decoded for m in messages if isinstance(m.decoded, Birth)]
-        deaths = [m.decoded for m in messages if isinstance(m.decoded, Death)]
+        control = [m.decoded for m in messages if isinstance(m.decoded, Birth | Death)]
+        records = [m.decoded for m in messages if isinstance(m.decoded, StationMessage)]
         batches = [
             Batch.from_contract(m.decoded) if isinstance(m.decoded, DataBatch) else m.decoded
             for m in messages
@@ -169,14 +190,23 @@ class Store:
         ]
         rejected = [m for m in messages if isinstance(m.decoded, Rejected)]
         with conn.transaction():
-            for birth in births:
-                self._write_birth(conn, birth)
-                report.births += 1
-            for death in deaths:
-                self._write_death(conn, death)
-                report.deaths += 1
+            # Births and deaths in the order they arrived: a death counts only for its own
+            # birth, and a birth ends the outages of every older connection.
+            for message in control:
+                if isinstance(message, Birth):
+                    self._write_birth(conn, message)
+                    report.births += 1
+                else:
+                    report.outages += self._write_death(conn, message)
+                    report.deaths += 1
             if batches:
                 self._write_batches(conn, batches, report, new_points)
+            for message in control:
+                if isinstance(message, Death) and message.clean and message.last_seq is not None:
+                    report.new_gaps += self._record_lost_tail(conn, message)
+            for record in records:
+                self._write_record(conn, record)
+                report.records += 1
             if rejected:
                 self._write_dead_letters(conn, rejected)
                 report.dead_letters += len(rejected)
@@ -187,23 +217,34 @@ class Store:
     # -- births and deaths -------------------------------------------------------------------
 
     def _write_birth(self, conn: Connection, birth: Birth) -> None:
+        # The station row is the lock that orders births and deaths of one station across
+        # historians; its metadata follows the newest connection (highest bdSeq).
         conn.execute(
-            "INSERT INTO stations (id, gateway, session, birth_time) VALUES (%s, %s, %s, %s)"
+            "INSERT INTO stations (id, gateway, session, birth_time, name, kind, timezone,"
+            " site_hash, contract, bdseq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET gateway = excluded.gateway,"
-            " session = excluded.session, birth_time = excluded.birth_time, updated_at = now()"
-            " WHERE stations.session IS NULL OR excluded.session >= stations.session",
-            (birth.station, birth.gateway, birth.session, birth.t),
+            " session = excluded.session, birth_time = excluded.birth_time,"
+            " name = excluded.name, kind = excluded.kind, timezone = excluded.timezone,"
+            " site_hash = excluded.site_hash, contract = excluded.contract,"
+            " bdseq = excluded.bdseq, updated_at = now()"
+            " WHERE stations.bdseq IS NULL OR excluded.bdseq >= stations.bdseq",
+            (birth.station, birth.gateway, birth.session, birth.t, birth.name, birth.kind,
+             birth.timezone, birth.site_hash, birth.contract, birth.bdseq),
         )
         conn.execute(
             "INSERT INTO station_sessions (station, session, gateway, birth_time)"
             " VALUES (%s, %s, %s, %s) ON CONFLICT (station, session) DO UPDATE"
-            " SET gateway = excluded.gateway, birth_time = excluded.birth_time",
+            " SET gateway = excluded.gateway,"
+            " birth_time = least(station_sessions.birth_time, excluded.birth_time)",
             (birth.station, birth.session, birth.gateway, birth.t),
         )
+        # A birth ends the outage of every older connection (any bdSeq below its own); the
+        # outage of its own bdSeq (its death delivered first) stays open.
         conn.execute(
-            "UPDATE gap_ledger SET end_time = %s WHERE kind = 'session_death' AND station = %s"
-            " AND session < %s AND end_time IS NULL",
-            (birth.t, birth.station, birth.session),
+            "UPDATE gap_ledger SET end_time = greatest(start_time, %s)"
+            " WHERE kind = 'session_death' AND station = %s AND end_time IS NULL"
+            " AND coalesce(bdseq, -1) < %s",
+            (birth.t, birth.station, birth.bdseq),
         )
         equipment = sorted({(p.equipment, p.equipment_kind) for p in birth.points})
         with conn.cursor() as cur:
@@ -215,8 +256,9 @@ class Store:
             cur.executemany(
                 "INSERT INTO points (station, name, equipment, equipment_kind, measurand, unit,"
                 " dtype, range_min, range_max, writable, limit_min, limit_max, depth_m, counter,"
-                " deadband, period_s, announced)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, true)"
+                " deadband, period_s, rollover, reset_point, announced)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+                " %s, true)"
                 " ON CONFLICT (station, name) DO UPDATE SET equipment = excluded.equipment,"
                 " equipment_kind = excluded.equipment_kind, measurand = excluded.measurand,"
                 " unit = excluded.unit, dtype = excluded.dtype, range_min = excluded.range_min,"
@@ -224,33 +266,143 @@ class Store:
                 " limit_min = excluded.limit_min, limit_max = excluded.limit_max,"
                 " depth_m = excluded.depth_m, counter = excluded.counter,"
                 " deadband = excluded.deadband, period_s = excluded.period_s,"
+                " rollover = excluded.rollover, reset_point = excluded.reset_point,"
                 " announced = true, updated_at = now()",
                 [
                     (
                         birth.station, p.id, p.equipment, p.equipment_kind, p.measurand, p.unit,
                         p.dtype, p.range[0], p.range[1], p.writable,
                         p.limits[0] if p.limits else None, p.limits[1] if p.limits else None,
-                        p.depth_m, p.counter, p.deadband, p.period_s,
+                        p.depth_m, p.counter, p.deadband, p.period_s, p.rollover,
+                        p.reset_point,
                     )
                     for p in sorted(birth.points, key=lambda point: point.id)
                 ],
             )
 
-    def _write_death(self, conn: Connection, death: Death) -> None:
+    def _write_death(self, conn: Connection, death: Death) -> int:
+        """Open the outage of the death's connection unless a newer one was born; 1 if opened."""
         conn.execute(
             "INSERT INTO stations (id) VALUES (%s) ON CONFLICT (id) DO NOTHING", (death.station,)
         )
+        row = conn.execute(
+            "SELECT bdseq FROM stations WHERE id = %s FOR UPDATE", (death.station,)
+        ).fetchone()
+        born = row[0] if row else None
+        if born is not None and death.bdseq < int(born):  # type: ignore[call-overload]
+            # The will of an older connection delivered late (the gateway has reconnected),
+            # or a retained death redelivered after the next birth: nothing ended now.
+            log.info(
+                "%s: death of bdSeq %d ignored, bdSeq %s is born",
+                death.station, death.bdseq, born,
+            )
+            return 0
         conn.execute(
             "INSERT INTO station_sessions (station, session, death_time)"
             " VALUES (%s, %s, coalesce(%s, now())) ON CONFLICT (station, session) DO UPDATE"
             " SET death_time = excluded.death_time",
             (death.station, death.session, death.t),
         )
+        if death.clean and death.last_seq is not None:
+            conn.execute(
+                "UPDATE station_sessions SET last_seq = greatest(last_seq, %s)"
+                " WHERE station = %s AND session = %s",
+                (death.last_seq, death.station, death.session),
+            )
+        opened = conn.execute(
+            "INSERT INTO gap_ledger (kind, station, session, bdseq, start_time, reason)"
+            " VALUES ('session_death', %s, %s, %s, coalesce(%s, now()), %s)"
+            " ON CONFLICT (station, bdseq) WHERE kind = 'session_death' DO NOTHING",
+            (death.station, death.session, death.bdseq, death.t,
+             "clean stop" if death.clean else "lost"),
+        )
+        return max(opened.rowcount, 0)
+
+    def _record_lost_tail(self, conn: Connection, death: Death) -> int:
+        """Ledger the batches a clean death says were made but that have not arrived."""
+        assert death.last_seq is not None
+        row = conn.execute(
+            "SELECT max_seq FROM station_sessions WHERE station = %s AND session = %s"
+            " FOR UPDATE",
+            (death.station, death.session),
+        ).fetchone()
+        if row is None:
+            return 0
+        max_seq = int(row[0])  # type: ignore[call-overload]
+        if death.last_seq <= max_seq:
+            return 0
+        low, high = max_seq + 1, death.last_seq
         conn.execute(
-            "INSERT INTO gap_ledger (kind, station, session, start_time, reason)"
-            " VALUES ('session_death', %s, %s, coalesce(%s, now()), %s)"
-            " ON CONFLICT (station, session) WHERE kind = 'session_death' DO NOTHING",
-            (death.station, death.session, death.t, "clean stop" if death.clean else "lost"),
+            "INSERT INTO gap_ledger (kind, station, session, from_seq, to_seq, count, reason,"
+            " start_time, end_time)"
+            " SELECT 'seq_gap', %(station)s, %(session)s, %(low)s, %(high)s, %(count)s,"
+            "  %(reason)s, coalesce((SELECT b.last_time FROM received_batches b"
+            "   WHERE b.station = %(station)s AND b.session = %(session)s"
+            "   AND b.last_time IS NOT NULL ORDER BY b.seq DESC LIMIT 1), s.birth_time),"
+            "  coalesce(%(t)s, now())"
+            " FROM station_sessions s WHERE s.station = %(station)s AND s.session = %(session)s",
+            {"station": death.station, "session": death.session, "low": low, "high": high,
+             "count": high - low + 1, "reason": LOST_TAIL, "t": death.t},
+        )
+        # Batches of the tail that arrive later (replayed from the gateway's spool) fill it.
+        conn.execute(
+            "UPDATE station_sessions SET max_seq = %s WHERE station = %s AND session = %s",
+            (high, death.station, death.session),
+        )
+        return 1
+
+    # -- commands, acknowledgements, events ----------------------------------------------------
+
+    def _write_record(self, conn: Connection, record: StationMessage) -> None:
+        message = record.message
+        if isinstance(message, Command):
+            conn.execute(
+                "INSERT INTO commands (id, station, point, value, origin, issued, expires)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING",
+                (message.id, record.station, message.point, sample_value(message.value),
+                 message.origin, message.issued, message.expires),
+            )
+            self._audit(conn, station=record.station, actor=message.origin, action="command",
+                        target=message.point, key=f"command/{record.station}/{message.id}",
+                        detail=message.model_dump_json())
+        elif isinstance(message, CommandAck):
+            conn.execute(
+                "UPDATE commands SET outcome = %s, reason = %s, readback = %s, acked_at = %s"
+                " WHERE id = %s AND station = %s AND outcome IS NULL",
+                (message.outcome.value, message.reason, sample_value(message.readback),
+                 message.t, message.id, record.station),
+            )
+            self._audit(conn, station=record.station, actor=f"gateway:{record.station}",
+                        action=f"ack {message.outcome.value}", target=message.point,
+                        key=f"ack/{record.station}/{message.id}", detail=message.model_dump_json())
+        else:
+            self._write_event(conn, message)
+
+    def _audit(
+        self, conn: Connection, *, station: str, actor: str, action: str, target: str,
+        key: str, detail: str,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO audit (station, actor, action, target, key, detail)"
+            " VALUES (%s, %s, %s, %s, %s, %s::jsonb) ON CONFLICT (key) DO NOTHING",
+            (station, actor, action, target, key, detail),
+        )
+
+    def _write_event(self, conn: Connection, event: Event) -> None:
+        message = event.data.get("message")
+        point = event.data.get("point")
+        severity = event.data.get("severity")
+        conn.execute(
+            "INSERT INTO events (station, event_id, time, kind, severity, source, point_id,"
+            " message, data)"
+            " VALUES (%s, %s, %s, %s, %s, %s,"
+            "  (SELECT id FROM points WHERE station = %s AND name = %s), %s, %s::jsonb)"
+            " ON CONFLICT (station, event_id) DO NOTHING",
+            (event.station, event.id, event.t, event.kind,
+             severity if type(severity) is int and -32768 <= severity <= 32767 else None,
+             event.source, event.station, point if isinstance(point, str) else None,
+             message if isinstance(message, str) else event.kind,
+             json.dumps(event.data, allow_nan=False)),
         )
 
     # -- data ----------------------------------------------------------------------------------
@@ -316,14 +468,15 @@ class Store:
                         )
                         ordinal += 1
             with cur.copy(
-                "COPY stage_batches (station, session, seq, historical, samples)"
-                " FROM STDIN (FORMAT BINARY)"
+                "COPY stage_batches (station, session, seq, historical, samples, first_time,"
+                " last_time) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.set_types(BATCH_TYPES)
                 for batch in batches:
+                    times = [sample.t for sample in batch.samples]
                     copy.write_row(
                         (batch.station, batch.session, batch.seq, batch.historical,
-                         len(batch.samples))
+                         len(batch.samples), min(times, default=None), max(times, default=None))
                     )
             report.batches += len(batches)
             report.samples += ordinal
@@ -343,8 +496,9 @@ class Store:
                 " FROM stage_samples ORDER BY 1, 2"
                 " ON CONFLICT (point_id, bucket) DO UPDATE SET marked_at = excluded.marked_at"
             )
-            self._record_bad_spans(cur)
             self._record_sequences(cur, batches, report)
+            self._record_bad_spans(cur)
+            self._record_counter_suspects(cur)
 
     def _record_conflicts(self, cur: psycopg.Cursor[tuple[object, ...]]) -> int:
         cur.execute(
@@ -362,28 +516,97 @@ class Store:
         return sum(int(row[0]) for row in cur.fetchall())  # type: ignore[call-overload]
 
     def _record_bad_spans(self, cur: psycopg.Cursor[tuple[object, ...]]) -> None:
-        merge = sql.Literal(BAD_SPAN_MERGE)
+        """Recompute the bad-quality spans around the written samples of the points concerned.
+
+        A span is a run of consecutive bad samples of one point; it lasts until the point's next
+        sample that is not bad (open, ``end_time`` null, while there is none). Only points with
+        bad samples in this write, or with a span reaching into it, are looked at; the window
+        recomputed runs from the start of the span before the new samples to the first stored
+        sample after them that is not bad, so spans outside it cannot change.
+        """
         cur.execute(
             sql.SQL(
-                "WITH runs AS ("
-                "  SELECT st.point_id, p.station, coalesce(r.name, 'unknown') AS reason,"
-                "         min(st.time) AS lo, max(st.time) AS hi, count(*) AS n"
-                "  FROM stage_samples st JOIN points p ON p.id = st.point_id"
-                "  LEFT JOIN reason_codes r ON r.code = st.reason"
-                "  WHERE st.quality = {bad} GROUP BY 1, 2, 3),"
-                " extended AS ("
-                "  UPDATE gap_ledger g SET start_time = least(g.start_time, runs.lo),"
-                "         end_time = greatest(g.end_time, runs.hi)"
-                "  FROM runs WHERE g.kind = 'bad_quality' AND g.point_id = runs.point_id"
-                "    AND g.reason = runs.reason"
-                "    AND runs.lo <= g.end_time + interval {merge}"
-                "    AND runs.hi >= g.start_time - interval {merge}"
-                "  RETURNING runs.point_id, runs.reason)"
+                "INSERT INTO stage_spans (point_id, lo, hi)"
+                " SELECT t.point_id, t.lo, t.hi FROM ("
+                "  SELECT point_id, min(time) AS lo, max(time) AS hi,"
+                "   bool_or(quality = {bad}) AS has_bad FROM stage_samples GROUP BY point_id) t"
+                " WHERE t.has_bad OR EXISTS (SELECT 1 FROM gap_ledger g"
+                "  WHERE g.kind = 'bad_quality' AND g.point_id = t.point_id"
+                "  AND coalesce(g.end_time, 'infinity') >= t.lo)"
+            ).format(bad=sql.Literal(BAD))
+        )
+        if cur.rowcount <= 0:
+            return
+        # Two historians writing samples of one point take turns here (ids in a fixed order).
+        cur.execute(
+            "SELECT id FROM points WHERE id IN (SELECT point_id FROM stage_spans)"
+            " ORDER BY id FOR UPDATE"
+        )
+        cur.execute(
+            sql.SQL(
+                "UPDATE stage_spans s SET h = (SELECT min(x.time) FROM samples x"
+                " WHERE x.point_id = s.point_id AND x.time > s.hi AND x.quality <> {bad})"
+            ).format(bad=sql.Literal(BAD))
+        )
+        cur.execute(
+            "WITH gone AS ("
+            "  DELETE FROM gap_ledger g USING stage_spans s"
+            "  WHERE g.kind = 'bad_quality' AND g.point_id = s.point_id"
+            "  AND coalesce(g.end_time, 'infinity') >= s.lo"
+            "  AND (s.h IS NULL OR g.start_time <= s.h)"
+            "  RETURNING g.point_id, g.start_time)"
+            " UPDATE stage_spans s SET w0 = least(s.lo,"
+            "  (SELECT min(gone.start_time) FROM gone WHERE gone.point_id = s.point_id))"
+        )
+        cur.execute(
+            sql.SQL(
+                "WITH w AS ("
+                "  SELECT s.point_id, x.time, x.quality = {bad} AS bad, x.reason,"
+                "   lag(x.quality = {bad}) OVER o AS prev_bad, lead(x.time) OVER o AS next_time"
+                "  FROM stage_spans s CROSS JOIN LATERAL (SELECT time, quality, reason"
+                "   FROM samples WHERE point_id = s.point_id AND time >= s.w0"
+                "   AND (s.h IS NULL OR time <= s.h) OFFSET 0) x"
+                "  WINDOW o AS (PARTITION BY s.point_id ORDER BY x.time)),"
+                " runs AS ("
+                "  SELECT *, sum(CASE WHEN bad AND prev_bad IS NOT TRUE THEN 1 ELSE 0 END)"
+                "   OVER (PARTITION BY point_id ORDER BY time) AS run FROM w),"
+                " spans AS ("
+                "  SELECT point_id, run, min(time) AS lo, count(*) AS n,"
+                "   (array_agg(next_time ORDER BY time DESC))[1] AS hi,"
+                "   (array_agg(reason ORDER BY time))[1] AS reason"
+                "  FROM runs WHERE bad GROUP BY point_id, run)"
                 " INSERT INTO gap_ledger (kind, station, point_id, start_time, end_time, reason,"
                 "  count)"
-                " SELECT 'bad_quality', station, point_id, lo, hi, reason, n FROM runs"
-                " WHERE (point_id, reason) NOT IN (SELECT point_id, reason FROM extended)"
-            ).format(bad=sql.Literal(BAD), merge=merge)
+                " SELECT 'bad_quality', p.station, sp.point_id, sp.lo, sp.hi,"
+                "  coalesce(r.name, 'unknown'), sp.n"
+                " FROM spans sp JOIN points p ON p.id = sp.point_id"
+                " LEFT JOIN reason_codes r ON r.code = sp.reason ORDER BY sp.point_id, sp.lo"
+            ).format(bad=sql.Literal(BAD))
+        )
+
+    def _record_counter_suspects(self, cur: psycopg.Cursor[tuple[object, ...]]) -> None:
+        """Ledger every written counter reading below the one before it that is neither a
+        declared rollover nor a declared reset: its increment counts 0."""
+        cur.execute(
+            sql.SQL(
+                "INSERT INTO gap_ledger (kind, station, point_id, start_time, end_time, reason,"
+                " count)"
+                " SELECT 'counter_suspect', x.station, x.point_id, x.prev_time, x.time,"
+                "  format('reading %%s below the previous %%s', x.value, x.prev_value), 1"
+                " FROM (SELECT p.station, st.point_id, st.time, st.value, b.time AS prev_time,"
+                "   b.value AS prev_value, p.rollover,"
+                "   (SELECT r.id FROM points r WHERE r.station = p.station"
+                "    AND r.name = p.reset_point) AS reset_id"
+                "  FROM stage_samples st JOIN points p ON p.id = st.point_id AND p.counter"
+                "  CROSS JOIN LATERAL (SELECT time, value FROM samples"
+                "   WHERE point_id = st.point_id AND time < st.time AND quality <> {bad}"
+                "   AND value IS NOT NULL ORDER BY time DESC LIMIT 1) b"
+                "  WHERE st.quality <> {bad} AND st.value IS NOT NULL AND st.value < b.value) x"
+                " WHERE counter_decrease(x.prev_value, x.prev_time, x.value, x.time, x.rollover,"
+                "  x.reset_id) = 'suspect'"
+                " ORDER BY x.point_id, x.time"
+                " ON CONFLICT (point_id, end_time) WHERE kind = 'counter_suspect' DO NOTHING"
+            ).format(bad=sql.Literal(BAD))
         )
 
     def _record_sequences(
@@ -393,9 +616,10 @@ class Store:
         report: WriteReport,
     ) -> None:
         cur.execute(
-            "INSERT INTO received_batches (station, session, seq, historical, samples)"
+            "INSERT INTO received_batches (station, session, seq, historical, samples,"
+            " first_time, last_time)"
             " SELECT DISTINCT ON (station, session, seq) station, session, seq, historical,"
-            " samples FROM stage_batches ORDER BY station, session, seq"
+            " samples, first_time, last_time FROM stage_batches ORDER BY station, session, seq"
             " ON CONFLICT (station, session, seq) DO NOTHING"
         )
         sessions = sorted({(b.station, b.session) for b in batches})
@@ -419,10 +643,24 @@ class Store:
             if newest > previous_max:
                 gaps = _missing_ranges(seqs, previous_max + 1, newest)
                 for low, high in gaps:
+                    # The gap spans from the last sample before it to the first one after it.
                     cur.execute(
-                        "INSERT INTO gap_ledger (kind, station, session, from_seq, to_seq, count)"
-                        " VALUES ('seq_gap', %s, %s, %s, %s, %s)",
-                        (station, session, low, high, high - low + 1),
+                        "INSERT INTO gap_ledger (kind, station, session, from_seq, to_seq, count,"
+                        " start_time, end_time)"
+                        " SELECT 'seq_gap', %(station)s, %(session)s, %(low)s, %(high)s,"
+                        "  %(count)s,"
+                        "  coalesce((SELECT b.last_time FROM received_batches b"
+                        "   WHERE b.station = %(station)s AND b.session = %(session)s"
+                        "   AND b.seq < %(low)s AND b.last_time IS NOT NULL"
+                        "   ORDER BY b.seq DESC LIMIT 1), s.birth_time),"
+                        "  (SELECT b.first_time FROM received_batches b"
+                        "   WHERE b.station = %(station)s AND b.session = %(session)s"
+                        "   AND b.seq > %(high)s AND b.first_time IS NOT NULL"
+                        "   ORDER BY b.seq LIMIT 1)"
+                        " FROM station_sessions s"
+                        " WHERE s.station = %(station)s AND s.session = %(session)s",
+                        {"station": station, "session": session, "low": low, "high": high,
+                         "count": high - low + 1},
                     )
                 report.new_gaps += len(gaps)
                 cur.execute(

@@ -195,6 +195,8 @@ class PointInfo(_Report):
     counter: bool = False
     rollover: float | None = None
     """For a counter: the value after which it wraps to 0 (a decrease is otherwise suspect)."""
+    reset_point: str | None = None
+    """For a counter: a point whose value changes whenever the counter is reset to 0."""
     deadband: float = 0.0
     period_s: float | None = None
     """Poll period (or publishing interval) in seconds, so a consumer can tell stale data."""

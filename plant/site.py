@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from plant.measurands import ALLOWED, AT_DEPTH, COMMANDS, QUANTITY, Measurand
+from plant.measurands import ALLOWED, AT_DEPTH, COMMANDS, COUNTERS, QUANTITY, Measurand
 from plant.units import UNITS, Quantity, units_of
 
 IDENT = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
@@ -449,6 +449,10 @@ class Point(_Frozen):
     poll_group: Ident = "fast"
     writable: bool = False
     limits: WriteLimits | None = None
+    rollover: PositiveFloat | None = None
+    """For a meter: the value after which its register wraps to 0."""
+    reset_point: Annotated[str, Field(pattern=POINT_IDENT, max_length=96)] | None = None
+    """For a meter: a point whose value changes whenever the meter is reset to 0."""
     description: str = ""
 
     @property
@@ -474,6 +478,13 @@ class Point(_Frozen):
             raise ValueError(f"range low {low} must be below high {high}")
         if self.measurand in AT_DEPTH and self.depth_m is None:
             raise ValueError(f"measurand {self.measurand} needs depth_m")
+        if self.measurand not in COUNTERS and (self.rollover or self.reset_point):
+            raise ValueError(
+                f"rollover and reset_point are for meters; measurand {self.measurand} is not "
+                f"a counter (counters: {', '.join(sorted(COUNTERS))})"
+            )
+        if self.reset_point == self.id:
+            raise ValueError("a meter cannot be its own reset_point")
         if self.writable:
             self._check_writable()
         elif self.limits is not None:
@@ -602,6 +613,8 @@ def _cross_check(site: Site) -> Iterator[_KeyedError]:
             )
         if point.poll_group not in site.poll_groups:
             yield _KeyedError((*loc, "poll_group"), f"unknown poll group {point.poll_group!r}")
+        if point.reset_point is not None and point.reset_point not in site.points_by_id:
+            yield _KeyedError((*loc, "reset_point"), f"unknown point {point.reset_point!r}")
         binding = point.binding
         device = devices.get(binding.device)
         if device is None:

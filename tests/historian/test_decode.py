@@ -45,7 +45,7 @@ def test_birth_and_death_decode() -> None:
         ("geoscada/v1/st1/data", b"[1, 2]", "JSON list, not an object"),
         ("geoscada/v1/st1/data", b'{"station": "st1"}', "session: Field required"),
         ("geoscada/v2/st1/data", b"{}", "is not under geoscada/v1"),
-        ("geoscada/v1/st1/cmd", b"{}", "does not take 'cmd'"),
+        ("geoscada/v1/st1/rebirth", b"{}", "does not take 'rebirth'"),
         ("geoscada/v1/st1/data", b'{"station": "st2", "session": 1, "seq": 0, "samples": []}',
          "differs from topic station"),
         ("geoscada/v1/st1/data",

@@ -11,6 +11,7 @@ import pytest
 
 from geoscada.services import Mosquitto, PostgresCluster
 from historian.ingest import Historian
+from historian.schema import latest_version
 from historian.synthetic import Publisher, StationFeed
 from tests.historian.conftest import HistorianProcess, count, wait_for
 
@@ -129,7 +130,11 @@ def test_historian_killed_mid_batch_and_restarted_loses_and_doubles_nothing(
 ) -> None:
     process = historian_process(broker.url, database, "historian-kill9")
     process.start()
-    wait_for(lambda: count(database, "SELECT count(*) FROM schema_migrations") == 1, 30, "schema")
+    wait_for(
+        lambda: count(database, "SELECT count(*) FROM schema_migrations") == latest_version(),
+        30,
+        "schema",
+    )
     feeds = [StationFeed(f"st-kill-{i}", analogues=50, meters=2) for i in range(4)]
     published = 0
     with Publisher(broker.url) as publisher:

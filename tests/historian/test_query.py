@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
@@ -12,7 +14,17 @@ import pytest
 from historian import query, query_cli, rollups
 from historian.query import Interpolation, PointRef, QueryError
 from historian.store import Inbound, Store
-from plant.contract import Birth, DataBatch, PointInfo, Quality, Reason, Sample, Topic, topic
+from plant.contract import (
+    Birth,
+    DataBatch,
+    Death,
+    PointInfo,
+    Quality,
+    Reason,
+    Sample,
+    Topic,
+    topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -183,7 +195,8 @@ def test_counter_that_resets_mid_period_gives_the_right_total(
     # readings every minute: 0, 10, … 590 until 00:59, then 0, 10, … from 01:00 (a new meter)
     start, end = T0 + timedelta(minutes=30, seconds=30), T0 + timedelta(minutes=100, seconds=30)
     # increments whose later reading lies in [00:30:30, 01:40:30): 00:31 .. 00:59 (29 x 10),
-    # 01:00 (reset: counts the new reading, 0), 01:01 .. 01:40 (40 x 10)
+    # 01:00 (an undeclared drop: a suspect reading, 0), 01:01 .. 01:40 (40 x 10; 01:01 from
+    # the 0 reading, since it is still below the 590 before it)
     expected = 290.0 + 0.0 + 400.0
     from_raw = query.counter_total(filled, METER, start, end)
     rollups.prepare(filled)
@@ -192,6 +205,7 @@ def test_counter_that_resets_mid_period_gives_the_right_total(
     assert (from_raw.from_rollups, from_rollups.from_rollups) == (False, True)
     assert from_raw.total == pytest.approx(expected)
     assert from_rollups.total == pytest.approx(expected)
+    assert (from_raw.suspect_readings, from_rollups.suspect_readings) == (1, 1)
     with pytest.raises(QueryError, match="not announced as a counter"):
         query.counter_total(filled, FLOW, start, end)
 
@@ -213,3 +227,125 @@ def test_query_command_line(
     assert code == 0 and out.count("st-q/") == 2 and "\t590.0\t" in out
     code = query_cli.main(["--db", database, "raw", "st-q/none", "--from", "2026-02-01T00:00:00Z"])
     assert code == 1 and "unknown point st-q/none" in capsys.readouterr().err
+
+
+def _meter_birth(station: str) -> Birth:
+    return Birth(
+        station=station, session=1, bdseq=1, t=T0, gateway="t", name=station,
+        kind="hydrothermal", timezone="Asia/Shanghai", site_hash="0" * 64,
+        points=(PointInfo(id="M1.energy", equipment="M1", equipment_kind="heat_meter",
+                          measurand="heat_energy", unit="kWh", dtype="float", range=(0, 1e9),
+                          counter=True),),
+    )
+
+
+def test_a_glitch_to_zero_changes_a_total_by_no_more_than_the_true_increment(
+    database: str,
+) -> None:
+    """A meter counting 10 kWh a minute reads 0 once, at 00:50: every period's total stays
+    within one true increment (10) of the true one, and whole periods around it are exact."""
+    station = "st-glitch"
+    meter = PointRef(station, "M1.energy")
+
+    def true_reading(minute: int) -> float:
+        return 1000.0 + 10.0 * minute
+
+    store = Store(database)
+    store.connect()
+    store.write([Inbound(topic(station, Topic.BIRTH), b"", _meter_birth(station))])
+    samples = tuple(
+        Sample(p="M1.energy", t=T0 + timedelta(minutes=m), v=0.0 if m == 50 else true_reading(m))
+        for m in range(121)
+    )
+    store.write([Inbound(topic(station, Topic.DATA), b"",
+                         DataBatch(station=station, session=1, seq=0, samples=samples))])
+    store.close()
+    periods = [(a, b) for a in (0, 30, 49, 50, 51) for b in (50, 51, 52, 90, 121) if a < b]
+    with psycopg.connect(database) as conn:
+        answers = [
+            query.counter_total(conn, meter, T0 + timedelta(minutes=a, seconds=30),
+                                T0 + timedelta(minutes=b, seconds=30))
+            for a, b in periods
+        ]
+        rollups.prepare(conn)
+        rollups.refresh_all(conn)
+        whole = query.counter_total(conn, meter, T0, T0 + timedelta(hours=3))
+        answers += [
+            query.counter_total(conn, meter, T0 + timedelta(minutes=a), T0 + timedelta(minutes=b))
+            for a, b in periods
+        ]
+    assert whole.from_rollups
+    assert whole.total == pytest.approx(true_reading(120) - true_reading(0))
+    assert whole.suspect_readings == 1
+    for answer in answers:
+        # the true total: what the meter really counted between the last reading before the
+        # period and the last reading in it
+        first = math.ceil((answer.start - T0).total_seconds() / 60)
+        last = math.ceil((answer.end - T0).total_seconds() / 60) - 1
+        truth = true_reading(min(last, 120)) - true_reading(max(first - 1, 0))
+        assert abs(answer.total - truth) <= 10.0 + 1e-9, (answer.start, answer.end, answer.total)
+        if (first <= 50 <= last) == (first <= 51 <= last):
+            # the glitch's increment is counted at the next reading: exact unless a period
+            # boundary falls between the two
+            assert answer.total == pytest.approx(truth), (answer.start, answer.end)
+        # the total reports its coverage: the station is alive with nothing missing
+        length = (answer.end - answer.start).total_seconds()
+        assert answer.covered_s == pytest.approx(length)
+        assert answer.missing_s == 0.0
+
+
+def test_coverage_per_station_and_point_in_the_station_time_zone(database: str) -> None:
+    """A seq gap (00:99..01:50), an outage (16:30..18:00) and a bad span of one point
+    (12:00 until its next good sample at 13:00), cut at the station's local midnight."""
+    station = "st-cover"
+    shanghai = ZoneInfo("Asia/Shanghai")
+    minute = timedelta(minutes=1)
+    birth = _meter_birth(station).model_copy(update={"points": (
+        PointInfo(id="P.flow", equipment="P", equipment_kind="pump", measurand="flow",
+                  unit="m3/h", dtype="float", range=(0, 200)),
+        PointInfo(id="Q.flow", equipment="Q", equipment_kind="pump", measurand="flow",
+                  unit="m3/h", dtype="float", range=(0, 200)),
+    )})
+
+    def batch(session: int, seq: int, at: datetime) -> Inbound:
+        samples = [Sample(p="P.flow", t=at, v=1.0)]
+        if at in (T0, T0 + 12 * 60 * minute, T0 + 13 * 60 * minute):
+            bad = at == T0 + 12 * 60 * minute
+            samples.append(Sample(p="Q.flow", t=at, v=None if bad else 2.0,
+                                  q=Quality.BAD if bad else Quality.GOOD,
+                                  r=Reason.COMM_LOST if bad else None))
+        data = DataBatch(station=station, session=session, seq=seq, samples=tuple(samples))
+        return Inbound(topic(station, Topic.DATA), b"", data)
+
+    store = Store(database)
+    store.connect()
+    store.write([Inbound(topic(station, Topic.BIRTH), b"", birth)])
+    store.write([batch(1, i, T0 + i * minute) for i in range(960) if not 100 <= i <= 109])
+    death = Death(station=station, session=1, bdseq=1, t=T0 + timedelta(hours=16, minutes=30))
+    store.write([Inbound(topic(station, Topic.DEATH), b"", death)])
+    reborn = birth.model_copy(update={"session": 2, "bdseq": 2, "t": T0 + timedelta(hours=18)})
+    store.write([Inbound(topic(station, Topic.BIRTH), b"", reborn)])
+    store.write([batch(2, i, T0 + timedelta(hours=18) + i * minute) for i in range(120)])
+    store.close()
+    with psycopg.connect(database) as conn:
+        days = query.coverage(conn, station, T0 - timedelta(hours=1), T0 + timedelta(hours=24),
+                              by=query.Period.DAY, at=T0 + timedelta(days=2))
+        only_q = query.coverage(conn, station, T0, T0 + timedelta(hours=24), points=["Q.flow"],
+                                at=T0 + timedelta(days=2))
+        with pytest.raises(QueryError, match="unknown point"):
+            query.coverage(conn, station, T0, T0 + timedelta(hours=1), points=["nope"])
+    assert [(d.start, d.end) for d in days] == [
+        (datetime(2026, 2, 1, 7, tzinfo=shanghai), datetime(2026, 2, 2, tzinfo=shanghai)),
+        (datetime(2026, 2, 2, tzinfo=shanghai), datetime(2026, 2, 2, 8, tzinfo=shanghai)),
+    ]
+    first, second = days
+    assert first.timezone == "Asia/Shanghai"
+    assert (first.unrecorded_s, first.seq_gap_s, first.outage_s, first.missing_s) == (
+        3600, 660, 0, 660)
+    assert first.covered_s == 16 * 3600 - 660
+    assert {p.point: (p.missing_s, p.bad_s) for p in first.points} == {
+        "P.flow": (660, 0), "Q.flow": (660 + 3600, 3600)}
+    assert (second.unrecorded_s, second.outage_s, second.missing_s, second.covered_s) == (
+        0, 5400, 5400, 8 * 3600 - 5400)
+    assert [(p.point, p.covered_s, p.missing_s) for p in only_q[0].points] == [
+        ("Q.flow", 24 * 3600 - 660 - 3600 - 5400, 660 + 3600 + 5400)]

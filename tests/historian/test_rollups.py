@@ -28,14 +28,34 @@ class Raw:
     t: datetime
     v: float | None
     bad: bool
+    uncertain: bool = False
 
 
-def _increment(previous: float, current: float, modulus: float | None) -> float:
-    if current >= previous:
-        return current - previous
-    if modulus and previous >= 0.9 * modulus and current < modulus:
-        return modulus - previous + current
-    return current
+def _decrease(before: float, reading: float, rollover: float | None) -> str | None:
+    """How the documented counter rule reads a pair of readings (no reset point here)."""
+    if reading >= before:
+        return None
+    if rollover and before >= 0.9 * rollover and reading <= 0.1 * rollover:
+        return "rollover"
+    return "suspect"
+
+
+def _increment(
+    before_previous: float | None, previous: float, current: float, rollover: float | None
+) -> float:
+    kind = _decrease(previous, current, rollover)
+    if kind == "rollover":
+        assert rollover is not None
+        return rollover - previous + current
+    if kind == "suspect":
+        return 0.0
+    if (
+        before_previous is not None
+        and current >= before_previous
+        and _decrease(before_previous, previous, rollover) == "suspect"
+    ):
+        return current - before_previous
+    return current - previous
 
 
 def _expected(
@@ -50,11 +70,12 @@ def _expected(
     for point, series in by_point.items():
         previous_any: Raw | None = None
         previous_valued: Raw | None = None
+        before_previous_valued: Raw | None = None
         for raw in series:
             bucket = origin + ((raw.t - origin) // width) * width
             row = result.setdefault(
                 (point, bucket),
-                {"samples": 0, "bad": 0, "valued": 0, "min": None, "max": None, "first": None,
+                {"samples": 0, "bad": 0, "uncertain": 0, "valued": 0, "min": None, "max": None, "first": None,
                  "last": None, "sum": None, "tw_integral": 0.0, "tw_seconds": 0.0,
                  "counter_delta": 0.0 if point in counter_modulus else None},
             )
@@ -62,6 +83,8 @@ def _expected(
             valued = not raw.bad and raw.v is not None
             if raw.bad:
                 row["bad"] = (row["bad"] or 0) + 1
+            if raw.uncertain:
+                row["uncertain"] = (row["uncertain"] or 0) + 1
             if previous_any is not None and previous_any.v is not None and not previous_any.bad:
                 held = raw.t - previous_any.t
                 if held <= MAX_HOLD:
@@ -79,8 +102,10 @@ def _expected(
                 if point in counter_modulus and previous_valued is not None:
                     assert previous_valued.v is not None
                     row["counter_delta"] = (row["counter_delta"] or 0.0) + _increment(
-                        previous_valued.v, raw.v, counter_modulus[point]
+                        before_previous_valued.v if before_previous_valued else None,
+                        previous_valued.v, raw.v, counter_modulus[point],
                     )
+                before_previous_valued = previous_valued
                 previous_valued = raw
             previous_any = raw
     return result
@@ -94,7 +119,7 @@ def _birth(counters: dict[str, float | None], analogues: list[str]) -> Birth:
     ] + [
         PointInfo(id=p, equipment=p.split(".")[0], equipment_kind="heat_meter",
                   measurand="heat_energy", unit="kWh", dtype="float",
-                  range=(0, modulus or 1e12), counter=True)
+                  range=(0, modulus or 1e12), counter=True, rollover=modulus)
         for p, modulus in counters.items()
     ]
     return Birth(station=STATION, session=1, bdseq=1, t=START, gateway="test", name=STATION,
@@ -109,8 +134,11 @@ def _write(store: Store, raws: Sequence[Raw], seq_start: int, chunk: int = 97) -
         batch = DataBatch(
             station=STATION, session=1, seq=seq, historical=seq_start > 0,
             samples=tuple(
-                Sample(p=r.point, t=r.t, v=r.v, q=Quality.BAD if r.bad else Quality.GOOD,
-                       r=Reason.TIMEOUT if r.bad else None)
+                Sample(p=r.point, t=r.t, v=r.v,
+                       q=Quality.BAD if r.bad else Quality.UNCERTAIN if r.uncertain else
+                       Quality.GOOD,
+                       r=Reason.TIMEOUT if r.bad else Reason.OUT_OF_RANGE if r.uncertain else
+                       None)
                 for r in part
             ),
         )
@@ -128,17 +156,18 @@ def _series(rng: random.Random, point: str, count: int, counter: bool) -> list[R
         step = rng.choice([1, 2, 5, 7, 30]) if rng.random() > 0.01 else rng.randint(900, 2400)
         moment += timedelta(seconds=step, microseconds=rng.randint(0, 999_999))
         bad = rng.random() < 0.05
+        uncertain = not bad and rng.random() < 0.05
         if counter:
             reading = 0.0 if rng.random() < 0.003 else reading + rng.uniform(0, 5)
             value: float | None = round(reading, 3)
         else:
             value = round(50 + 20 * math.sin(moment.timestamp() / 600) + rng.gauss(0, 1), 3)
-        raws.append(Raw(point, moment, None if bad else value, bad))
+        raws.append(Raw(point, moment, None if bad else value, bad, uncertain))
     return raws
 
 
 def _stored(conn: psycopg.Connection[tuple[object, ...]], level: str) -> dict[tuple[str, datetime], dict[str, object]]:
-    columns = ("samples", "bad", "valued", "min", "max", "first", "last", "sum", "tw_integral",
+    columns = ("samples", "bad", "uncertain", "valued", "min", "max", "first", "last", "sum", "tw_integral",
                "tw_seconds", "counter_delta")
     rows = conn.execute(
         f"SELECT p.name, r.bucket, {', '.join('r.' + c for c in columns)}"
@@ -197,36 +226,58 @@ def test_rollups_match_raw_aggregates_before_and_after_late_data(
         store.close()
 
 
-def test_counter_reset_and_rollover_give_the_right_delta(database: str) -> None:
-    counters: dict[str, float | None] = {"M1.energy": None, "M2.energy": 1000.0}
-    readings = {
-        # 50 + 50, reset to 0 (counts 0), then 30 and 50: 180
-        "M1.energy": [100.0, 150.0, 200.0, 0.0, 30.0, 80.0],
-        # 50, rollover at 1000 (50 + 20), then 30: 150
-        "M2.energy": [900.0, 950.0, 20.0, 50.0],
+def test_counter_glitches_rollovers_and_resets_give_the_right_delta(database: str) -> None:
+    counters: dict[str, float | None] = {
+        "M1.energy": None, "M2.energy": 1000.0, "M3.energy": None, "M4.energy": None,
     }
+    readings = {
+        # 50 + 50, an undeclared drop to 0 (suspect: 0), then 30 and 50 from there: 180
+        "M1.energy": [100.0, 150.0, 200.0, 0.0, 30.0, 80.0],
+        # 50, a declared rollover at 1000 (50 + 20), then 30: 150
+        "M2.energy": [900.0, 950.0, 20.0, 50.0],
+        # one glitch reading of 0 between 150 and 160 adds nothing: 50 + 0 + 10 + 10 = 70
+        "M3.energy": [100.0, 150.0, 0.0, 160.0, 170.0],
+        # reset to 0 announced by M4.resets between 600 and 10: 100 + 10 + 30 = 140
+        "M4.energy": [500.0, 600.0, 10.0, 40.0],
+    }
+    resets = [Raw("M4.resets", START, 4.0, False),
+              Raw("M4.resets", START + timedelta(seconds=15), 5.0, False)]
+    birth = _birth(counters, ["M4.resets"])
+    birth = birth.model_copy(update={"points": tuple(
+        p.model_copy(update={"reset_point": "M4.resets"}) if p.id == "M4.energy" else p
+        for p in birth.points
+    )})
     store = Store(database)
     store.connect()
     try:
-        store.write([Inbound(topic(STATION, Topic.BIRTH), b"", _birth(counters, []))])
+        store.write([Inbound(topic(STATION, Topic.BIRTH), b"", birth)])
         raws = [
             Raw(point, START + timedelta(seconds=10 * i), value, False)
             for point, values in readings.items()
             for i, value in enumerate(values)
         ]
-        _write(store, raws, 0)
+        _write(store, [*resets, *raws], 0)
         with psycopg.connect(database) as conn:
             rollups.prepare(conn)
             rollups.refresh_all(conn)
             totals: dict[object, object] = dict(
                 conn.execute(
                     "SELECT p.name, sum(r.counter_delta) FROM rollup_1d r"
-                    " JOIN points p ON p.id = r.point_id GROUP BY p.name"
+                    " JOIN points p ON p.id = r.point_id WHERE p.counter GROUP BY p.name"
                 ).fetchall()
             )
+            suspects = conn.execute(
+                "SELECT p.name, g.end_time FROM gap_ledger g JOIN points p ON p.id = g.point_id"
+                " WHERE g.kind = 'counter_suspect' ORDER BY p.name"
+            ).fetchall()
     finally:
         store.close()
-    assert totals == {"M1.energy": pytest.approx(180.0), "M2.energy": pytest.approx(150.0)}
+    assert totals == {
+        "M1.energy": pytest.approx(180.0), "M2.energy": pytest.approx(150.0),
+        "M3.energy": pytest.approx(70.0), "M4.energy": pytest.approx(140.0),
+    }
+    assert suspects == [("M1.energy", START + timedelta(seconds=30)),
+                        ("M3.energy", START + timedelta(seconds=20))]
 
 
 def test_retention_drops_old_raw_samples_and_keeps_rollups(database: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -77,9 +78,15 @@ def test_sequence_gaps_are_recorded_and_filled_by_replay(database: str) -> None:
     assert replay.filled_gaps == 2
     assert _rows(database, "SELECT count(*) FROM gap_ledger WHERE filled_at IS NULL") == [(0,)]
     with psycopg.connect(database) as conn:
-        ledger = query.gaps(conn, "st-gap", T0, T0 + timedelta(days=1))
-    assert [(g.kind, g.from_seq, g.to_seq, g.filled_at is not None) for g in ledger] == [
-        ("seq_gap", 3, 5, True), ("seq_gap", 8, 8, True)
+        ledger = query.gaps(conn, "st-gap", feed.start, feed.start + timedelta(days=1))
+    # Each gap spans from the last sample before it to the first sample after it.
+    second = timedelta(seconds=1)
+    assert [
+        (g.kind, g.from_seq, g.to_seq, g.filled_at is not None, g.start_time, g.end_time)
+        for g in ledger
+    ] == [
+        ("seq_gap", 3, 5, True, feed.start + 2 * second, feed.start + 6 * second),
+        ("seq_gap", 8, 8, True, feed.start + 7 * second, feed.start + 9 * second),
     ]
     assert _rows(database, "SELECT count(*) FROM samples") == [(20,)]
 
@@ -101,24 +108,144 @@ def test_death_opens_an_outage_that_the_next_birth_closes(database: str) -> None
     assert _rows(database, "SELECT session FROM stations") == [(2,)]
 
 
-def test_bad_quality_runs_become_spans_in_the_ledger(database: str) -> None:
+def _birth(station: str, session: int, bdseq: int, minute: int) -> Inbound:
+    birth = StationFeed(station, analogues=1, meters=0, session=session,
+                        start=T0 + timedelta(minutes=minute)).birth()
+    birth = birth.model_copy(update={"bdseq": bdseq})
+    return Inbound(topic(station, Topic.BIRTH), birth.model_dump_json().encode(), birth)
+
+
+def _death(station: str, session: int, bdseq: int, minute: int | None = None, *,
+           last_seq: int | None = None) -> Inbound:
+    death = Death(station=station, session=session, bdseq=bdseq,
+                  t=None if minute is None else T0 + timedelta(minutes=minute),
+                  clean=last_seq is not None, last_seq=last_seq)
+    return _inbound(death)
+
+
+def _outages(dsn: str, station: str) -> list[tuple[object, ...]]:
+    return _rows(dsn, "SELECT bdseq, start_time, end_time FROM gap_ledger"
+                      f" WHERE kind = 'session_death' AND station = '{station}' ORDER BY bdseq")
+
+
+def test_a_late_will_of_an_older_connection_opens_no_outage(database: str) -> None:
+    """WAN blip: the gateway reconnects (same session, next bdSeq) before the broker gives up
+    on the old connection and publishes its will."""
     store = Store(database)
     store.connect()
-    def bad(seq: int, second: int, reason: Reason = Reason.COMM_LOST) -> DataBatch:
-        return DataBatch(station="st-bad", session=1, seq=seq, samples=(
-            Sample(p="x", t=T0 + timedelta(seconds=second), v=None, q=Quality.BAD, r=reason),
-        ))
-    for seq, second in enumerate([0, 10, 20, 3600, 3610]):
-        store.write([_inbound(bad(seq, second))])
-    store.write([_inbound(bad(5, 3620, Reason.TIMEOUT))])
+    store.write([_birth("st-blip", 7, 1, 0)])
+    store.write([_birth("st-blip", 7, 2, 3)])
+    store.write([_death("st-blip", 7, 1)])  # the old connection's will, late
+    store.write([_death("st-blip", 7, 1)])  # and again, retained, on a resubscription
     store.close()
-    spans = _rows(database, "SELECT reason, start_time, end_time FROM gap_ledger"
-                            " WHERE kind = 'bad_quality' ORDER BY start_time, reason")
-    assert spans == [
-        ("comm_lost", T0, T0 + timedelta(seconds=20)),
-        ("comm_lost", T0 + timedelta(seconds=3600), T0 + timedelta(seconds=3610)),
-        ("timeout", T0 + timedelta(seconds=3620), T0 + timedelta(seconds=3620)),
+    assert _outages(database, "st-blip") == []
+    assert _rows(database, "SELECT bdseq, session, name, timezone, site_hash FROM stations") == [
+        (2, 7, "st-blip", "Asia/Shanghai", "0" * 64)
     ]
+
+
+def test_outages_open_and_close_per_connection(database: str) -> None:
+    store = Store(database)
+    store.connect()
+    store.write([_birth("st-conn", 7, 1, 0), _death("st-conn", 7, 1, 5)])
+    # On resubscribing, the retained death of bdSeq 3 may come before the retained birth of
+    # bdSeq 3: the station is still dead, and that birth does not revive it.
+    store.write([_death("st-conn", 7, 3, 20), _birth("st-conn", 7, 3, 10)])
+    first = _outages(database, "st-conn")
+    store.write([_birth("st-conn", 8, 4, 30)])
+    store.write([_death("st-conn", 7, 3, 20), _death("st-conn", 7, 1, 5)])  # redelivered
+    store.close()
+    minute = timedelta(minutes=1)
+    assert first == [(1, T0 + 5 * minute, T0 + 10 * minute), (3, T0 + 20 * minute, None)]
+    assert _outages(database, "st-conn") == [
+        (1, T0 + 5 * minute, T0 + 10 * minute), (3, T0 + 20 * minute, T0 + 30 * minute)
+    ]
+
+
+def test_a_clean_death_ledgers_the_lost_tail_until_it_arrives(database: str) -> None:
+    store = Store(database)
+    store.connect()
+    feed = StationFeed("st-tail", analogues=1, meters=0, session=3)
+    store.write([Inbound(topic("st-tail", Topic.BIRTH), b"", feed.birth())])
+    batches = [feed.batch() for _ in range(6)]
+    store.write([_inbound(b) for b in batches[:3]])
+    report = store.write([_death("st-tail", 3, 3, 2, last_seq=5)])
+    tail = _rows(database, "SELECT from_seq, to_seq, reason, start_time, end_time, filled_at"
+                           " FROM gap_ledger WHERE kind = 'seq_gap'")
+    replay = store.write([_inbound(b) for b in batches[3:]])
+    store.close()
+    assert report.new_gaps == 1
+    assert tail == [(3, 5, "lost tail", feed.start + timedelta(seconds=2),
+                     T0 + timedelta(minutes=2), None)]
+    assert (replay.filled_gaps, replay.new_gaps) == (1, 0)
+    assert _rows(database, "SELECT count(*) FROM gap_ledger WHERE kind = 'seq_gap'"
+                           " AND filled_at IS NULL") == [(0,)]
+
+
+def _sample_batch(seq: int, *samples: tuple[int, Quality, Reason | None],
+                  station: str = "st-bad", point: str = "x") -> DataBatch:
+    return DataBatch(station=station, session=1, seq=seq, samples=tuple(
+        Sample(p=point, t=T0 + timedelta(seconds=second), q=quality, r=reason,
+               v=None if quality is Quality.BAD else 1.0)
+        for second, quality, reason in samples
+    ))
+
+
+BAD, GOOD = Quality.BAD, Quality.GOOD
+
+
+def test_a_bad_span_lasts_until_the_next_sample_that_is_not_bad(database: str) -> None:
+    store = Store(database)
+    store.connect()
+    # Report by exception: one bad sample, then silence for an hour, then good again.
+    store.write([_inbound(_sample_batch(0, (0, GOOD, None)))])
+    store.write([_inbound(_sample_batch(1, (10, BAD, Reason.COMM_LOST)))])
+    open_span = _rows(database, "SELECT start_time, end_time, count FROM gap_ledger"
+                                " WHERE kind = 'bad_quality'")
+    store.write([_inbound(_sample_batch(2, (3600, BAD, Reason.COMM_LOST)))])
+    store.write([_inbound(_sample_batch(3, (3700, GOOD, None), (3800, BAD, Reason.TIMEOUT)))])
+    # A replayed batch lands inside the span: a good sample splits it in two.
+    store.write([_inbound(_sample_batch(4, (1800, GOOD, None), (1810, BAD, Reason.TIMEOUT)))])
+    store.close()
+    second = timedelta(seconds=1)
+    assert open_span == [(T0 + 10 * second, None, 1)]
+    assert _rows(database, "SELECT reason, start_time, end_time, count FROM gap_ledger"
+                           " WHERE kind = 'bad_quality' ORDER BY start_time") == [
+        ("comm_lost", T0 + 10 * second, T0 + 1800 * second, 1),
+        ("timeout", T0 + 1810 * second, T0 + 3700 * second, 2),
+        ("timeout", T0 + 3800 * second, None, 1),
+    ]
+
+
+def test_bad_spans_match_a_recomputation_from_the_stored_samples(database: str) -> None:
+    """Random qualities written in random order: the ledger equals the definition's spans."""
+    rng = random.Random(15)
+    samples: list[tuple[int, Quality, Reason | None]] = [
+        (i * 5, BAD, Reason.TIMEOUT) if rng.random() < 0.4 else (i * 5, GOOD, None)
+        for i in range(120)
+    ]
+    chunks = [samples[i:i + rng.randint(1, 9)] for i in range(0, 120, 9)]
+    rng.shuffle(chunks)
+    store = Store(database)
+    store.connect()
+    for seq, chunk in enumerate(chunks):
+        store.write([_inbound(_sample_batch(seq, *chunk))])
+    store.close()
+    # The definition, from the samples in time order: a run of bad samples lasts until the
+    # next sample that is not bad.
+    ordered = sorted((t, q) for chunk in chunks for t, q, _ in chunk)
+    expected: list[tuple[datetime, datetime | None, int]] = []
+    run: list[int] = []
+    for t, quality in [*ordered, (None, GOOD)]:
+        if quality is BAD:
+            run.append(t)  # type: ignore[arg-type]
+            continue
+        if run:
+            end = None if t is None else T0 + timedelta(seconds=t)
+            expected.append((T0 + timedelta(seconds=run[0]), end, len(run)))
+            run = []
+    assert _rows(database, "SELECT start_time, end_time, count FROM gap_ledger"
+                           " WHERE kind = 'bad_quality' ORDER BY start_time") == expected
 
 
 def test_dead_letters_keep_raw_bytes_topic_and_reason(database: str) -> None:
