@@ -414,8 +414,8 @@ def step(
     if status.alarm != spec.id:
         raise AlarmError(f"status of {status.alarm} given for alarm {spec.id}")
     run = _Step(status, now)
-    _expire_shelf(run)
     _suppress(run, suppression)
+    _expire_shelf(run)
     if observation is not None:
         _quality(run, observation)
         if observation.good:

@@ -257,6 +257,11 @@ CASES: dict[str, tuple[dict[str, Any], Script]] = {
         (2, "supp", "HP1.stopped", SU, ["suppress"]),
         (700, "supp_v", (None, 12.0), U, ["release_active"]),
     ]),
+    "suppression starting as a shelf runs out: nothing shows": ({}, [
+        (0, "v", 12.0, U, ["activate"]),
+        (1, "shelve", 30, SH, ["shelve"]),
+        (31, "supp", "HP1.stopped", SU, ["suppress"]),
+    ]),
     "out of service follows the process and the plant state": ({}, [
         (0, "v", 12.0, U, ["activate"]),
         (1, "oos", None, OOS, ["remove"]),
