@@ -209,11 +209,9 @@ class OpcUaDriver:
 
     async def close(self) -> None:
         """Close the session (idempotent)."""
-        client, self._client = self._client, None
-        self._state = DeviceState.DISCONNECTED
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.disconnect(), 1.0)
+        self._drop()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
 
     async def read(self, points: Sequence[Point], timeout_s: float | None = None
                    ) -> list[Reading]:

@@ -253,9 +253,10 @@ class DevicePoller:
         self.faults += 1
         self._relink = True
         detail = f"{where}: {type(exc).__name__}: {exc}"[:200]
-        log.error("device %s poller fault, restarting its link: %s", self.device.id, detail,
-                  exc_info=exc)
-        self._down_reason = ""
+        if self._down_reason != f"{Reason.COMM_LOST.value}: {detail}":  # once per new fault
+            log.error("device %s poller fault, restarting its link: %s", self.device.id, detail,
+                      exc_info=exc)
+            self._down_reason = f"{Reason.COMM_LOST.value}: {detail}"
         self._went_down(DeviceError(Reason.COMM_LOST, detail))
         self.health.errors = self.driver.errors + self.faults
         if points:
@@ -561,9 +562,20 @@ class Gateway:
         self._spawn(self.forwarder.run())
         self._spawn(self._report_health())
         for poller in self.pollers.values():
-            self._spawn(poller.run())
+            self._spawn(self._keep_polling(poller))
         await stop.wait()
         await self.close()
+
+    async def _keep_polling(self, poller: DevicePoller) -> None:
+        """Run a device's poller; should it ever end while the gateway runs, start it again."""
+        while not poller.stopping:
+            try:
+                await poller.run()
+            except Exception:  # the poller handles its own faults; this is the last resort
+                log.exception("device %s poller ended", poller.device.id)
+            if not poller.stopping:
+                poller.health.connected = False
+                await asyncio.sleep(poller.backoff.next_delay())
 
     async def close(self) -> None:
         """Stop polling, publish the clean death, close the spool."""
