@@ -80,6 +80,9 @@ class Priority(StrEnum):
     HIGH = "high"
 
 
+SEVERITY: dict[Priority, int] = {Priority.LOW: 1, Priority.MEDIUM: 2, Priority.HIGH: 3}
+"""Priority as the ordinal the historian's ``events.severity`` column holds."""
+
 S, T = State, Trigger
 _HIDDEN = (S.SHELVED, S.SUPPRESSED, S.OUT_OF_SERVICE)
 _SHOWN = (S.NORMAL, S.UNACKNOWLEDGED, S.ACKNOWLEDGED, S.RTN_UNACKNOWLEDGED, S.LATCHED)
@@ -166,6 +169,8 @@ class AlarmSpec(_Frozen):
     """Plant-state flags (``HP1.stopped``) or ids of other alarms whose activity suppresses it."""
     source: str = ""
     """Where the rule comes from, as a seed citation (file:line)."""
+    point: str = ""
+    """The point the alarm is about, when it watches one (for the event's ``point``)."""
 
     @property
     def operator_position(self) -> str:
@@ -214,6 +219,7 @@ class AlarmStatus(_Frozen):
     title: str
     priority: Priority
     position: str
+    point: str = ""
     state: State = State.NORMAL
     active: bool = False
     """The process condition after delays and deadband (the alarm's own view, not annunciation)."""
@@ -247,6 +253,7 @@ class AlarmRecord(_Frozen):
     rule: str
     priority: Priority
     position: str
+    point: str = ""
     trigger: Trigger
     from_state: State
     to_state: State
@@ -274,6 +281,7 @@ class AlarmRecord(_Frozen):
                 "alarm": self.alarm, "equipment": self.equipment, "rule": self.rule,
                 "trigger": self.trigger.value, "from_state": self.from_state.value,
                 "state": self.to_state.value, "priority": self.priority.value,
+                "severity": SEVERITY[self.priority], "point": self.point or None,
                 "position": self.position, "active": self.active, "unsafe": self.unsafe,
                 "user": self.user, "message": self.title, "text": self.text,
                 "value": self.value, "limit": self.limit, "values": dict(self.values),
@@ -286,6 +294,7 @@ def new_status(spec: AlarmSpec) -> AlarmStatus:
     return AlarmStatus(
         station=spec.station, alarm=spec.id, equipment=spec.equipment, rule=spec.rule,
         title=spec.title, priority=spec.priority, position=spec.operator_position,
+        point=spec.point,
     )
 
 
@@ -321,7 +330,8 @@ class _Step:
         self.records.append(AlarmRecord(
             station=after.station, alarm=after.alarm, seq=seq, t=self.now,
             equipment=after.equipment, rule=after.rule, priority=after.priority,
-            position=after.position, trigger=trigger, from_state=before.state,
+            position=after.position, point=after.point, trigger=trigger,
+            from_state=before.state,
             to_state=target, active=after.active, unsafe=after.unsafe, user=user, text=text,
             title=after.title, value=after.value, limit=after.limit, values=dict(after.values),
         ))

@@ -362,13 +362,14 @@ def _point(site: Site, equipment: str, measurand: Measurand) -> Point | None:
 
 def _spec(site: Site, alarm: str, equipment: str, rule: str, title: str, *,
           priority: Priority = Priority.LOW, deadband: float = 0.0, on_delay_s: float = 0.0,
-          off_delay_s: float = 0.0, suppressed_when: tuple[str, ...] = ()) -> AlarmSpec:
+          off_delay_s: float = 0.0, suppressed_when: tuple[str, ...] = (),
+          point: str = "") -> AlarmSpec:
     definition = RULES[rule]
     return AlarmSpec(
         station=site.station.id, id=alarm, equipment=equipment, rule=rule, title=title,
         priority=priority, direction=definition.direction, deadband=deadband,
         on_delay_s=on_delay_s, off_delay_s=off_delay_s, suppressed_when=suppressed_when,
-        source=" ".join(definition.sources),
+        source=" ".join(definition.sources), point=point,
     )
 
 
@@ -392,7 +393,7 @@ def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
                 alarms.append(AlarmRule(
                     _spec(site, f"{item.id}.antifreeze", item.id, "antifreeze",
                           f"{item.id} evaporator water near freezing", priority=Priority.HIGH,
-                          deadband=0.5, on_delay_s=60.0),
+                          deadband=0.5, on_delay_s=60.0, point=temp.id),
                     {"temp": (temp.id,)},
                     {"freezing_point_c": freezing_point_c, "margin_k": 3.0}))
         if isinstance(item, Filter):
@@ -402,14 +403,14 @@ def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
                 alarms.append(AlarmRule(
                     _spec(site, f"{item.id}.filter_dp", item.id, "filter_dp",
                           f"{item.id} clogging: backwash or clean", deadband=0.05 * alarm_kpa,
-                          on_delay_s=60.0),
+                          on_delay_s=60.0, point=dp.id),
                     {"dp": (dp.id,)}, {"alarm_kpa": alarm_kpa}))
         if isinstance(item, ProductionWell | HeatPump):
             fault = _point(site, item.id, M.FAULT)
             if fault is not None:
                 alarms.append(AlarmRule(
                     _spec(site, f"{item.id}.fault", item.id, "equipment_fault",
-                          f"{item.id} tripped", priority=Priority.HIGH),
+                          f"{item.id} tripped", priority=Priority.HIGH, point=fault.id),
                     {"fault": (fault.id,)}))
     alarms += _station_alarms(site, freezing_point_c, small_dt_rule)
     alarms += _instrument_alarms(site, alarms)

@@ -41,7 +41,8 @@ from controller.alarms import (
     step,
     unshelve,
 )
-from plant.contract import Event
+from historian.decode import StationMessage, decode
+from plant.contract import Event, Topic, topic
 
 T0 = datetime(2026, 1, 15, 6, 0, tzinfo=UTC)
 LIMIT = 10.0
@@ -414,6 +415,10 @@ def test_rows_are_contract_events() -> None:
     assert (event.kind, event.id, event.station) == ("alarm", "HP1.test#1", "dq-1")
     assert again.data["state"] == "unacknowledged" and again.data["priority"] == "low"
     assert again.data["values"] == {"HP1.x": 12.0} and again.data["equipment"] == "HP1"
+    assert (again.data["severity"], again.data["point"], again.data["message"]) == (
+        1, None, "test alarm")
+    stored = decode(topic("dq-1", Topic.EVENT), event.model_dump_json().encode())
+    assert isinstance(stored, StationMessage) and stored.message == event
 
 
 # --------------------------------------------------------------------------- a station's alarms

@@ -84,6 +84,7 @@ def test_antifreeze_margin_from_the_freezing_point() -> None:
     point = "HP2-1.evaporator_out_temp"
     seen = observe(rule, {point: sample(point, 2.9)}, NOW)
     assert (seen.value, seen.limit, seen.good) == (2.9, 3.0, True)
+    assert rule.spec.point == point
     assert seen.values == {point: 2.9} and "freezing point 0 °C + 3 K" in seen.detail
     glycol = alarm(SITES["shallow-field"], "HP1.antifreeze")
     glycol_rule = AlarmRule(glycol.spec, glycol.inputs, {**glycol.params,
