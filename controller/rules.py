@@ -21,10 +21,11 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
 
 from controller.alarms import AlarmSpec, Observation, Priority
 from plant.contract import Quality, Sample
@@ -228,8 +229,6 @@ def observe(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -> Obs
 
 def _sum(windows: Sequence[Window]) -> Window:
     """Sum of several points on the same grid; a step counts only where every point is good."""
-    if len({w.values.shape for w in windows}) != 1 or len({w.step_s for w in windows}) != 1:
-        raise ValueError("windows to add must share one grid")
     values = np.sum([np.where(w.usable, w.values, 0.0) for w in windows], axis=0)
     good = np.logical_and.reduce([w.usable for w in windows])
     return Window(values, good, windows[0].step_s)
@@ -321,6 +320,10 @@ def observe_window(rule: AlarmRule, windows: Mapping[str, Window], station: Stat
     missing = [p for p in rule.points() if p not in windows]
     if missing:
         return _unsafe(rule, "no history for " + ", ".join(missing), {})
+    grids = {p: (windows[p].values.size, windows[p].step_s) for p in rule.points()}
+    if len(set(grids.values())) != 1:
+        raise ValueError(f"alarm {rule.spec.id}: history windows on different grids: "
+                         + ", ".join(f"{p} {n} × {step:g} s" for p, (n, step) in grids.items()))
     if rule.spec.rule == "reinjection_ratio":
         return _reinjection(rule, windows)
     if rule.spec.rule == "makeup_share":
@@ -504,3 +507,55 @@ def _instrument_alarms(site: Site, alarms: Sequence[AlarmRule]) -> list[AlarmRul
                   suppressed_when=behind),
             {"inputs": tuple(ids)}))
     return result
+
+
+# --------------------------------------------------------------------------- per-site settings
+
+
+class AlarmSettings(BaseModel):
+    """What a site may change of a default alarm (or of every alarm of a rule)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool | None = None
+    """False drops the alarm (e.g. small ΔT on a network designed for large flow)."""
+    priority: Priority | None = None
+    position: str | None = None
+    deadband: Annotated[float, Field(ge=0)] | None = None
+    on_delay_s: Annotated[float, Field(ge=0)] | None = None
+    off_delay_s: Annotated[float, Field(ge=0)] | None = None
+    latching: bool | None = None
+    max_shelve_s: Annotated[float, Field(gt=0)] | None = None
+    params: dict[str, float] = Field(default_factory=dict)
+    """Rule parameters to replace (``freezing_point_c``, ``limit``, ``tolerance_k`` ...)."""
+
+
+def configure(alarms: Sequence[AlarmRule], settings: Mapping[str, AlarmSettings]
+              ) -> tuple[AlarmRule, ...]:
+    """Apply a site's settings, keyed by alarm id or by rule name (an alarm id wins).
+
+    A key that names no alarm or rule, or a parameter the rule does not have, is refused with
+    an error naming it, so a misspelt setting never silently leaves the default in place.
+    """
+    ids = {a.spec.id for a in alarms}
+    unknown = sorted(key for key in settings if key not in ids and key not in RULES)
+    if unknown:
+        raise ValueError(f"alarm settings name no alarm or rule: {', '.join(unknown)}")
+    result = []
+    for alarm in alarms:
+        chosen = [settings[key] for key in (alarm.spec.rule, alarm.spec.id) if key in settings]
+        spec, params, enabled = alarm.spec, dict(alarm.params), True
+        for item in chosen:
+            extra = sorted(set(item.params) - set(params))
+            if extra:
+                raise ValueError(f"alarm {spec.id}: rule {spec.rule} has no parameter "
+                                 f"{', '.join(extra)} (it has: {', '.join(sorted(params))})")
+            params.update(item.params)
+            changes = {name: value for name, value in item.model_dump(
+                exclude={"enabled", "params"}).items() if value is not None}
+            spec = spec.model_copy(update=changes)
+            enabled = enabled if item.enabled is None else item.enabled
+        if enabled:
+            result.append(AlarmRule(AlarmSpec.model_validate(spec.model_dump()),
+                                    alarm.inputs, params))
+    return tuple(result)

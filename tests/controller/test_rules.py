@@ -9,13 +9,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
-from controller.alarms import State, evaluate, evaluation_order
+from controller.alarms import Priority, State, evaluate, evaluation_order
 from controller.rules import (
     RULES,
     AlarmRule,
+    AlarmSettings,
     Window,
     climate_curve_c,
+    configure,
     observe,
     observe_window,
     plant_flags,
@@ -342,3 +345,42 @@ def test_a_silent_device_is_one_alarm_and_its_equipment_stays_quiet() -> None:
     assert statuses["hpc.comm"].state is State.RTN_UNACKNOWLEDGED
     assert statuses["HP1.instrument"].state is State.NORMAL
     assert not any(r.annunciated for r in rows)
+
+
+def test_site_settings_replace_defaults_by_rule_and_by_alarm() -> None:
+    shallow = SITES["shallow-field"]
+    alarms = configure(site_alarms(shallow), {
+        "antifreeze": AlarmSettings(params={"freezing_point_c": -10.0}),
+        "HP1.antifreeze": AlarmSettings(params={"freezing_point_c": -5.0}, priority=Priority.MEDIUM),
+        "small_dt_large_flow": AlarmSettings(enabled=False),
+        "NET.climate_curve": AlarmSettings(on_delay_s=3600.0),
+    })
+    by_id = {a.spec.id: a for a in alarms}
+    limit = {i: observe(by_id[i], {p: sample(p, 5.0) for p in by_id[i].points()}, NOW).limit
+             for i in ("HP1.antifreeze", "HP2.antifreeze")}
+    assert limit == {"HP1.antifreeze": -2.0, "HP2.antifreeze": -7.0}
+    assert by_id["HP1.antifreeze"].spec.priority is Priority.MEDIUM
+    assert by_id["HP2.antifreeze"].spec.priority is Priority.HIGH
+    assert "NET.small_dt" not in by_id and "NET.instrument" in by_id
+    assert by_id["NET.climate_curve"].spec.on_delay_s == 3600.0
+
+
+def test_misspelt_settings_are_refused_by_name() -> None:
+    alarms = site_alarms(SCHOOL)
+    with pytest.raises(ValueError, match=r"name no alarm or rule: HP1\.antifrieze"):
+        configure(alarms, {"HP1.antifrieze": AlarmSettings(enabled=False)})
+    with pytest.raises(ValueError, match=r"HP1.antifreeze: rule antifreeze has no parameter "
+                                         r"freezing_c \(it has: freezing_point_c, margin_k\)"):
+        configure(alarms, {"antifreeze": AlarmSettings(params={"freezing_c": -10.0})})
+    with pytest.raises(ValidationError, match="priority"):
+        AlarmSettings.model_validate({"priority": "urgent"})
+    with pytest.raises(ValidationError, match="on_delay"):
+        AlarmSettings.model_validate({"on_delay": 5})
+
+
+def test_windows_on_different_grids_are_refused_by_name() -> None:
+    rule = alarm(SCHOOL, "NET.makeup_share")
+    with pytest.raises(ValueError, match=r"NET.makeup_share: history windows on different grids: "
+                                         r"WT1.makeup_flow 60 × 60 s, NET.flow 59 × 60 s"):
+        observe_window(rule, {"WT1.makeup_flow": window([1.0] * 60),
+                              "NET.flow": window([40.0] * 59)}, SCHOOL.station)
