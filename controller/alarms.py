@@ -22,7 +22,14 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from plant.contract import Event
 
@@ -278,8 +285,9 @@ class AlarmRecord(_Frozen):
             station=self.station, id=f"{self.alarm}#{self.seq}", t=self.t, kind="alarm",
             source=source,
             data={
-                "alarm": self.alarm, "equipment": self.equipment, "rule": self.rule,
-                "trigger": self.trigger.value, "from_state": self.from_state.value,
+                "alarm": self.alarm, "seq": self.seq, "equipment": self.equipment,
+                "rule": self.rule, "trigger": self.trigger.value,
+                "from_state": self.from_state.value,
                 "state": self.to_state.value, "priority": self.priority.value,
                 "severity": SEVERITY[self.priority], "point": self.point or None,
                 "position": self.position, "active": self.active, "unsafe": self.unsafe,
@@ -287,6 +295,29 @@ class AlarmRecord(_Frozen):
                 "value": self.value, "limit": self.limit, "values": dict(self.values),
             },
         )
+
+
+def record_from_event(event: Event) -> AlarmRecord:
+    """The journal row an alarm event carries (as the historian stored it), e.g. for KPIs."""
+    if event.kind != "alarm":
+        raise AlarmError(f"event {event.id} is a {event.kind!r} event, not an alarm")
+    data = event.data
+    try:
+        return AlarmRecord(
+            station=event.station, alarm=data["alarm"], seq=data["seq"], t=event.t,
+            equipment=data["equipment"], rule=data["rule"], priority=data["priority"],
+            position=data["position"], point=data.get("point") or "", trigger=data["trigger"],
+            from_state=data["from_state"], to_state=data["state"], active=data["active"],
+            unsafe=data["unsafe"], user=data.get("user") or "", text=data.get("text") or "",
+            title=data.get("message") or "", value=data.get("value"), limit=data.get("limit"),
+            values=data.get("values") or {},
+        )
+    except KeyError as missing:
+        raise AlarmError(f"alarm event {event.id} lacks {missing}") from None
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise AlarmError(f"alarm event {event.id}: {where}: {first['msg']}") from None
 
 
 def new_status(spec: AlarmSpec) -> AlarmStatus:

@@ -34,6 +34,7 @@ from controller.alarms import (
     evaluation_order,
     load,
     new_status,
+    record_from_event,
     remove_from_service,
     reset,
     return_to_service,
@@ -419,6 +420,30 @@ def test_rows_are_contract_events() -> None:
         1, None, "test alarm")
     stored = decode(topic("dq-1", Topic.EVENT), event.model_dump_json().encode())
     assert isinstance(stored, StationMessage) and stored.message == event
+
+
+def test_the_journal_comes_back_from_its_events() -> None:
+    rig = run(*CASES["out of service follows the process and the plant state"])
+    events = [Event.model_validate_json(r.to_event("c").model_dump_json()) for r in rig.journal]
+    assert [record_from_event(e) for e in events] == rig.journal
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"kind": "decision"}, "is a 'decision' event, not an alarm"),
+        ({"data": {"alarm": "x"}}, "lacks 'seq'"),
+        ("state", "to_state: Input should be 'normal'"),
+    ],
+)
+def test_a_malformed_alarm_event_is_refused_by_name(change: Any, message: str) -> None:
+    event = run(*CASES["acknowledged then cleared"]).journal[0].to_event("c")
+    if change == "state":
+        event = event.model_copy(update={"data": {**event.data, "state": "alarming"}})
+    else:
+        event = event.model_copy(update=change)
+    with pytest.raises(AlarmError, match=message):
+        record_from_event(event)
 
 
 # --------------------------------------------------------------------------- a station's alarms
