@@ -1,10 +1,21 @@
-"""Store-and-forward: every batch goes to the spool first, leaves it only on the broker's PUBACK.
+"""Store-and-forward: a batch leaves the spool only once the historians say they committed it.
 
-Live batches are published as soon as they are spooled (batches made within 20 ms of each
-other share one transaction, so the disk is synced at most ~50 times a second). Whatever the
-broker has not acknowledged when the connection drops stays in the spool and is replayed after
-reconnecting, oldest first, flagged ``historical``, at a bounded rate and with a bounded share
-of the in-flight window, so that live data keeps flowing during the catch-up.
+Every batch is written to the spool before it is published (batches made within 20 ms of each
+other share one transaction, written on the spool's own thread so the event loop that serves
+the devices never waits for the disk). A PUBACK only frees room in the in-flight window: the
+broker answers it when no one has subscribed, and keeps queued messages in RAM. The historians
+publish, retained, each station's :class:`~plant.contract.Watermark` read from their database
+after each commit; the forwarder deletes every batch of a session at or below its mark.
+
+A batch published and still not confirmed ``resend_after_s`` later is published again, flagged
+``historical``, but only while a historian is online (a watermark arrived within that time):
+with no historian, everything is held in the spool, bounded by its overflow policy. After a
+lost connection everything not yet confirmed is replayed, oldest first, at a bounded rate and
+with a bounded share of the in-flight window, so that live data keeps flowing.
+
+If the spool cannot be written (disk full), batches are kept in memory (bounded, oldest dropped
+first and counted), still published live, and written again every second; ``spool_error`` says
+why, for the health points.
 """
 
 from __future__ import annotations
@@ -13,23 +24,32 @@ import asyncio
 import contextlib
 import json
 import logging
+import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 from gateway.quality import Reading
 from gateway.spool import Spool
-from plant.contract import Topic, topic
+from plant.contract import Topic, Watermark, topic
 
 log = logging.getLogger(__name__)
 
 # Share of the in-flight window the replay may use; the rest is kept for live batches.
 REPLAY_WINDOW_SHARE = 0.5
-# Batches arriving within this time share one spool transaction (one disk sync): a hundred
-# devices each syncing their own batch would stall the event loop on the disk.
+# Batches arriving within this time share one spool transaction (one disk sync).
 GROUP_COMMIT_S = 0.02
-GROUP_COMMIT_MAX = 64
+GROUP_COMMIT_MAX = 256
+SPOOL_RETRY_S = 1.0
+REPLAY_PAGE = 500
+
+Sent = tuple[int, int]
+"""A publication as the link names it: (connection generation, message id)."""
+T = TypeVar("T")
 
 
 def encode_samples(readings: Iterable[Reading]) -> str:
@@ -70,63 +90,123 @@ class Publisher(Protocol):
         """Cap on unacknowledged messages."""
         ...
 
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
-        """Publish at QoS 1; return the message id or None."""
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> Sent | None:
+        """Publish at QoS 1; return the publication or None."""
         ...
 
 
-class Forwarder:
-    """Moves batches from the spool to the broker, in order, without losing any."""
+@dataclass
+class _Held:
+    """A batch not yet in the spool: queued for the next write, or kept while the disk fails."""
 
-    def __init__(self, station: str, spool: Spool, link: Publisher,
-                 replay_rate: float = 100.0) -> None:
+    session: int
+    seq: int
+    samples: str
+    created: float
+    published: float | None = None
+
+
+class Forwarder:
+    """Moves batches from the spool to the broker, in order, and deletes what is confirmed."""
+
+    def __init__(self, station: str, spool: Spool, link: Publisher, *,
+                 replay_rate: float = 100.0, resend_after_s: float = 10.0,
+                 held_max_batches: int = 20_000) -> None:
         self.station = station
         self.spool = spool
         self.link = link
         self.replay_rate = replay_rate
+        self.resend_after_s = resend_after_s
+        self.held_max_batches = held_max_batches
         self.replayed = 0
-        self._catching_up = False
+        self.resent = 0
+        self.held_dropped = 0
+        """Batches dropped from memory while the spool could not be written."""
+        self.spool_error: str | None = None
+        """Why the spool cannot be written now, or None."""
+        self.watermark_at: float | None = None
+        """Monotonic time the last watermark arrived (None: never since start)."""
         self._topic = topic(station, Topic.DATA)
-        self._inflight: dict[int, int] = {}  # mid -> batch id
-        self._sent: set[int] = set()  # batch ids in flight or acknowledged, not yet deleted
-        self._acked: list[int] = []
+        self._inflight: dict[Sent, int] = {}  # publication -> batch id, until its PUBACK
+        self._sent_at: dict[int, float] = {}  # batch id -> when last published, in that order
+        self._marks: dict[int, int] = {}  # session -> highest seq confirmed
+        self._to_delete: dict[int, int] = {}  # marks not yet applied to the spool
         self._cursor = 0  # replay position: every batch id at or below it has been sent
+        self._replay = True
+        self._catching_up = False
         self._ready = False
         self._wake = asyncio.Event()
-        self._pending: list[tuple[int, int, str, float | None]] = []
-        self._commit_timer: asyncio.TimerHandle | None = None
+        self._queued: list[_Held] = []  # waiting for the next spool write
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="spool-writer")
+        self._last_resend_check = 0.0
+
+    # ------------------------------------------------------------------ spool writes
 
     def submit(self, session: int, seq: int, samples: str, created: float | None = None) -> None:
         """Queue one batch for the spool; it is published once it is on disk."""
-        self._pending.append((session, seq, samples, created))
-        if len(self._pending) >= GROUP_COMMIT_MAX:
-            self.commit()
-        elif self._commit_timer is None:
-            self._commit_timer = asyncio.get_running_loop().call_later(
-                GROUP_COMMIT_S, self.commit)
+        self._queued.append(_Held(session, seq, samples,
+                                  time.time() if created is None else created))
+        if len(self._queued) > self.held_max_batches:
+            drop = len(self._queued) - self.held_max_batches
+            del self._queued[:drop]
+            self.held_dropped += drop
+            log.error("spool unwritable and %d batches held in memory: dropped the %d oldest",
+                      self.held_max_batches, drop)
+        self._wake.set()
 
-    def commit(self) -> None:
-        """Write queued batches to the spool in one transaction, then publish them live."""
-        if self._commit_timer is not None:
-            self._commit_timer.cancel()
-            self._commit_timer = None
-        pending, self._pending = self._pending, []
-        if not pending:
+    async def _on_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a spool write on the spool's own thread (the disk sync never blocks the loop)."""
+        return await asyncio.get_running_loop().run_in_executor(self._writer, partial(fn, *args))
+
+    async def _write_queued(self) -> None:
+        """Write what is queued in one transaction, then publish it live."""
+        if len(self._queued) < GROUP_COMMIT_MAX and self.spool_error is None:
+            await asyncio.sleep(GROUP_COMMIT_S)  # let the rest of this scan's batches arrive
+        batches = self._queued[:]
+        if not batches:
             return
-        ids = self.spool.append_many(pending)
-        for batch_id, (session, seq, samples, _) in zip(ids, pending, strict=True):
-            if self._ready and len(self._inflight) < self.link.max_inflight:
-                self._send(batch_id, session, seq, samples, historical=False)
+        rows = [(b.session, b.seq, b.samples, b.created) for b in batches]
+        try:
+            ids = await self._on_writer(self.spool.append_many, rows)
+        except (sqlite3.Error, OSError) as exc:
+            if self.spool_error is None:
+                log.error("cannot write the spool %s: %s; holding batches in memory",
+                          self.spool.path, exc)
+            self.spool_error = f"{type(exc).__name__}: {exc}"[:200]
+            for batch in batches:  # held in memory, and published once so they are seen
+                if batch.published is None and self._ready and self.link.publish(
+                        self._topic, batch_payload(self.station, batch.session, batch.seq,
+                                                   False, batch.samples)):
+                    batch.published = time.monotonic()
+            return
+        if self.spool_error is not None:
+            log.warning("spool %s writable again; %d held batches written",
+                        self.spool.path, len(batches))
+            self.spool_error = None
+        written = {id(b) for b in batches}
+        self._queued = [b for b in self._queued if id(b) not in written]
+        now = time.monotonic()
+        for batch_id, batch in zip(ids, batches, strict=True):
+            if batch.published is not None:
+                self._sent_at[batch_id] = batch.published
+            elif self._ready and len(self._inflight) < self.link.max_inflight:
+                self._send(batch_id, batch.session, batch.seq, batch.samples, historical=False,
+                           now=now)
+            else:
+                self._replay = True
 
-    def _send(self, batch_id: int, session: int, seq: int, samples: str,
-              historical: bool) -> bool:
-        mid = self.link.publish(self._topic, batch_payload(self.station, session, seq, historical,
-                                                           samples))
-        if mid is None:
+    def _send(self, batch_id: int, session: int, seq: int, samples: str, *, historical: bool,
+              now: float) -> bool:
+        sent = self.link.publish(self._topic, batch_payload(self.station, session, seq,
+                                                            historical, samples))
+        if sent is None:
             return False
-        self._inflight[mid] = batch_id
-        self._sent.add(batch_id)
+        self._inflight[sent] = batch_id
+        self._sent_at.pop(batch_id, None)
+        self._sent_at[batch_id] = now
         return True
+
+    # ------------------------------------------------------------------ link events
 
     def connected(self) -> None:
         """The birth is out: start publishing and replaying."""
@@ -134,77 +214,174 @@ class Forwarder:
         self._wake.set()
 
     def disconnected(self) -> None:
-        """Nothing in flight will be acknowledged now: all of it is replayed later."""
+        """What was in flight may never have reached the broker: replay it."""
         self._ready = False
-        lost = len(self._inflight)
-        self._sent.difference_update(self._inflight.values())
+        lost = set(self._inflight.values())
         self._inflight.clear()
+        for batch_id in lost:
+            self._sent_at.pop(batch_id, None)
         self._cursor = 0
-        self._flush()
+        self._replay = True
+        for batch in self._queued:
+            batch.published = None
         if lost:
-            log.info("%d batches in flight at disconnect stay in the spool for replay", lost)
+            log.info("%d batches in flight at disconnect stay in the spool for replay",
+                     len(lost))
 
-    def acked(self, mid: int, ok: bool) -> bool:
-        """Handle a PUBACK; return False if the message id is not one of the data batches."""
-        batch_id = self._inflight.pop(mid, None)
+    def acked(self, sent: Sent, ok: bool) -> bool:
+        """Handle a PUBACK: it frees the in-flight window, and deletes nothing.
+
+        Return False if the publication is not one of the data batches. A batch the broker
+        refused, or delivered to no one, is published again with the replay.
+        """
+        batch_id = self._inflight.pop(sent, None)
         if batch_id is None:
             return False
-        if ok:
-            self._acked.append(batch_id)
-        else:
-            log.warning("broker refused batch %d; it stays in the spool", batch_id)
-            self._sent.discard(batch_id)
+        if not ok:
+            log.debug("batch %d was not delivered; it goes again", batch_id)
+            self._sent_at.pop(batch_id, None)
             self._cursor = min(self._cursor, batch_id - 1)
+            self._replay = True
         return True
 
-    def _flush(self) -> None:
-        if self._acked:
-            self.spool.remove(self._acked)
-            self._sent.difference_update(self._acked)
-            self._acked = []
+    def watermark(self, mark: Watermark) -> None:
+        """Take a historian's watermark: batches at or below a session's mark are committed."""
+        if mark.station != self.station:
+            return
+        self.watermark_at = time.monotonic()
+        for session_mark in mark.sessions:
+            if session_mark.seq > self._marks.get(session_mark.session, -1):
+                self._marks[session_mark.session] = session_mark.seq
+                self._to_delete[session_mark.session] = session_mark.seq
+        if self._to_delete:
+            self._queued = [b for b in self._queued
+                            if b.seq > self._marks.get(b.session, -1)]
+            self._wake.set()
+
+    def confirmed(self, session: int) -> int:
+        """The highest seq of a session the historians have confirmed (-1: none)."""
+        return self._marks.get(session, -1)
+
+    async def _delete_confirmed(self) -> None:
+        marks, self._to_delete = self._to_delete, {}
+        for session, seq in sorted(marks.items()):
+            try:
+                ids = await self._on_writer(self.spool.remove_through, session, seq)
+            except (sqlite3.Error, OSError) as exc:
+                log.warning("cannot delete confirmed batches from the spool: %s", exc)
+                self._to_delete.setdefault(session, seq)
+                return
+            for batch_id in ids:
+                self._sent_at.pop(batch_id, None)
+
+    # ------------------------------------------------------------------ the loop
 
     @property
     def in_flight(self) -> int:
-        """Data batches published and not yet acknowledged."""
+        """Data batches published and not yet acknowledged by the broker."""
         return len(self._inflight)
 
+    @property
+    def held(self) -> int:
+        """Batches in memory, not yet in the spool."""
+        return len(self._queued)
+
+    def historian_online(self, now: float | None = None) -> bool:
+        """Say whether a watermark arrived within the resend timeout."""
+        now = time.monotonic() if now is None else now
+        return self.watermark_at is not None and now - self.watermark_at < self.resend_after_s
+
     async def run(self) -> None:
-        """Delete acknowledged batches and replay the backlog, until cancelled."""
+        """Write, publish, delete what is confirmed and replay the backlog, until cancelled."""
         tick = 0.05
         while True:
-            self._flush()
-            if self._ready:
-                self._replay(max(1, int(self.replay_rate * tick)))
+            if self._queued:
+                await self._write_queued()
+            if self._to_delete:
+                await self._delete_confirmed()
+            now = time.monotonic()
+            if now - self._last_resend_check >= 1.0:
+                self._last_resend_check = now
+                self._expire(now)
+            if self._ready and self._replay:
+                self._replay_some(max(1, int(self.replay_rate * tick)), now)
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), tick)
+            if self.spool_error is not None:
+                await asyncio.sleep(SPOOL_RETRY_S)
 
-    def _replay(self, budget: int) -> None:
+    def _expire(self, now: float) -> None:
+        """Mark published batches still unconfirmed after the timeout for another send."""
+        if not self.historian_online(now):
+            return
+        expired: list[int] = []
+        for batch_id, at in self._sent_at.items():
+            if now - at < self.resend_after_s:
+                break
+            expired.append(batch_id)
+        if not expired:
+            return
+        inflight = set(self._inflight.values())
+        expired = [b for b in expired if b not in inflight]
+        for batch_id in expired:
+            del self._sent_at[batch_id]
+        if expired:
+            self.resent += len(expired)
+            self._cursor = min(self._cursor, min(expired) - 1)
+            self._replay = True
+            log.info("%d batches unconfirmed after %.0f s: sending them again", len(expired),
+                     self.resend_after_s)
+
+    def _replay_some(self, budget: int, now: float) -> None:
         window = max(1, int(self.link.max_inflight * REPLAY_WINDOW_SHARE))
         budget = min(budget, window - len(self._inflight))
-        if budget <= 0:
-            return
-        backlog = self.spool.after(self._cursor, budget + len(self._sent))
-        if self._catching_up and not any(b.id not in self._sent for b in backlog):
-            self._catching_up = False
-            log.info("backlog sent: %d historical batches replayed in all", self.replayed)
-        for batch in backlog:
-            if budget <= 0:
-                break
-            if batch.id not in self._sent:
-                if not self._send(batch.id, batch.session, batch.seq, batch.samples,
-                                  historical=True):
+        while budget > 0:
+            page = self.spool.after(self._cursor, REPLAY_PAGE)
+            if not page:
+                if self._catching_up:
+                    log.info("backlog sent: %d historical batches replayed in all",
+                             self.replayed)
+                self._catching_up = False
+                self._replay = False
+                return
+            for batch in page:
+                if budget <= 0:
                     return
-                budget -= 1
-                self.replayed += 1
-                self._catching_up = True
-            self._cursor = batch.id
+                if batch.id not in self._sent_at and batch.seq > self.confirmed(batch.session):
+                    if not self._send(batch.id, batch.session, batch.seq, batch.samples,
+                                      historical=True, now=now):
+                        return
+                    budget -= 1
+                    self.replayed += 1
+                    self._catching_up = True
+                self._cursor = batch.id
 
-    def settle(self) -> None:
-        """Spool what is queued and delete what has been acknowledged (before a clean stop)."""
-        self.commit()
-        self._flush()
+    async def settle(self) -> None:
+        """Spool what is queued and delete what is confirmed (before a clean stop)."""
+        try:
+            if self._queued:
+                rows = [(b.session, b.seq, b.samples, b.created) for b in self._queued]
+                await self._on_writer(self.spool.append_many, rows)
+                self._queued = []
+            if self._to_delete:
+                await self._delete_confirmed()
+        except (sqlite3.Error, OSError, RuntimeError) as exc:
+            log.error("could not settle the spool before stopping: %s (%d batches lost)", exc,
+                      len(self._queued))
+        finally:
+            self._writer.shutdown(wait=True)
 
     def oldest_unsent_age(self) -> float:
-        """Seconds since the oldest batch still in the spool was made."""
-        return self.spool.oldest_age(time.time())
+        """Seconds since the oldest batch not yet confirmed was made."""
+        now = time.time()
+        ages = [self.spool.oldest_age(now)]
+        if self._queued:
+            ages.append(max(0.0, now - self._queued[0].created))
+        return max(ages)
+
+    def watermark_age(self) -> float | None:
+        """Seconds since the last watermark arrived (None: none since start)."""
+        if self.watermark_at is None:
+            return None
+        return time.monotonic() - self.watermark_at

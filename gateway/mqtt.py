@@ -5,6 +5,11 @@ paho runs its network loop in a thread; every callback is passed to the asyncio 
 for each connection (and the old one dropped with whatever it still held), so that after an
 outage nothing is resent by paho behind the spool's back: the spool alone decides what is
 replayed. Reconnects follow the gateway's one backoff policy.
+
+Every publication is identified by its connection's generation and its message id, so the
+acknowledgement of a message of a new connection can never be mistaken for one of an old
+connection that reused the id. A connection counts as lost when the broker stops answering
+(paho's keepalive) or when it does not answer CONNECT within ``connect_timeout_s``.
 """
 
 from __future__ import annotations
@@ -28,6 +33,12 @@ from gateway.backoff import Backoff
 
 log = logging.getLogger(__name__)
 
+NO_MATCHING_SUBSCRIBERS = 0x10
+"""MQTT 5 PUBACK reason: the broker took the message, but nobody was there to receive it."""
+
+Sent = tuple[int, int]
+"""A publication: (connection generation, message id)."""
+
 
 @dataclass(frozen=True)
 class BrokerSettings:
@@ -44,6 +55,7 @@ class BrokerSettings:
     password: str | None = None
     client_id: str = ""
     keepalive_s: int = 10
+    connect_timeout_s: float = 10.0
 
     @classmethod
     def from_url(cls, url: str, **extra: Any) -> BrokerSettings:
@@ -57,6 +69,11 @@ class BrokerSettings:
         except ValueError:
             raise ValueError(f"broker URL {url!r} has a bad port") from None
         return cls(host=parts.hostname, port=port, tls=tls, **extra)
+
+
+def delivered(reason: Any) -> bool:
+    """Say whether a PUBACK reason means someone received the message."""
+    return not reason.is_failure and int(reason.value) != NO_MATCHING_SUBSCRIBERS
 
 
 class LinkEvents(Protocol):
@@ -74,8 +91,8 @@ class LinkEvents(Protocol):
         """The connection is gone: nothing in flight will be acknowledged."""
         ...
 
-    def acked(self, mid: int, ok: bool) -> None:
-        """The broker acknowledged message ``mid`` (``ok`` False if it refused it)."""
+    def acked(self, sent: Sent, ok: bool) -> None:
+        """The broker acknowledged a publication (``ok`` False if refused or unrouted)."""
         ...
 
     def message(self, topic: str, payload: bytes, retained: bool = False) -> None:
@@ -101,6 +118,7 @@ class BrokerLink:
         self._backoff = Backoff(base_s=0.2, cap_s=10.0)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._generation = 0
+        self._came_up = False  # the current connection got its CONNACK
 
     @property
     def connected(self) -> bool:
@@ -137,7 +155,7 @@ class BrokerLink:
         client.on_connect = lambda c, u, f, rc, props: hand_over(self._connect_done, rc, props)
         client.on_disconnect = lambda c, u, f, rc, props: hand_over(self._connection_lost, rc)
         client.on_publish = lambda c, u, mid, rc, props: hand_over(
-            self._events.acked, mid, not rc.is_failure)
+            self._events.acked, (generation, mid), delivered(rc))
         client.on_message = lambda c, u, msg: hand_over(
             self._events.message, msg.topic, bytes(msg.payload), bool(msg.retain))
         return client
@@ -160,6 +178,7 @@ class BrokerLink:
         for topic in self._subscriptions:
             self._client.subscribe(topic, options=options)
         self._connected = True
+        self._came_up = True
         self._backoff.reset()
         log.info("connected to broker %s:%d (in-flight cap %d)", self.settings.host,
                  self.settings.port, self.max_inflight)
@@ -171,14 +190,14 @@ class BrokerLink:
         self._connected = False
         self._lost.set()
 
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
-        """Publish at QoS 1; return the message id, or None if not connected."""
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> Sent | None:
+        """Publish at QoS 1; return (generation, message id), or None if not connected."""
         if not self._connected or self._client is None:
             return None
         info = self._client.publish(topic, payload, qos=1, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             return None
-        return int(info.mid)
+        return self._generation, int(info.mid)
 
     async def run(self) -> None:
         """Connect, and reconnect after every loss, until :meth:`stop`."""
@@ -200,9 +219,20 @@ class BrokerLink:
                 self._client = None
                 await self._sleep_backoff()
                 continue
+            self._came_up = False
             client.loop_start()
+            # a broker that accepts TCP but never answers CONNECT (frozen) is given up on
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self.settings.connect_timeout_s)
+            if not self._came_up and not self._lost.is_set():
+                log.warning("broker %s:%d did not answer CONNECT within %.0f s",
+                            self.settings.host, self.settings.port,
+                            self.settings.connect_timeout_s)
+                self._lost.set()
             await self._lost.wait()
-            was_up = self._connected
+            # read whether it was up from the CONNACK flag: _connection_lost clears _connected
+            was_up = self._came_up
+            self._came_up = False
             self._connected = False
             self._generation += 1
             client.loop_stop()

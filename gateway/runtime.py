@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Coroutine, Sequence
@@ -69,6 +70,8 @@ class GatewaySettings:
     spool_synchronous: str = "FULL"
     replay_rate: float = 100.0
     """Historical batches per second at most during a catch-up."""
+    resend_after_s: float = 10.0
+    """A batch published and not confirmed by a historian's watermark this long is resent."""
     max_inflight: int = 1000
     health_period_s: float = 5.0
     health_log_period_s: float = 60.0
@@ -298,7 +301,9 @@ class Gateway:
              topic(self.station, Topic.WATERMARK)],
             max_inflight=settings.max_inflight,
         )
-        self.forwarder = Forwarder(self.station, self.spool, self.link, settings.replay_rate)
+        self.forwarder = Forwarder(self.station, self.spool, self.link,
+                                   replay_rate=settings.replay_rate,
+                                   resend_after_s=settings.resend_after_s)
         self.filter = ReportFilter({p.id: p.deadband for p in site.points}, site.full_refresh_s)
         self.latest: dict[str, Reading] = {}
         self.clock_offset = ClockOffset()
@@ -367,7 +372,11 @@ class Gateway:
 
     def will(self) -> tuple[str, bytes]:
         """The death message the broker publishes if the next connection dies (a new bdSeq)."""
-        self.bdseq = self.spool.next_bdseq()
+        try:
+            self.bdseq = self.spool.next_bdseq()
+        except (sqlite3.Error, OSError) as exc:  # a full disk must not stop the connection
+            self.bdseq += 1
+            log.error("cannot store the bdSeq in the spool (%s); using %d", exc, self.bdseq)
         death = Death(station=self.station, session=self.session, bdseq=self.bdseq)
         return topic(self.station, Topic.DEATH), death.model_dump_json().encode()
 
@@ -380,9 +389,9 @@ class Gateway:
         """Stop publishing; the spool keeps everything."""
         self.forwarder.disconnected()
 
-    def acked(self, mid: int, ok: bool) -> None:
+    def acked(self, sent: tuple[int, int], ok: bool) -> None:
         """Pass acknowledgements of data batches to the forwarder."""
-        self.forwarder.acked(mid, ok)
+        self.forwarder.acked(sent, ok)
 
     def message(self, name: str, payload: bytes, retained: bool = False) -> None:
         """Handle a command or rebirth request; refuse anything else with a logged reason."""
@@ -445,7 +454,7 @@ class Gateway:
             log.warning("could not clear the retained message on %s: broker not connected", name)
 
     def _watermark(self, payload: bytes) -> None:
-        """Take a historian's watermark: its time tells the clock offset."""
+        """Take a historian's watermark: it confirms batches, and its time tells the clock offset."""
         arrived = time.monotonic()
         try:
             mark = Watermark.model_validate_json(payload)
@@ -453,10 +462,14 @@ class Gateway:
             self._refuse_raw(f"malformed: watermark: {str(exc).splitlines()[0]}", payload)
             return
         self.clock_offset.observe(mark.t, arrived)
+        self.forwarder.watermark(mark)
 
     def _refuse_raw(self, reason: str, payload: bytes) -> None:
         log.warning("refused message: %s; raw bytes: %r", reason, payload[:200])
-        self.spool.log_command("refused", reason, payload)
+        try:
+            self.spool.log_command("refused", reason, payload)
+        except (sqlite3.Error, OSError) as exc:
+            log.error("cannot log the refused message in the spool: %s", exc)
 
     # ------------------------------------------------------------------ commands
 
@@ -515,8 +528,11 @@ class Gateway:
 
     def spool_health(self) -> SpoolHealth:
         """The spool's state now."""
-        return SpoolHealth(self.spool.depth, self.forwarder.oldest_unsent_age(),
-                           self.spool.above_high_water, self.spool.dropped)
+        forwarder = self.forwarder
+        return SpoolHealth(self.spool.depth, forwarder.oldest_unsent_age(),
+                           self.spool.above_high_water,
+                           self.spool.dropped + forwarder.held_dropped,
+                           forwarder.watermark_age(), forwarder.held, forwarder.spool_error)
 
     async def _report_health(self) -> None:
         last_log = time.monotonic()
@@ -589,7 +605,7 @@ class Gateway:
             _, stuck = await asyncio.wait(others, timeout=5)
             if stuck:
                 log.error("%d tasks did not stop within 5 s; stopping without them", len(stuck))
-        self.forwarder.settle()
+        await self.forwarder.settle()
         death = Death(station=self.station, session=self.session, bdseq=self.bdseq, t=utc_now(),
                       clean=True, last_seq=self.seq - 1)
         await self.link.stop((topic(self.station, Topic.DEATH),

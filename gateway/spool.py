@@ -1,7 +1,10 @@
-"""Disk-backed store-and-forward spool (SQLite, WAL): batches wait here until the broker acks.
+"""Disk-backed store-and-forward spool (SQLite, WAL): batches wait here until committed.
 
-Every data batch is written here before it is published and deleted only after the broker's
-PUBACK, so neither a broker outage nor ``kill -9`` loses it. The spool is bounded: past
+Every data batch is written here before it is published and deleted only once the historians'
+watermark says it is committed, so neither a broker outage or crash, nor a historian that is not
+there yet, nor ``kill -9`` of the gateway loses it. Writes take a lock and are meant to run on
+one writer thread; reads use a connection of their own, so they never wait for a disk sync
+(WAL lets readers and the writer work at once). The spool is bounded: past
 ``max_bytes`` the *oldest* batches are dropped (the newest data is worth most to operators and
 the controller; the historian's gap is visible as a jump in ``seq``), each drop is counted and
 logged. Past ``high_water`` (a fraction of the bound) the gateway raises a health point.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +29,7 @@ CREATE TABLE IF NOT EXISTS batch (
     created REAL NOT NULL,
     samples TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS batch_session_seq ON batch (session, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS command_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -68,6 +73,8 @@ class Spool:
         # FULL: a batch the gateway has counted as spooled survives power loss, not only kill -9
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        self._read = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         row = self._db.execute("SELECT COUNT(*), COALESCE(SUM(LENGTH(samples)), 0) FROM batch"
                                ).fetchone()
         self._count, self._bytes = int(row[0]), int(row[1])
@@ -75,13 +82,19 @@ class Spool:
 
     def close(self) -> None:
         """Close the database."""
-        self._db.close()
+        with self._lock:
+            self._read.close()
+            self._db.close()
 
     # ------------------------------------------------------------------ session
 
     def next_session(self, now_ms: int | None = None) -> int:
         """Return a new session id: epoch ms, or the previous one + 1 if the clock went back."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._lock:
+            return self._next_session(now_ms)
+
+    def _next_session(self, now_ms: int) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key='session'").fetchone()
         session = max(now_ms, int(row[0]) + 1) if row else now_ms
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('session', ?)", (str(session),))
@@ -89,6 +102,10 @@ class Spool:
 
     def next_bdseq(self) -> int:
         """Return the birth/death sequence of a new connection: one above the last, from 0."""
+        with self._lock:
+            return self._next_bdseq()
+
+    def _next_bdseq(self) -> int:
         row = self._db.execute("SELECT value FROM meta WHERE key='bdseq'").fetchone()
         bdseq = int(row[0]) + 1 if row else 0
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('bdseq', ?)", (str(bdseq),))
@@ -101,7 +118,14 @@ class Spool:
         return self.append_many([(session, seq, samples, created)])[0]
 
     def append_many(self, batches: list[tuple[int, int, str, float | None]]) -> list[int]:
-        """Store batches in one transaction (one disk sync); return their ids in order."""
+        """Store batches in one transaction (one disk sync); return their ids in order.
+
+        Raises sqlite3.Error or OSError (a full disk) with nothing stored.
+        """
+        with self._lock:
+            return self._append_many(batches)
+
+    def _append_many(self, batches: list[tuple[int, int, str, float | None]]) -> list[int]:
         ids: list[int] = []
         self._db.execute("BEGIN")
         try:
@@ -114,7 +138,8 @@ class Spool:
                 ids.append(cursor.lastrowid)
             self._db.execute("COMMIT")
         except BaseException:
-            self._db.execute("ROLLBACK")
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
             raise
         self._count += len(batches)
         self._bytes += sum(len(b[2]) for b in batches)
@@ -140,10 +165,31 @@ class Spool:
                         self.max_bytes, n)
         self.dropped += n
 
+    def remove_through(self, session: int, seq: int) -> list[int]:
+        """Delete the batches of a session with seq at or below ``seq``; return their ids."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                rows = self._db.execute(
+                    "DELETE FROM batch WHERE session = ? AND seq <= ? "
+                    "RETURNING id, LENGTH(samples)", (session, seq)).fetchall()
+                self._db.execute("COMMIT")
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+            self._count -= len(rows)
+            self._bytes -= sum(int(r[1]) for r in rows)
+            return [int(r[0]) for r in rows]
+
     def remove(self, ids: list[int]) -> None:
-        """Delete acknowledged batches."""
+        """Delete batches by id."""
         if not ids:
             return
+        with self._lock:
+            self._remove(ids)
+
+    def _remove(self, ids: list[int]) -> None:
         rows = self._db.execute(
             f"SELECT COUNT(*), COALESCE(SUM(LENGTH(samples)), 0) FROM batch WHERE id IN "
             f"({','.join('?' * len(ids))})", ids).fetchone()
@@ -155,7 +201,7 @@ class Spool:
 
     def after(self, last_id: int, limit: int) -> list[SpooledBatch]:
         """Return up to ``limit`` batches with id above ``last_id``, oldest first."""
-        rows = self._db.execute(
+        rows = self._read.execute(
             "SELECT id, session, seq, created, samples FROM batch WHERE id > ? ORDER BY id "
             "LIMIT ?", (last_id, limit)).fetchall()
         return [SpooledBatch(*row) for row in rows]
@@ -186,8 +232,8 @@ class Spool:
 
     def oldest_age(self, now: float | None = None) -> float:
         """Seconds since the oldest unsent batch was made (0 when empty)."""
-        row = self._db.execute("SELECT MIN(created) FROM batch").fetchone()
-        if row[0] is None:
+        row = self._read.execute("SELECT created FROM batch ORDER BY id LIMIT 1").fetchone()
+        if row is None:
             return 0.0
         return max(0.0, (time.time() if now is None else now) - float(row[0]))
 
@@ -197,13 +243,14 @@ class Spool:
                     point: str | None = None, origin: str | None = None,
                     value: str | None = None) -> None:
         """Keep one command (or refused payload) and its outcome."""
-        self._db.execute(
-            "INSERT INTO command_log (t, command_id, point, origin, value, outcome, reason, raw)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), command_id, point, origin, value, outcome, reason, raw[:4096]),
-        )
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO command_log (t, command_id, point, origin, value, outcome, reason,"
+                " raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (time.time(), command_id, point, origin, value, outcome, reason, raw[:4096]),
+            )
 
     def command_log(self) -> list[tuple[str | None, str, str]]:
         """Return (command id, outcome, reason) of every logged command, oldest first."""
-        return [(r[0], r[1], r[2]) for r in self._db.execute(
+        return [(r[0], r[1], r[2]) for r in self._read.execute(
             "SELECT command_id, outcome, reason FROM command_log ORDER BY id")]

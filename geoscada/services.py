@@ -112,6 +112,11 @@ class Mosquitto:
         """Say whether the broker process is alive."""
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id while it runs (for tests that freeze it with SIGSTOP)."""
+        return self._process.pid if self.running and self._process is not None else None
+
     def _write_config(self) -> None:
         data = self.workdir / "data"
         data.mkdir(parents=True, exist_ok=True)

@@ -1,11 +1,13 @@
 """The historian's runtime: MQTT in, database out, acknowledgement only after commit.
 
-Four threads: paho's network loop puts every message on a queue; the decoder takes what has
+Five threads: paho's network loop puts every message on a queue; the decoder takes what has
 arrived (up to a batch) and decodes it; the writer writes each decoded batch in one transaction
 and only then acknowledges its messages to the broker (QoS 1, manual acknowledgement, persistent
-session); the rollup worker refreshes marked rollup buckets. If the database goes away the
-writer keeps the same batch, reconnects with capped exponential backoff and writes it again;
-unacknowledged messages stay with the broker, which redelivers them after a crash, and the
+session); the watermark publisher then reads, from the database, what is committed of each
+station it touched and publishes the station's retained watermark, which is what lets a gateway
+delete from its spool; the rollup worker refreshes marked rollup buckets. If the database goes
+away the writer keeps the same batch, reconnects with capped exponential backoff and writes it
+again; unacknowledged messages stay with the broker, which redelivers them after a crash, and the
 (point, time) key makes the rewrite harmless.
 """
 
@@ -28,15 +30,22 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from historian import rollups
-from historian.decode import decode
+from historian.decode import Batch, decode
 from historian.settings import HistorianSettings
 from historian.store import Inbound, Store, WriteReport, connect
-from plant.contract import Topic, subscription
+from historian.watermark import Watermarks
+from plant.contract import DataBatch, Topic, Watermark, subscription, topic
 
 log = logging.getLogger(__name__)
 
 ROLLUP_SETTLE = timedelta(seconds=2)
 """The rollup worker leaves minutes alone until no batch has touched them for this long."""
+WATERMARK_REPEAT_S = 2.0
+"""An unchanged watermark is published again, on a commit, after this long: it tells the
+gateways a historian is online even while a hole keeps the marks where they are."""
+WATERMARK_RECHECK_S = 1.0
+"""A station's marks are read once more this long after its last commit: another historian of
+the group may have committed the batches below a hole while this one was reading."""
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,10 @@ class Historian:
         self._client = self._make_client()
         self._threads: list[threading.Thread] = []
         self.on_commit: Callable[[WriteReport], None] | None = None
+        self._touched: set[str] = set()  # stations committed since the last watermark pass
+        self._touched_event = threading.Event()
+        self.watermarks = Watermarks(settings.client_id)
+        self.watermarks_published = 0
 
     # -- MQTT ------------------------------------------------------------------------------------
 
@@ -191,6 +204,8 @@ class Historian:
             threading.Thread(target=self._decode_loop, name="historian-decoder", daemon=True),
             threading.Thread(target=self._write_loop, name="historian-writer", daemon=True),
             threading.Thread(target=self._rollup_loop, name="historian-rollups", daemon=True),
+            threading.Thread(target=self._watermark_loop, name="historian-watermarks",
+                             daemon=True),
         ]
         for thread in self._threads:
             thread.start()
@@ -308,6 +323,12 @@ class Historian:
                 backoff.reset()
                 self.report.add(report)
                 self._acknowledge(received)
+                stations = {m.decoded.station for m in inbound
+                            if isinstance(m.decoded, Batch | DataBatch)}
+                if stations:
+                    with self._lock:
+                        self._touched.update(stations)
+                    self._touched_event.set()
                 if self.on_commit is not None:
                     self.on_commit(report)
                 break
@@ -339,6 +360,62 @@ class Historian:
                 inbound[0].topic, error, inbound[0].payload[:4096].hex(),
             )
         return WriteReport(dead_letters=1)
+
+    # -- watermarks -------------------------------------------------------------------------------
+
+    def _watermark_loop(self) -> None:
+        """Publish the watermark of every station committed to, read from the database."""
+        backoff = Backoff(max_s=self.settings.retry_max_s)
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
+        published: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
+        pending: set[str] = set()
+        recheck: dict[str, float] = {}  # station -> when to read its marks once more
+        while not self._stop.is_set():
+            self._touched_event.wait(0.2)
+            self._touched_event.clear()
+            with self._lock:
+                touched, self._touched = self._touched, set()
+            now = time.monotonic()
+            due = {station for station, at in recheck.items() if at <= now}
+            for station in due:
+                del recheck[station]
+            pending |= touched | due
+            if not pending:
+                continue
+            for station in touched:
+                recheck[station] = now + WATERMARK_RECHECK_S
+            try:
+                if conn is None or conn.closed or conn.broken:
+                    conn = connect(self.settings.db, autocommit=True)
+                marks = self.watermarks.update(conn, pending, datetime.now(UTC))
+            except psycopg.Error as error:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                pause = backoff.delay()
+                log.warning("reading watermarks failed (%s); retrying in %.1f s", error, pause)
+                self._stop.wait(pause)
+                continue
+            backoff.reset()
+            pending = set()
+            now = time.monotonic()
+            for mark in marks:
+                self._publish_watermark(mark, published, now)
+        if conn is not None:
+            conn.close()
+
+    def _publish_watermark(self, mark: Watermark,
+                           published: dict[str, tuple[tuple[tuple[int, int], ...], float]],
+                           now: float) -> None:
+        key = tuple((s.session, s.seq) for s in mark.sessions)
+        last = published.get(mark.station)
+        if last is not None and last[0] == key and now - last[1] < WATERMARK_REPEAT_S:
+            return
+        info = self._client.publish(topic(mark.station, Topic.WATERMARK),
+                                    mark.model_dump_json().encode(), qos=1, retain=True)
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            published[mark.station] = (key, now)
+            self.watermarks_published += 1
 
     # -- rollups -----------------------------------------------------------------------------------
 

@@ -89,3 +89,29 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Acknowledger(Collector):
+    """A collector that stands where the historians stand: it publishes the station's retained
+    watermark from the data batches it has received (per session, the highest seq with every
+    seq below it received), so a gateway can delete from its spool without a database."""
+
+    def __init__(self, port: int, station: str) -> None:
+        self.station = station
+        self._seqs: dict[int, set[int]] = {}
+        super().__init__(port, f"geoscada/v1/{station}/data")
+
+    def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
+        super()._on_message(client, userdata, msg)
+        batch = json.loads(msg.payload)
+        self._seqs.setdefault(batch["session"], set()).add(batch["seq"])
+        marks = []
+        for session, seqs in sorted(self._seqs.items()):
+            mark = -1
+            while mark + 1 in seqs:
+                mark += 1
+            marks.append({"session": session, "seq": mark})
+        watermark = {"station": self.station, "t": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "historian": "test-acknowledger", "sessions": marks}
+        client.publish(f"geoscada/v1/{self.station}/watermark", json.dumps(watermark), qos=1,
+                       retain=True)

@@ -1,12 +1,9 @@
-"""Pure gateway rules: ranges, deadbands, command checks, backoff, endpoints, the forwarder."""
+"""Pure gateway rules: ranges, deadbands, command checks, backoff, endpoints, batch payloads."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 import random
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -15,10 +12,9 @@ from hypothesis import strategies as st
 from gateway.backoff import Backoff
 from gateway.commands import CommandRefusedError, Refusal, check_command, confirms, parse_command
 from gateway.config import EndpointError, parse_override, with_endpoints
-from gateway.forwarder import Forwarder, batch_payload, encode_samples
+from gateway.forwarder import batch_payload, encode_samples
 from gateway.modbus_codec import decode, encode
 from gateway.quality import Reading, ReportFilter, checked, range_quality
-from gateway.spool import Spool
 from plant.contract import Command, DataBatch, Quality, Reason
 from plant.site import Point, Site
 
@@ -144,56 +140,3 @@ def test_batch_payload_matches_the_contract() -> None:
     batch = DataBatch.model_validate_json(batch_payload("s", 7, 3, True, samples))
     assert batch.historical and batch.seq == 3 and batch.samples[1].r is Reason.TIMEOUT
     assert batch.samples[0].t.timestamp() == 1.5
-
-
-class FakeLink:
-    """Publishes into a list; acknowledges only when told."""
-
-    def __init__(self) -> None:
-        self.connected = True
-        self.max_inflight = 4
-        self.sent: list[tuple[int, dict[str, object]]] = []
-
-    def publish(self, topic: str, payload: bytes, retain: bool = False) -> int | None:
-        if not self.connected:
-            return None
-        self.sent.append((len(self.sent) + 1, json.loads(payload)))
-        return len(self.sent)
-
-
-def test_forwarder_keeps_unacked_batches_and_replays_them_in_order(tmp_path: Path) -> None:
-    async def scenario() -> None:
-        link = FakeLink()
-        spool = Spool(tmp_path / "s.db")
-        forwarder = Forwarder("s", spool, link, replay_rate=1000)
-        forwarder.connected()
-        for seq in range(3):
-            forwarder.submit(1, seq, "[]")
-        assert link.sent == [], "nothing leaves before it is on disk"
-        forwarder.commit()
-        assert [m["seq"] for _, m in link.sent] == [0, 1, 2]
-        forwarder.acked(1, True)
-        forwarder.acked(2, False)  # the broker refused it: it must go again
-        forwarder.disconnected()  # batch 2 was never acknowledged
-        link.connected = False
-        for seq in range(3, 9):
-            forwarder.submit(1, seq, "[]")
-        await asyncio.sleep(0.05)  # the group commit
-        assert spool.depth == 8
-        link.connected = True
-        forwarder.connected()
-        runner = asyncio.create_task(forwarder.run())
-        for _ in range(20):
-            await asyncio.sleep(0.06)
-            for mid, _ in link.sent:
-                forwarder.acked(mid, True)
-        runner.cancel()
-        await asyncio.gather(runner, return_exceptions=True)
-        forwarder.settle()
-        replayed = [m for _, m in link.sent[3:]]
-        assert [m["seq"] for m in replayed] == [1, 2, 3, 4, 5, 6, 7, 8]
-        assert all(m["historical"] for m in replayed)
-        assert spool.depth == 0
-        spool.close()
-
-    asyncio.run(scenario())

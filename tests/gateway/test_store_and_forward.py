@@ -17,7 +17,7 @@ from geoscada.services import Mosquitto
 from plant.contract import Death
 from plant.site import Site
 from tests.gateway.harness import running_gateway, station
-from tests.gateway.mqtt_helpers import Collector, until
+from tests.gateway.mqtt_helpers import Acknowledger, Collector, until
 from tests.gateway.procs import GatewayProcess, start_rig
 
 pytestmark = pytest.mark.integration
@@ -47,7 +47,7 @@ def test_short_outage_is_replayed_in_order_flagged_historical_while_live_flows(
     broker.start()
 
     async def scenario() -> None:
-        collector = Collector(broker.port, "geoscada/v1/gw-test/data")
+        collector = Acknowledger(broker.port, "gw-test")
         async with station(site) as st, running_gateway(
                 st.site, broker.port, tmp_path / "gw", replay_rate=4.0) as gw:
             async def wobble() -> None:
@@ -181,12 +181,12 @@ def test_full_spool_drops_the_oldest_and_raises_its_high_water_point(
             await until(lambda: gw.link.connected, 5, "broker connection")
             await asyncio.to_thread(broker.stop)
             await until(lambda: gw.spool.dropped > 0, 20, "the spool to overflow")
-            health = gw.spool_health()
-            assert health.high_water and health.dropped > 0
+            await until(lambda: gw.spool_health().high_water, 5, "the high-water point")
+            assert gw.spool_health().dropped > 0
             assert gw.spool.size_bytes <= 2500
             collector_port = broker.port
             await asyncio.to_thread(broker.start)
-            collector = Collector(collector_port, "geoscada/v1/gw-test/data")
+            collector = Acknowledger(collector_port, "gw-test")
             try:
                 await until(lambda: any(s["p"] == "gateway.spool.dropped" and s["v"] > 0
                                         for s in collector.samples()), 10,

@@ -1,0 +1,132 @@
+"""End-to-end acknowledgement: the spool empties only into the database, never into the void."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from geoscada.services import Mosquitto
+from historian.ingest import Historian
+from historian.settings import HistorianSettings
+from plant.site import Site
+from tests.gateway.harness import running_gateway, station
+from tests.gateway.mqtt_helpers import Acknowledger, Collector, until
+
+pytestmark = pytest.mark.integration
+
+
+def stored(dsn: str, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query.encode(), params).fetchall()
+
+
+@pytest.mark.parametrize("postgres", ["timescaledb"], indirect=True)
+def test_a_historian_started_after_the_gateway_gets_every_batch(
+        site: Site, tmp_path: Path, database: str) -> None:
+    """The broker answers plain PUBACKs (a bystander is subscribed) while no historian is."""
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    bystander = Collector(broker.port, "geoscada/v1/gw-test/data")
+    historian = Historian(HistorianSettings(broker=broker.url, db=database,
+                                            client_id="late-historian", batch_max_wait_s=0.05,
+                                            retry_max_s=1.0))
+
+    async def scenario() -> None:
+        async with station(site) as st, running_gateway(
+                st.site, broker.port, tmp_path / "gw", resend_after_s=2.0) as gw:
+            async def wobble() -> None:
+                flow = 80.0
+                while True:
+                    flow = 80.0 if flow > 120 else flow + 1.0
+                    st.plc1.set_float(st.plc1.inputs, 2, flow)
+                    await asyncio.sleep(0.1)
+            wobbler = asyncio.create_task(wobble())
+            await until(lambda: len(bystander.of("data")) > 20, 15, "data with no historian")
+            await asyncio.sleep(5.0)
+            assert gw.spool.depth >= len(bystander.of("data")) - 2, \
+                "a PUBACK (a bystander received it) deleted batches no historian has"
+            early = {b["seq"] for b in bystander.batches()}
+            historian.start()
+            await until(lambda: gw.forwarder.confirmed(gw.session) >= max(early), 30,
+                        "the historian to confirm what was published before it came")
+            wobbler.cancel()
+            session = gw.session
+        # after the clean stop every batch the gateway made is in the database, exactly once
+        published = {b["seq"] for b in bystander.batches() if b["session"] == session}
+        last = max(published)
+
+        def committed() -> list[int]:
+            return [int(r[0]) for r in stored(  # type: ignore[call-overload]
+                database, "SELECT seq FROM received_batches WHERE session = %s ORDER BY seq",
+                session)]
+        await until(lambda: committed()[-1:] >= [last], 15, "the last batches committed")
+        assert committed() == list(range(len(committed()))), "a batch is missing"
+        samples = {(s["p"], s["t"]) for b in bystander.batches() if b["session"] == session
+                   for s in b["samples"]}
+        rows = stored(database, "SELECT p.name, s.time FROM samples s JOIN points p"
+                      " ON p.id = s.point_id WHERE p.station = 'gw-test'")
+        in_db = {(str(name), t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))  # type: ignore[attr-defined]
+                 for name, t in rows}
+        assert samples <= in_db, f"{len(samples - in_db)} samples never reached the database"
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        historian.stop()
+        bystander.close()
+        broker.stop()
+
+
+def test_a_broker_frozen_past_keepalive_leaves_nothing_stuck(site: Site, tmp_path: Path) -> None:
+    """SIGSTOP the broker for several keepalives, ask for rebirths meanwhile, then SIGCONT."""
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    acknowledger = Acknowledger(broker.port, "gw-test")
+
+    async def scenario() -> None:
+        async with station(site) as st, running_gateway(
+                st.site, broker.port, tmp_path / "gw", resend_after_s=2.0) as gw:
+            async def wobble() -> None:
+                flow = 80.0
+                while True:
+                    flow = 80.0 if flow > 120 else flow + 1.0
+                    st.plc1.set_float(st.plc1.inputs, 2, flow)
+                    await asyncio.sleep(0.1)
+            wobbler = asyncio.create_task(wobble())
+            await until(lambda: gw.forwarder.confirmed(gw.session) > 10, 15, "confirmations")
+            pid = broker.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGSTOP)
+            frozen_at = time.monotonic()
+            try:
+                # keepalive is 2 s: the gateway must notice within a few
+                await until(lambda: not gw.link.connected, 10, "the frozen broker noticed")
+                noticed = time.monotonic() - frozen_at
+                await asyncio.sleep(max(0.0, 7.0 - noticed))
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            await until(lambda: gw.link.connected, 20, "the reconnection")
+            # births published on request get message ids the stuck batches had before
+            for _ in range(3):
+                await asyncio.to_thread(acknowledger.publish, "geoscada/v1/gw-test/rebirth",
+                                        b"{}")
+            made = gw.seq
+            await until(lambda: gw.forwarder.confirmed(gw.session) >= made - 1, 30,
+                        "every batch made so far confirmed")
+            await until(lambda: gw.spool.depth <= 2, 10, "the spool to empty")
+            wobbler.cancel()
+            assert gw.spool.dropped == 0
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        acknowledger.close()
+        broker.stop()
+    seqs = [b["seq"] for b in acknowledger.batches()]
+    assert set(range(max(seqs) + 1)) <= set(seqs)
