@@ -454,7 +454,7 @@ class Gateway:
             log.warning("could not clear the retained message on %s: broker not connected", name)
 
     def _watermark(self, payload: bytes) -> None:
-        """Take a historian's watermark: it confirms batches, and its time tells the clock offset."""
+        """Take a historian's watermark: it confirms batches; its time tells the clock offset."""
         arrived = time.monotonic()
         try:
             mark = Watermark.model_validate_json(payload)
