@@ -282,11 +282,57 @@ class Pump(_Equipment):
     max_speed_hz: Annotated[float, Field(gt=0, le=60)] = 50.0
 
 
+ValveRole = Literal["production", "reinjection", "exchanger", "network", "bypass",
+                    "source_loop", "cooling_tower_changeover"]
+"""What a valve does to the plant's flows (docs/site-guide.md, "Valves"):
+
+* ``production``: on a production well's discharge (``serves`` the well) or on the production
+  main (no ``serves``); closing it throttles that production, and with it the reinjection;
+* ``reinjection``: the inlet of one reinjection well (``serves`` it, required); closing it sends
+  the produced water to the other reinjection wells, as far as they can take it;
+* ``exchanger``: the primary control valve of a plate exchanger (``serves`` it; without
+  ``serves``, of every exchanger that heats the network directly); closing it sends the source
+  water past the exchanger;
+* ``network``: isolation of the user network's supply main; closing it stops the buildings'
+  flow;
+* ``bypass``: the differential-pressure bypass between the supply and return mains, normally
+  closed; open, it passes the pump flow the buildings' valves refuse;
+* ``source_loop``: isolation of a borehole loop (``serves`` a borehole or field, or all);
+  closing it stops that loop's flow;
+* ``cooling_tower_changeover``: sends the ground loop's flow to the cooling tower as it closes
+  (``serves`` a borehole or field, or all); the tower itself is not simulated.
+"""
+
+VALVE_SERVES: dict[str, tuple[str, ...]] = {
+    "production": ("production_well",),
+    "reinjection": ("reinjection_well",),
+    "exchanger": ("plate_exchanger",),
+    "network": ("network",),
+    "bypass": ("network",),
+    "source_loop": ("coaxial_borehole", "borehole_field"),
+    "cooling_tower_changeover": ("coaxial_borehole", "borehole_field"),
+}
+"""The equipment kinds a valve of each role may serve."""
+
+
 class Valve(_Equipment):
-    """A motorised valve."""
+    """A motorised valve; its typed ``role`` says which flows it governs."""
 
     kind: Literal["valve"]
-    role: str = ""
+    role: ValveRole
+    serves: Ident | None = None
+
+    @model_validator(mode="after")
+    def _reinjection_names_its_well(self) -> Valve:
+        if self.role == "reinjection" and self.serves is None:
+            raise _KeyValueError("serves", "a reinjection valve must name the reinjection "
+                                           "well it feeds")
+        return self
+
+    @property
+    def normally_open(self) -> bool:
+        """True for every role but the bypass, which is closed in normal operation."""
+        return self.role != "bypass"
 
 
 class Filter(_Equipment):
@@ -591,6 +637,15 @@ def _cross_check(site: Site) -> Iterator[_KeyedError]:
         if isinstance(item, GroundTempBorehole):
             refs.append(("field", item.field))
         if isinstance(item, Pump | HeatMeter):
+            refs.append(("serves", item.serves))
+        if isinstance(item, Valve) and item.serves is not None:
+            wanted = VALVE_SERVES[item.role]
+            if kinds.get(item.serves, wanted[0]) not in wanted:
+                yield _KeyedError(
+                    ("equipment", index, "serves"),
+                    f"a {item.role} valve serves a {' or '.join(wanted)}, "
+                    f"not the {kinds[item.serves]} {item.serves!r}",
+                )
             refs.append(("serves", item.serves))
         if isinstance(item, ElectricityMeter):
             refs.extend(("scope", ident) for ident in item.scope)

@@ -320,7 +320,7 @@ def _network(model: StationModel, ident: str, m: Measurand,
              depth: float | None) -> Reader | None:
     table: dict[Measurand, Reader] = {
         M.SUPPLY_TEMP: lambda: model.station_supply_c,
-        M.RETURN_TEMP: lambda: model.return_c,
+        M.RETURN_TEMP: lambda: model.network_return_c,
         M.SUPPLY_PRESSURE: lambda: NETWORK_STATIC_MPA + pressure_mpa(model.network_head_m),
         M.RETURN_PRESSURE: lambda: NETWORK_STATIC_MPA,
         M.FLOW: lambda: model.network_flow_m3h,

@@ -49,6 +49,7 @@ from plant.site import (
     Site,
     Substation,
     Valve,
+    ValveRole,
 )
 from simulator.climate import OutdoorWeather
 from simulator.equipment import (
@@ -120,11 +121,22 @@ class CommandError(ValueError):
 
 @dataclass
 class ValveState:
-    """A motorised valve following its position setpoint."""
+    """A motorised valve following its position setpoint; its role says what it governs."""
 
-    role: str
+    spec: Valve
     setpoint_pct: float = 100.0
     position_pct: float = 100.0
+
+    @classmethod
+    def build(cls, spec: Valve) -> ValveState:
+        """A valve in its normal position: open, or closed for a bypass."""
+        normal = 100.0 if spec.normally_open else 0.0
+        return cls(spec, normal, normal)
+
+    def governs(self, role: ValveRole, equipment_id: str | None) -> bool:
+        """True if this valve has the role and serves this equipment (or everything)."""
+        return self.spec.role == role and (
+            self.spec.serves is None or equipment_id is None or self.spec.serves == equipment_id)
 
 
 @dataclass
@@ -206,7 +218,11 @@ class StationModel:
         self.plant_supply_c = station.design_supply_temp_c
         self.station_supply_c = station.design_supply_temp_c
         self.return_c = station.design_return_temp_c
+        self.network_return_c = station.design_return_temp_c
+        """The buildings' mixed return, before an open bypass warms it to the plant's return."""
         self.network_flow_m3h = 0.0
+        self.bypass_flow_m3h = 0.0
+        self.plant_flow_m3h = 0.0
         self.loss_kw = 0.0
         self.plant_output_kw = 0.0
         self.delivered_kw = 0.0
@@ -258,7 +274,7 @@ class StationModel:
             elif isinstance(item, HeatPump):
                 self.heat_pumps[item.id] = HeatPumpState.build(item)
             elif isinstance(item, Valve):
-                self.valves[item.id] = ValveState(item.role)
+                self.valves[item.id] = ValveState.build(item)
         self.kind = "hydrothermal" if self.wells else "loop"
         # pumps: production and reinjection pumps are the wells' own; a pump serving a heat
         # pump (or the exchanger feeding its evaporator) runs with it; the rest circulate
@@ -387,7 +403,8 @@ class StationModel:
             return lambda: (
                 sum(h.condenser_flow_m3h for h in self.heat_pumps.values()),
                 self.plant_supply_c, self.heat_pump_inlet_c, self.heat_pump_inlet_c)
-        return lambda: (self.network_flow_m3h, self.station_supply_c, self.return_c, self.return_c)
+        return lambda: (self.network_flow_m3h, self.station_supply_c, self.network_return_c,
+                        self.network_return_c)
 
     def _power_sources(self, scope: tuple[str, ...]) -> list[Callable[[], float]]:
         sources: list[Callable[[], float]] = []
@@ -562,7 +579,7 @@ class StationModel:
     def _actuators(self, dt_s: float) -> None:
         for unit in {id(p): p for p in self.pumps.values()}.values():
             unit.ramp(dt_s)
-        self._valve_cache: dict[tuple[str, ...], float] = {}
+        self._valve_cache: dict[tuple[ValveRole, str | None], float] = {}
         for valve in self.valves.values():
             valve.position_pct = approach(valve.position_pct, valve.setpoint_pct,
                                           VALVE_RATE_PCT_PER_S, dt_s)
@@ -578,16 +595,33 @@ class StationModel:
             else:
                 hp.capacity_ratio = 0.0
 
-    def _valve_ratio(self, role_words: tuple[str, ...]) -> float:
-        cached = self._valve_cache.get(role_words)
+    def _valve_ratio(self, role: ValveRole, equipment_id: str | None = None) -> float:
+        """Open fraction of the flow path the valves of this role leave to this equipment."""
+        key = (role, equipment_id)
+        cached = self._valve_cache.get(key)
         if cached is not None:
             return cached
         ratio = 1.0
         for valve in self.valves.values():
-            if any(word in valve.role for word in role_words):
+            if valve.governs(role, equipment_id):
                 ratio *= valve.position_pct / 100.0
-        self._valve_cache[role_words] = ratio
+        self._valve_cache[key] = ratio
         return ratio
+
+    def _exchanger_ratio(self, exchanger: ExchangerState, *, direct: bool) -> float:
+        """Open fraction of an exchanger's primary branch (unnamed valves: direct ones only)."""
+        ratio = 1.0
+        for valve in self.valves.values():
+            if valve.spec.role == "exchanger" and (
+                    valve.spec.serves == exchanger.spec.id
+                    or (valve.spec.serves is None and direct)):
+                ratio *= valve.position_pct / 100.0
+        return ratio
+
+    def _bypass_ratio(self) -> float:
+        """Open fraction of the network's differential-pressure bypass (parallel valves add)."""
+        bypasses = [v for v in self.valves.values() if v.spec.role == "bypass"]
+        return min(1.0, sum(v.position_pct / 100.0 for v in bypasses))
 
     def _group_flow(self, group: _Group) -> tuple[float, float]:
         """Flow and head of a circulation group (implicit pump when the site lists none)."""
@@ -602,35 +636,38 @@ class StationModel:
         return flow, head
 
     def _hydraulics(self, dt_s: float) -> None:
-        production_valve = self._valve_ratio(("production",))
-        for well in self.wells.values():
-            well.settle(production_valve, dt_s)
-        # network
+        for well_id, well in self.wells.items():
+            well.settle(self._valve_ratio("production", well_id), dt_s)
+        # network: the buildings take what their valves let through; an open bypass passes
+        # the part of the pump flow they refuse back to the return main
         pump_flow, head = self._group_flow(self.user_group)
-        pump_flow *= self._valve_ratio(("user", "network", "supply"))
+        pump_flow *= self._valve_ratio("network")
         design_total = sum(z.design_flow_m3h for z in self.zones.values())
         self.network_flow_m3h = 0.0
         for zone in self.zones.values():
             zone.flow_m3h = pump_flow * zone.design_flow_m3h / design_total * zone.valve_pct / 100
             self.network_flow_m3h += zone.flow_m3h
+        self.bypass_flow_m3h = (pump_flow - self.network_flow_m3h) * self._bypass_ratio()
+        self.plant_flow_m3h = self.network_flow_m3h + self.bypass_flow_m3h
         for unit in self.user_group.pumps:
             unit_flow, unit_head = unit.circulation_point()
-            share = self.network_flow_m3h / pump_flow if pump_flow > 0 else 0.0
+            share = self.plant_flow_m3h / pump_flow if pump_flow > 0 else 0.0
             unit.deliver(unit_flow * share, unit_head, dt_s)
         self.network_head_m = head
         # source loop: each borehole gets the flow of the pumps serving it
         head = 0.0
         spare_flow, spare_head = self._group_flow(self.source_spare)
-        spare_flow *= self._valve_ratio(("source", "loop"))
         orphan_rated = sum(self.boreholes[b].spec.rated_flow_m3h for b in self._orphan_boreholes)
         for bh_id, bh in self.boreholes.items():
             group = self.source_groups[bh_id]
+            open_ratio = (self._valve_ratio("source_loop", bh_id)
+                          * self._valve_ratio("cooling_tower_changeover", bh_id))
             if group.pumps:
                 flow, group_head = self._group_flow(group)
-                bh.flow_m3h = flow * self._valve_ratio(("source", "loop"))
+                bh.flow_m3h = flow * open_ratio
                 head = max(head, group_head)
             else:
-                bh.flow_m3h = spare_flow * bh.spec.rated_flow_m3h / orphan_rated
+                bh.flow_m3h = spare_flow * bh.spec.rated_flow_m3h / orphan_rated * open_ratio
                 head = max(head, spare_head)
         for group in (self.source_spare, *self.source_groups.values()):
             for unit in group.pumps:
@@ -674,8 +711,11 @@ class StationModel:
         if self.cooling_on:
             self._thermal_cooling(dt_s)
             return
-        mixed_return = self._zone_returns(dt_s)
-        user_flow = self.network_flow_m3h
+        mixed_return = self.network_return_c = self._zone_returns(dt_s)
+        user_flow = self.plant_flow_m3h
+        if self.bypass_flow_m3h > 0:
+            mixed_return = (self.network_flow_m3h * mixed_return
+                            + self.bypass_flow_m3h * self.station_supply_c) / user_flow
         target = self.supply_target_c
         c_user = capacity_rate_kw_per_k(user_flow, mixed_return)
         if self.wells:
@@ -725,7 +765,7 @@ class StationModel:
     def _thermal_cooling(self, dt_s: float) -> None:
         """Summer: heat pumps chill the network and reject the heat into the borehole loop."""
         station = self.site.station
-        user_flow = self.network_flow_m3h
+        user_flow = self.plant_flow_m3h
         flow_total = weighted = 0.0
         for zone in self.zones.values():
             if zone.flow_m3h <= 0.0:
@@ -748,6 +788,10 @@ class StationModel:
             zone.return_c = max(min(full, wanted), standby)
             flow_total += zone.flow_m3h
             weighted += zone.flow_m3h * zone.return_c
+        if flow_total > 0:
+            self.network_return_c = weighted / flow_total
+        flow_total += self.bypass_flow_m3h
+        weighted += self.bypass_flow_m3h * self.station_supply_c
         mixed_return = weighted / flow_total if flow_total > 0 else self.return_c
         c_user = capacity_rate_kw_per_k(user_flow, mixed_return)
         t_plant, source_kw, compressor_kw = self._loop_plant(
@@ -791,7 +835,7 @@ class StationModel:
             self._source_out_c = t_src
             return t_return, 0.0, 0.0
         rated_running = sum(h.spec.rated_heat_kw for h in running)
-        user_flow = self.network_flow_m3h
+        user_flow = self.plant_flow_m3h
         for hp in running:
             share = hp.spec.rated_heat_kw / rated_running
             c_i = c_user * share
@@ -854,21 +898,24 @@ class StationModel:
         if not group:
             return 0.0, t_src, t_user
         heat = 0.0
-        if c_src > 0 and c_user > 0 and t_src > t_user:
-            ua = sum(x.ua_kw_per_k for x in group)
-            c_primary = c_src * self._valve_ratio(("exchanger",))
-            eps = counterflow_effectiveness(ua, c_primary, c_user)
+        ua_total = sum(x.ua_kw_per_k for x in group)
+        opening = sum(x.ua_kw_per_k * self._exchanger_ratio(x, direct=True)
+                      for x in group) / ua_total
+        if c_src > 0 and c_user > 0 and t_src > t_user and opening > 0:
+            c_primary = c_src * opening
+            eps = counterflow_effectiveness(ua_total, c_primary, c_user)
             heat = min(eps * min(c_primary, c_user) * (t_src - t_user),
                        max(0.0, c_user * (target - t_user)))
         t_src_out = t_src - heat / c_src if c_src > 0 else t_src
         t_user_out = t_user + heat / c_user if c_user > 0 else t_user
-        ua_total = sum(x.ua_kw_per_k for x in group)
+        # the exchangers' own primary outlet, before the water sent past them rejoins
+        t_primary_out = t_src - heat / (c_src * opening) if c_src > 0 and opening > 0 else t_src
         for x in group:
             share = x.ua_kw_per_k / ua_total
             x.heat_kw = heat * share
-            x.primary_in_c, x.primary_out_c = t_src, t_src_out
+            x.primary_in_c, x.primary_out_c = t_src, t_primary_out
             x.secondary_in_c, x.secondary_out_c = t_user, t_user_out
-            x.primary_flow_m3h = src_flow * share
+            x.primary_flow_m3h = src_flow * share * self._exchanger_ratio(x, direct=True)
             x.secondary_flow_m3h = user_flow * share
             design_flow = max(self.user_group.required_m3h * share, 1e-6)
             x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * (x.secondary_flow_m3h / design_flow) ** 2
@@ -879,7 +926,7 @@ class StationModel:
         """Solve exchangers and heat pumps on a source stream: (supply °C, source kW, power kW)."""
         self._source_in_c = t_src
         c_src = capacity_rate_kw_per_k(src_flow, t_src)
-        user_flow = self.network_flow_m3h
+        user_flow = self.plant_flow_m3h
         t_user = t_return
         source_kw = 0.0
         hp_stages = {h.spec.stage for h in self.heat_pumps.values()}
@@ -931,6 +978,8 @@ class StationModel:
         isolating = [x for x in self.exchangers.values()
                      if x.spec.stage == stage and x.serves_heat_pumps]
         hx_rated = sum(x.spec.rated_heat_kw for x in isolating)
+        opening = (sum(x.spec.rated_heat_kw * self._exchanger_ratio(x, direct=False)
+                       for x in isolating) / hx_rated) if hx_rated else 1.0
         approach_k = max((x.spec.design_approach_k for x in isolating), default=0.0)
         t_out = t_src
         source_out = min(h.evaporator_out_c for h in units)
@@ -946,7 +995,7 @@ class StationModel:
                 scale = 1.0
             else:
                 lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
-                allowed = c_src * (t_src - MIN_SOURCE_OUT_C - lift_k)
+                allowed = c_src * opening * (t_src - MIN_SOURCE_OUT_C - lift_k)
                 scale = 1.0 if total_evap <= allowed else max(allowed, 0.0) / total_evap
             if scale < 1.0:
                 for hp in units:
@@ -973,7 +1022,7 @@ class StationModel:
             x.primary_in_c, x.primary_out_c = t_src, t_out
             x.secondary_out_c = source_out + (t_src - t_out)
             x.secondary_in_c = source_out
-            x.primary_flow_m3h = src_flow * share
+            x.primary_flow_m3h = src_flow * share * self._exchanger_ratio(x, direct=False)
             x.secondary_flow_m3h = evap_flow_total * share
             x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * min(1.5, x.heat_kw / x.spec.rated_heat_kw) ** 2
         return t_out
@@ -985,16 +1034,18 @@ class StationModel:
         """Solve a closed borehole loop together with the plant it feeds (or is cooled by)."""
         plant = plant or self._plant
         loop_flow = sum(b.flow_m3h for b in self.boreholes.values())
-        if loop_flow <= 0.0:
-            result = plant(self._source_in_c, 0.0, t_return, c_user, target)
-            for bh in self.boreholes.values():
+        # a borehole whose valve is shut stands still while the others carry the loop
+        for bh in self.boreholes.values():
+            if not bh.flow_m3h > 0.0:
                 bh.heat_kw = 0.0
                 bh.ground = step_ground(bh.spec, bh.ground, 0.0, dt_s)
                 bh.outlet_temp_c = lag(bh.outlet_temp_c, bh.inlet_temp_c, 3600.0, dt_s)
-            return result
+        if loop_flow <= 0.0:
+            return plant(self._source_in_c, 0.0, t_return, c_user, target)
+        flowing = [b for b in self.boreholes.values() if b.flow_m3h > 0.0]
         inlet_guess = self._source_out_c
         offset = gain = 0.0
-        for bh in self.boreholes.values():
+        for bh in flowing:
             weight = bh.flow_m3h / loop_flow
             low = borehole_outlet_temp_c(bh.spec, bh.ground, inlet_guess, bh.flow_m3h)
             high = borehole_outlet_temp_c(bh.spec, bh.ground, inlet_guess + 1.0, bh.flow_m3h)
@@ -1009,7 +1060,7 @@ class StationModel:
             outlet = (offset - gain * extracted / c_src) / (1.0 - gain)
         outlet = self._source_in_c
         inlet = self._source_out_c
-        for bh in self.boreholes.values():
+        for bh in flowing:
             bh.inlet_temp_c = inlet
             bh.outlet_temp_c = outlet
             bh.heat_kw = result[1] * bh.flow_m3h / loop_flow
@@ -1029,7 +1080,9 @@ class StationModel:
             return
         produced = self.source_flow_m3h
         wells = list(self.reinjection.values())
-        capacity = [w.capacity_m3h() for w in wells]
+        # a throttled inlet valve limits what its well takes; the others take the rest
+        capacity = [w.capacity_m3h() * self._valve_ratio("reinjection", ident)
+                    for ident, w in self.reinjection.items()]
         total_capacity = sum(capacity)
         taken = min(produced, total_capacity)
         self.overflow_m3h = produced - taken
