@@ -432,13 +432,17 @@ def _station_alarms(site: Site, freezing_point_c: float, small_dt_rule: bool
     production = _flow_points(site, ProductionWell)
     reinjection = _flow_points(site, ReinjectionWell)
     if production and reinjection:
-        for hours, priority in ((1, Priority.LOW), (24, Priority.MEDIUM)):
+        season_s = station.climate.heating_season_days * 86400.0
+        windows = (("1h", "1 h", 3600.0, Priority.LOW, 0.01),
+                   ("24h", "24 h", 86400.0, Priority.MEDIUM, 0.01),
+                   ("season", "the season", season_s, Priority.MEDIUM, 0.005))
+        for suffix, label, window_s, priority, deadband in windows:
             alarms.append(AlarmRule(
-                _spec(site, f"{station.id}.reinjection_{hours}h", station.id,
-                      "reinjection_ratio", f"Reinjection below production over {hours} h",
-                      priority=priority, deadband=0.01),
+                _spec(site, f"{station.id}.reinjection_{suffix}", station.id,
+                      "reinjection_ratio", f"Reinjection below production over {label}",
+                      priority=priority, deadband=deadband),
                 {"production": production, "reinjection": reinjection},
-                {"limit": 0.98, "window_s": hours * 3600.0, "min_coverage": 0.9,
+                {"limit": 0.98, "window_s": window_s, "min_coverage": 0.9,
                  "min_volume_m3": 1.0}))
     networks = [e.id for e in site.equipment if e.kind == "network"]
     makeups = [p for e in site.equipment if e.kind == "water_treatment"

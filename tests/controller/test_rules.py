@@ -261,6 +261,8 @@ def test_every_reinjection_well_gets_the_reinjection_rules() -> None:
     after = alarm(_with_fourth_reinjection_well(DOUBLET), "hydrothermal-doublet.reinjection_24h")
     assert after.inputs["reinjection"] == ("RW1.flow", "RW2.flow", "RW3.flow", "RW4.flow")
     assert after.params["window_s"] == 86400.0
+    season = alarm(DOUBLET, "hydrothermal-doublet.reinjection_season")
+    assert season.params["window_s"] == DOUBLET.station.climate.heating_season_days * 86400.0
 
 
 @pytest.mark.parametrize("name", list(SITES))
