@@ -107,7 +107,8 @@ TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (S.LATCHED, T.RESET): S.NORMAL,
     (S.LATCHED, T.ACTIVATE): S.UNACKNOWLEDGED,
     # shelving: manual unshelve of an active alarm -> acknowledged, automatic -> unacknowledged
-    # (ISA-18.2 §11.7.3), so that timed shelves running out do not start a flood of old alarms
+    # (ISA-18.2 §11.7.3): whoever unshelves by hand has just looked at it; a shelf that runs
+    # out puts what is still active back in front of the operator
     **{(state, T.SHELVE): S.SHELVED for state in _SHOWN},
     (S.SHELVED, T.ACTIVATE): S.SHELVED,
     (S.SHELVED, T.CLEAR): S.SHELVED,
