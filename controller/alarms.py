@@ -569,7 +569,11 @@ def return_to_service(status: AlarmStatus, user: str, now: datetime, comment: st
 
 
 def evaluation_order(specs: Sequence[AlarmSpec]) -> list[AlarmSpec]:
-    """Alarms ordered so that a root cause is evaluated before the alarms it suppresses."""
+    """Alarms ordered so that a root cause is evaluated before the alarms it suppresses.
+
+    Refused: an id configured twice, a loop of suppressions, and a consequence whose on-delay
+    is shorter than its cause's (it would show first).
+    """
     by_id = {spec.id: spec for spec in specs}
     if len(by_id) != len(specs):
         seen: set[str] = set()
@@ -589,7 +593,13 @@ def evaluation_order(specs: Sequence[AlarmSpec]) -> list[AlarmSpec]:
         marks[spec.id] = "open"
         for name in spec.suppressed_when:
             if name in by_id:
-                visit(by_id[name], (*path, spec.id))
+                root = by_id[name]
+                if spec.on_delay_s < root.on_delay_s:
+                    raise AlarmError(
+                        f"alarm {spec.id} (on-delay {spec.on_delay_s:g} s) is suppressed by "
+                        f"{root.id} (on-delay {root.on_delay_s:g} s): the consequence would "
+                        "show before its cause")
+                visit(root, (*path, spec.id))
         marks[spec.id] = "done"
         ordered.append(spec)
 

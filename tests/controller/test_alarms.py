@@ -516,6 +516,10 @@ def test_suppression_loops_and_duplicates_are_refused() -> None:
         evaluation_order([a, b])
     with pytest.raises(AlarmError, match="'a' is configured twice"):
         evaluation_order([a, a])
+    slow_cause = _spec("PW1.pump_tripped", "PW1", on_delay_s=10.0)
+    with pytest.raises(AlarmError, match=r"RW1.low_flow \(on-delay 0 s\) is suppressed by "
+                                         r"PW1.pump_tripped \(on-delay 10 s\)"):
+        evaluation_order([LOW_FLOW, slow_cause])
 
 
 def test_a_good_observation_needs_a_value() -> None:
