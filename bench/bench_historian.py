@@ -1,4 +1,9 @@
-"""Historian benchmark: MQTT → committed rows, COPY ceiling, latency, storage, one-year trend.
+"""Historian benchmark: MQTT → committed rows against the idempotent-path ceiling, latency,
+storage, one-year trend.
+
+The ceiling that matters is the idempotent path the historian must take (binary COPY into a
+staging table, then ``INSERT … ON CONFLICT (point_id, time) DO NOTHING``), measured in the same
+run, in transactions of the historian's batch size; the raw COPY is printed beside it.
 
 Run: .venv/bin/python bench/bench_historian.py [--stations 10 --points 200 --scans 300]
            [--plain] [--trend-days 365]
@@ -50,6 +55,35 @@ def copy_ceiling(dsn: str, rows: int) -> float:
             for i in range(rows):
                 copy.write_row((1 + i % 200, start + timedelta(seconds=i // 200), 1.5, 0))
         conn.commit()
+        elapsed = time.perf_counter() - began
+    return rows / elapsed
+
+
+def idempotent_ceiling(dsn: str, rows: int, per_transaction: int = 50_000) -> float:
+    """COPY into a staging table + INSERT … ON CONFLICT DO NOTHING, as the historian writes."""
+    start = datetime(2025, 6, 1, tzinfo=UTC)
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SET jit = off")
+        conn.execute(
+            "CREATE TEMP TABLE stage (point_id int4, time timestamptz, value float8,"
+            " quality int2) ON COMMIT DELETE ROWS"
+        )
+        conn.commit()
+        began = time.perf_counter()
+        for first in range(0, rows, per_transaction):
+            with conn.cursor() as cur:
+                with cur.copy(
+                    "COPY stage (point_id, time, value, quality) FROM STDIN (FORMAT BINARY)"
+                ) as copy:
+                    copy.set_types(["int4", "timestamptz", "float8", "int2"])
+                    for i in range(first, min(rows, first + per_transaction)):
+                        copy.write_row((1 + i % 200, start + timedelta(seconds=i // 200), 1.5, 0))
+                cur.execute(
+                    "INSERT INTO samples (point_id, time, value, quality)"
+                    " SELECT point_id, time, value, quality FROM stage ORDER BY point_id, time"
+                    " ON CONFLICT (point_id, time) DO NOTHING"
+                )
+            conn.commit()
         elapsed = time.perf_counter() - began
     return rows / elapsed
 
@@ -237,12 +271,22 @@ def main() -> int:
         cluster.start()
         dsn = cluster.create_database("bench")
         ceiling_dsn = cluster.create_database("ceiling")
-        for target in (dsn, ceiling_dsn):
+        idempotent_dsn = cluster.create_database("idempotent")
+        for target in (dsn, ceiling_dsn, idempotent_dsn):
             with psycopg.connect(target, autocommit=True) as conn:
                 features = migrate(conn)
         print(f"database: PostgreSQL 15, {features}")
         ceiling = copy_ceiling(ceiling_dsn, 1_000_000)
         print(f"raw COPY ceiling: {ceiling:,.0f} rows/s")
+        with psycopg.connect(idempotent_dsn, autocommit=True) as conn:
+            conn.execute("INSERT INTO stations (id) VALUES ('ceiling')")
+            conn.execute(
+                "INSERT INTO points (station, name) SELECT 'ceiling', 'p' || n"
+                " FROM generate_series(1, 200) AS n"
+            )
+        idempotent = idempotent_ceiling(idempotent_dsn, 600_000)
+        print(f"idempotent-path ceiling (COPY into staging + INSERT … ON CONFLICT, 50,000 rows"
+              f" per transaction): {idempotent:,.0f} rows/s")
         historian = start_historian(broker.url, dsn, workdir / "historian.log")
         time.sleep(2)
         result = throughput(broker, dsn, args.stations, args.points, args.scans)
@@ -251,7 +295,8 @@ def main() -> int:
             f" of {result['samples_per_message']} samples; published in"
             f" {result['publish_s']:.1f} s, all committed after {result['ingest_s']:.1f} s:"
             f" {result['samples_per_s']:,.0f} samples/s"
-            f" = {result['samples_per_s'] / ceiling:.0%} of the COPY ceiling"
+            f" = {result['samples_per_s'] / idempotent:.0%} of the idempotent-path ceiling"
+            f" ({result['samples_per_s'] / ceiling:.0%} of raw COPY)"
         )
         lat = latency(broker, dsn, args.latency_samples)
         print(
