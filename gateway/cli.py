@@ -14,9 +14,10 @@ from pathlib import Path
 
 from gateway.commands import load_policy
 from gateway.config import EndpointError, load_endpoints_file, parse_override, with_endpoints
-from gateway.mqtt import BrokerSettings
 from gateway.runtime import Gateway, GatewaySettings
 from plant.site import SiteFileError, load_site
+from runtime.mqtt import BrokerSettings
+from runtime.settings import read_secret, setup_logging
 
 log = logging.getLogger("gateway")
 
@@ -56,10 +57,7 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
     """Build the gateway's settings from parsed arguments; raise ValueError naming a problem."""
     password = None
     if args.password_file is not None:
-        try:
-            password = args.password_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ValueError(f"--password-file: {exc}") from None
+        password = read_secret(args.password_file, "--password-file")
         if args.username is None:
             raise ValueError("--password-file needs --username")
     if args.spool_max_mb <= 0 or args.replay_rate <= 0 or args.health_period <= 0:
@@ -85,11 +83,8 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
 def main(argv: Sequence[str]) -> int:
     """Run the gateway until SIGINT or SIGTERM."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("asyncua").setLevel(logging.WARNING)
-    logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
     try:
+        setup_logging(args.log_level)
         site = load_site(args.site)
         overrides: dict[str, str] = {}
         if args.endpoints_file is not None:

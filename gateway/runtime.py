@@ -20,7 +20,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from gateway.backoff import Backoff
 from gateway.clock_offset import ClockOffset, clock_offset_point
 from gateway.commands import (
     CommandPolicy,
@@ -35,7 +34,6 @@ from gateway.commands import (
 from gateway.driver import DRIVERS, DeviceError, DeviceState, Driver, PartialReadError
 from gateway.forwarder import Forwarder, encode_samples
 from gateway.health import DeviceHealth, SpoolHealth, health_points, health_readings
-from gateway.mqtt import BrokerLink, BrokerSettings
 from gateway.quality import Reading, ReportFilter, checked
 from gateway.spool import Spool
 from plant.contract import (
@@ -55,6 +53,8 @@ from plant.contract import (
 )
 from plant.measurands import COUNTERS
 from plant.site import ModbusDevice, OpcUaDevice, Point, Site
+from runtime.backoff import Backoff
+from runtime.mqtt import BrokerLink, BrokerSettings
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -35,6 +33,8 @@ from historian.settings import HistorianSettings
 from historian.store import Inbound, Store, WriteReport, connect
 from historian.watermark import Watermarks
 from plant.contract import DataBatch, Topic, Watermark, subscription, topic
+from runtime.backoff import Backoff
+from runtime.mqtt import new_client
 
 log = logging.getLogger(__name__)
 
@@ -58,25 +58,6 @@ class Received:
     topic: str
     payload: bytes
     received: float
-
-
-class Backoff:
-    """Capped exponential backoff with jitter; ``reset`` after a success."""
-
-    def __init__(self, first_s: float = 0.2, max_s: float = 10.0) -> None:
-        self.first_s = first_s
-        self.max_s = max_s
-        self._next = first_s
-
-    def delay(self) -> float:
-        """Return the next delay and grow the one after."""
-        current = self._next
-        self._next = min(self._next * 2, self.max_s)
-        return current * random.uniform(0.8, 1.2)
-
-    def reset(self) -> None:
-        """Start again from the first delay."""
-        self._next = self.first_s
 
 
 def _is_connection_error(error: psycopg.Error) -> bool:
@@ -110,15 +91,9 @@ class Historian:
     # -- MQTT ------------------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.settings.client_id,
-            protocol=mqtt.MQTTv5,
-        )
+        client = new_client(self.settings.broker_settings, reconnect=True)
         client.manual_ack_set(True)
         client.reconnect_delay_set(min_delay=1, max_delay=int(self.settings.retry_max_s) or 1)
-        if self.settings.username is not None:
-            client.username_pw_set(self.settings.username, self.settings.password)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
@@ -193,7 +168,7 @@ class Historian:
 
     def start(self) -> None:
         """Connect to the broker and start the writer and rollup threads."""
-        address = self.settings.broker_address
+        address = self.settings.broker_settings
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.settings.session_expiry_s
         properties.ReceiveMaximum = self.settings.receive_maximum
@@ -292,7 +267,7 @@ class Historian:
                     continue
 
     def _write_loop(self) -> None:
-        backoff = Backoff(max_s=self.settings.retry_max_s)
+        backoff = Backoff(base_s=0.2, cap_s=self.settings.retry_max_s)
         while not self._stop.is_set():
             if not self._store.connected:
                 try:
@@ -300,7 +275,7 @@ class Historian:
                     log.info("database connected (%s)", self._store.features)
                 except psycopg.Error as error:
                     self._store.close()
-                    pause = backoff.delay()
+                    pause = backoff.next_delay()
                     log.warning("database unavailable (%s); retrying in %.1f s", error, pause)
                     self._stop.wait(pause)
                     continue
@@ -316,7 +291,7 @@ class Historian:
                     report = self._write(inbound)
                 except psycopg.Error as error:
                     self._store.close()
-                    pause = backoff.delay()
+                    pause = backoff.next_delay()
                     log.warning("database write failed (%s); retrying in %.1f s", error, pause)
                     self._stop.wait(pause)
                     continue
@@ -365,7 +340,7 @@ class Historian:
 
     def _watermark_loop(self) -> None:
         """Publish the watermark of every station committed to, read from the database."""
-        backoff = Backoff(max_s=self.settings.retry_max_s)
+        backoff = Backoff(base_s=0.2, cap_s=self.settings.retry_max_s)
         conn: psycopg.Connection[tuple[object, ...]] | None = None
         published: dict[str, tuple[tuple[tuple[int, int], ...], float]] = {}
         pending: set[str] = set()
@@ -392,7 +367,7 @@ class Historian:
                 if conn is not None:
                     conn.close()
                 conn = None
-                pause = backoff.delay()
+                pause = backoff.next_delay()
                 log.warning("reading watermarks failed (%s); retrying in %.1f s", error, pause)
                 self._stop.wait(pause)
                 continue
@@ -420,7 +395,7 @@ class Historian:
     # -- rollups -----------------------------------------------------------------------------------
 
     def _rollup_loop(self) -> None:
-        backoff = Backoff(max_s=self.settings.retry_max_s)
+        backoff = Backoff(base_s=0.2, cap_s=self.settings.retry_max_s)
         conn: psycopg.Connection[tuple[object, ...]] | None = None
         max_hold = timedelta(seconds=self.settings.max_hold_s)
         last_retention = 0.0
@@ -452,7 +427,7 @@ class Historian:
                 if conn is not None:
                     conn.close()
                 conn = None
-                pause = backoff.delay()
+                pause = backoff.next_delay()
                 log.warning("rollup pass failed (%s); retrying in %.1f s", error, pause)
                 self._stop.wait(pause)
         if conn is not None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from runtime.mqtt import BrokerSettings
 
 DEFAULT_MQTT_PORT = 1883
 
@@ -20,17 +22,9 @@ class BrokerAddress(BaseModel):
 
 
 def parse_broker_url(url: str) -> BrokerAddress:
-    """Parse ``mqtt://host[:port]``; raise ValueError naming what is wrong."""
-    parts = urlsplit(url)
-    if parts.scheme != "mqtt":
-        raise ValueError(f"broker URL {url!r} must start with mqtt://")
-    if not parts.hostname:
-        raise ValueError(f"broker URL {url!r} has no host")
-    try:
-        port = parts.port or DEFAULT_MQTT_PORT
-    except ValueError:
-        raise ValueError(f"broker URL {url!r} has an invalid port") from None
-    return BrokerAddress(host=parts.hostname, port=port)
+    """Parse ``mqtt://host[:port]`` or ``mqtts://host[:port]``; raise ValueError naming it."""
+    settings = BrokerSettings.from_url(url)
+    return BrokerAddress(host=settings.host, port=settings.port)
 
 
 class HistorianSettings(BaseModel):
@@ -44,7 +38,12 @@ class HistorianSettings(BaseModel):
     group: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] | None = None
     """Shared-subscription group: historians in one group split the data stream."""
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    tls_ca: Path | None = None
+    """CA certificate that signed the broker's (``mqtts://``); the system's CAs without it."""
+    tls_cert: Path | None = None
+    """Client certificate (PEM), for a broker that asks for one; goes with ``tls_key``."""
+    tls_key: Path | None = None
     session_expiry_s: Annotated[int, Field(ge=0)] = 7 * 24 * 3600
     receive_maximum: Annotated[int, Field(ge=1, le=65535)] = 5000
     batch_max_messages: Annotated[int, Field(ge=1)] = 2000
@@ -69,7 +68,22 @@ class HistorianSettings(BaseModel):
             raise ValueError("db must be a postgresql:// URL or a libpq key=value string")
         return value
 
+    @field_validator("tls_cert", "tls_key", "tls_ca")
+    @classmethod
+    def _readable(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a readable file")
+        return value
+
     @property
     def broker_address(self) -> BrokerAddress:
         """The broker's host and port."""
         return parse_broker_url(self.broker)
+
+    @property
+    def broker_settings(self) -> BrokerSettings:
+        """How to reach the broker, in the shared runtime's terms."""
+        return BrokerSettings.from_url(
+            self.broker, client_id=self.client_id, username=self.username,
+            password=self.password, tls_ca=self.tls_ca, tls_cert=self.tls_cert,
+            tls_key=self.tls_key)

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gateway.config import with_endpoints
-from gateway.mqtt import BrokerSettings
 from gateway.runtime import Gateway, GatewaySettings
 from plant.site import Site
+from runtime.mqtt import BrokerSettings
 from tests.gateway.fake_modbus import FakeModbus
 from tests.gateway.fake_opcua import FakeOpcUa
 from tests.gateway.signers import POLICY

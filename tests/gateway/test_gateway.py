@@ -198,8 +198,8 @@ def test_broker_credentials_are_used_and_a_refusal_is_survived(site: Site, tmp_p
     broker.start()
 
     async def scenario() -> None:
-        from gateway.mqtt import BrokerSettings
         from gateway.runtime import Gateway, GatewaySettings
+        from runtime.mqtt import BrokerSettings
 
         async with station(site) as st:
             for password, expected in [("wrong", False), ("s3cret", True)]:

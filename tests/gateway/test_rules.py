@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.backoff import Backoff
 from gateway.commands import CommandRefusedError, Refusal, check_command, confirms, parse_command
 from gateway.config import EndpointError, parse_override, with_endpoints
 from gateway.forwarder import batch_payload, encode_samples
@@ -17,6 +16,7 @@ from gateway.modbus_codec import decode, encode
 from gateway.quality import Reading, ReportFilter, checked, range_quality
 from plant.contract import Command, DataBatch, Quality, Reason
 from plant.site import Point, Site
+from runtime.backoff import Backoff
 
 NOW = datetime(2026, 1, 15, 6, 0, tzinfo=UTC)
 

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from gateway.mqtt import BrokerSettings
 from gateway.runtime import Gateway, GatewaySettings
 from geoscada.services import MOSQUITTO, free_port
 from plant.site import Site
+from runtime.mqtt import BrokerSettings
 from tests.gateway.harness import station
 from tests.gateway.mqtt_helpers import until
 
