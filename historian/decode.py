@@ -39,6 +39,7 @@ EARLIEST_SAMPLE = datetime(1990, 1, 1, tzinfo=UTC)
 """Samples before this are a gateway clock fault, not plant history."""
 FUTURE_TOLERANCE = timedelta(days=1)
 MAX_REASON_CHARS = 500
+MAX_BIGINT = 2**63 - 1
 
 _BATCH_REQUIRED = frozenset({"station", "session", "seq", "samples"})
 _QUALITIES = frozenset(q.value for q in Quality)
@@ -235,6 +236,9 @@ def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
         return Rejected(
             f"payload station {message.station!r} differs from topic station {station!r}"
         )
+    too_large = _beyond_bigint(message)
+    if too_large is not None:
+        return Rejected(f"{kind.value} payload invalid: {too_large} exceeds 2**63 - 1")
     if isinstance(message, Batch):
         problem = _check_samples(message, now or datetime.now(UTC))
         if problem is not None:
@@ -244,6 +248,16 @@ def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
     if isinstance(message, Birth | Death) and _has_nul(message.model_dump()):
         return Rejected(f"{kind.value} payload invalid: text contains a NUL character")
     return message
+
+
+def _beyond_bigint(message: Batch | Birth | Death | Event) -> str | None:
+    """The name of a session, seq or bdSeq too large for the database's 64-bit integers."""
+    counts = {"session": getattr(message, "session", 0), "seq": getattr(message, "seq", 0),
+              "bdseq": getattr(message, "bdseq", 0), "last_seq": getattr(message, "last_seq", 0)}
+    for name, value in counts.items():
+        if isinstance(value, int) and value > MAX_BIGINT:
+            return name
+    return None
 
 
 def _has_nul(value: object) -> bool:

@@ -10,11 +10,23 @@ import psycopg
 import pytest
 
 from historian import query
-from historian.decode import Rejected
+from historian.decode import Rejected, decode
 from historian.schema import MIGRATIONS, latest_version, migrate, schema_version
 from historian.store import Inbound, Store, _missing_ranges
 from historian.synthetic import StationFeed
-from plant.contract import DataBatch, Death, Quality, Reason, Sample, Topic, topic
+from plant.contract import (
+    Command,
+    CommandAck,
+    DataBatch,
+    Death,
+    Event,
+    Outcome,
+    Quality,
+    Reason,
+    Sample,
+    Topic,
+    topic,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -277,3 +289,44 @@ def test_two_historians_migrating_at_once_apply_each_migration_once(database: st
     with psycopg.connect(database) as conn:
         assert schema_version(conn) == latest_version()
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (len(MIGRATIONS),)
+
+
+def test_commands_acks_and_events_reach_append_only_tables(database: str) -> None:
+    station = "st-cmd"
+    issued = T0 + timedelta(minutes=1)
+    command = Command(id="c-1", point="PW1.speed_setpoint", value=42.5, origin="operator:li",
+                      issued=issued, expires=issued + timedelta(seconds=30))
+    ack = CommandAck(id="c-1", point="PW1.speed_setpoint", outcome=Outcome.DONE, readback=42.5,
+                     t=issued + timedelta(seconds=1))
+    event = Event(station=station, id="e-1", t=issued, kind="alarm", source="controller-a",
+                  data={"message": "PW1 flow low", "severity": 2})
+
+    def inbound(kind: Topic, message: Command | CommandAck | Event) -> Inbound:
+        payload = message.model_dump_json().encode()
+        return Inbound(topic(station, kind), payload, decode(topic(station, kind), payload))
+
+    store = Store(database)
+    store.connect()
+    messages = [inbound(Topic.CMD, command), inbound(Topic.ACK, ack), inbound(Topic.EVENT, event)]
+    first = store.write(messages)
+    store.write(messages)  # QoS 1 duplicates
+    store.close()
+    assert first.records == 3
+    assert _rows(database, "SELECT id, station, value, origin, outcome, readback, acked_at"
+                           " FROM commands") == [
+        ("c-1", station, 42.5, "operator:li", "done", 42.5, issued + timedelta(seconds=1))
+    ]
+    assert _rows(database, "SELECT station, actor, action, target FROM audit ORDER BY id") == [
+        (station, "operator:li", "command", "PW1.speed_setpoint"),
+        (station, f"gateway:{station}", "ack done", "PW1.speed_setpoint"),
+    ]
+    assert _rows(database, "SELECT event_id, kind, severity, source, message, data->>'message'"
+                           " FROM events") == [
+        ("e-1", "alarm", 2, "controller-a", "PW1 flow low", "PW1 flow low")
+    ]
+    with psycopg.connect(database) as conn:
+        for statement in ("UPDATE audit SET actor = 'someone else'", "DELETE FROM audit",
+                          "DELETE FROM commands", "UPDATE commands SET outcome = 'failed'"):
+            with pytest.raises(psycopg.errors.RaiseException, match="append-only"):
+                conn.execute(statement.encode())
+            conn.rollback()
