@@ -26,6 +26,14 @@ def test_minimal_site_loads() -> None:
     assert len(site.points_on("opc1")) == 2
 
 
+def test_a_meter_declares_its_rollover_and_reset_point() -> None:
+    text = mutate("measurand: flow, unit: m3/h, range: [0, 200], deadband: 0.5,",
+                  "measurand: volume, unit: m3, range: [0, 1000000], rollover: 1000000,"
+                  " reset_point: RW1.water_level,")
+    meter = parse_site(text, "sites/meter.yaml").point("PW1.flow")
+    assert (meter.rollover, meter.reset_point) == (1000000.0, "RW1.water_level")
+
+
 def mutate(old: str, new: str) -> str:
     assert TEXT.count(old) == 1, f"fixture text {old!r} must occur exactly once"
     return TEXT.replace(old, new)
@@ -108,6 +116,13 @@ CASES = [
     ("COP above Carnot", "rated_cop: 5.0", "rated_cop: 11.0",
      ["equipment[2](HP1).rated_cop", "reaches the Carnot COP 10.77", "20.0 → 50.0 °C"],
      "rated_cop: 11.0"),
+    ("rollover on a measured value", "range: [0, 200], deadband: 0.5,",
+     "range: [0, 200], deadband: 0.5, rollover: 1000,",
+     ["points[1](PW1.flow)", "rollover and reset_point are for meters"], "id: PW1.flow"),
+    ("unknown reset point",
+     "measurand: flow, unit: m3/h, range: [0, 200], deadband: 0.5,",
+     "measurand: volume, unit: m3, range: [0, 1000000], reset_point: PW1.resets,",
+     ["points[1](PW1.flow).reset_point", "unknown point 'PW1.resets'"], "id: PW1.flow"),
     ("broken YAML", "poll_groups: {fast: 1.0, slow: 10.0}", "poll_groups: {fast: 1.0, slow: 10.0",
      ["(YAML)"], None),
 ]
