@@ -306,11 +306,13 @@ class ExchangerState:
     heat_kw: float = 0.0
     dp_kpa: float = 0.0
     loop_pumps: list[PumpUnit] = field(default_factory=list)
+    fouling: float = 0.0
+    """Fouling resistance as a multiple of the clean heat-transfer resistance (0: clean)."""
 
     @property
     def ua_kw_per_k(self) -> float:
-        """Conductance: rated heat over design approach (constant ΔT of a balanced exchanger)."""
-        return self.spec.rated_heat_kw / self.spec.design_approach_k
+        """Conductance: rated heat over design approach, lowered by fouling in series."""
+        return self.spec.rated_heat_kw / self.spec.design_approach_k / (1.0 + self.fouling)
 
 
 def counterflow_effectiveness(ua: float, c_hot: float, c_cold: float) -> float:

@@ -19,9 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 FaultKind = Literal[
     "device_silent", "sensor_stuck", "sensor_drift", "sensor_dead", "sensor_garbage",
     "heat_pump_trip", "reinjection_clogging", "well_pump_failure",
+    "filter_fouling", "plate_fouling", "heat_pump_degradation", "makeup_leak", "meter_glitch",
 ]
 FAULT_KINDS: tuple[str, ...] = FaultKind.__args__  # type: ignore[attr-defined]
-SENSOR_FAULTS = frozenset({"sensor_stuck", "sensor_drift", "sensor_dead", "sensor_garbage"})
+SENSOR_FAULTS = frozenset({"sensor_stuck", "sensor_drift", "sensor_dead", "sensor_garbage",
+                           "meter_glitch"})
 EQUIPMENT_FAULTS = frozenset({"heat_pump_trip", "reinjection_clogging", "well_pump_failure"})
 
 
@@ -35,9 +37,12 @@ class FaultSpec(BaseModel):
     at_s: Annotated[float, Field(ge=0)] = 0.0
     duration_s: Annotated[float, Field(gt=0)] | None = None
     rate: float = 0.0
-    """Drift in point units per hour (sensor_drift) or injectivity loss per day (clogging)."""
+    """Drift in point units per hour (sensor_drift), injectivity loss per day (clogging),
+    added resistance per hour (filter_fouling) or per day (plate_fouling) as a multiple of the
+    clean one, or leak in m³/h (makeup_leak)."""
     value: float | None = None
-    """Value a stuck sensor shows (default: the value it had when it stuck)."""
+    """Value a stuck sensor shows (default: the value it had when it stuck), a glitching
+    meter shows (default 0), or the share of efficiency a degraded heat pump loses."""
 
 
 class FaultFileError(ValueError):

@@ -123,6 +123,10 @@ class PointTable:
             return None
         if fault.kind == "sensor_stuck":
             return fault.stuck_value if fault.stuck_value is not None else value
+        if fault.kind == "meter_glitch":
+            # a meter's register misread as another number (often 0) while the glitch lasts
+            glitch = fault.stuck_value if fault.stuck_value is not None else 0.0
+            return round(glitch) if point.dtype == "int" else glitch
         if isinstance(value, bool):
             return (not value) if fault.kind == "sensor_garbage" and generator.random() < 0.5 \
                 else value

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
+from plant.measurands import COUNTERS
 from plant.site import (
     HeatPump,
     Point,
@@ -29,6 +30,7 @@ from simulator.faults import (
 )
 from simulator.points import PointTable, SensorFault, is_finite_number, to_model_units
 from simulator.station import StationModel, Value
+from simulator.wear import TARGETS, WEAR_FAULTS, Wear
 
 RefusalReason = Literal["unknown_point", "not_writable", "out_of_range", "bad_value"]
 
@@ -62,6 +64,7 @@ class StationSim:
         self.station_id = site.station.id
         self.model = StationModel(site, seed=seed, start=start, warm_up_s=warm_up_s)
         self.table = PointTable(site, self.model, seed)
+        self.wear = Wear(site, self.model, self.table)
         self.timeline = FaultTimeline()
         self.elapsed_s = 0.0
         self.steps = 0
@@ -77,6 +80,7 @@ class StationSim:
     def advance(self, dt_s: float) -> None:
         """Step the station by ``dt_s`` simulated seconds and start or end due faults."""
         self.model.advance(dt_s)
+        self.wear.step(dt_s)
         self.elapsed_s += dt_s
         self.steps += 1
         self._apply_due()
@@ -167,9 +171,15 @@ class StationSim:
         if spec.kind == "device_silent":
             ok = any(d.id == target for d in site.devices)
             wanted = "a device"
+        elif spec.kind == "meter_glitch":
+            ok = target in self.table.index and site.point(target).measurand in COUNTERS
+            wanted = "a meter's counter point"
         elif spec.kind in SENSOR_FAULTS:
             ok = target in self.table.index
             wanted = "a point"
+        elif spec.kind in WEAR_FAULTS:
+            kind, wanted = TARGETS[spec.kind]
+            ok = isinstance(kinds.get(target), kind)
         elif spec.kind == "heat_pump_trip":
             ok = isinstance(kinds.get(target), HeatPump)
             wanted = "a heat pump"
@@ -201,7 +211,10 @@ class StationSim:
         elif spec.kind in SENSOR_FAULTS:
             self.table.add_fault(spec.target, SensorFault(
                 fault.id, spec.kind, self.elapsed_s, spec.rate,
-                spec.value if spec.kind == "sensor_stuck" else None))
+                spec.value if spec.kind in ("sensor_stuck", "meter_glitch") else None))
+        elif spec.kind in WEAR_FAULTS:
+            self.wear.start(fault.id, spec)
+            self.table._step = -1
         elif spec.kind in EQUIPMENT_FAULTS:
             self._equipment_fault(spec, True)
 
@@ -215,6 +228,9 @@ class StationSim:
                 self._notify(FaultChange(spec.target, False))
         elif spec.kind in SENSOR_FAULTS:
             self.table.remove_fault(fault.id)
+        elif spec.kind in WEAR_FAULTS:
+            self.wear.end(fault.id, spec)
+            self.table._step = -1
         else:
             self._equipment_fault(spec, False)
 
