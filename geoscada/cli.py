@@ -16,6 +16,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "historian": ("historian.cli", "ingest MQTT into TimescaleDB"),
     "query": ("historian.query_cli", "query the historian"),
     "models": ("plant.models.cli", "compute the Heilongjiang plan's tables and station KPIs"),
+    "controller": ("controller.cli", "evaluate the stations' alarms and publish their events"),
+    "alarms": ("controller.alarms_cli", "list alarms and their KPIs; acknowledge, shelve, ..."),
     "demo": ("geoscada.demo", "bring up simulated stations and every service"),
 }
 
