@@ -1,0 +1,58 @@
+"""Operator actions on alarms: validated requests applied by the alarm engine.
+
+An action names the station, the alarm, what to do and the user doing it; the engine's own
+checks (a named user, a reason for a shelf, its time limit, what each state allows) refuse the
+rest with a message saying why. Requests arrive as JSON files in the controller's state
+directory (``inbox/``, written by ``geoscada alarms ack|shelve|...``); the answer is written
+beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+
+from controller import alarms
+from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus
+
+Verb = Literal["ack", "reset", "shelve", "unshelve", "comment", "remove", "restore"]
+
+
+class AlarmAction(BaseModel):
+    """One operator action on one alarm."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    station: Annotated[StrictStr, Field(min_length=1, max_length=96)]
+    alarm: Annotated[StrictStr, Field(min_length=1, max_length=80)]
+    action: Verb
+    user: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    text: Annotated[StrictStr, Field(max_length=400)] = ""
+    """Comment, or the reason of a shelf or of a removal from service."""
+    duration_s: StrictFloat | StrictInt | None = None
+    """How long to shelve."""
+
+
+def apply(action: AlarmAction, spec: AlarmSpec, status: AlarmStatus, now: datetime
+          ) -> tuple[AlarmStatus, list[AlarmRecord]]:
+    """Apply an action; raise AlarmError saying why it is refused."""
+    verb, user, text = action.action, action.user, action.text
+    if verb == "ack":
+        return alarms.acknowledge(status, user, now, text)
+    if verb == "reset":
+        return alarms.reset(status, user, now, text)
+    if verb == "shelve":
+        if action.duration_s is None:
+            raise AlarmError("shelving needs a duration")
+        return alarms.shelve(status, spec, user, text, duration_s=float(action.duration_s),
+                             now=now)
+    if verb == "unshelve":
+        return alarms.unshelve(status, user, now, text)
+    if verb == "comment":
+        return alarms.comment(status, user, now, text)
+    if verb == "remove":
+        return alarms.remove_from_service(status, user, text, now)
+    return alarms.return_to_service(status, user, now, text)

@@ -1,0 +1,456 @@
+"""``geoscada controller``'s runtime: follow the stations, evaluate the alarms, publish events.
+
+Three threads: paho's network loop hands every message to a queue; the history worker reads
+the windowed rules' history windows from the historian's database (read-only) and keeps their
+latest observations; the evaluator, once a period, takes what arrived, evaluates every
+station's rules and alarms, writes the station's state file (alarm statuses and the new events
+together, atomically) and only then publishes the events at QoS 1. An event leaves the state
+file when the broker acknowledges it to a subscriber; until then it is published again, after a
+reconnect, every ``resend_s`` and after a restart, and the historian's ``(station, event id)``
+key stores it once. A restart, kill -9 included, reads the state files back: no alarm state is
+lost and no transition is raised twice (an evaluation whose state was not written is simply
+made again, with the same sequence numbers).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import psycopg
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from pydantic import BaseModel, ValidationError
+
+from controller import alarms, history
+from controller.actions import AlarmAction, apply
+from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus, Observation
+from controller.feed import StationFeed
+from controller.rules import (
+    AlarmRule,
+    AlarmSettings,
+    configure,
+    observe,
+    observe_window,
+    plant_flags,
+    site_alarms,
+)
+from controller.store import StateDir, StationState
+from plant.contract import (
+    RETAINED,
+    Birth,
+    DataBatch,
+    Death,
+    Event,
+    Topic,
+    parse_topic,
+    subscription,
+    topic,
+    utc_now,
+)
+from plant.site import Site
+from runtime.mqtt import BrokerSettings, delivered, new_client
+
+log = logging.getLogger(__name__)
+
+INBOX = "inbox"
+FOLLOWED: dict[Topic, type[BaseModel]] = {Topic.BIRTH: Birth, Topic.DEATH: Death,
+                                          Topic.DATA: DataBatch}
+"""The message kinds the controller reads, and their payloads."""
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Everything one controller process needs."""
+
+    sites: tuple[Site, ...]
+    broker: BrokerSettings
+    db: str
+    state_dir: Path
+    source: str = "geoscada-controller"
+    """The controller's identity: events' ``source`` and its MQTT client id."""
+    alarm_settings: Mapping[str, Mapping[str, AlarmSettings]] = field(default_factory=dict)
+    """Per station: alarm settings keyed by rule name or alarm id."""
+    period_s: float = 1.0
+    resend_s: float = 5.0
+    startup_grace_s: float = 30.0
+    """A station with no data yet is first evaluated this long after the start."""
+
+
+@dataclass
+class _Station:
+    site: Site
+    rules: tuple[AlarmRule, ...]
+    specs: dict[str, AlarmSpec]
+    feed: StationFeed
+    state: StationState
+    windowed: dict[str, Observation] = field(default_factory=dict)
+    sent_at: dict[str, float] = field(default_factory=dict)
+    alive: bool | None = None
+
+
+def station_rules(site: Site, settings: Mapping[str, AlarmSettings]) -> tuple[AlarmRule, ...]:
+    """A station's alarms: the site's defaults with its settings applied (order checked)."""
+    rules = configure(site_alarms(site), settings)
+    alarms.evaluation_order([r.spec for r in rules])
+    return rules
+
+
+def _summary(row: AlarmRecord) -> str:
+    move = (f"{row.from_state.value} -> {row.to_state.value}"
+            if row.from_state is not row.to_state else row.to_state.value)
+    who = f" by {row.user}" if row.user else ""
+    return f"{row.station}/{row.alarm}: {row.trigger.value}{who}, {move}: {row.text}"
+
+
+class Controller:
+    """One controller process following every configured station."""
+
+    def __init__(self, settings: ControllerSettings) -> None:
+        self.settings = settings
+        self._dir = StateDir(settings.state_dir)
+        (settings.state_dir / INBOX).mkdir(exist_ok=True)
+        self.stations: dict[str, _Station] = {}
+        for site in settings.sites:
+            sid = site.station.id
+            if sid in self.stations:
+                raise ValueError(f"station {sid} is configured twice")
+            rules = station_rules(site, settings.alarm_settings.get(sid, {}))
+            self.stations[sid] = _Station(site, rules, {r.spec.id: r.spec for r in rules},
+                                          StationFeed(sid), self._dir.load(sid))
+        unknown = sorted(set(settings.alarm_settings) - set(self.stations))
+        if unknown:
+            raise ValueError(f"alarm settings for stations not configured: {', '.join(unknown)}")
+        self._inbound: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, tuple[str, str]] = {}
+        self._acked: list[tuple[str, str]] = []
+        self._connected = threading.Event()
+        self._reconnected = False
+        self._stop = threading.Event()
+        self._stopped = threading.Event()
+        self._started = time.monotonic()
+        self._complained: set[str] = set()
+        self._client = self._make_client()
+        self._threads: list[threading.Thread] = []
+
+    # -- MQTT ------------------------------------------------------------------------------------
+
+    def _make_client(self) -> paho.Client:
+        client = new_client(self.settings.broker, self.settings.source, reconnect=True)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        client.on_publish = self._on_publish
+        return client
+
+    def _on_connect(self, client: paho.Client, userdata: object, flags: Any,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        if reason.is_failure:
+            log.warning("broker refused the connection: %s", reason)
+            return
+        client.subscribe([(subscription(kind, sid), 1)
+                          for sid in self.stations for kind in FOLLOWED])
+        with self._lock:
+            self._in_flight.clear()
+            self._reconnected = True
+        self._connected.set()
+        log.info("connected to broker %s:%d", self.settings.broker.host,
+                 self.settings.broker.port)
+
+    def _on_disconnect(self, client: paho.Client, userdata: object, flags: Any,
+                       reason: ReasonCode, properties: Properties | None) -> None:
+        if self._connected.is_set() and not self._stop.is_set():
+            log.warning("lost the broker connection: %s", reason)
+        self._connected.clear()
+
+    def _on_message(self, client: paho.Client, userdata: object,
+                    message: paho.MQTTMessage) -> None:
+        self._inbound.put((message.topic, bytes(message.payload), bool(message.retain)))
+
+    def _on_publish(self, client: paho.Client, userdata: object, mid: int,
+                    reason: ReasonCode, properties: Properties | None) -> None:
+        with self._lock:
+            sent = self._in_flight.pop(mid, None)
+            if sent is not None and delivered(reason):
+                self._acked.append(sent)
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect and start the history worker and the evaluator."""
+        self._client.connect_async(self.settings.broker.host, self.settings.broker.port,
+                                   keepalive=self.settings.broker.keepalive_s)
+        self._client.loop_start()
+        for name, target in (("controller-history", self._history_loop),
+                             ("controller-evaluate", self._evaluate_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Wait until the broker connection is up."""
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Stop evaluating, write the state and disconnect."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+        for sid, station in self.stations.items():
+            self._dir.save(sid, station.state)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._stopped.set()
+
+    def run_forever(self) -> None:
+        """Run until :meth:`stop` (called from another thread) has finished."""
+        self.start()
+        self._stopped.wait()
+
+    def _evaluate_loop(self) -> None:
+        period = self.settings.period_s
+        next_at = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self.tick(utc_now())
+            except Exception:  # a bug must not stop the alarms of every station
+                log.exception("evaluation failed; trying again next period")
+            next_at += period
+            delay = next_at - time.monotonic()
+            if delay < 0:
+                next_at, delay = time.monotonic(), 0.0
+            self._stop.wait(delay)
+
+    # -- one evaluation --------------------------------------------------------------------------
+
+    def tick(self, now: datetime) -> None:
+        """Take what arrived, apply operator actions, evaluate every station, publish."""
+        self._take_messages()
+        acked = self._take_acks()
+        actions = self._take_actions(now)
+        for sid, station in self.stations.items():
+            rows = actions.get(sid, [])
+            rows += self._evaluate(station, now)
+            changed = bool(rows) or bool(acked.get(sid))
+            for event_id in acked.get(sid, ()):
+                station.state.pending.pop(event_id, None)
+                station.sent_at.pop(event_id, None)
+            for row in rows:
+                log.info("%s", _summary(row))
+                event = row.to_event(self.settings.source)
+                station.state.pending[event.id] = event
+            if changed:
+                self._dir.save(sid, station.state)
+            self._publish(sid, station)
+
+    def _evaluate(self, station: _Station, now: datetime) -> list[AlarmRecord]:
+        feed = station.feed
+        if feed.batches == 0 and time.monotonic() - self._started < self.settings.startup_grace_s:
+            return []
+        alive = feed.alive
+        if alive != station.alive:
+            if station.alive is not None or not alive:
+                log.info("%s: gateway %s", feed.station, "online" if alive else "offline")
+            station.alive = alive
+        observations = {r.spec.id: observe(r, feed.latest, now)
+                        for r in station.rules if not r.rule.windowed}
+        with self._lock:
+            observations.update(station.windowed)
+        flags = plant_flags(station.site, feed.latest, now)
+        before = station.state.statuses
+        statuses, rows = alarms.evaluate(list(station.specs.values()), before, observations,
+                                         flags, now)
+        station.state.statuses = statuses
+        if not rows and any(_held(statuses[a]) != _held(before[a]) if a in before else True
+                            for a in statuses):
+            self._dir.save(feed.station, station.state)
+        return rows
+
+    def _publish(self, sid: str, station: _Station) -> None:
+        if not self._connected.is_set():
+            return
+        with self._lock:
+            everything = self._reconnected
+            self._reconnected = False
+        now = time.monotonic()
+        for event_id, event in list(station.state.pending.items()):
+            last = station.sent_at.get(event_id)
+            if not everything and last is not None and now - last < self.settings.resend_s:
+                continue
+            with self._lock:
+                info = self._client.publish(topic(sid, Topic.EVENT),
+                                            event.model_dump_json().encode(), qos=1)
+                if info.rc == paho.MQTT_ERR_SUCCESS:
+                    self._in_flight[info.mid] = (sid, event_id)
+            station.sent_at[event_id] = now
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def _complain(self, key: str, message: str, *args: object) -> None:
+        """Log a problem once per key: state changes, not repetitions."""
+        if key not in self._complained:
+            self._complained.add(key)
+            log.warning(message, *args)
+
+    def _take_messages(self) -> None:
+        while True:
+            try:
+                name, payload, retained = self._inbound.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                sid, kind = parse_topic(name)
+            except ValueError as error:
+                self._complain(f"topic {name}", "ignored: %s", error)
+                continue
+            station = self.stations.get(sid)
+            if station is None:
+                continue
+            if retained and kind not in RETAINED:
+                self._complain(f"retained {name}", "ignored a retained message on %s", name)
+                continue
+            model = FOLLOWED.get(kind)
+            if model is None:
+                continue
+            try:
+                message = model.model_validate_json(payload)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                self._complain(f"bad {sid} {kind}", "%s: malformed %s message (%s: %s); "
+                               "ignoring such messages", sid, kind.value, where, first["msg"])
+                continue
+            if isinstance(message, DataBatch):
+                if message.station == sid:
+                    station.feed.take(message)
+            elif isinstance(message, Birth):
+                station.feed.take_birth(message)
+            elif isinstance(message, Death):
+                station.feed.take_death(message)
+
+    def _take_acks(self) -> dict[str, list[str]]:
+        with self._lock:
+            acked, self._acked = self._acked, []
+        result: dict[str, list[str]] = {}
+        for sid, event_id in acked:
+            result.setdefault(sid, []).append(event_id)
+        return result
+
+    def _take_actions(self, now: datetime) -> dict[str, list[AlarmRecord]]:
+        rows: dict[str, list[AlarmRecord]] = {}
+        inbox = self.settings.state_dir / INBOX
+        for path in sorted(inbox.glob("*.json")):
+            if path.name.endswith(".result.json"):
+                continue
+            answer = self._act(path, now, rows)
+            result = inbox / f"{path.stem}.result.json"
+            temporary = inbox / f".{path.stem}.result.tmp"
+            temporary.write_text(json.dumps(answer), encoding="utf-8")
+            temporary.replace(result)
+            path.unlink(missing_ok=True)
+        return rows
+
+    def _act(self, path: Path, now: datetime, rows: dict[str, list[AlarmRecord]]
+             ) -> dict[str, Any]:
+        try:
+            action = AlarmAction.model_validate_json(path.read_bytes())
+        except (OSError, ValidationError) as error:
+            return {"ok": False, "error": f"not a valid alarm action: {error}"}
+        station = self.stations.get(action.station)
+        if station is None:
+            return {"ok": False, "error": f"station {action.station} is not followed here"}
+        spec = station.specs.get(action.alarm)
+        if spec is None:
+            return {"ok": False, "error": f"station {action.station} has no alarm {action.alarm}"}
+        status = station.state.statuses.get(spec.id) or alarms.new_status(spec)
+        try:
+            status, done = apply(action, spec, status, now)
+        except AlarmError as error:
+            log.info("%s/%s: %s by %s refused: %s", action.station, action.alarm,
+                     action.action, action.user, error)
+            return {"ok": False, "error": str(error)}
+        station.state.statuses[spec.id] = status
+        rows.setdefault(action.station, []).extend(done)
+        return {"ok": True, "state": status.state.value}
+
+    # -- history ---------------------------------------------------------------------------------
+
+    def _history_loop(self) -> None:
+        due: dict[tuple[str, str], float] = {}
+        conn: psycopg.Connection[tuple[object, ...]] | None = None
+        while not self._stop.is_set():
+            now_m = time.monotonic()
+            for sid, station in self.stations.items():
+                for rule in station.rules:
+                    if not rule.rule.windowed or due.get((sid, rule.spec.id), 0.0) > now_m:
+                        continue
+                    window_s = rule.params["window_s"]
+                    due[(sid, rule.spec.id)] = now_m + min(60.0, max(2.0, window_s / 60.0))
+                    conn, observation = self._observe_history(conn, station, rule)
+                    with self._lock:
+                        station.windowed[rule.spec.id] = observation
+            self._stop.wait(1.0)
+        if conn is not None:
+            conn.close()
+
+    def _observe_history(self, conn: psycopg.Connection[tuple[object, ...]] | None,
+                         station: _Station, rule: AlarmRule
+                         ) -> tuple[psycopg.Connection[tuple[object, ...]] | None, Observation]:
+        sid = station.site.station.id
+        try:
+            if conn is None or conn.closed:
+                conn = psycopg.connect(self.settings.db, autocommit=True, connect_timeout=5)
+                conn.read_only = True
+                self._complained.discard("database")
+            found = history.windows(conn, sid, rule, utc_now())
+            return conn, observe_window(rule, found, station.site.station)
+        except psycopg.Error as error:
+            self._complain("database", "historian database unavailable: %s", error)
+            if conn is not None:
+                conn.close()
+            return None, Observation(value=None, limit=rule.params.get("limit", 0.0), good=False,
+                                     why=f"history unavailable: {type(error).__name__}")
+
+
+def _held(status: AlarmStatus) -> tuple[object, ...]:
+    """What of a status must survive a restart even when no row was written."""
+    return (status.pending_since, status.active, status.unsafe, status.suppressed_by,
+            status.state)
+
+
+def load_alarm_settings(data: object, source: str) -> dict[str, dict[str, AlarmSettings]]:
+    """Per-station alarm settings from a parsed YAML mapping; raise ValueError naming the key."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: alarm settings must map station ids to settings")
+    result: dict[str, dict[str, AlarmSettings]] = {}
+    for station, entries in data.items():
+        if not isinstance(entries, dict):
+            raise ValueError(f"{source}: {station}: must map alarm ids or rules to settings")
+        result[str(station)] = {}
+        for key, value in entries.items():
+            try:
+                result[str(station)][str(key)] = AlarmSettings.model_validate(value)
+            except ValidationError as error:
+                first = error.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"{source}: {station}.{key}.{where}: {first['msg']}") from None
+    return result
+
+
+def pending_events(state_dir: Path, stations: Sequence[str]) -> dict[str, list[Event]]:
+    """Events of each station still waiting for the broker's acknowledgement (for tests/tools)."""
+    store = StateDir(state_dir)
+    return {sid: list(store.load(sid).pending.values()) for sid in stations}
