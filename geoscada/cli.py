@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "controller": ("controller.cli", "evaluate the stations' alarms and publish their events"),
     "alarms": ("controller.alarms_cli", "list alarms and their KPIs; acknowledge, shelve, ..."),
     "demo": ("geoscada.demo", "bring up simulated stations and every service"),
+    "pki": ("geoscada.pki", "private CA, broker identities and ACL, command signers"),
 }
 
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from geoscada.services import Mosquitto, PostgresCluster, ServiceError, free_port
+from geoscada.pki import Pki
+from geoscada.services import BrokerTls, Mosquitto, PostgresCluster, ServiceError, free_port
 from plant.site import Site, SiteFileError, load_site
 
 log = logging.getLogger("geoscada.demo")
@@ -61,6 +62,19 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+def secure_broker(workdir: Path, stations: Sequence[str], port: int = 0) -> tuple[Mosquitto, Pki]:
+    """The demo's broker as production runs it: TLS only, one identity per program, the ACL.
+
+    The CA, certificates, passwords, ACL and command signers are made under ``workdir/pki``.
+    """
+    pki = Pki(workdir / "pki")
+    pki.init(stations, ["localhost", "127.0.0.1"])
+    broker = Mosquitto(workdir / "mosquitto", port,
+                       tls=BrokerTls(pki.ca_cert, pki.broker_cert, pki.broker_key),
+                       allow_anonymous=False, password_file=pki.passwd, acl_file=pki.acl)
+    return broker, pki
 
 
 def _geoscada() -> list[str]:

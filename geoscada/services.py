@@ -17,6 +17,7 @@ import signal
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,22 @@ def timescaledb_installed() -> bool:
     return (PG_SHARE / "extension" / "timescaledb.control").is_file()
 
 
+@dataclass(frozen=True)
+class BrokerTls:
+    """A TLS listener's files; with ``require_certificate`` clients must show one the CA signed."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    require_certificate: bool = True
+
+
 class Mosquitto:
-    """A private Mosquitto broker: own config file, own port, persistence in its directory."""
+    """A private Mosquitto broker: own config file, own port, persistence in its directory.
+
+    By default a plain listener with anonymous access, for tests of the data path; ``tls``,
+    ``password_file`` and ``acl_file`` turn on what production and the demo use.
+    """
 
     def __init__(
         self,
@@ -81,6 +96,9 @@ class Mosquitto:
         allow_anonymous: bool = True,
         max_inflight_messages: int = 1000,
         max_queued_messages: int = 0,
+        tls: BrokerTls | None = None,
+        password_file: Path | None = None,
+        acl_file: Path | None = None,
     ) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
@@ -90,12 +108,15 @@ class Mosquitto:
         self.allow_anonymous = allow_anonymous
         self.max_inflight_messages = max_inflight_messages
         self.max_queued_messages = max_queued_messages
+        self.tls = tls
+        self.password_file = password_file
+        self.acl_file = acl_file
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        """The broker's URL, ``mqtt://127.0.0.1:<port>``."""
-        return f"mqtt://{LOOPBACK}:{self.port}"
+        """The broker's URL, ``mqtt://127.0.0.1:<port>`` (``mqtts://`` with TLS)."""
+        return f"{'mqtts' if self.tls else 'mqtt'}://{LOOPBACK}:{self.port}"
 
     @property
     def config_path(self) -> Path:
@@ -123,6 +144,16 @@ class Mosquitto:
         lines = [
             "# Private GeoSCADA broker; written by geoscada.services, rewritten on every start.",
             f"listener {self.port} {LOOPBACK}",
+        ]
+        if self.tls is not None:
+            lines += [
+                f"cafile {self.tls.ca}",
+                f"certfile {self.tls.cert}",
+                f"keyfile {self.tls.key}",
+                "tls_version tlsv1.2",
+                f"require_certificate {'true' if self.tls.require_certificate else 'false'}",
+            ]
+        lines += [
             f"allow_anonymous {'true' if self.allow_anonymous else 'false'}",
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {data}/",
@@ -154,6 +185,10 @@ class Mosquitto:
                     capture_output=True,
                 )
             lines.append(f"password_file {password_file}")
+        elif self.password_file is not None:
+            lines.append(f"password_file {self.password_file}")
+        if self.acl_file is not None:
+            lines.append(f"acl_file {self.acl_file}")
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def start(self) -> None:
