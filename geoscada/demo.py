@@ -2,15 +2,20 @@
 
 Each service runs as its own process, exactly as it would in production: the simulator (the
 plant), a private Mosquitto broker, a private PostgreSQL (with TimescaleDB when installed), one
-gateway per station and the historian. A service that dies is restarted with backoff; Ctrl-C
-stops everything in reverse order. All of it listens on 127.0.0.1 only.
+gateway per station and the historian. The broker is secured as in production: TLS only, one
+identity (client certificate and password) per program and an ACL generated from the site
+files, all made by ``geoscada pki`` under the work directory; gateways get a command policy.
+A service that dies is restarted with backoff; Ctrl-C stops everything in reverse order. All
+of it listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -21,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from geoscada.pki import Pki
+from geoscada.pki import Pki, gateway_identity, write_private
 from geoscada.services import BrokerTls, Mosquitto, PostgresCluster, ServiceError, free_port
 from plant.site import Site, SiteFileError, load_site
 
@@ -77,6 +82,47 @@ def secure_broker(workdir: Path, stations: Sequence[str], port: int = 0) -> tupl
     return broker, pki
 
 
+def broker_args(pki: Pki, identity: str) -> list[str]:
+    """Command-line options that connect one identity: files only, never a secret itself."""
+    return ["--tls-ca", str(pki.ca_cert), "--tls-cert", str(pki.cert(identity)),
+            "--tls-key", str(pki.key(identity)), "--username", identity,
+            "--password-file", str(pki.password(identity))]
+
+
+def write_client_options(pki: Pki, identity: str, port: int) -> Path:
+    """Options for ``mosquitto_sub``/``mosquitto_pub`` in a 0600 file they read through
+    ``XDG_CONFIG_HOME``, so the password never appears on a command line; return the dir."""
+    directory = pki.root / "clients"
+    # one option per line: the clients read each line as an option and its value
+    options = "".join(f"{line}\n" for line in (
+        "-h 127.0.0.1", f"-p {port}", f"--cafile {pki.ca_cert}", f"--cert {pki.cert(identity)}",
+        f"--key {pki.key(identity)}", f"-u {identity}",
+        f"-P {pki.password(identity).read_text().strip()}"))
+    for tool in ("mosquitto_sub", "mosquitto_pub"):
+        write_private(directory / tool, options.encode())
+    return directory
+
+
+def _postgres_can_reach(directory: Path) -> bool:
+    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(directory)],
+                           capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+def database_dir(workdir: Path) -> Path:
+    """Where the demo's PostgreSQL cluster lives: in the work directory when the postgres user
+    can reach it, else (a checkout under /root) in a directory of its own under
+    /var/lib/geoscada/demo, so no permission of the checkout's parents has to change."""
+    if os.geteuid() != 0 or _postgres_can_reach(workdir):
+        return workdir / "postgres"
+    digest = hashlib.sha256(str(workdir).encode()).hexdigest()[:12]
+    base = Path("/var/lib/geoscada")
+    for directory in (base, base / "demo", base / "demo" / digest):
+        directory.mkdir(exist_ok=True)
+        directory.chmod(0o755)
+    return base / "demo" / digest / "postgres"
+
+
 def _geoscada() -> list[str]:
     return [sys.executable, "-m", "geoscada.cli"]
 
@@ -93,7 +139,7 @@ def _wait_for_file(path: Path, child: Child, timeout_s: float) -> None:
 
 
 def _note(sites: Sequence[Site], *, endpoints: dict[str, dict[str, str]], broker: str, dsn: str,
-          control_port: int, workdir: Path) -> str:
+          control_port: int, workdir: Path, pki: Pki, clients: Path, database: Path) -> str:
     lines = ["", "GeoSCADA demo is running. What to look at:", ""]
     for site in sites:
         lines.append(f"  station {site.station.id} ({site.station.name})")
@@ -110,10 +156,15 @@ def _note(sites: Sequence[Site], *, endpoints: dict[str, dict[str, str]], broker
     lines += [
         f"    curl http://127.0.0.1:{control_port}/stations/<station>/values   # live plant values",
         "", "  MQTT:",
-        f"    mosquitto_sub -h 127.0.0.1 -p {broker.rsplit(':', 1)[1]} -t 'geoscada/v1/#' -v",
+        f"    {broker}: TLS only, one identity per program, ACL {pki.acl}",
+        f"    XDG_CONFIG_HOME={clients} mosquitto_sub -t 'geoscada/v1/#' -v"
+        "   # as the read-only regulator identity",
+        f"    CA, certificates, passwords (0600): {pki.root}   command signers: "
+        f"{pki.root / 'signers'}   policy: {pki.policy}",
         "", "  Historian:",
         f"    psql '{dsn}' -c 'select count(*) from samples'",
         f"    .venv/bin/geoscada query --db '{dsn}' last <station>",
+        f"    database directory: {database}",
         "", f"  Logs: {workdir}/logs/   Stop: Ctrl-C", "",
     ]
     return "\n".join(lines)
@@ -159,8 +210,9 @@ def main(argv: Sequence[str]) -> int:
     def port_or_free(port: int) -> int:
         return port if port and _port_free(port) else free_port()
 
-    broker = Mosquitto(workdir / "mosquitto", port_or_free(args.broker_port))
-    database = PostgresCluster(workdir / "postgres", port_or_free(args.db_port))
+    stations = [site.station.id for site in sites]
+    broker, pki = secure_broker(workdir, stations, port_or_free(args.broker_port))
+    database = PostgresCluster(database_dir(workdir), port_or_free(args.db_port))
     children: list[Child] = []
     try:
         broker.start()
@@ -186,16 +238,21 @@ def main(argv: Sequence[str]) -> int:
             station = site.station.id
             children.append(Child(f"gateway {station}", [
                 *_geoscada(), "gateway", path, "--broker", broker.url,
+                *broker_args(pki, gateway_identity(station)),
+                "--command-policy", str(pki.policy),
                 "--endpoints-file", str(endpoints_file),
                 "--state-dir", str(workdir / "gateway" / station),
             ], workdir / "logs" / f"gateway-{station}.log"))
         children.append(Child("historian", [
             *_geoscada(), "historian", "--broker", broker.url, "--db", dsn,
+            *broker_args(pki, "historian"),
         ], workdir / "logs" / "historian.log"))
         for child in children[1:]:
             child.start()
+        clients = write_client_options(pki, "regulator", broker.port)
         print(_note(sites, endpoints=endpoints, broker=broker.url, dsn=dsn,
-                    control_port=control_port, workdir=workdir), flush=True)
+                    control_port=control_port, workdir=workdir, pki=pki, clients=clients,
+                    database=database.workdir), flush=True)
         _supervise(children, args.duration, lambda: stopping)
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +18,8 @@ import psycopg
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from geoscada.demo import database_dir
+from geoscada.pki import Pki
 from geoscada.services import free_port
 from plant.contract import parse_topic
 
@@ -48,8 +53,31 @@ def _stations_in_database(dsn: str) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
+def _plaintext_anonymous_connects(port: int) -> bool:
+    accepted = threading.Event()
+    anonymous = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-anon",
+                            reconnect_on_failure=False)
+    anonymous.on_connect = lambda c, u, f, rc, p: accepted.set() if not rc.is_failure else None
+    try:
+        anonymous.connect("127.0.0.1", port)
+    except OSError:
+        return False
+    anonymous.loop_start()
+    accepted.wait(5)
+    anonymous.disconnect()
+    anonymous.loop_stop()
+    return accepted.is_set()
+
+
 def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
-    workdir = service_root / "demo"  # the postgres user must reach the database directory
+    # like a checkout under /root: a parent the postgres user cannot traverse
+    home = service_root / "home"
+    home.mkdir(mode=0o700)
+    workdir = home / "demo"
+    workdir.mkdir()
+    cluster_dir = database_dir(workdir)
+    if os.geteuid() == 0:
+        assert not cluster_dir.is_relative_to(home)
     broker_port, db_port = free_port(), free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "geoscada.cli", "demo", "--workdir", str(workdir),
@@ -59,6 +87,7 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     seen: set[str] = set()
+    pki = Pki(workdir / "pki")
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-test")
 
     def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
@@ -72,10 +101,21 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
         _wait(endpoints.exists, 180, "the simulator's endpoints", demo)
         assert set(json.loads(endpoints.read_text())) == STATIONS
 
+        # the regulator's read-only identity, over TLS verified against the demo's CA
+        client.tls_set(ca_certs=str(pki.ca_cert), certfile=str(pki.cert("regulator")),
+                       keyfile=str(pki.key("regulator")))
+        client.username_pw_set("regulator", pki.password("regulator").read_text().strip())
         _wait(lambda: client.connect("127.0.0.1", broker_port) == 0, 30, "the broker", demo)
         client.subscribe("geoscada/v1/+/data", qos=1)
         client.loop_start()
         _wait(lambda: seen == STATIONS, 90, "data from every station's gateway", demo)
+        # the printed mosquitto_sub line works, with the password only in a 0600 file
+        printed = subprocess.run(
+            ["mosquitto_sub", "-t", "geoscada/v1/+/data", "-C", "1", "-W", "20"],
+            env={**os.environ, "XDG_CONFIG_HOME": str(pki.root / "clients")},
+            capture_output=True, text=True, timeout=30, check=False)
+        assert printed.returncode == 0 and '"samples"' in printed.stdout, printed.stderr
+        assert not _plaintext_anonymous_connects(broker_port)
 
         dsn = f"postgresql://postgres@127.0.0.1:{db_port}/geoscada"
         _wait(lambda: _stations_in_database(dsn) == STATIONS, 90,
@@ -89,3 +129,7 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
     assert "GeoSCADA demo is running" in out
     for log in (workdir / "logs").glob("*.log"):
         assert "Traceback" not in log.read_text(), f"{log.name} has a traceback"
+        for identity in pki.identities():
+            assert pki.password(identity).read_text().strip() not in log.read_text()
+    if not cluster_dir.is_relative_to(workdir):
+        shutil.rmtree(cluster_dir.parent, ignore_errors=True)
