@@ -69,7 +69,8 @@ def _plaintext_anonymous_connects(port: int) -> bool:
     return accepted.is_set()
 
 
-def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
+def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
+                                                   request: pytest.FixtureRequest) -> None:
     # like a checkout under /root: a parent the postgres user cannot traverse
     home = service_root / "home"
     home.mkdir(mode=0o700)
@@ -78,6 +79,7 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
     cluster_dir = database_dir(workdir)
     if os.geteuid() == 0:
         assert not cluster_dir.is_relative_to(home)
+        request.addfinalizer(lambda: shutil.rmtree(cluster_dir.parent, ignore_errors=True))
     broker_port, db_port = free_port(), free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "geoscada.cli", "demo", "--workdir", str(workdir),
@@ -131,5 +133,3 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path) -> None:
         assert "Traceback" not in log.read_text(), f"{log.name} has a traceback"
         for identity in pki.identities():
             assert pki.password(identity).read_text().strip() not in log.read_text()
-    if not cluster_dir.is_relative_to(workdir):
-        shutil.rmtree(cluster_dir.parent, ignore_errors=True)
