@@ -271,9 +271,10 @@ def acl_text(stations: Iterable[str]) -> str:
                   _rule("readwrite", Topic.REBIRTH, station),
                   _rule("read", "rebirth/#", station),
                   _rule("read", Topic.WATERMARK, station), ""]
-    lines += ["user historian",
+    lines += ["user historian",  # commands too: the audit trail keeps what was sent
               *(_rule("read", kind) for kind in (Topic.BIRTH, Topic.DEATH, Topic.DATA,
-                                                 Topic.ACK, Topic.EVENT, Topic.WATERMARK)),
+                                                 Topic.CMD, Topic.ACK, Topic.EVENT,
+                                                 Topic.WATERMARK)),
               f"topic read $share/+/{ROOT}/+/{Topic.DATA.value}",
               _rule("write", Topic.WATERMARK), _rule("write", Topic.REBIRTH), ""]
     for identity, writes in (("controller", (Topic.CMD, Topic.EVENT, Topic.REBIRTH)),
