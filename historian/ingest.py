@@ -170,7 +170,7 @@ class Historian:
         """Connect to the broker and start the writer and rollup threads."""
         address = self.settings.broker_settings
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        properties.SessionExpiryInterval = self.settings.session_expiry
         properties.ReceiveMaximum = self.settings.receive_maximum
         self._client.connect_async(
             address.host, address.port, clean_start=False, properties=properties

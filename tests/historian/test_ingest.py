@@ -189,3 +189,30 @@ def test_two_historians_in_a_shared_group_split_the_stream_exactly_once(
     assert first.report.batches + second.report.batches == 1600
     # the two writers interleave within a session; every gap one sees, the other fills
     assert count(database, "SELECT count(*) FROM gap_ledger WHERE filled_at IS NULL") == 0
+
+
+def test_a_killed_group_member_stops_taking_its_share_within_its_session_expiry(
+    broker: Mosquitto, database: str, historian_factory: Callable[..., Historian],
+    historian_process: Callable[..., HistorianProcess],
+) -> None:
+    """The broker deals a shared subscription to absent members' sessions too: a member that
+    died must not sit on half the stream for days (the gateways resend what it swallowed)."""
+    doomed = historian_process(broker.url, database, "doomed-member", "--group", "ingest")
+    doomed.start()
+    survivor = historian_factory(broker.url, database, group="ingest")
+    wait_for(lambda: "connected to" in doomed.log.read_text(), 30, "the doomed member up")
+    feed = StationFeed("st-survivor", analogues=5, meters=0)
+    with _BackgroundPublisher(broker.url, [feed], rate_hz=20) as publisher:
+        wait_for(lambda: count(database, "SELECT count(*) FROM received_batches") > 40, 30,
+                 "batches flowing")
+        assert survivor.report.batches < 35, "the doomed member took no share"
+        doomed.kill()
+        time.sleep(12)  # the group's session expiry (10 s) and a margin
+        first = publisher.published_batches
+        time.sleep(3)
+        publisher.stop()
+        last = publisher.published_batches - 1
+    wait_for(lambda: count(database, "SELECT count(*) FROM received_batches WHERE seq BETWEEN"
+                                     " %s AND %s", first, last) == last - first + 1, 15,
+             f"batches {first}..{last} all taken by the survivor")
+    assert survivor.report.batches > 0
