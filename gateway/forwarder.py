@@ -295,21 +295,31 @@ class Forwarder:
         """Write, publish, delete what is confirmed and replay the backlog, until cancelled."""
         tick = 0.05
         while True:
-            if self._queued:
-                await self._write_queued()
-            if self._to_delete:
-                await self._delete_confirmed()
-            now = time.monotonic()
-            if now - self._last_resend_check >= 1.0:
-                self._last_resend_check = now
-                self._expire(now)
-            if self._ready and self._replay:
-                self._replay_some(max(1, int(self.replay_rate * tick)), now)
+            try:
+                await self._step(tick)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception:  # a bug here must not stop the data path for good
+                log.exception("forwarder step failed; trying again in %.0f s", SPOOL_RETRY_S)
+                await asyncio.sleep(SPOOL_RETRY_S)
+                continue
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), tick)
             if self.spool_error is not None:
                 await asyncio.sleep(SPOOL_RETRY_S)
+
+    async def _step(self, tick: float) -> None:
+        if self._queued:
+            await self._write_queued()
+        if self._to_delete:
+            await self._delete_confirmed()
+        now = time.monotonic()
+        if now - self._last_resend_check >= 1.0:
+            self._last_resend_check = now
+            self._expire(now)
+        if self._ready and self._replay:
+            self._replay_some(max(1, int(self.replay_rate * tick)), now)
 
     def _expire(self, now: float) -> None:
         """Mark published batches still unconfirmed after the timeout for another send."""
