@@ -3,6 +3,12 @@
 Pure: messages in, state out, no I/O. Live values come from data batches (a sample replayed
 from a gateway's spool never overwrites a newer one); the retained birth and death decide
 liveness with :func:`plant.contract.station_alive`.
+
+Gateways report by exception: a point is published when it changes and at least every
+``full_refresh_s`` of the site. So while the gateway is alive, a point's last sample still
+holds at the time of the gateway's latest batch, as long as it is no older than a full refresh
+(with a margin): :meth:`StationFeed.current` dates it so, and the rules' staleness check then
+means what it should (nothing heard from the gateway, or a point it stopped restating).
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 import numpy as np
 
@@ -22,10 +29,14 @@ class StationFeed:
     """Latest sample per point, and the station's retained birth and death."""
 
     station: str
+    refresh_s: float = 300.0
+    """The site's full refresh: every point is restated at least this often."""
     latest: dict[str, Sample] = field(default_factory=dict)
     birth: Birth | None = None
     death: Death | None = None
     batches: int = 0
+    heard_at: datetime | None = None
+    """Newest sample time of a live (not replayed) batch."""
 
     def take(self, batch: DataBatch) -> None:
         """Keep each sample that is newer than the one held for its point."""
@@ -34,6 +45,20 @@ class StationFeed:
             if held is None or sample.t >= held.t:
                 self.latest[sample.p] = sample
         self.batches += 1
+        if not batch.historical and batch.samples:
+            newest = max(sample.t for sample in batch.samples)
+            if self.heard_at is None or newest > self.heard_at:
+                self.heard_at = newest
+
+    def current(self) -> dict[str, Sample]:
+        """The latest samples, each dated to the gateway's latest batch while it still holds."""
+        heard = self.heard_at
+        if heard is None or not self.alive:
+            return dict(self.latest)
+        horizon = heard - timedelta(seconds=self.refresh_s * 1.1 + 30.0)
+        return {point: sample.model_copy(update={"t": heard})
+                if horizon <= sample.t < heard else sample
+                for point, sample in self.latest.items()}
 
     def take_birth(self, birth: Birth) -> None:
         """A gateway connection announced itself (an older bdSeq is ignored)."""

@@ -51,6 +51,7 @@ from plant.contract import (
     DataBatch,
     Death,
     Event,
+    RebirthRequest,
     Topic,
     parse_topic,
     subscription,
@@ -83,7 +84,7 @@ class ControllerSettings:
     period_s: float = 1.0
     resend_s: float = 5.0
     startup_grace_s: float = 30.0
-    """A station with no data yet is first evaluated this long after the start."""
+    """A station not yet heard of in full is first evaluated this long after the start."""
 
 
 @dataclass
@@ -96,6 +97,7 @@ class _Station:
     windowed: dict[str, Observation] = field(default_factory=dict)
     sent_at: dict[str, float] = field(default_factory=dict)
     alive: bool | None = None
+    ready: bool = False
 
 
 def station_rules(site: Site, settings: Mapping[str, AlarmSettings]) -> tuple[AlarmRule, ...]:
@@ -126,7 +128,8 @@ class Controller:
                 raise ValueError(f"station {sid} is configured twice")
             rules = station_rules(site, settings.alarm_settings.get(sid, {}))
             self.stations[sid] = _Station(site, rules, {r.spec.id: r.spec for r in rules},
-                                          StationFeed(sid), self._dir.load(sid))
+                                          StationFeed(sid, site.full_refresh_s),
+                                          self._dir.load(sid))
         unknown = sorted(set(settings.alarm_settings) - set(self.stations))
         if unknown:
             raise ValueError(f"alarm settings for stations not configured: {', '.join(unknown)}")
@@ -161,6 +164,11 @@ class Controller:
             return
         client.subscribe([(subscription(kind, sid), 1)
                           for sid in self.stations for kind in FOLLOWED])
+        # gateways report by exception: ask each for every point once, so a (re)started
+        # controller knows the values that have not changed lately
+        request = RebirthRequest(origin=self.settings.source).model_dump_json().encode()
+        for sid in self.stations:
+            client.publish(topic(sid, Topic.REBIRTH), request, qos=1)
         with self._lock:
             self._in_flight.clear()
             self._reconnected = True
@@ -256,18 +264,25 @@ class Controller:
 
     def _evaluate(self, station: _Station, now: datetime) -> list[AlarmRecord]:
         feed = station.feed
-        if feed.batches == 0 and time.monotonic() - self._started < self.settings.startup_grace_s:
-            return []
+        if not station.ready:
+            # judge a station once every point has been heard of (or the grace has run out),
+            # so a start or restart never journals inputs as missing that are only not here yet
+            waited = time.monotonic() - self._started
+            if len(feed.latest) < len(station.site.points) and \
+                    waited < self.settings.startup_grace_s:
+                return []
+            station.ready = True
         alive = feed.alive
         if alive != station.alive:
             if station.alive is not None or not alive:
                 log.info("%s: gateway %s", feed.station, "online" if alive else "offline")
             station.alive = alive
-        observations = {r.spec.id: observe(r, feed.latest, now)
+        latest = feed.current()
+        observations = {r.spec.id: observe(r, latest, now)
                         for r in station.rules if not r.rule.windowed}
         with self._lock:
             observations.update(station.windowed)
-        flags = plant_flags(station.site, feed.latest, now)
+        flags = plant_flags(station.site, latest, now)
         before = station.state.statuses
         statuses, rows = alarms.evaluate(list(station.specs.values()), before, observations,
                                          flags, now)
