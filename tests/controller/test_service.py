@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from controller.service import load_alarm_settings
 from geoscada.services import Mosquitto
 from tests.controller.procs import SCHOOL, ControllerProcess, HistorianProcess, alarms_cli
 from tests.gateway.procs import GatewayProcess, SimProcess
@@ -159,3 +160,12 @@ def test_faults_raise_their_alarms_once_through_a_kill_of_the_controller(
         assert shown["F-S1.filter_dp"]["rule"] == "filter_dp"
         assert shown["F-S1.filter_dp"]["state"] == "unacknowledged"
         assert shown["F-S1.filter_dp"]["cleared"] is None
+
+
+def test_alarm_settings_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"a\.yaml: s\.F-S1\.filter_dp\.on_delay: Extra inputs"):
+        load_alarm_settings({"s": {"F-S1.filter_dp": {"on_delay": 5}}}, "a.yaml")
+    with pytest.raises(ValueError, match=r"a\.yaml: alarm settings must map station ids"):
+        load_alarm_settings(["s"], "a.yaml")
+    loaded = load_alarm_settings({"s": {"filter_dp": {"on_delay_s": 5}}}, "a.yaml")
+    assert loaded["s"]["filter_dp"].on_delay_s == 5
