@@ -43,6 +43,8 @@ ROLLUP_SETTLE = timedelta(seconds=2)
 WATERMARK_REPEAT_S = 2.0
 """An unchanged watermark is published again, on a commit, after this long: it tells the
 gateways a historian is online even while a hole keeps the marks where they are."""
+WATERMARK_MIN_INTERVAL_S = 0.2
+"""Watermark passes are at least this far apart: under load one pass covers many commits."""
 WATERMARK_RECHECK_S = 1.0
 """A station's marks are read once more this long after its last commit: another historian of
 the group may have committed the batches below a hole while this one was reading."""
@@ -376,6 +378,7 @@ class Historian:
             now = time.monotonic()
             for mark in marks:
                 self._publish_watermark(mark, published, now)
+            self._stop.wait(WATERMARK_MIN_INTERVAL_S)
         if conn is not None:
             conn.close()
 
