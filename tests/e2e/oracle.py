@@ -171,11 +171,14 @@ class LedgerRow:
     end: datetime | None
     filled: bool
     reason: str | None
+    seqs: tuple[int, int] | None = None
+    """A sequence gap's first and last missing seq."""
 
     def __str__(self) -> str:
         since = self.start.isoformat() if self.start else "?"
         until = self.end.isoformat() if self.end else "open"
         who = f" point {self.point}" if self.point else ""
+        who += f" seq {self.seqs[0]}-{self.seqs[1]}" if self.seqs else ""
         return (f"{self.kind} of session {self.session}{who} from {since} to {until}"
                 f"{' (filled)' if self.filled else ''}: {self.reason}")
 
@@ -205,15 +208,17 @@ def read_database(dsn: str, station: str) -> Stored:
             " WHERE p.station = %s", (station,)).fetchall()
         ledger_rows = conn.execute(
             "SELECT g.kind, g.session, p.name, g.start_time, g.end_time, g.filled_at IS NOT NULL,"
-            " g.reason FROM gap_ledger g LEFT JOIN points p ON p.id = g.point_id"
+            " g.reason, g.from_seq, g.to_seq FROM gap_ledger g"
+            " LEFT JOIN points p ON p.id = g.point_id"
             " WHERE g.station = %s ORDER BY g.id", (station,)).fetchall()
     return Stored(
         batches={(int(s), int(q)): int(n) for s, q, n in batch_rows},
         batch_rows=len(batch_rows),
         samples={(str(p), t): (v, str(q)) for p, t, v, q in sample_rows},
         sample_rows=len(sample_rows),
-        ledger=tuple(LedgerRow(str(k), None if s is None else int(s), p, a, b, bool(f), r)
-                     for k, s, p, a, b, f, r in ledger_rows),
+        ledger=tuple(LedgerRow(str(k), None if s is None else int(s), p, a, b, bool(f), r,
+                               None if lo is None else (int(lo), int(hi)))
+                     for k, s, p, a, b, f, r, lo, hi in ledger_rows),
     )
 
 
@@ -232,11 +237,13 @@ def _ranges(numbers: Iterable[int]) -> str:
     return ", ".join(parts[:12]) + (" ..." if len(parts) > 12 else "")
 
 
-def delivery_problems(seen: Seen, stored: Stored) -> list[str]:
+def delivery_problems(seen: Seen, stored: Stored,
+                      held: frozenset[tuple[int, int]] = frozenset()) -> list[str]:
     """Every (session, seq) made is stored, every sample seen is stored once with its value.
 
     The highest seq of a session is its clean death's ``last_seq`` where there was one, else the
-    highest seq anyone saw (the tap or the database).
+    highest seq anyone saw (the tap or the database). Batches in ``held`` are still in the
+    gateway's spool, durable, to be sent when it starts again: not missing.
     """
     problems = list(seen.disagreements)
     sessions = {s for s, _ in seen.batches} | {s for s, _ in stored.batches}
@@ -250,6 +257,7 @@ def delivery_problems(seen: Seen, stored: Stored) -> list[str]:
             problems.append(f"session {session}: seq {max(observed)} above the clean death's "
                             f"last_seq {high}")
         missing = set(range(high + 1)) - {q for s, q in stored.batches if s == session}
+        missing -= {q for s, q in held if s == session}
         if missing:
             problems.append(f"session {session}: {len(missing)} of {high + 1} batches missing "
                             f"in the database: seq {_ranges(missing)}")
@@ -290,20 +298,25 @@ QUALITY_KINDS = frozenset({"bad_quality", "value_conflict", "counter_suspect"})
 """Ledger kinds about single points' values, not about the station's stream."""
 
 
-def open_outages(stored: Stored, allowed_sessions: Iterable[int] = ()) -> list[LedgerRow]:
+def open_outages(stored: Stored, allowed_sessions: Iterable[int] = (),
+                 held: frozenset[tuple[int, int]] = frozenset()) -> list[LedgerRow]:
     """Ledger rows that say the station's stream is still missing something.
 
-    A sequence gap or lost tail not filled, or an outage (a death) without an end. Deaths of
-    ``allowed_sessions`` (a final clean stop) are left out.
+    A sequence gap (or lost tail) not filled, or an outage (a death) without an end. Deaths of
+    ``allowed_sessions`` (a final clean stop) are left out, and so are gaps of batches all
+    ``held`` in the gateway's spool.
     """
     allowed = set(allowed_sessions)
     rows = []
     for row in stored.ledger:
         if row.kind in QUALITY_KINDS or row.filled:
             continue
-        if row.kind in ("seq_gap", "lost_tail") or row.end is None:
-            if row.kind != "seq_gap" and row.session in allowed:
+        if row.kind == "seq_gap":
+            if row.seqs is not None and row.session is not None and all(
+                    (row.session, q) in held for q in range(row.seqs[0], row.seqs[1] + 1)):
                 continue
+            rows.append(row)
+        elif row.end is None and row.session not in allowed:
             rows.append(row)
     return rows
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -36,6 +37,8 @@ STATION = "e2e-doublet"
 POLL_S = 0.5
 FULL_REFRESH_S = 1.0
 """The site file's fast poll period and full refresh: no point is silent longer when healthy."""
+STOP_TAIL_S = 2.0
+"""A clean stop's last scans: made this long before its death at most."""
 NO_PROGRESS_S = 15.0
 """How long a catch-up may make no progress before the verdict is taken as it stands."""
 
@@ -123,6 +126,8 @@ class Plant:
         self.cleanup.callback(self.tap.close)
         self.gateway: GatewayProcess | None = None
         self.historians: dict[str, HistorianProc] = {}
+        self.notes: list[str] = []
+        """What the verdict let pass and a reader should know."""
 
     def _stop_gateway(self) -> None:
         if self.gateway is not None:
@@ -204,7 +209,8 @@ class Plant:
         """Ledger rows of the station that are still open."""
         return open_outages(self.stored(), allowed_sessions)
 
-    def catch_up(self, deadline_s: float = 90, patience_s: float = NO_PROGRESS_S) -> list[str]:
+    def catch_up(self, deadline_s: float = 90, patience_s: float = NO_PROGRESS_S,
+                 held: frozenset[tuple[int, int]] = frozenset()) -> list[str]:
         """Wait until the database holds what the tap saw, or until that stops progressing.
 
         Returns the problems as they stand at the end (empty: caught up).
@@ -222,7 +228,7 @@ class Plant:
                 time.sleep(0.5)
                 continue
             missing = sum(1 for key in seen.batches if key not in stored.batches)
-            problems = delivery_problems(seen, stored)
+            problems = delivery_problems(seen, stored, held)
             if missing == 0 and not problems:
                 return []
             if best is None or missing < best:
@@ -232,26 +238,62 @@ class Plant:
             time.sleep(0.5)
         return problems
 
+    def unsent_tail(self, session: int) -> frozenset[tuple[int, int]]:
+        """Batches of the stopped gateway's last moments that it spooled but never published.
+
+        They are the last scan(s) before its clean death: above every seq of the session anyone
+        saw, made within :data:`STOP_TAIL_S` of the death, and still in the spool file (durable,
+        sent when the gateway starts again).
+        """
+        seen = self.seen()
+        death = next(d for d in reversed(seen.deaths) if d.clean and d.session == session)
+        published = max((q for s, q in seen.batches if s == session), default=-1)
+        published = max([published] + [q for s, q in self.stored().batches if s == session])
+        made_after = (death.t.timestamp() if death.t else time.time()) - STOP_TAIL_S
+        with sqlite3.connect(f"file:{self.spool}?mode=ro", uri=True, timeout=5) as spool:
+            rows = spool.execute(
+                "SELECT seq FROM batch WHERE session = ? AND seq > ? AND created >= ?",
+                (session, published, made_after)).fetchall()
+        return frozenset((session, int(seq)) for (seq,) in rows)
+
     def finish(self) -> list[str]:
         """Catch up, check the ledger while live, stop cleanly, drain, and judge everything.
 
         Returns every problem found (empty: nothing lost, nothing doubled, no outage left open).
         """
         behind = self.catch_up()
-        live = [f"open while the station is live: {row}" for row in self.open_outages()]
+        live = _listed("open while the station is live", self.open_outages())
         assert self.gateway is not None
         session = self.current_session()
         self.gateway.stop()
         wait_until(lambda: any(d.clean and d.session == session for d in self.seen().deaths),
                    20, "the gateway's clean death")
+        held = self.unsent_tail(session)
+        if held:
+            self.notes.append(f"held in the spool after the clean stop, never published: "
+                              f"{sorted(held)}")
         # what did not come while the gateway ran is not owed to a clean stop: be brief then
-        self.catch_up(patience_s=3.0 if behind else NO_PROGRESS_S)
+        self.catch_up(patience_s=3.0 if behind else NO_PROGRESS_S, held=held)
         for historian in self.historians.values():
             historian.stop()
         seen, stored = self.seen(), self.stored()
-        problems = delivery_problems(seen, stored) + live
-        problems += [f"open after the clean stop: {row}"
-                     for row in open_outages(stored, (session,))]
+        problems = delivery_problems(seen, stored, held) + live
+        problems += _listed("open after the clean stop", open_outages(stored, (session,), held))
         if not seen.batches:
             problems.append("the tap saw no data at all")
+        else:
+            times = [b.seen_at for b in seen.batches.values()]
+            self.notes.append(f"the tap saw {len(seen.batches)} batches, "
+                              f"{sum(len(b.samples) for b in seen.batches.values())} samples "
+                              f"in {max(times) - min(times):.0f} s")
+        for note in self.notes:
+            print(note)
         return problems
+
+
+def _listed(what: str, rows: list[LedgerRow], most: int = 5) -> list[str]:
+    """One line per ledger row, at most ``most`` of them and a count of the rest."""
+    lines = [f"{what}: {row}" for row in rows[:most]]
+    if len(rows) > most:
+        lines.append(f"{what}: and {len(rows) - most} more")
+    return lines

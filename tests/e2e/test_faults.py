@@ -48,8 +48,6 @@ def steady(plant: Plant, *historians: tuple[str, str | None], broker_port: int |
     plant.wait_stored(STEADY)
 
 
-@pytest.mark.xfail(strict=True, reason="batches the broker acknowledged but had not yet saved "
-                   "are lost with it: the gateway deletes them on its PUBACK")
 def test_broker_killed_while_the_historian_is_down_with_a_backlog(plant: Plant) -> None:
     steady(plant)
     plant.historians["historian-1"].stop()
@@ -62,8 +60,6 @@ def test_broker_killed_while_the_historian_is_down_with_a_backlog(plant: Plant) 
     verdict(plant.finish())
 
 
-@pytest.mark.xfail(strict=True, reason="what the gateway publishes before any historian has "
-                   "subscribed is deleted from its spool on the broker's PUBACK and lost")
 def test_historian_started_for_the_first_time_after_the_gateway(plant: Plant) -> None:
     plant.start_gateway()
     plant.wait_births(1)
@@ -124,8 +120,6 @@ def _stuck_in_spool(plant: Plant, before: float) -> int:
     return int(row[0])
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway never notices the frozen broker's lost "
-                   "connection, so what was in flight stays stuck in its spool")
 @pytest.mark.parametrize("rebirths", [False, True], ids=["quiet", "rebirth-requests"])
 def test_broker_frozen_beyond_the_keepalive(plant: Plant, rebirths: bool) -> None:
     steady(plant)
@@ -174,8 +168,6 @@ def test_historian_killed_mid_batch(plant: Plant) -> None:
     verdict(plant.finish())
 
 
-@pytest.mark.xfail(strict=True, reason="a frozen OPC UA server's subscribed points go silent "
-                   "for seconds before they turn bad")
 def test_device_frozen_leaves_no_hole_the_ledger_does_not_explain(plant: Plant) -> None:
     steady(plant)
     frozen_at = time.time()
@@ -192,8 +184,9 @@ def test_device_frozen_leaves_no_hole_the_ledger_does_not_explain(plant: Plant) 
     verdict(problems + [str(hole) for hole in holes])
 
 
-@pytest.mark.xfail(strict=True, reason="the broker keeps routing half the stream to the dead "
-                   "member's session, and nothing resends it")
+@pytest.mark.xfail(strict=True, reason="the broker keeps routing half the stream, resends "
+                   "included, to the dead member's persistent session: those batches do not "
+                   "reach the database")
 def test_one_of_two_historians_in_a_shared_group_killed(plant: Plant) -> None:
     steady(plant, ("historian-a", "ingest"), ("historian-b", "ingest"))
     plant.historians.pop("historian-a").kill()  # and it never comes back
@@ -214,8 +207,6 @@ def test_one_of_two_historians_in_a_shared_group_killed(plant: Plant) -> None:
     verdict(problems)
 
 
-@pytest.mark.xfail(strict=True, reason="the death the broker publishes for the old connection "
-                   "opens an outage that the birth of the same session never closes")
 def test_clean_broker_restart_leaves_no_outage_open(plant: Plant) -> None:
     steady(plant)
     plant.broker.stop()
@@ -226,8 +217,6 @@ def test_clean_broker_restart_leaves_no_outage_open(plant: Plant) -> None:
     verdict(plant.finish())
 
 
-@pytest.mark.xfail(strict=True, reason="the late will of the cut connection opens an outage in "
-                   "the ledger that the birth of the same session never closes")
 def test_wan_blip_leaves_the_station_alive(plant: Plant) -> None:
     proxy = TcpProxy(plant.root, plant.broker.port)
     plant.cleanup.callback(proxy.stop)
