@@ -26,11 +26,12 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   "$PYTHON" -m venv .venv
 fi
+# Every dependency at the exact version of requirements.lock, the versions the tests ran on.
 if ! .venv/bin/python -c "import geoscada, plant" 2>/dev/null \
-   || [ pyproject.toml -nt .venv/.installed ]; then
-  echo "setup: installing the project into .venv"
+   || [ pyproject.toml -nt .venv/.installed ] || [ requirements.lock -nt .venv/.installed ]; then
+  echo "setup: installing the project into .venv from requirements.lock"
   .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  .venv/bin/pip install -q --constraint requirements.lock -e '.[dev]'
   touch .venv/.installed
 fi
 
