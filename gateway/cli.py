@@ -46,6 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--command-policy", type=Path, metavar="POLICY.yaml",
                         help="trusted command signers and what each role may write "
                              "(without it every command is refused)")
+    parser.add_argument("--opcua-trust", choices=("pinned", "first-use"), default="pinned",
+                        help="OPC UA server certificates: only those in STATE_DIR/opcua-trust "
+                             "(default), or pin the first one a server offers and log it")
     parser.add_argument("--rebirth-interval", type=float, default=5.0, metavar="SECONDS",
                         help="refuse rebirth requests closer together than this")
     parser.add_argument("--client-id", default="")
@@ -77,7 +80,8 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
                            spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
                            replay_rate=args.replay_rate, health_period_s=args.health_period,
                            name=f"geoscada-gateway/{station}", command_policy=policy,
-                           rebirth_min_interval_s=args.rebirth_interval)
+                           rebirth_min_interval_s=args.rebirth_interval,
+                           opcua_first_use=args.opcua_trust == "first-use")
 
 
 def main(argv: Sequence[str]) -> int:

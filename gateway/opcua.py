@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import math
 import socket
@@ -24,10 +25,10 @@ from asyncua import ua
 from asyncua.client.client import Client
 from asyncua.crypto import security_policies
 from asyncua.ua.uaerrors import UaStatusCodeError
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gateway.driver import DeviceError, DeviceState, WriteError
 from gateway.quality import Reading
+from geoscada.pki import opcua_certificate
 from plant.contract import Quality, Reason
 from plant.site import OpcUaBinding, OpcUaDevice, Point
 
@@ -65,43 +66,79 @@ def _plain(value: Any, point: Point) -> float | int | bool:
 
 
 def ensure_certificate(state_dir: Path, application_uri: str) -> tuple[Path, Path]:
-    """Make the gateway's self-signed client certificate on first start; return (cert, key)."""
-    from asyncua.crypto.cert_gen import setup_self_signed_certificate
-
+    """Make the gateway's self-signed client certificate on first start (key 0600); return
+    (cert, key)."""
     cert, key = state_dir / "opcua-client-cert.der", state_dir / "opcua-client-key.pem"
     if not cert.exists() or not key.exists():
-        state_dir.mkdir(parents=True, exist_ok=True)
         log.info("creating OPC UA client certificate %s", cert)
-        asyncio_run_in_thread(setup_self_signed_certificate(
-            key, cert, application_uri, socket.gethostname(),
-            [ExtendedKeyUsageOID.CLIENT_AUTH], {"commonName": "GeoSCADA gateway"}))
-    return cert, key
+    return opcua_certificate(cert, key, application_uri, server=False)
 
 
-def asyncio_run_in_thread(coroutine: Any) -> None:
-    """Run a coroutine to completion from synchronous code, inside or outside a loop."""
-    import threading
+def fingerprint(der: bytes) -> str:
+    """SHA-256 fingerprint of a DER certificate, as ``AB:CD:...``."""
+    return ":".join(f"{b:02X}" for b in hashlib.sha256(der).digest())
 
-    errors: list[BaseException] = []
 
-    def target() -> None:
-        try:
-            asyncio.run(coroutine)
-        except BaseException as exc:  # re-raised in the caller's thread
-            errors.append(exc)
+def first_certificate(der: bytes) -> bytes:
+    """The first certificate of a DER chain (a server may send its chain concatenated)."""
+    if len(der) < 2 or der[0] != 0x30:
+        raise ValueError("not a DER certificate")
+    if der[1] < 0x80:
+        return der[:2 + der[1]]
+    size = der[1] & 0x7F
+    return der[:2 + size + int.from_bytes(der[2:2 + size], "big")]
 
-    thread = threading.Thread(target=target, name="opcua-certificate")
-    thread.start()
-    thread.join()
-    if errors:
-        raise errors[0]
+
+class UntrustedServerError(Exception):
+    """An OPC UA server whose certificate the trust store does not hold (or holds another)."""
+
+
+@dataclass(frozen=True)
+class TrustStore:
+    """The OPC UA server certificates a gateway trusts: one DER file per device.
+
+    Unknown certificates are refused unless ``first_use`` is on; then the first certificate a
+    device's server offers is pinned and its fingerprint logged for the operator to check. A
+    pinned certificate is never replaced: a changed one is refused until the operator removes
+    the file.
+    """
+
+    directory: Path
+    first_use: bool = False
+
+    def path(self, device_id: str) -> Path:
+        """The pinned certificate of one device."""
+        return self.directory / f"{device_id}.der"
+
+    def check(self, device_id: str, offered: bytes) -> bytes:
+        """Return the certificate to trust for the device; raise UntrustedServerError."""
+        pinned_path = self.path(device_id)
+        if pinned_path.exists():
+            pinned = pinned_path.read_bytes()
+            if pinned != offered:
+                raise UntrustedServerError(
+                    f"server certificate changed: pinned {fingerprint(pinned)} ({pinned_path}), "
+                    f"offered {fingerprint(offered)}; refusing")
+            return pinned
+        if not self.first_use:
+            raise UntrustedServerError(
+                f"server certificate {fingerprint(offered)} is not trusted: put it in "
+                f"{pinned_path} or start once with first-use pinning")
+        self.directory.mkdir(parents=True, exist_ok=True)
+        pinned_path.write_bytes(offered)
+        log.warning("%s: first use: pinned the server certificate, SHA-256 fingerprint %s (%s);"
+                    " check it against the server's", device_id, fingerprint(offered),
+                    pinned_path)
+        return offered
 
 
 class OpcUaDriver:
     """One session with one OPC UA server."""
 
-    def __init__(self, device: OpcUaDevice, points: Sequence[Point], state_dir: Path) -> None:
+    def __init__(self, device: OpcUaDevice, points: Sequence[Point], state_dir: Path, *,
+                 first_use: bool = False) -> None:
         self.device = device
+        self.trust = TrustStore(state_dir / "opcua-trust", first_use)
         self.errors = 0
         self._state_dir = state_dir
         self._points = list(points)
@@ -136,10 +173,20 @@ class OpcUaDriver:
         client.application_uri = uri
         cert, key = ensure_certificate(self._state_dir, uri)
         mode = getattr(ua.MessageSecurityMode, self.device.security_mode)
-        pinned = self._state_dir / f"opcua-server-{self.device.id}.der"
-        await client.set_security(security_policies.SecurityPolicyBasic256Sha256, str(cert),
-                                  str(key), mode=mode,
-                                  server_certificate=str(pinned) if pinned.exists() else None)
+        policy = security_policies.SecurityPolicyBasic256Sha256
+        # the certificate the server offers, from its endpoint list (an unsecured request);
+        # the secure channel is then made with the trusted certificate alone, so an impostor
+        # offering the same bytes still cannot sign or decrypt
+        endpoints = await asyncio.wait_for(client.connect_and_get_server_endpoints(),
+                                           self.device.timeout_s * 2)
+        offered = [e for e in endpoints if e.SecurityMode == mode and
+                   e.SecurityPolicyUri == policy.URI]
+        if not offered:
+            raise UntrustedServerError(f"the server offers no Basic256Sha256 "
+                                       f"{self.device.security_mode} endpoint")
+        trusted = self.trust.check(self.device.id, first_certificate(offered[0].ServerCertificate))
+        await client.set_security(policy, str(cert), str(key), mode=mode,
+                                  server_certificate=trusted)
 
     async def connect(self) -> None:
         """Open a session and subscribe; raise DeviceError if the server cannot be reached."""

@@ -78,6 +78,9 @@ class GatewaySettings:
     name: str = "geoscada-gateway"
     command_policy: CommandPolicy | None = None
     """Trusted signers and what each role may write; without one every command is refused."""
+    opcua_first_use: bool = False
+    """Pin an OPC UA server's certificate on first use (logging its fingerprint) instead of
+    refusing a server the trust store does not hold."""
     rebirth_min_interval_s: float = 5.0
     """Rebirth requests closer together than this are refused (a flood costs one birth)."""
 
@@ -314,8 +317,7 @@ class Gateway:
             points = site.points_on(device.id)
             if not points:
                 continue
-            driver = (drivers or {}).get(device.id) or DRIVERS[device.protocol](
-                device, points, settings.state_dir)
+            driver = (drivers or {}).get(device.id) or self._driver(device, points)
             self.drivers[device.id] = driver
             self.pollers[device.id] = DevicePoller(device, points, dict(site.poll_groups),
                                                    driver, self.record)
@@ -326,6 +328,14 @@ class Gateway:
         """Points with a command being written: one command at a time per point."""
         self._last_rebirth = -float("inf")
         self._rebirths_refused = 0
+
+    def _driver(self, device: ModbusDevice | OpcUaDevice, points: Sequence[Point]) -> Driver:
+        if isinstance(device, OpcUaDevice):
+            from gateway.opcua import OpcUaDriver
+
+            return OpcUaDriver(device, points, self.settings.state_dir,
+                               first_use=self.settings.opcua_first_use)
+        return DRIVERS[device.protocol](device, points, self.settings.state_dir)
 
     # ------------------------------------------------------------------ data path
 

@@ -329,3 +329,31 @@ def main(argv: Sequence[str]) -> int:
     print(f"geoscada pki: {pki.root} holds the CA, broker and identity files "
           f"(private keys and passwords 0600)")
     return 0
+
+
+def opcua_certificate(cert_path: Path, key_path: Path, application_uri: str, *,
+                      server: bool) -> tuple[Path, Path]:
+    """Make an OPC UA application certificate (DER) and its RSA key (PEM, 0600) unless they
+    exist; return their paths. OPC UA's Basic256Sha256 needs RSA and the application URI in
+    the certificate's subject alternative names."""
+    if cert_path.exists() and key_path.exists():
+        return cert_path, key_path
+    from asyncua.crypto.cert_gen import generate_private_key, generate_self_signed_app_certificate
+
+    key = generate_private_key()
+    host = socket.gethostname()
+    names: list[x509.GeneralName] = [x509.UniformResourceIdentifier(application_uri),
+                                     x509.DNSName(host), x509.DNSName("localhost"),
+                                     x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+    cert = generate_self_signed_app_certificate(
+        key, "GeoSCADA " + ("simulator" if server else "gateway"), {"organizationName":
+                                                                     "GeoSCADA"},
+        names, [usage, ExtendedKeyUsageOID.CLIENT_AUTH if server else
+                ExtendedKeyUsageOID.SERVER_AUTH], days=LEAF_DAYS)
+    write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                              serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption()))
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+    return cert_path, key_path

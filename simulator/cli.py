@@ -33,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="serve station i's Modbus devices on P+i (0: free ports)")
     parser.add_argument("--opcua-port", type=int, default=None,
                         help="serve station i's OPC UA server on P+i (0: free ports)")
+    parser.add_argument("--certificate-dir", type=Path, default=None,
+                        help="keep the OPC UA servers' certificates here (default: new ones in "
+                             "a temporary directory on every start)")
     parser.add_argument("--faults", type=Path, default=None, help="fault schedule (YAML list)")
     parser.add_argument("--control-port", type=int, default=None,
                         help="serve the HTTP control API on this loopback port")
@@ -65,7 +68,8 @@ def main(argv: Sequence[str]) -> int:
         start = _start_time(args.start)
         host = SimulatorHost(sites, speed=args.speed, seed=args.seed, host=args.host,
                              modbus_port=args.modbus_port, opcua_port=args.opcua_port,
-                             faults=faults, step_s=args.step, start=start)
+                             faults=faults, step_s=args.step, start=start,
+                             certificate_dir=args.certificate_dir)
     except (SiteFileError, FaultFileError, FaultTargetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -15,13 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import tempfile
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from asyncua import ua as _ua
 from asyncua.server.server import Server
 
+from geoscada.pki import opcua_certificate
 from plant.site import OpcUaBinding, OpcUaDevice, Point
 from plant.units import UNITS_NAMESPACE, opcua_unit_id, symbol, unece_code
 from simulator.sim import StationSim, WriteRefusedError
@@ -47,8 +50,12 @@ def endpoint_path(endpoint: str) -> str:
 class StationOpcUaServer:
     """One listening OPC UA server serving the points of some OPC UA devices of one station."""
 
-    def __init__(self, sim: StationSim, devices: list[OpcUaDevice], host: str, port: int) -> None:
+    def __init__(self, sim: StationSim, devices: list[OpcUaDevice], host: str, port: int,
+                 certificate_dir: Path | None = None) -> None:
         self.sim = sim
+        self.certificate_dir = certificate_dir
+        """Where the server's certificate and key live (a temporary directory if None: a new
+        certificate for every process)."""
         self.devices = devices
         self.device_ids = {d.id for d in devices}
         self.host = host
@@ -82,7 +89,14 @@ class StationOpcUaServer:
         await server.init()
         server.set_endpoint(f"opc.tcp://{self.host}:{self.port}{self.path}")
         server.set_server_name(f"GeoSCADA simulator {self.sim.station_id}")
-        server.set_security_policy([ua.SecurityPolicyType.NoSecurity])
+        # the secure endpoints let the gateway's trust store be tested end to end; the plain
+        # one stays for tools that cannot do security (this is a simulator, not a plant)
+        server.set_security_policy([ua.SecurityPolicyType.NoSecurity,
+                                    ua.SecurityPolicyType.Basic256Sha256_Sign,
+                                    ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
+        cert, key = self._certificate()
+        await server.load_certificate(str(cert))
+        await server.load_private_key(str(key))
         namespace = await server.register_namespace(self.devices[0].namespace_uri)
         await self._build(server, namespace)
         service: Any = server.iserver.attribute_service
@@ -99,6 +113,14 @@ class StationOpcUaServer:
         self.server = server
         await self.push()
         log.info("%s: OPC UA server on %s", self.sim.station_id, self.endpoint)
+
+    def _certificate(self) -> tuple[Path, Path]:
+        if self.certificate_dir is None:
+            self.certificate_dir = Path(tempfile.mkdtemp(prefix="geoscada-sim-opcua-"))
+        name = f"opcua-{self.sim.station_id}{self.path.replace('/', '-')}"
+        uri = f"urn:geoscada:simulator:{self.sim.station_id}"
+        return opcua_certificate(self.certificate_dir / f"{name}.der",
+                                 self.certificate_dir / f"{name}-key.pem", uri, server=True)
 
     async def stop(self) -> None:
         """Stop listening and drop every session."""

@@ -17,6 +17,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from plant.site import ModbusDevice, OpcUaDevice, Site
@@ -44,7 +45,7 @@ class SimulatorHost:
                  host: str = "127.0.0.1", modbus_port: int | None = None,
                  opcua_port: int | None = None, faults: Sequence[FaultSpec] = (),
                  step_s: float = 1.0, start: datetime | None = None,
-                 warm_up_s: float = 12 * 3600.0) -> None:
+                 warm_up_s: float = 12 * 3600.0, certificate_dir: Path | None = None) -> None:
         if not speed > 0 or not math.isfinite(speed):
             raise ValueError(f"speed {speed} must be a positive number")
         if not step_s > 0:
@@ -66,6 +67,7 @@ class SimulatorHost:
         self.sims: dict[str, StationSim] = {
             site.station.id: StationSim(site, seed=seed, start=begin, warm_up_s=warm_up_s)
             for site in sites}
+        self.certificate_dir = certificate_dir
         self._plan_servers(sites, modbus_port, opcua_port)
         for spec in faults:
             owners = [sim for sim in self.sims.values() if _owns(sim, spec.target)]
@@ -108,7 +110,8 @@ class SimulatorHost:
                     if opcua_port is not None:
                         port = 0 if opcua_port == 0 else opcua_port + index
                     groups.setdefault(port, []).append(device)
-            servers = [StationOpcUaServer(sim, devices, self.host, port)
+            servers = [StationOpcUaServer(sim, devices, self.host, port,
+                                          self.certificate_dir)
                        for port, devices in groups.items()]
             self.opcua_servers[site.station.id] = servers
             self.opcua_devices[site.station.id] = {

@@ -116,7 +116,9 @@ def test_basic256sha256_sign_and_encrypt(site: Site, tmp_path: Path) -> None:
                              timeout_s=3.0)
         points = site.points_on("opc1")
         state = tmp_path / "gateway-state"
-        driver = OpcUaDriver(secure, points, state)
+        with pytest.raises(DeviceError, match="not trusted"):
+            await OpcUaDriver(secure, points, state).connect()  # unknown server certificate
+        driver = OpcUaDriver(secure, points, state, first_use=True)
         await driver.connect()
         got = {r.point: r for r in await driver.read(points)}
         assert got["RW1.injection_temp"].v == pytest.approx(18.5)
@@ -127,10 +129,10 @@ def test_basic256sha256_sign_and_encrypt(site: Site, tmp_path: Path) -> None:
         await setup_self_signed_certificate(
             other_key, other_cert, "urn:geoscada:test:other", "localhost",
             [ExtendedKeyUsageOID.SERVER_AUTH], {"commonName": "impostor"})
-        (state / "opcua-server-opc1.der").write_bytes(other_cert.read_bytes())
+        (state / "opcua-trust" / "opc1.der").write_bytes(other_cert.read_bytes())
         with pytest.raises(DeviceError):
             await OpcUaDriver(secure, points, state).connect()
-        (state / "opcua-server-opc1.der").write_bytes(server_cert.read_bytes())
+        (state / "opcua-trust" / "opc1.der").write_bytes(server_cert.read_bytes())
         pinned = OpcUaDriver(secure, points, state)
         await pinned.connect()
         await pinned.close()
