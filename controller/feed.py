@@ -24,6 +24,11 @@ from controller.rules import Window
 from plant.contract import Birth, DataBatch, Death, Sample, station_alive
 
 
+def holds_for_s(refresh_s: float) -> float:
+    """How long an unrestated value holds: the full refresh, with a margin for poll periods."""
+    return refresh_s * 1.1 + 30.0
+
+
 @dataclass
 class StationFeed:
     """Latest sample per point, and the station's retained birth and death."""
@@ -55,7 +60,7 @@ class StationFeed:
         heard = self.heard_at
         if heard is None or not self.alive:
             return dict(self.latest)
-        horizon = heard - timedelta(seconds=self.refresh_s * 1.1 + 30.0)
+        horizon = heard - timedelta(seconds=holds_for_s(self.refresh_s))
         return {point: sample.model_copy(update={"t": heard})
                 if horizon <= sample.t < heard else sample
                 for point, sample in self.latest.items()}

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ValidationError
 from controller import alarms, history
 from controller.actions import AlarmAction, apply
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus, Observation
-from controller.feed import StationFeed
+from controller.feed import StationFeed, holds_for_s
 from controller.rules import (
     AlarmRule,
     AlarmSettings,
@@ -428,7 +428,8 @@ class Controller:
                 conn = psycopg.connect(self.settings.db, autocommit=True, connect_timeout=5)
                 conn.read_only = True
                 self._complained.discard("database")
-            found = history.windows(conn, sid, rule, utc_now())
+            found = history.windows(conn, sid, rule, utc_now(),
+                                    holds_for_s(station.site.full_refresh_s))
             return conn, observe_window(rule, found, station.site.station)
         except psycopg.Error as error:
             self._complain("database", "historian database unavailable: %s", error)
