@@ -15,6 +15,7 @@ from types import FrameType
 import yaml
 
 from controller.service import Controller, ControllerSettings, load_alarm_settings
+from controller.store import StateError
 from plant.site import load_site
 from runtime.mqtt import BrokerSettings
 from runtime.settings import setup_logging
@@ -77,7 +78,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         setup_logging(args.log_level)
         controller = Controller(settings_from(args))
-    except (ValueError, OSError) as error:
+    except (ValueError, OSError, StateError) as error:
         print(f"geoscada controller: {error}", file=sys.stderr)
         return 2
 
