@@ -34,7 +34,7 @@ from historian.store import Inbound, Store, WriteReport, connect
 from historian.watermark import Watermarks
 from plant.contract import DataBatch, Topic, Watermark, subscription, topic
 from runtime.backoff import Backoff
-from runtime.mqtt import new_client
+from runtime.mqtt import ThreadedSession, new_client
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +83,13 @@ class Historian:
         self._lock = threading.Lock()
         self._store = Store(settings.db, historian=settings.client_id)
         self._client = self._make_client()
+        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = settings.session_expiry
+        properties.ReceiveMaximum = settings.receive_maximum
+        self._session = ThreadedSession(
+            settings.broker_settings, self._client, on_connect=self._on_connect,
+            clean_start=False, properties=properties,
+            backoff=Backoff(base_s=0.5, cap_s=settings.retry_max_s), name="historian-mqtt")
         self._threads: list[threading.Thread] = []
         self.on_commit: Callable[[WriteReport], None] | None = None
         self._touched: set[str] = set()  # stations committed since the last watermark pass
@@ -93,10 +100,8 @@ class Historian:
     # -- MQTT ------------------------------------------------------------------------------------
 
     def _make_client(self) -> mqtt.Client:
-        client = new_client(self.settings.broker_settings, reconnect=True)
+        client = new_client(self.settings.broker_settings)
         client.manual_ack_set(True)
-        client.reconnect_delay_set(min_delay=1, max_delay=int(self.settings.retry_max_s) or 1)
-        client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
@@ -145,7 +150,7 @@ class Historian:
             self._generation += 1  # acknowledgements of earlier deliveries are now meaningless
         self._connected.clear()
         if not self._stop.is_set():
-            log.warning("lost the broker (%s); paho reconnects", reason)
+            log.warning("lost the broker (%s); reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         self._queue.put(
@@ -170,13 +175,6 @@ class Historian:
 
     def start(self) -> None:
         """Connect to the broker and start the writer and rollup threads."""
-        address = self.settings.broker_settings
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.settings.session_expiry
-        properties.ReceiveMaximum = self.settings.receive_maximum
-        self._client.connect_async(
-            address.host, address.port, clean_start=False, properties=properties
-        )
         self._threads = [
             threading.Thread(target=self._decode_loop, name="historian-decoder", daemon=True),
             threading.Thread(target=self._write_loop, name="historian-writer", daemon=True),
@@ -186,7 +184,7 @@ class Historian:
         ]
         for thread in self._threads:
             thread.start()
-        self._client.loop_start()
+        self._session.start()
 
     @property
     def alive(self) -> bool:
@@ -202,8 +200,7 @@ class Historian:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=60)
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._session.stop()
         self._store.close()
 
     def run_forever(self) -> None:

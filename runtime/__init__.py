@@ -2,9 +2,10 @@
 
 - :mod:`runtime.mqtt`: broker settings (``mqtt://`` or ``mqtts://`` with a verified CA, an
   optional client certificate, a username with its password read from a file), a configured
-  paho client, and :class:`~runtime.mqtt.BrokerLink`, the asyncio MQTT 5 session that keeps
+  paho client, :class:`~runtime.mqtt.BrokerLink`, the asyncio MQTT 5 session that keeps
   one connection up, notices a frozen broker, and names every publication by connection and
-  message id.
+  message id, and :class:`~runtime.mqtt.ThreadedSession`, the same for a service built on
+  threads (one client kept across reconnects, so a persistent broker session carries on).
 - :mod:`runtime.backoff`: the one reconnect policy, capped exponential backoff with jitter.
 - :mod:`runtime.settings`: secrets from files (never from the command line), log set-up.
 

@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -306,3 +307,61 @@ class BrokerLink:
         if client is not None:
             client.disconnect()
         self._lost.set()
+
+
+class ThreadedSession:
+    """Keeps one paho client connected from a thread of its own, for services built on threads.
+
+    The same client is kept across reconnects, so a persistent broker session (``clean_start``
+    False) goes on where it stopped. Reconnects follow the one backoff policy, reset once the
+    broker has answered CONNECT. paho's callbacks run on the session's thread.
+    """
+
+    def __init__(self, settings: BrokerSettings, client: paho.Client, *,
+                 on_connect: Callable[..., None], clean_start: bool = False,
+                 properties: Any = None, backoff: Backoff | None = None,
+                 name: str = "mqtt-session") -> None:
+        self.settings = settings
+        self.client = client
+        self._owner_on_connect = on_connect
+        self._clean_start = clean_start
+        self._properties = properties
+        self._backoff = backoff or Backoff(base_s=0.5, cap_s=10.0)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        client.on_connect = self._on_connect
+
+    def _on_connect(self, client: paho.Client, userdata: Any, flags: Any, reason: Any,
+                    properties: Any) -> None:
+        if not reason.is_failure:
+            self._backoff.reset()
+        self._owner_on_connect(client, userdata, flags, reason, properties)
+
+    def start(self) -> None:
+        """Connect (and keep reconnecting) from the session's thread."""
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Disconnect and end the session's thread."""
+        self._stopping.set()
+        self.client.disconnect()
+        if self._thread.is_alive():
+            self._thread.join(timeout_s)
+
+    def _run(self) -> None:
+        s = self.settings
+        first_failure = True
+        while not self._stopping.is_set():
+            try:
+                self.client.connect(s.host, s.port, keepalive=s.keepalive_s,
+                                    clean_start=self._clean_start, properties=self._properties)
+            except (OSError, ssl.SSLError) as exc:
+                if first_failure:
+                    log.warning("cannot reach broker %s:%d: %s", s.host, s.port, exc)
+                first_failure = False
+                self._stopping.wait(self._backoff.next_delay())
+                continue
+            first_failure = True
+            self.client.loop_forever()  # returns when the connection is lost or stopped
+            if not self._stopping.is_set():
+                self._stopping.wait(self._backoff.next_delay())

@@ -58,3 +58,33 @@ def test_new_client_connects_over_tls_only_to_a_broker_its_ca_signed(tmp_path: P
     finally:
         broker.terminate()
         broker.wait(10)
+
+
+def test_a_threaded_session_reconnects_after_a_broker_restart_and_stops_cleanly(
+        tmp_path: Path) -> None:
+    from geoscada.services import Mosquitto
+    from runtime.backoff import Backoff
+    from runtime.mqtt import ThreadedSession
+
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    ups: list[float] = []
+    settings = BrokerSettings.from_url(broker.url, client_id="session-probe", keepalive_s=2)
+    session = ThreadedSession(settings, new_client(settings),
+                              on_connect=lambda *args: ups.append(time.monotonic()),
+                              backoff=Backoff(base_s=0.1, cap_s=0.5))
+    try:
+        session.start()
+        deadline = time.monotonic() + 10
+        while len(ups) < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        broker.stop()
+        time.sleep(1.0)
+        broker.start()
+        deadline = time.monotonic() + 15
+        while len(ups) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(ups) == 2, "no reconnection after the broker came back"
+    finally:
+        session.stop()
+        broker.stop()
