@@ -20,7 +20,7 @@ from plant.contract import SessionMark, Watermark
 RECENT_DAYS = 30
 """Sessions with a batch received within this many days are listed."""
 MAX_SESSIONS = 16
-"""At most this many sessions (the newest) are listed per station."""
+"""At most this many sessions (the most recently received) are listed per station."""
 WALK_LIMIT = 10_000
 """Batches read per session and pass; a long backlog is walked over several commits."""
 
@@ -84,7 +84,7 @@ class Watermarks:
         rows = conn.execute(
             "SELECT station, session FROM ("
             "  SELECT station, session, row_number() OVER (PARTITION BY station"
-            "         ORDER BY session DESC) AS n"
+            "         ORDER BY last_received DESC, session DESC) AS n"
             "  FROM station_sessions WHERE station = ANY(%s)"
             "    AND last_received > now() - make_interval(days => %s)) s"
             " WHERE n <= %s",
