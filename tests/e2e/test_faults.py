@@ -184,26 +184,27 @@ def test_device_frozen_leaves_no_hole_the_ledger_does_not_explain(plant: Plant) 
     verdict(problems + [str(hole) for hole in holes])
 
 
-@pytest.mark.xfail(strict=True, reason="the broker keeps routing half the stream, resends "
-                   "included, to the dead member's persistent session: those batches do not "
-                   "reach the database")
+@pytest.mark.xfail(strict=True, reason="the broker deals the killed member's session half the "
+                   "stream until it expires (10 s); those batches come back only through the "
+                   "gateway's resend, 10 s after publication, so they are committed 10-11 s late")
 def test_one_of_two_historians_in_a_shared_group_killed(plant: Plant) -> None:
     steady(plant, ("historian-a", "ingest"), ("historian-b", "ingest"))
     plant.historians.pop("historian-a").kill()  # and it never comes back
     killed_at = time.time()
-    time.sleep(12.0)
-    checked_at = time.time()
+    time.sleep(15.0)
+    problems = plant.finish()
     with psycopg.connect(plant.dsn) as conn:
         committed = {(int(s), int(q)): t.timestamp() for s, q, t in conn.execute(
             "SELECT session, seq, received_at FROM received_batches WHERE station = %s",
             (STATION,)).fetchall()}
-    late = sorted(key for key, batch in plant.seen().batches.items()
-                  if batch.seen_at < checked_at - 10.0
-                  and committed.get(key, checked_at) > max(batch.seen_at, killed_at) + 10.0)
-    problems = plant.finish()
+    # the survivor carries everything within 10 s of the kill, or of a later publication
+    delays = {key: committed[key] - max(batch.seen_at, killed_at)
+              for key, batch in plant.seen().batches.items() if key in committed}
+    late = sorted(key for key, delay in delays.items() if delay > 10.0)
     if late:
-        problems.append(f"{len(late)} batches not in the database within 10 s of their "
-                        f"publication or of the kill, e.g. (session, seq) {late[:3]}")
+        problems.append(f"{len(late)} batches reached the database more than 10 s after the "
+                        f"kill or their publication, up to {max(delays.values()):.1f} s; "
+                        f"(session, seq) {late[:4]}")
     verdict(problems)
 
 
