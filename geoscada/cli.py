@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "alarms": ("controller.alarms_cli", "list alarms and their KPIs; acknowledge, shelve, ..."),
     "demo": ("geoscada.demo", "bring up simulated stations and every service"),
     "pki": ("geoscada.pki", "private CA, broker identities and ACL, command signers"),
+    "command": ("geoscada.command", "sign a command, send it to a gateway, print the ack"),
 }
 
 

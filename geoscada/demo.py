@@ -161,6 +161,9 @@ def _note(sites: Sequence[Site], *, endpoints: dict[str, dict[str, str]], broker
         "   # as the read-only regulator identity",
         f"    CA, certificates, passwords (0600): {pki.root}   command signers: "
         f"{pki.root / 'signers'}   policy: {pki.policy}",
+        "", "  Commands (signed by the operator's key, sent as the ui identity):",
+        f"    .venv/bin/geoscada command --pki {pki.root} --broker {broker} "
+        f"{sites[0].station.id} <point> <value>",
         "", "  Historian:",
         f"    psql '{dsn}' -c 'select count(*) from samples'",
         f"    .venv/bin/geoscada query --db '{dsn}' last <station>",

@@ -118,6 +118,20 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
             capture_output=True, text=True, timeout=30, check=False)
         assert printed.returncode == 0 and '"samples"' in printed.stdout, printed.stderr
         assert not _plaintext_anonymous_connects(broker_port)
+        # a signed command through the printed tool: written and read back by the gateway
+        sent = subprocess.run(
+            [sys.executable, "-m", "geoscada.cli", "command", "--pki", str(pki.root),
+             "--broker", f"mqtts://127.0.0.1:{broker_port}", "hydrothermal-doublet",
+             "PW1.run_command", "true"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+            check=False)
+        assert sent.returncode == 0 and "done" in sent.stdout, sent.stdout + sent.stderr
+        forged = subprocess.run(
+            [sys.executable, "-m", "geoscada.cli", "command", "--pki", str(pki.root),
+             "--broker", f"mqtts://127.0.0.1:{broker_port}", "--signer", "controller",
+             "hydrothermal-doublet", "PW1.wellhead_temp", "1"], cwd=ROOT,
+            capture_output=True, text=True, timeout=60, check=False)
+        assert forged.returncode == 1 and "refused: role_not_allowed" in forged.stdout, \
+            forged.stdout + forged.stderr
 
         dsn = f"postgresql://postgres@127.0.0.1:{db_port}/geoscada"
         _wait(lambda: _stations_in_database(dsn) == STATIONS, 90,
