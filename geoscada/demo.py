@@ -2,11 +2,11 @@
 
 Each service runs as its own process, exactly as it would in production: the simulator (the
 plant), a private Mosquitto broker, a private PostgreSQL (with TimescaleDB when installed), one
-gateway per station and the historian. The broker is secured as in production: TLS only, one
-identity (client certificate and password) per program and an ACL generated from the site
-files, all made by ``geoscada pki`` under the work directory; gateways get a command policy.
-A service that dies is restarted with backoff; Ctrl-C stops everything in reverse order. All
-of it listens on 127.0.0.1 only.
+gateway per station, the historian and the controller. The broker is secured as in
+production: TLS only, one identity (client certificate and password) per program and an ACL
+generated from the site files, all made by ``geoscada pki`` under the work directory; gateways
+get a command policy. A service that dies is restarted with backoff; Ctrl-C stops everything in
+reverse order. All of it listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -250,6 +250,11 @@ def main(argv: Sequence[str]) -> int:
             *_geoscada(), "historian", "--broker", broker.url, "--db", dsn,
             *broker_args(pki, "historian"),
         ], workdir / "logs" / "historian.log"))
+        children.append(Child("controller", [
+            *_geoscada(), "controller", *(f"--site={path}" for path in args.sites),
+            "--broker", broker.url, "--db", dsn, "--state-dir", str(workdir / "controller"),
+            *broker_args(pki, "controller"),
+        ], workdir / "logs" / "controller.log"))
         for child in children[1:]:
             child.start()
         clients = write_client_options(pki, "regulator", broker.port)

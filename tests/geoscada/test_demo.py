@@ -143,6 +143,8 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
         out, _ = demo.communicate(timeout=90)
     assert demo.returncode == 0, out
     assert "GeoSCADA demo is running" in out
+    controller = (workdir / "logs" / "controller.log").read_text()
+    assert "connected to broker" in controller and "refused" not in controller, controller[-2000:]
     for log in (workdir / "logs").glob("*.log"):
         assert "Traceback" not in log.read_text(), f"{log.name} has a traceback"
         for identity in pki.identities():
