@@ -31,6 +31,9 @@ Ident = Annotated[str, Field(pattern=IDENT, max_length=64)]
 PositiveFloat = Annotated[float, Field(gt=0)]
 NonNegativeFloat = Annotated[float, Field(ge=0)]
 
+_WATER_KWH_PER_M3K = 1.15
+"""Water near 40 °C in kWh/(m³·K) (992 kg/m³ × 4.18 kJ/(kg·K)), for design flows."""
+
 
 class SiteFileError(ValueError):
     """A site file that cannot be used; the message is one line naming file, key and problem."""
@@ -251,6 +254,21 @@ class HeatPump(_Equipment):
     rated_source_out_temp_c: Annotated[float, Field(ge=-10, le=60)]
     rated_sink_out_temp_c: Annotated[float, Field(ge=20, le=95)]
     min_load_pct: Annotated[float, Field(ge=0, le=100)] = 25.0
+    rated_evaporator_dt_k: Annotated[float, Field(ge=1, le=20)] = 5.0
+    """Evaporator water cooling at the rated point; with the rating it sets the design flow."""
+    rated_condenser_dt_k: Annotated[float, Field(ge=1, le=25)] = 5.0
+    """Condenser water heating at the rated point (EN 14511's water rating: 5 K)."""
+
+    @property
+    def design_condenser_flow_m3h(self) -> float:
+        """Condenser water flow that carries the rated heat at the rated temperature rise."""
+        return self.rated_heat_kw / (_WATER_KWH_PER_M3K * self.rated_condenser_dt_k)
+
+    @property
+    def design_evaporator_flow_m3h(self) -> float:
+        """Evaporator water flow that gives up the rated source heat at the rated drop."""
+        source_kw = self.rated_heat_kw * (1.0 - 1.0 / self.rated_cop)
+        return source_kw / (_WATER_KWH_PER_M3K * self.rated_evaporator_dt_k)
 
     @model_validator(mode="after")
     def _sink_above_source(self) -> HeatPump:

@@ -19,7 +19,7 @@ from plant.models.borehole import (
     profile_at_depth_c,
     wall_temp_at_depth_c,
 )
-from plant.models.heat_pump import carnot_fraction, expected_cop
+from plant.models.heat_pump import carnot_fraction, expected_cop, min_lift_for
 from plant.models.water import density_kg_m3, specific_heat_kj_per_kgk
 from plant.site import (
     BoreholeField,
@@ -353,13 +353,16 @@ class HeatPumpState:
     heat_kwh: float = 0.0
     run_hours: float = 0.0
     started_order: int = 0
+    min_lift_k: float = 5.0
 
     @classmethod
     def build(cls, spec: HeatPump) -> HeatPumpState:
         """A stopped unit calibrated to its rated point."""
         fraction = carnot_fraction(spec.rated_cop, spec.rated_source_out_temp_c,
                                    spec.rated_sink_out_temp_c)
-        return cls(spec, fraction)
+        unit = cls(spec, fraction)
+        unit.min_lift_k = min_lift_for(spec.rated_source_out_temp_c, spec.rated_sink_out_temp_c)
+        return unit
 
     @property
     def running(self) -> bool:
@@ -374,7 +377,7 @@ class HeatPumpState:
     def cop_at(self, source_out_c: float, sink_out_c: float, load_ratio: float) -> float:
         """Expected COP at these outlet temperatures and load (plant.models.heat_pump)."""
         return float(expected_cop(source_out_c, sink_out_c, self.fraction,
-                                  min(max(load_ratio, 0.01), 1.0)))
+                                  min(max(load_ratio, 0.01), 1.0), self.min_lift_k))
 
 
 @dataclass

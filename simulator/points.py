@@ -72,7 +72,7 @@ class PointTable:
             sigma_abs.append(noise[0] * factor)
             sigma_rel.append(noise[1])
         self.sigma_abs = sigma_abs
-        self.bounded = {i for i, p in enumerate(self.points) if p.quantity is Quantity.RATIO}
+        self.ranges = [p.range for p in self.points]
         self.sigma_rel = sigma_rel
         digest = hashlib.sha256(f"{seed}:{site.station.id}".encode()).digest()
         self._key = int.from_bytes(digest[:16], "little")
@@ -104,9 +104,11 @@ class PointTable:
                 sigma = self.sigma_abs[index] + self.sigma_rel[index] * abs(value)
                 if sigma > 0.0:
                     noisy = value + sigma * normal[index]
-                    if index in self.bounded and 0.0 <= value <= 100.0:
-                        # a position or percentage transmitter saturates at its ends
-                        noisy = min(max(noisy, 0.0), 100.0)
+                    low, high = self.ranges[index]
+                    if low <= value <= high:
+                        # the PLC clamps a scaled input at its range ends, as a position or
+                        # percentage transmitter saturates: noise alone never leaves the range
+                        noisy = min(max(noisy, low), high)
                     value = round(noisy) if point.dtype == "int" else noisy
             values.append(value)
         for index, faults in self.faults.items():

@@ -533,6 +533,13 @@ class StationModel:
         for unit, served in self.companions:
             if not unit.remote_run:
                 unit.run_command = any(self.heat_pumps[h].running for h in served)
+            if not unit.remote_speed and unit.vfd and served:
+                # the loop pump slows to the design flow of the units running on it
+                rated = [self.heat_pumps[h].spec.design_evaporator_flow_m3h for h in served]
+                running = sum(r for h, r in zip(served, rated, strict=True)
+                              if self.heat_pumps[h].running)
+                unit.speed_setpoint_hz = min(max(unit.max_speed_hz * running / sum(rated),
+                                                 unit.min_speed_hz), unit.max_speed_hz)
         for rw in self.reinjection.values():
             if rw.has_pump and not rw.pump.remote_run:
                 rw.pump.run_command = self.heating_on
@@ -744,7 +751,8 @@ class StationModel:
         for zone in self.zones.values():
             zone.supply_c = self.station_supply_c
             share = zone.flow_m3h / user_flow if user_flow > 0 else 0.0
-            zone.heat_kw = c_user * share * (self.station_supply_c - zone.return_c)
+            # returns were solved on the last supply: one now above it delivers nothing
+            zone.heat_kw = max(c_user * share * (self.station_supply_c - zone.return_c), 0.0)
             zone.heat_kwh += zone.heat_kw * dt_s / 3600.0
             conductance = zone.design_load_kw / (station.indoor_design_temp_c
                                                  - station.climate.design_outdoor_temp_c)
@@ -836,53 +844,61 @@ class StationModel:
             return t_return, 0.0, 0.0
         rated_running = sum(h.spec.rated_heat_kw for h in running)
         user_flow = self.plant_flow_m3h
+        # chilled water through the evaporators, rejected heat through the condensers: each at
+        # most its design flow, the rest passing the units in the header's bypass
+        chilled_design = sum(h.spec.design_evaporator_flow_m3h for h in running)
+        chilled_through = min(1.0, user_flow / chilled_design)
         for hp in running:
             share = hp.spec.rated_heat_kw / rated_running
-            c_i = c_user * share
+            flow = hp.spec.design_evaporator_flow_m3h * chilled_through
+            c_i = capacity_rate_kw_per_k(flow, t_return)
             setpoint = hp.setpoint_c if hp.setpoint_c is not None and hp.setpoint_c < 20 \
-                else target
-            wanted = c_i * (t_return - max(setpoint, MIN_CHILLED_C))
+                else None
+            if setpoint is not None:
+                wanted = c_i * (t_return - max(setpoint, MIN_CHILLED_C))
+            else:
+                wanted = c_user * (t_return - max(target, MIN_CHILLED_C)) * share
             floor = hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw
             capacity = hp.capacity_ratio * hp.spec.rated_heat_kw
             limit = max(c_i * (t_return - MIN_CHILLED_C), 0.0)
             hp.heat_kw = max(min(max(wanted, floor), capacity, limit), 0.0)
             hp.evaporator_kw = hp.heat_kw
-            hp.evaporator_flow_m3h = user_flow * share
+            hp.evaporator_flow_m3h = flow
             hp.evaporator_in_c = t_return
-            hp.evaporator_out_c = t_return - hp.heat_kw / c_i
+            hp.evaporator_out_c = t_return - hp.heat_kw / c_i if c_i > 0 else t_return
         rejected_total = compressor = 0.0
         for stage in sorted({h.spec.stage for h in running}):
             units = [h for h in running if h.spec.stage == stage]
-            t_out = t_src
-            condenser_out = max(h.condenser_out_c for h in units)
+            design = sum(h.spec.design_condenser_flow_m3h for h in units)
+            through = min(1.0, src_flow / design) if design > 0 else 0.0
+            for hp in units:
+                hp.condenser_flow_m3h = hp.spec.design_condenser_flow_m3h * through
+                hp.condenser_in_c = t_src
+            rejected = 0.0
             for _ in range(3):
                 rejected = 0.0
                 for hp in units:
+                    c_cond = capacity_rate_kw_per_k(hp.condenser_flow_m3h, t_src)
                     # a heating COP at these outlets less one is the cooling EER
-                    eer = max(hp.cop_at(hp.evaporator_out_c, condenser_out, hp.load_ratio)
+                    eer = max(hp.cop_at(hp.evaporator_out_c, hp.condenser_out_c, hp.load_ratio)
                               - 1.0, 0.5)
                     hp.power_kw = hp.heat_kw / eer
-                    rejected += hp.heat_kw + hp.power_kw
-                allowed = c_src * (MAX_CONDENSER_OUT_C - t_src) if c_src > 0 else 0.0
-                if rejected > allowed:
-                    scale = max(allowed, 0.0) / rejected
-                    for hp in units:
+                    allowed = c_cond * (MAX_CONDENSER_OUT_C - t_src) if c_cond > 0 else 0.0
+                    if hp.heat_kw + hp.power_kw > allowed:
+                        scale = max(allowed, 0.0) / (hp.heat_kw + hp.power_kw)
+                        hp.evaporator_out_c = hp.evaporator_in_c - (
+                            hp.evaporator_in_c - hp.evaporator_out_c) * scale
                         hp.heat_kw *= scale
                         hp.evaporator_kw = hp.heat_kw
                         hp.power_kw *= scale
-                        hp.evaporator_out_c = hp.evaporator_in_c - (
-                            hp.evaporator_in_c - hp.evaporator_out_c) * scale
-                    rejected *= scale
-                t_out = t_src + rejected / c_src if c_src > 0 else t_src
-                condenser_out = t_out
-            stage_rated = sum(h.spec.rated_heat_kw for h in units)
+                    hp.condenser_out_c = (t_src + (hp.heat_kw + hp.power_kw) / c_cond
+                                          if c_cond > 0 else t_src)
+                    rejected += hp.heat_kw + hp.power_kw
             for hp in units:
-                hp.condenser_in_c, hp.condenser_out_c = t_src, t_out
-                hp.condenser_flow_m3h = src_flow * hp.spec.rated_heat_kw / stage_rated
                 hp.cop = hp.heat_kw / hp.power_kw if hp.power_kw > 0 else 0.0
                 compressor += hp.power_kw
             rejected_total += rejected
-            t_src = t_out
+            t_src = t_src + rejected / c_src if c_src > 0 else t_src
         self._source_out_c = t_src
         supply = t_return - sum(h.heat_kw for h in running) / c_user
         return supply, -rejected_total, compressor
@@ -947,18 +963,25 @@ class StationModel:
         supply = t_user
         compressor_kw = 0.0
         if running and c_user > 0:
-            # condensers: each unit heats its share of the network flow to its setpoint
+            # condensers in parallel, each on its own design flow at most; the rest of the
+            # plant flow passes them in the header's bypass and mixes in after. Each unit
+            # carries its rating's share of the heat the supply target asks for (or heats its
+            # own flow to a written leaving-water setpoint), within its condenser limit.
+            design_total = sum(h.spec.design_condenser_flow_m3h for h in running)
+            through = min(1.0, user_flow / design_total)
             for hp in running:
-                share = hp.spec.rated_heat_kw / rated_running
-                c_i = c_user * share
-                setpoint = hp.setpoint_c if hp.setpoint_c is not None else target
+                flow = hp.spec.design_condenser_flow_m3h * through
+                c_i = capacity_rate_kw_per_k(flow, t_user)
                 ceiling = hp.spec.rated_sink_out_temp_c + MAX_CONDENSER_LIFT_K
-                wanted = c_i * (min(setpoint, ceiling) - t_user)
+                if hp.setpoint_c is not None:
+                    wanted = c_i * (min(hp.setpoint_c, ceiling) - t_user)
+                else:
+                    wanted = c_user * (target - t_user) * hp.spec.rated_heat_kw / rated_running
                 floor = hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw
                 capacity = hp.capacity_ratio * hp.spec.rated_heat_kw
                 heat = min(max(wanted, floor), capacity, max(c_i * (ceiling - t_user), 0.0))
                 hp.heat_kw = max(heat, 0.0)
-                hp.condenser_flow_m3h = user_flow * share
+                hp.condenser_flow_m3h = flow
                 hp.condenser_in_c = t_user
                 hp.condenser_out_c = t_user + hp.heat_kw / c_i
             # evaporators, stage by stage along the source stream
@@ -974,48 +997,72 @@ class StationModel:
 
     def _evaporator_stage(self, stage: int, units: list[HeatPumpState], t_src: float,
                           c_src: float, src_flow: float) -> float:
-        """Take the evaporator heat of one stage's heat pumps from the source stream."""
+        """Take the evaporator heat of one stage's heat pumps from the source stream.
+
+        Behind an isolating exchanger the stage's loop pumps share their flow among the running
+        evaporators by design flow (the pumps slow down when units stop). Fed directly, each
+        running evaporator takes at most its design flow and the rest of the stream passes the
+        units in the header's bypass, rejoining after them.
+        """
         isolating = [x for x in self.exchangers.values()
                      if x.spec.stage == stage and x.serves_heat_pumps]
         hx_rated = sum(x.spec.rated_heat_kw for x in isolating)
         opening = (sum(x.spec.rated_heat_kw * self._exchanger_ratio(x, direct=False)
                        for x in isolating) / hx_rated) if hx_rated else 1.0
         approach_k = max((x.spec.design_approach_k for x in isolating), default=0.0)
+        loop_flow = sum(u.flow_m3h for x in isolating for u in x.loop_pumps)
+        design = {hp.spec.id: hp.spec.design_evaporator_flow_m3h for hp in units}
+        total_design = sum(design.values())
+        if isolating and loop_flow > 0:
+            for hp in units:
+                hp.evaporator_flow_m3h = loop_flow * design[hp.spec.id] / total_design
+        else:
+            through = min(1.0, src_flow / total_design) if total_design > 0 else 0.0
+            for hp in units:
+                hp.evaporator_flow_m3h = design[hp.spec.id] * through
+        direct = not isolating
         t_out = t_src
         source_out = min(h.evaporator_out_c for h in units)
         for _ in range(3):
             total_evap = 0.0
             for hp in units:
-                hp.cop = hp.cop_at(source_out, hp.condenser_out_c, hp.load_ratio)
+                at = hp.evaporator_out_c if direct else source_out
+                hp.cop = hp.cop_at(at, hp.condenser_out_c, hp.load_ratio)
                 hp.evaporator_kw = hp.heat_kw * (1.0 - 1.0 / hp.cop)
+                if direct:
+                    # an evaporator may not leave below the freezing guard: the unit throttles
+                    c_evap = capacity_rate_kw_per_k(hp.evaporator_flow_m3h, t_src)
+                    allowed = max(c_evap * (t_src - MIN_SOURCE_OUT_C), 0.0)
+                    if hp.evaporator_kw > allowed:
+                        self._throttle(hp, allowed / hp.evaporator_kw)
+                    hp.evaporator_out_c = (t_src - hp.evaporator_kw / c_evap if c_evap > 0
+                                           else t_src)
                 total_evap += hp.evaporator_kw
-            if c_src <= 0:
-                scale = 0.0
-            elif total_evap <= 0.0:
-                scale = 1.0
-            else:
-                lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
-                allowed = c_src * opening * (t_src - MIN_SOURCE_OUT_C - lift_k)
-                scale = 1.0 if total_evap <= allowed else max(allowed, 0.0) / total_evap
-            if scale < 1.0:
-                for hp in units:
-                    hp.heat_kw *= scale
-                    hp.condenser_out_c = hp.condenser_in_c + (
-                        hp.condenser_out_c - hp.condenser_in_c) * scale
-                    hp.evaporator_kw *= scale
-                total_evap *= scale
+            if not direct:
+                if c_src <= 0:
+                    scale = 0.0
+                elif total_evap <= 0.0:
+                    scale = 1.0
+                else:
+                    lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
+                    allowed = c_src * opening * (t_src - MIN_SOURCE_OUT_C - lift_k)
+                    scale = 1.0 if total_evap <= allowed else max(allowed, 0.0) / total_evap
+                if scale < 1.0:
+                    for hp in units:
+                        self._throttle(hp, scale)
+                    total_evap *= scale
             t_out = t_src - total_evap / c_src if c_src > 0 else t_src
             lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
             source_out = t_out - lift_k
-        loop_flow = sum(u.flow_m3h for x in isolating for u in x.loop_pumps)
-        evap_flow_total = loop_flow if loop_flow > 0 else src_flow
-        rated = sum(h.spec.rated_heat_kw for h in units)
         for hp in units:
             hp.power_kw = hp.heat_kw - hp.evaporator_kw
+            if direct:
+                hp.evaporator_in_c = t_src
+                continue
             hp.evaporator_out_c = source_out
-            hp.evaporator_flow_m3h = evap_flow_total * hp.spec.rated_heat_kw / rated
             c_evap = capacity_rate_kw_per_k(hp.evaporator_flow_m3h, source_out)
             hp.evaporator_in_c = source_out + (hp.evaporator_kw / c_evap if c_evap > 0 else 0.0)
+        evap_flow_total = sum(hp.evaporator_flow_m3h for hp in units)
         for x in isolating:
             share = x.spec.rated_heat_kw / hx_rated
             x.heat_kw = sum(h.evaporator_kw for h in units) * share
@@ -1026,6 +1073,13 @@ class StationModel:
             x.secondary_flow_m3h = evap_flow_total * share
             x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * min(1.5, x.heat_kw / x.spec.rated_heat_kw) ** 2
         return t_out
+
+    @staticmethod
+    def _throttle(hp: HeatPumpState, scale: float) -> None:
+        """Scale a unit's heat (and so its condenser rise and evaporator heat) down."""
+        hp.heat_kw *= scale
+        hp.condenser_out_c = hp.condenser_in_c + (hp.condenser_out_c - hp.condenser_in_c) * scale
+        hp.evaporator_kw *= scale
 
     def _loop_plant(self, t_return: float, c_user: float, target: float, dt_s: float,
                     plant: Callable[[float, float, float, float, float],

@@ -272,15 +272,21 @@ def coaxial_borehole_points(f: dict[str, Any], depths: Sequence[float],
     ]
 
 
-def borehole_field_points(f: dict[str, Any]) -> list[PointSpec]:
-    """Loop temperatures, flow and pressure, and the winter-extraction / summer-rejection sums."""
+def borehole_field_points(f: dict[str, Any], extraction_dt: float = 5.0,
+                          rejection_dt: float = 7.0) -> list[PointSpec]:
+    """Loop temperatures, flow and pressure, and the winter-extraction / summer-rejection sums.
+
+    The heat power spans 1.5 times the loop's flow at the heat pumps' rated evaporator drop
+    (winter) and condenser rise (summer).
+    """
+    flow = f["rated_flow_m3h"]
     return [
         _temp(M.INLET_TEMP, -10, 50, description="water entering the field"),
         _temp(M.OUTLET_TEMP, -10, 50, description="water leaving the field"),
-        _analog(M.FLOW, "m3/h", nice_ceil(1.5 * f["rated_flow_m3h"])),
+        _analog(M.FLOW, "m3/h", nice_ceil(1.5 * flow)),
         _analog(M.PRESSURE, "MPa", 1.6, deadband=0.005),
-        _analog(M.HEAT_POWER, "kW", nice_ceil(1.5 * f["rated_flow_m3h"] * 5 * WATER_KWH_PER_M3K),
-                low=-nice_ceil(1.5 * f["rated_flow_m3h"] * 5 * WATER_KWH_PER_M3K),
+        _analog(M.HEAT_POWER, "kW", nice_ceil(1.5 * flow * extraction_dt * WATER_KWH_PER_M3K),
+                low=-nice_ceil(1.5 * flow * rejection_dt * WATER_KWH_PER_M3K),
                 description="positive when heat is extracted (heating), negative when rejected"),
         _counter(M.HEAT_ENERGY, "MWh", 1e7, U32_DECI, description="heat extracted (winter)"),
         _counter(M.HEAT_REJECTED_ENERGY, "MWh", 1e7, U32_DECI,
@@ -315,13 +321,16 @@ def plate_exchanger_points(f: dict[str, Any], primary_flow: float,
     ]
 
 
-def heat_pump_points(f: dict[str, Any], evaporator_dt: float = 5.0, condenser_dt: float = 5.0,
+def heat_pump_points(f: dict[str, Any],
                      setpoint: tuple[float, float, float] | None = None) -> list[PointSpec]:
     """Evaporator/condenser temperatures and flows, output, load, COP, commands, electricity.
 
-    ``setpoint`` is (min, max, max_step) of the leaving-water setpoint; by default the
+    The flow ranges are 1.5 times the design flows the unit's rated temperature differences
+    give. ``setpoint`` is (min, max, max_step) of the leaving-water setpoint; by default the
     rated sink temperature -10 K … +8 K (at most 65 °C) in steps of 2 K.
     """
+    evaporator_dt = f["rated_evaporator_dt_k"]
+    condenser_dt = f["rated_condenser_dt_k"]
     heat = f["rated_heat_kw"]
     electric = heat / f["rated_cop"]
     sink = f["rated_sink_out_temp_c"]
@@ -415,16 +424,22 @@ def electricity_meter_points(_: dict[str, Any], electric_kw: float) -> list[Poin
     ]
 
 
-def substation_points(f: dict[str, Any], heat_index: float, delta_t: float) -> list[PointSpec]:
-    """User-end temperatures, pressures, flow, heat, control valve and a typical room."""
+def substation_points(f: dict[str, Any], heat_index: float, delta_t: float,
+                      cooling_index: float = 0.0) -> list[PointSpec]:
+    """User-end temperatures, pressures, flow, heat, control valve and a typical room.
+
+    In a station that cools, heat power goes negative down to 1.3 times the cooling load.
+    """
     heat = f["heated_area_m2"] * heat_index / 1000
+    cooling = f["heated_area_m2"] * cooling_index / 1000
     return [
         _temp(M.SUPPLY_TEMP, 0, 100),
         _temp(M.RETURN_TEMP, 0, 100),
         _analog(M.SUPPLY_PRESSURE, "MPa", 1.6, deadband=0.005),
         _analog(M.RETURN_PRESSURE, "MPa", 1.6, deadband=0.005),
         _analog(M.FLOW, "m3/h", nice_ceil(1.5 * flow_for(heat, delta_t))),
-        _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * heat)),
+        _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * heat),
+                low=-nice_ceil(1.3 * cooling) if cooling else 0.0),
         _counter(M.HEAT_ENERGY, "GJ", 1e7, F32),
         _analog(M.VALVE_POSITION, "%", 100, deadband=0.5),
         PointSpec(M.VALVE_POSITION_SETPOINT, "%", (0, 100), F32,
@@ -442,8 +457,12 @@ def weather_points(_: dict[str, Any]) -> list[PointSpec]:
 
 
 def network_points(_: dict[str, Any], heat_kw: float, flow_m3h: float,
-                   setpoint: tuple[float, float, float]) -> list[PointSpec]:
-    """The outgoing header: supply/return temperature and pressure, flow, heat, setpoint."""
+                   setpoint: tuple[float, float, float],
+                   cooling_kw: float = 0.0) -> list[PointSpec]:
+    """The outgoing header: supply/return temperature and pressure, flow, heat, setpoint.
+
+    In a station that cools, heat power goes negative down to 1.3 times the cooling load.
+    """
     low, high, step = setpoint
     return [
         _temp(M.SUPPLY_TEMP, 0, 100),
@@ -451,7 +470,8 @@ def network_points(_: dict[str, Any], heat_kw: float, flow_m3h: float,
         _analog(M.SUPPLY_PRESSURE, "MPa", 1.6, deadband=0.005),
         _analog(M.RETURN_PRESSURE, "MPa", 1.6, deadband=0.005),
         _analog(M.FLOW, "m3/h", nice_ceil(1.5 * flow_m3h)),
-        _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * heat_kw)),
+        _analog(M.HEAT_POWER, "kW", nice_ceil(1.3 * heat_kw),
+                low=-nice_ceil(1.3 * cooling_kw) if cooling_kw else 0.0),
         PointSpec(M.SUPPLY_TEMP_SETPOINT, "degC", (0, 90), HR_I16_DECI,
                   limits={"min": low, "max": high, "max_step": step},
                   description="climate-compensated supply temperature"),
@@ -825,23 +845,26 @@ def hydrothermal_doublet() -> StationSpec:
                   f"{stage3_kw:.0f} kW",
                   id="HX3", name="Stage-3 plate exchanger", kind="plate_exchanger", stage=3,
                   rated_heat_kw=1500.0, design_approach_k=3.0),
-            *(equip("hpc", lambda f: heat_pump_points(f, 13.0, 10.0),
+            *(equip("hpc", heat_pump_points,
                     "stage 2, big units: COP 5.5 (003 L570); evaporator water 34 -> 20 °C "
                     "from HX2; 2 x 2000 kW takes HX2's duty at COP 5.5" if n == 1 else (),
                     id=ident, name=f"Stage-2 heat pump {n}", kind="heat_pump", stage=2,
                     rated_heat_kw=2000.0, rated_cop=5.5, rated_source_out_temp_c=20.0,
-                    rated_sink_out_temp_c=45.0, min_load_pct=25.0)
+                    rated_sink_out_temp_c=45.0, min_load_pct=25.0,
+                    rated_evaporator_dt_k=13.0, rated_condenser_dt_k=10.0)
               for n, ident in ((1, "HP2-1"), (2, "HP2-2"))),
-            equip("hpc", lambda f: heat_pump_points(f, 9.0, 10.0),
+            equip("hpc", heat_pump_points,
                   ["stage 3, big + small units (004 L1710): HX3's duty at an assumed COP 4.6",
                    "(colder source than stage 2) gives ~1.9 MW = 1200 + 700 kW"],
                   id="HP3-1", name="Stage-3 heat pump, big", kind="heat_pump", stage=3,
                   rated_heat_kw=1200.0, rated_cop=4.6, rated_source_out_temp_c=12.0,
-                  rated_sink_out_temp_c=45.0, min_load_pct=25.0),
-            equip("hpc", lambda f: heat_pump_points(f, 9.0, 10.0), (),
+                  rated_sink_out_temp_c=45.0, min_load_pct=25.0,
+                  rated_evaporator_dt_k=9.0, rated_condenser_dt_k=10.0),
+            equip("hpc", heat_pump_points, (),
                   id="HP3-2", name="Stage-3 heat pump, small", kind="heat_pump", stage=3,
                   rated_heat_kw=700.0, rated_cop=4.6, rated_source_out_temp_c=12.0,
-                  rated_sink_out_temp_c=45.0, min_load_pct=30.0),
+                  rated_sink_out_temp_c=45.0, min_load_pct=30.0,
+                  rated_evaporator_dt_k=9.0, rated_condenser_dt_k=10.0),
             equip("plc-station", pump_points, "stage-2 evaporator loop (HX2 secondary)",
                   id="P-E2", name="Stage-2 source circulation pump", kind="pump",
                   role="source_circulation", serves="HX2", rated_kw=18.5,
@@ -1003,12 +1026,13 @@ def deep_borehole_school() -> StationSpec:
                   rated_flow_m3h=loop_flow, rated_extraction_kw=650.0,
                   ground_conductivity_w_per_mk=conductivity,
                   ground_heat_capacity_mj_per_m3k=2.3, borehole_diameter_m=0.2),
-            equip("hpc", lambda f: heat_pump_points(f, 13.0, 15.0),
+            equip("hpc", heat_pump_points,
                   ["735 kW heat, 142 kW max electric (003 L2932); COP 5.21 measured (003 L3072);",
                    "source outlet 20.4 -> 15.9 °C over the season (003 L3057); 60 °C supply"],
                   id="HP1", name="Geo-rock heat unit", kind="heat_pump", stage=1,
                   rated_heat_kw=735.0, rated_cop=5.2, rated_source_out_temp_c=18.0,
-                  rated_sink_out_temp_c=60.0, min_load_pct=25.0),
+                  rated_sink_out_temp_c=60.0, min_load_pct=25.0,
+                  rated_evaporator_dt_k=13.0, rated_condenser_dt_k=15.0),
             equip("plc-source", pump_points,
                   ["source-side circulation (counted in SCOP, 003 L3072; not in the plant",
                    "table): the loop flow against the 0.5 MPa source-side ΔP (003 L3055),",
@@ -1190,19 +1214,21 @@ def shallow_field() -> StationSpec:
                     role="source_circulation", serves=f"BF-{zone}", rated_kw=90.0,
                     rated_flow_m3h=800.0, rated_head_m=28.0)
               for zone, _ in zones),
-            *(equip("hpc", lambda f: heat_pump_points(f, 5.0, 7.0, COOL_HEAT_SETPOINT),
+            *(equip("hpc", lambda f: heat_pump_points(f, setpoint=COOL_HEAT_SETPOINT),
                     ["four big centrifugal units, 4500 kW heating / 4600 kW cooling (003 L152);",
                      "unit COP is not in the seeds (system heating COP > 3.80, 003 L211): 4.6",
                      "assumed"] if n == 1 else (),
                     id=f"HP{n}", name=f"Centrifugal heat pump {n}", kind="heat_pump", stage=1,
                     rated_heat_kw=4500.0, rated_cop=4.6, rated_source_out_temp_c=6.0,
-                    rated_sink_out_temp_c=47.0, min_load_pct=30.0)
+                    rated_sink_out_temp_c=47.0, min_load_pct=30.0,
+                    rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0)
               for n in (1, 2, 3, 4)),
-            equip("hpc", lambda f: heat_pump_points(f, 5.0, 7.0, COOL_HEAT_SETPOINT),
+            equip("hpc", lambda f: heat_pump_points(f, setpoint=COOL_HEAT_SETPOINT),
                   "one small screw unit, 1689 kW heating / 1614 kW cooling (003 L152, L116)",
                   id="HP5", name="Screw heat pump", kind="heat_pump", stage=1,
                   rated_heat_kw=1689.0, rated_cop=4.4, rated_source_out_temp_c=6.0,
-                  rated_sink_out_temp_c=47.0, min_load_pct=15.0),
+                  rated_sink_out_temp_c=47.0, min_load_pct=15.0,
+                  rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0),
             *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
                     "source-side primary pumps, one per unit, variable speed (003 L120); "
                     + MOTOR_SIZED
@@ -1249,7 +1275,8 @@ def shallow_field() -> StationSpec:
                   role="cooling_tower_changeover"),
             equip("plc-plant", valve_points, (), id="V-BYP", name="User bypass valve",
                   kind="valve", role="bypass"),
-            equip("plc-plant", lambda f: network_points(f, heat_kw, user_flow, COOL_HEAT_SETPOINT),
+            equip("plc-plant", lambda f: network_points(f, heat_kw, user_flow, COOL_HEAT_SETPOINT,
+                                                cool_kw * heat_area / cool_area),
                   "distribution header: 47/40 °C heating, 6.5/13.5 °C cooling (003 L114)",
                   id="NET", name="Distribution header", kind="network"),
             equip("meters", lambda f: heat_meter_points(f, 0.8 * heat_kw, 3 * 800.0,
@@ -1268,7 +1295,8 @@ def shallow_field() -> StationSpec:
             equip("meters", lambda f: electricity_meter_points(f, hp_electric), (),
                   id="EM-HP", name="Heat-pump feeder meter", kind="electricity_meter",
                   scope=["HP1", "HP2", "HP3", "HP4", "HP5"]),
-            *(equip("opc", lambda f: substation_points(f, heat_kw * 1000 / heat_area, 7.0),
+            *(equip("opc", lambda f: substation_points(f, heat_kw * 1000 / heat_area, 7.0,
+                                                     cool_kw * 1000 / cool_area),
                     "building zones with a typical-room sensor (004 L1058-1065)"
                     if n == 1 else (),
                     id=f"SS{n}", name=f"Building zone {n}", kind="substation",

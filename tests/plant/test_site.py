@@ -114,7 +114,8 @@ CASES = [
     ("NaN limit", "limits: {min: 35, max: 60}", "limits: {min: .nan, max: 60}",
      ["points[5](HP1.supply_temp_setpoint).limits.min", "finite number"], "limits: {min: .nan"),
     ("COP above Carnot", "rated_cop: 5.0", "rated_cop: 11.0",
-     ["equipment[2](HP1).rated_cop", "reaches the Carnot COP 10.77", "20.0 → 50.0 °C"],
+     ["equipment[2](HP1).rated_cop", "reaches the Carnot COP 9.06", "20.0 → 50.0 °C",
+      "refrigerant 17 → 53 °C"],
      "rated_cop: 11.0"),
     ("rollover on a measured value", "range: [0, 200], deadband: 0.5,",
      "range: [0, 200], deadband: 0.5, rollover: 1000,",
@@ -169,13 +170,14 @@ def test_check_command_reports_each_file(tmp_path: Path, capsys: pytest.CaptureF
 def test_check_command_refuses_cop_above_carnot(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # 20 -> 50 degC: Carnot heating COP 323.15 K / 30 K = 10.77; a rated 12 is impossible
+    # 20 -> 50 degC water, refrigerant 17 -> 53 degC behind 3 K approaches: Carnot heating COP
+    # 326.15 K / 36 K = 9.06 (on the water alone 10.77); a rated 12 is impossible either way
     bad = tmp_path / "carnot.yaml"
     bad.write_text(mutate("rated_cop: 5.0", "rated_cop: 12.0"))
     assert geoscada(["check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:{line_of(bad.read_text(), 'rated_cop: 12.0')}: " in err
-    assert "equipment[2](HP1).rated_cop" in err and "Carnot COP 10.77" in err
+    assert "equipment[2](HP1).rated_cop" in err and "Carnot COP 9.06" in err
 
 
 def overlap_site(spans: list[tuple[int, str]]) -> str:
