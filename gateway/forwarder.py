@@ -367,13 +367,34 @@ class Forwarder:
                     self._catching_up = True
                 self._cursor = batch.id
 
-    async def settle(self) -> None:
-        """Spool what is queued and delete what is confirmed (before a clean stop)."""
+    async def settle(self, confirm_wait_s: float = 2.0) -> None:
+        """Before a clean stop: spool and publish what is queued, and delete what is confirmed.
+
+        The last batches go out before the clean death (same connection, so in order); while a
+        historian is online the forwarder waits up to ``confirm_wait_s`` for the watermark to
+        cover everything published, so a clean stop normally leaves an empty spool.
+        """
         try:
+            last: dict[int, int] = {}
             if self._queued:
-                rows = [(b.session, b.seq, b.samples, b.created) for b in self._queued]
-                await self._on_writer(self.spool.append_many, rows)
+                batches = self._queued
+                rows = [(b.session, b.seq, b.samples, b.created) for b in batches]
+                ids = await self._on_writer(self.spool.append_many, rows)
                 self._queued = []
+                now = time.monotonic()
+                for batch_id, batch in zip(ids, batches, strict=True):
+                    if self._ready and batch.published is None:
+                        self._send(batch_id, batch.session, batch.seq, batch.samples,
+                                   historical=False, now=now)
+                    last[batch.session] = max(last.get(batch.session, -1), batch.seq)
+            deadline = time.monotonic() + confirm_wait_s
+            while self.historian_online() and time.monotonic() < deadline:
+                if self._to_delete:
+                    await self._delete_confirmed()
+                if not self._sent_at and all(self.confirmed(s) >= seq
+                                             for s, seq in last.items()):
+                    break
+                await asyncio.sleep(0.05)
             if self._to_delete:
                 await self._delete_confirmed()
         except (sqlite3.Error, OSError, RuntimeError) as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -113,6 +114,8 @@ def test_a_broker_frozen_past_keepalive_leaves_nothing_stuck(site: Site, tmp_pat
                 os.kill(pid, signal.SIGCONT)
             await until(lambda: gw.link.connected, 20, "the reconnection")
             # births published on request get message ids the stuck batches had before
+            # (the test's own client may itself still be reconnecting after the freeze)
+            await until(acknowledger.client.is_connected, 20, "the test client back")
             for _ in range(3):
                 await asyncio.to_thread(acknowledger.publish, "geoscada/v1/gw-test/rebirth",
                                         b"{}")
@@ -130,3 +133,9 @@ def test_a_broker_frozen_past_keepalive_leaves_nothing_stuck(site: Site, tmp_pat
         broker.stop()
     seqs = [b["seq"] for b in acknowledger.batches()]
     assert set(range(max(seqs) + 1)) <= set(seqs)
+    # the clean stop published its last batches and waited for their confirmation
+    spool = sqlite3.connect(tmp_path / "gw" / "spool.db")
+    try:
+        assert spool.execute("SELECT count(*) FROM batch").fetchone()[0] == 0
+    finally:
+        spool.close()
