@@ -2,9 +2,11 @@
 
 Three threads: paho's network loop hands every message to a queue; the history worker reads
 the windowed rules' history windows from the historian's database (read-only) and keeps their
-latest observations; the evaluator, once a period, takes what arrived, evaluates every
-station's rules and alarms, writes the station's state file (alarm statuses and the new events
-together, atomically) and only then publishes the events at QoS 1. An event leaves the state
+latest observations; the evaluator takes what arrived, evaluates the rules and alarms of every
+station that sent data within the last 0.1 s (and, once a period, of every station not
+evaluated for a period: time alone moves delays and shelves on), writes the station's state
+file (alarm statuses and the new events together, atomically) and only then publishes the
+events at QoS 1. An event leaves the state
 file when the broker acknowledges it to a subscriber; until then it is published again, after a
 reconnect, every ``resend_s`` and after a restart, and the historian's ``(station, event id)``
 key stores it once. A restart, kill -9 included, reads the state files back: no alarm state is
@@ -64,6 +66,9 @@ from runtime.mqtt import BrokerSettings, delivered, new_client
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
+BATCH_WAIT_S = 0.1
+"""How long new data may wait before its station is evaluated (batches arriving together are
+evaluated together)."""
 FOLLOWED: dict[Topic, type[BaseModel]] = {Topic.BIRTH: Birth, Topic.DEATH: Death,
                                           Topic.DATA: DataBatch}
 """The message kinds the controller reads, and their payloads."""
@@ -98,6 +103,7 @@ class _Station:
     sent_at: dict[str, float] = field(default_factory=dict)
     alive: bool | None = None
     ready: bool = False
+    evaluated_at: float = -float("inf")
 
 
 def station_rules(site: Site, settings: Mapping[str, AlarmSettings]) -> tuple[AlarmRule, ...]:
@@ -228,28 +234,34 @@ class Controller:
 
     def _evaluate_loop(self) -> None:
         period = self.settings.period_s
-        next_at = time.monotonic()
+        next_full = time.monotonic()
         while not self._stop.is_set():
+            full = time.monotonic() >= next_full
             try:
-                self.tick(utc_now())
+                self.tick(utc_now(), full=full)
             except Exception:  # a bug must not stop the alarms of every station
-                log.exception("evaluation failed; trying again next period")
-            next_at += period
-            delay = next_at - time.monotonic()
-            if delay < 0:
-                next_at, delay = time.monotonic(), 0.0
-            self._stop.wait(delay)
+                log.exception("evaluation failed; trying again")
+            if full:
+                next_full = max(next_full + period, time.monotonic())
+            self._stop.wait(min(BATCH_WAIT_S, max(0.0, next_full - time.monotonic())))
 
     # -- one evaluation --------------------------------------------------------------------------
 
-    def tick(self, now: datetime) -> None:
-        """Take what arrived, apply operator actions, evaluate every station, publish."""
-        self._take_messages()
+    def tick(self, now: datetime, *, full: bool = True) -> None:
+        """Take what arrived, apply operator actions, evaluate, publish.
+
+        Stations with new data are evaluated at once; ``full`` also evaluates every station
+        not evaluated for a period (time alone moves delays and shelves on).
+        """
+        fresh = self._take_messages()
         acked = self._take_acks()
         actions = self._take_actions(now)
+        due = time.monotonic() - 0.9 * self.settings.period_s
         for sid, station in self.stations.items():
             rows = actions.get(sid, [])
-            rows += self._evaluate(station, now)
+            if sid in fresh or (full and station.evaluated_at <= due):
+                station.evaluated_at = time.monotonic()
+                rows += self._evaluate(station, now)
             changed = bool(rows) or bool(acked.get(sid))
             for event_id in acked.get(sid, ()):
                 station.state.pending.pop(event_id, None)
@@ -318,12 +330,14 @@ class Controller:
             self._complained.add(key)
             log.warning(message, *args)
 
-    def _take_messages(self) -> None:
+    def _take_messages(self) -> set[str]:
+        """Take what arrived; return the stations with new live data."""
+        fresh: set[str] = set()
         while True:
             try:
                 name, payload, retained = self._inbound.get_nowait()
             except queue.Empty:
-                return
+                return fresh
             try:
                 sid, kind = parse_topic(name)
             except ValueError as error:
@@ -349,6 +363,7 @@ class Controller:
             if isinstance(message, DataBatch):
                 if message.station == sid:
                     station.feed.take(message)
+                    fresh.add(sid)
             elif isinstance(message, Birth):
                 station.feed.take_birth(message)
             elif isinstance(message, Death):
