@@ -82,7 +82,8 @@ class GatewaySettings:
     """Pin an OPC UA server's certificate on first use (logging its fingerprint) instead of
     refusing a server the trust store does not hold."""
     rebirth_min_interval_s: float = 5.0
-    """Rebirth requests closer together than this are refused (a flood costs one birth)."""
+    """At most one rebirth per this many seconds: requests inside it share one deferred birth
+    (a flood costs one birth, no requester is left without one)."""
 
 
 def next_tick(now: float, period: float, offset: float) -> float:
@@ -327,7 +328,8 @@ class Gateway:
         self._busy: set[str] = set()
         """Points with a command being written: one command at a time per point."""
         self._last_rebirth = -float("inf")
-        self._rebirths_refused = 0
+        self._rebirth_pending: asyncio.TimerHandle | None = None
+        self._rebirths_merged = 0
 
     def _driver(self, device: ModbusDevice | OpcUaDevice, points: Sequence[Point]) -> Driver:
         if isinstance(device, OpcUaDevice):
@@ -421,27 +423,39 @@ class Gateway:
                 self._refuse_raw(f"malformed: rebirth request: {str(exc).splitlines()[0]}",
                                  payload)
                 return
-            now = time.monotonic()
-            if now - self._last_rebirth < self.settings.rebirth_min_interval_s:
-                self._rebirths_refused += 1
-                if self._rebirths_refused == 1:  # one line per burst, not one per request
-                    self._refuse_raw("rate_limited: rebirth requests closer than "
-                                     f"{self.settings.rebirth_min_interval_s:g} s", payload)
-                return
-            if self._rebirths_refused > 1:
-                log.warning("%d rebirth requests refused as too frequent",
-                            self._rebirths_refused)
-            self._rebirths_refused = 0
-            self._last_rebirth = now
-            log.info("rebirth requested")
-            self.filter.forget()
-            self._publish_birth()
+            self._rebirth_requested(payload)
         elif kind is Topic.CMD:
             self._spawn(self._command(payload))
         elif kind is Topic.WATERMARK:
             self._watermark(payload)
         else:
             self._refuse_raw(f"unknown_topic: the gateway does not take {kind.value}", payload)
+
+    def _rebirth_requested(self, payload: bytes) -> None:
+        """Serve at most one rebirth per interval; requests inside it share one deferred birth,
+        so a flood costs one birth and no requester waits more than the interval."""
+        if self._rebirth_pending is not None:
+            self._rebirths_merged += 1
+            return
+        wait = self._last_rebirth + self.settings.rebirth_min_interval_s - time.monotonic()
+        if wait <= 0:
+            self._rebirth()
+            return
+        self._refuse_raw(f"rate_limited: rebirth requests closer than "
+                         f"{self.settings.rebirth_min_interval_s:g} s; one birth follows in "
+                         f"{wait:.1f} s for all of them", payload)
+        self._rebirth_pending = asyncio.get_running_loop().call_later(wait, self._rebirth)
+
+    def _rebirth(self) -> None:
+        if self._rebirths_merged:
+            log.warning("%d more rebirth requests within %g s served by one birth",
+                        self._rebirths_merged, self.settings.rebirth_min_interval_s)
+        self._rebirth_pending = None
+        self._rebirths_merged = 0
+        self._last_rebirth = time.monotonic()
+        log.info("rebirth requested")
+        self.filter.forget()
+        self._publish_birth()
 
     def _refuse_retained(self, name: str, kind: Topic, payload: bytes) -> None:
         """Never act on a retained command or rebirth request; clear it from the broker."""
@@ -605,6 +619,8 @@ class Gateway:
 
     async def close(self) -> None:
         """Stop polling, publish the clean death, close the spool."""
+        if self._rebirth_pending is not None:
+            self._rebirth_pending.cancel()
         link_task = [t for t in [self._link_task] if t is not None]
         for poller in self.pollers.values():
             poller.stopping = True
