@@ -15,7 +15,8 @@ sample of the point (any quality), for at most ``max_hold``; each such interval 
 bucket of the sample that ends it, so the sums of finer buckets are exactly the coarser
 bucket's. Counter deltas use the same attribution over
 valued samples, with ``counter_step`` (two readings back) handling suspect readings, declared
-rollovers and declared resets.
+rollovers and declared resets; the pass ledgers the suspect readings of the minutes it
+recomputes (``counter_suspect``).
 """
 
 from __future__ import annotations
@@ -197,6 +198,54 @@ _RECOMPUTE_1M = sql.SQL(
     " ON CONFLICT (point_id, bucket) DO UPDATE SET {upsert}"
 )
 
+# The counter islands of a pass, with what the counter rule needs of each point.
+_COUNTER_ISLANDS = (
+    "WITH islands AS ("
+    "  SELECT point_id, min(bucket) AS lo, max(bucket) + interval '1 minute' AS hi"
+    "  FROM (SELECT point_id, bucket,"
+    "          bucket - row_number() OVER (PARTITION BY point_id ORDER BY bucket)"
+    "            * interval '1 minute' AS grp"
+    "        FROM affected_1m) numbered"
+    "  GROUP BY point_id, grp),"
+    " counter_islands AS ("
+    "  SELECT i.*, p.station, p.rollover,"
+    "   (SELECT r.id FROM points r WHERE r.station = p.station AND r.name = p.reset_point)"
+    "     AS reset_id"
+    "  FROM islands i JOIN points p ON p.id = i.point_id WHERE p.counter)"
+)
+
+# Suspect counter readings of the recomputed minutes are ledgered afresh, so late data that
+# explains a decrease (or makes one) corrects the ledger as it corrects the totals.
+_FORGET_SUSPECTS = sql.SQL(
+    _COUNTER_ISLANDS
+    + " DELETE FROM gap_ledger g USING counter_islands c"
+    " WHERE g.kind = 'counter_suspect' AND g.point_id = c.point_id"
+    " AND g.end_time >= c.lo AND g.end_time < c.hi"
+)
+_LEDGER_SUSPECTS = sql.SQL(
+    _COUNTER_ISLANDS
+    + ", readings AS ("
+    "  SELECT c.*, s.time, s.value, true AS inside FROM counter_islands c"
+    "  CROSS JOIN LATERAL (SELECT time, value FROM samples WHERE point_id = c.point_id"
+    "   AND time >= c.lo AND time < c.hi AND quality <> {bad} AND value IS NOT NULL"
+    "   OFFSET 0) s"
+    "  UNION ALL"
+    "  SELECT c.*, b.time, b.value, false FROM counter_islands c"
+    "  CROSS JOIN LATERAL (SELECT time, value FROM samples WHERE point_id = c.point_id"
+    "   AND time < c.lo AND quality <> {bad} AND value IS NOT NULL"
+    "   ORDER BY time DESC LIMIT 1) b),"
+    " pairs AS ("
+    "  SELECT r.*, lag(r.value) OVER o AS v1, lag(r.time) OVER o AS t1 FROM readings r"
+    "  WINDOW o AS (PARTITION BY r.point_id, r.lo ORDER BY r.time))"
+    " INSERT INTO gap_ledger (kind, station, point_id, start_time, end_time, reason, count)"
+    " SELECT 'counter_suspect', station, point_id, t1, time,"
+    "  format('reading %s below the previous %s', value, v1), 1"
+    " FROM pairs WHERE inside AND value < v1"
+    " AND counter_decrease(v1, t1, value, time, rollover, reset_id) = 'suspect'"
+    " ORDER BY point_id, time"
+    " ON CONFLICT (point_id, end_time) WHERE kind = 'counter_suspect' DO NOTHING"
+)
+
 _AFFECT_COARSER = sql.SQL(
     "INSERT INTO {affected} SELECT DISTINCT point_id, date_bin({interval}, bucket, {origin})"
     " FROM {finer_affected} ON CONFLICT DO NOTHING"
@@ -268,6 +317,8 @@ def refresh_once(
                 upsert=_UPSERT_SET,
             )
         )
+        conn.execute(_FORGET_SUSPECTS)
+        conn.execute(_LEDGER_SUSPECTS.format(bad=sql.Literal(BAD)))
         for finer, level in itertools.pairwise(LEVELS):
             interval = sql.SQL("interval {}").format(sql.Literal(level.interval))
             conn.execute(

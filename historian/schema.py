@@ -357,6 +357,13 @@ CREATE TABLE audit (
         " commands and audit, uncertain counts in rollups",
         MIGRATION_2,
     ),
+    (
+        3,
+        "an index for the bad spans reaching into a write",
+        "CREATE INDEX gap_ledger_bad_reach ON gap_ledger"
+        " (point_id, coalesce(end_time, 'infinity'::timestamptz)) WHERE kind = 'bad_quality';"
+        " DROP INDEX gap_ledger_bad_quality;",
+    ),
 )
 
 

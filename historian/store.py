@@ -8,8 +8,8 @@ the conflict is counted in the gap ledger (kind ``value_conflict``).
 
 The gap ledger says, with times, what is missing: sequence gaps (the span between the sample
 times of the batches around them), outages per gateway connection (bdSeq), the lost tail of a
-cleanly stopped session, bad-quality spans per point (until the point's next reported sample that
-is not bad) and suspect counter readings.
+cleanly stopped session and bad-quality spans per point (until the point's next reported sample
+that is not bad). Suspect counter readings are ledgered by the rollup pass (``rollups.py``).
 """
 
 from __future__ import annotations
@@ -498,7 +498,6 @@ class Store:
             )
             self._record_sequences(cur, batches, report)
             self._record_bad_spans(cur)
-            self._record_counter_suspects(cur)
 
     def _record_conflicts(self, cur: psycopg.Cursor[tuple[object, ...]]) -> int:
         cur.execute(
@@ -581,31 +580,6 @@ class Store:
                 "  coalesce(r.name, 'unknown'), sp.n"
                 " FROM spans sp JOIN points p ON p.id = sp.point_id"
                 " LEFT JOIN reason_codes r ON r.code = sp.reason ORDER BY sp.point_id, sp.lo"
-            ).format(bad=sql.Literal(BAD))
-        )
-
-    def _record_counter_suspects(self, cur: psycopg.Cursor[tuple[object, ...]]) -> None:
-        """Ledger every written counter reading below the one before it that is neither a
-        declared rollover nor a declared reset: its increment counts 0."""
-        cur.execute(
-            sql.SQL(
-                "INSERT INTO gap_ledger (kind, station, point_id, start_time, end_time, reason,"
-                " count)"
-                " SELECT 'counter_suspect', x.station, x.point_id, x.prev_time, x.time,"
-                "  format('reading %%s below the previous %%s', x.value, x.prev_value), 1"
-                " FROM (SELECT p.station, st.point_id, st.time, st.value, b.time AS prev_time,"
-                "   b.value AS prev_value, p.rollover,"
-                "   (SELECT r.id FROM points r WHERE r.station = p.station"
-                "    AND r.name = p.reset_point) AS reset_id"
-                "  FROM stage_samples st JOIN points p ON p.id = st.point_id AND p.counter"
-                "  CROSS JOIN LATERAL (SELECT time, value FROM samples"
-                "   WHERE point_id = st.point_id AND time < st.time AND quality <> {bad}"
-                "   AND value IS NOT NULL ORDER BY time DESC LIMIT 1) b"
-                "  WHERE st.quality <> {bad} AND st.value IS NOT NULL AND st.value < b.value) x"
-                " WHERE counter_decrease(x.prev_value, x.prev_time, x.value, x.time, x.rollover,"
-                "  x.reset_id) = 'suspect'"
-                " ORDER BY x.point_id, x.time"
-                " ON CONFLICT (point_id, end_time) WHERE kind = 'counter_suspect' DO NOTHING"
             ).format(bad=sql.Literal(BAD))
         )
 

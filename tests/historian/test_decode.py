@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from historian.decode import Batch, Rejected, decode
+from historian.decode import Batch, Rejected, _fast_batch, decode
 from historian.synthetic import StationFeed
 from plant.contract import MAX_PAYLOAD_BYTES, Birth, DataBatch, Death, Quality, Reason
 
@@ -136,3 +136,22 @@ def test_the_fast_path_agrees_with_the_contract_models(
         assert isinstance(decoded, Rejected)
     else:
         assert decoded == expected
+
+
+def test_the_fast_path_takes_unknown_fields_and_the_wire_types_stay_strict() -> None:
+    """A newer gateway's extra fields never cost the fast path; loose types are refused."""
+    sample = {"p": "PW1.flow", "t": "2026-01-15T06:00:00.250000Z", "v": 85, "q": "good",
+              "unit_hint": "m3/h"}
+    document = {"station": "st1", "session": 3, "seq": 7, "samples": [sample], "gateway_v": 2}
+    fast = _fast_batch(document)
+    assert fast is not None
+    assert fast == Batch.from_contract(DataBatch.model_validate(document))
+    for field, loose in (("v", "85"), ("t", 1768456800), ("q", 0)):
+        payload = json.dumps({**document, "samples": [{**sample, field: loose}]}).encode()
+        decoded = decode(DATA, payload, NOW)
+        assert isinstance(decoded, Rejected), (field, loose)
+        assert f"samples.0.{field}" in decoded.reason
+    decoded = decode(DATA, json.dumps({**document, "seq": "7"}).encode(), NOW)
+    assert isinstance(decoded, Rejected) and "seq" in decoded.reason
+    decoded = decode(DATA, json.dumps({**document, "seq": 2**63}).encode(), NOW)
+    assert isinstance(decoded, Rejected) and "2**63" in decoded.reason
