@@ -26,8 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from geoscada.pki import Pki, gateway_identity, write_private
-from geoscada.services import BrokerTls, Mosquitto, PostgresCluster, ServiceError, free_port
+from geoscada.pki import Pki, gateway_identity
+from geoscada.services import (
+    BrokerTls,
+    Mosquitto,
+    PostgresCluster,
+    ServiceError,
+    free_port,
+    write_private,
+)
 from plant.site import Site, SiteFileError, load_site
 
 log = logging.getLogger("geoscada.demo")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import ipaddress
-import os
 import secrets
 import socket
 import subprocess
@@ -36,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from geoscada.services import write_private
 from plant.contract import ROOT, Topic
 from plant.signing import public_key_text
 
@@ -55,17 +55,6 @@ LEAF_DAYS = 825
 def gateway_identity(station: str) -> str:
     """The broker user name of a station's gateway."""
     return f"gateway-{station}"
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a secret file that only its owner can read (0600 from the first byte)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, data)
-    finally:
-        os.close(fd)
 
 
 def _key_pem(key: ec.EllipticCurvePrivateKey | Ed25519PrivateKey) -> bytes:

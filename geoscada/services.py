@@ -28,6 +28,17 @@ MOSQUITTO = os.environ.get("GEOSCADA_MOSQUITTO", "/usr/sbin/mosquitto")
 LOOPBACK = "127.0.0.1"
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a secret file that only its owner can read (0600 from the first byte)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
 class ServiceError(RuntimeError):
     """A private service could not be configured, started or stopped."""
 
@@ -176,14 +187,11 @@ class Mosquitto:
             lines.append("user root")
         if self.users:
             password_file = self.workdir / "passwords"
-            password_file.write_text("")
-            password_file.chmod(0o600)
-            for name, password in self.users.items():
-                subprocess.run(
-                    ["mosquitto_passwd", "-b", str(password_file), name, password],
-                    check=True,
-                    capture_output=True,
-                )
+            plain = "".join(f"{name}:{password}\n" for name, password in self.users.items())
+            write_private(password_file, plain.encode())
+            # hashed in place from the file: no password on a command line
+            subprocess.run(["mosquitto_passwd", "-U", str(password_file)], check=True,
+                           capture_output=True)
             lines.append(f"password_file {password_file}")
         elif self.password_file is not None:
             lines.append(f"password_file {self.password_file}")
