@@ -1,0 +1,84 @@
+"""Bad input never crashes the controller and is logged once; retained data is never acted on.
+
+The controller runs in process against a private broker; a test client plays the gateway.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from controller.service import Controller, ControllerSettings
+from geoscada.services import Mosquitto
+from plant.contract import DataBatch, Sample, Topic, topic
+from plant.site import load_site
+from runtime.mqtt import BrokerSettings
+from simulator.sim import StationSim
+from tests.controller.procs import SCHOOL
+from tests.gateway.mqtt_helpers import Collector
+
+SITE = load_site(SCHOOL)
+STATION = SITE.station.id
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Mosquitto]:
+    instance = Mosquitto(tmp_path / "broker")
+    instance.start()
+    yield instance
+    instance.stop()
+
+
+def _readings(fault: bool) -> bytes:
+    """Every point of the school as the simulator reads it now, HP1 tripped or not."""
+    sim = StationSim(SITE, seed=1, start=datetime(2027, 1, 10, 6, tzinfo=UTC), warm_up_s=600.0)
+    now = datetime.now(UTC)
+    samples = []
+    for point, value in sim.values().items():
+        samples.append(Sample(p=point, t=now, v=fault if point == "HP1.fault" else value))
+    return DataBatch(station=STATION, session=1, seq=0, samples=tuple(samples)
+                     ).model_dump_json().encode()
+
+
+def test_bad_messages_are_logged_once_and_retained_data_is_ignored(
+        tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="controller.service")
+    data = topic(STATION, Topic.DATA)
+    tap = Collector(broker.port, topic(STATION, Topic.EVENT))
+    # a retained batch saying HP1 tripped, left on the broker before the controller comes
+    tap.client.publish(data, _readings(fault=True), qos=1, retain=True).wait_for_publish(5)
+    controller = Controller(ControllerSettings(
+        sites=(SITE,), broker=BrokerSettings("127.0.0.1", broker.port),
+        db="postgresql://nobody@127.0.0.1:1/none", state_dir=tmp_path / "state",
+        source="controller-test", startup_grace_s=1.0))
+    controller.start()
+    try:
+        assert controller.wait_connected(10)
+        for _ in range(3):
+            tap.publish(data, b"{not json")
+            tap.publish(data, json.dumps({"station": STATION, "session": 1, "seq": 1,
+                                          "samples": [{"p": "NET.flow", "t": "2027-01-10T00:00:00Z",
+                                                       "v": "12.5"}]}).encode())
+            tap.publish(topic("somewhere-else", Topic.DATA), b"[]")
+        tap.publish(data, _readings(fault=False))
+        tap.wait_for(lambda: bool(controller.stations[STATION].feed.batches), 10,
+                     "the good batch taken")
+        tap.publish(data, _readings(fault=True))
+        tap.wait_for(lambda: any(m.json()["data"]["alarm"] == "HP1.fault"
+                                 for m in tap.of("event")), 10, "the trip's event")
+    finally:
+        controller.stop()
+        tap.close()
+    events = [m.json() for m in tap.of("event")]
+    raised = [e for e in events if e["data"]["state"] == "unacknowledged"]
+    assert [e["data"]["alarm"] for e in raised] == ["HP1.fault"]
+    malformed = [r.getMessage() for r in caplog.records if "malformed" in r.getMessage()]
+    assert len(malformed) == 1  # one line, however often it comes
+    assert "deep-borehole-school: malformed data message" in malformed[0]
+    ignored = [r.getMessage() for r in caplog.records if "retained" in r.getMessage()]
+    assert ignored == [f"ignored a retained message on {data}"]
