@@ -104,6 +104,8 @@ class _Station:
     alive: bool | None = None
     ready: bool = False
     evaluated_at: float = -float("inf")
+    published_on: int = -1
+    """The connection the station's pending events were last all sent on."""
 
 
 def station_rules(site: Site, settings: Mapping[str, AlarmSettings]) -> tuple[AlarmRule, ...]:
@@ -141,10 +143,14 @@ class Controller:
             raise ValueError(f"alarm settings for stations not configured: {', '.join(unknown)}")
         self._inbound: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
         self._lock = threading.Lock()
-        self._in_flight: dict[int, tuple[str, str]] = {}
-        self._acked: list[tuple[str, str]] = []
+        """Guards what the network thread hands over; never held while calling paho, whose
+        PUBACK callback runs under paho's own lock."""
+        self._generation = 0
+        """Counts connections: an acknowledgement counts only on the connection it came on."""
+        self._in_flight: dict[tuple[int, int], tuple[str, str]] = {}
+        """(generation, message id) -> (station, event id); the evaluator's thread only."""
+        self._acked: list[tuple[int, int, bool]] = []
         self._connected = threading.Event()
-        self._reconnected = False
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self._started = time.monotonic()
@@ -176,8 +182,7 @@ class Controller:
         for sid in self.stations:
             client.publish(topic(sid, Topic.REBIRTH), request, qos=1)
         with self._lock:
-            self._in_flight.clear()
-            self._reconnected = True
+            self._generation += 1
         self._connected.set()
         log.info("connected to broker %s:%d", self.settings.broker.host,
                  self.settings.broker.port)
@@ -195,9 +200,7 @@ class Controller:
     def _on_publish(self, client: paho.Client, userdata: object, mid: int,
                     reason: ReasonCode, properties: Properties | None) -> None:
         with self._lock:
-            sent = self._in_flight.pop(mid, None)
-            if sent is not None and delivered(reason):
-                self._acked.append(sent)
+            self._acked.append((self._generation, mid, delivered(reason)))
 
     # -- running ---------------------------------------------------------------------------------
 
@@ -308,18 +311,18 @@ class Controller:
         if not self._connected.is_set():
             return
         with self._lock:
-            everything = self._reconnected
-            self._reconnected = False
+            generation = self._generation
+        everything = station.published_on != generation  # a new connection: send all again
+        station.published_on = generation
         now = time.monotonic()
         for event_id, event in list(station.state.pending.items()):
             last = station.sent_at.get(event_id)
             if not everything and last is not None and now - last < self.settings.resend_s:
                 continue
-            with self._lock:
-                info = self._client.publish(topic(sid, Topic.EVENT),
-                                            event.model_dump_json().encode(), qos=1)
-                if info.rc == paho.MQTT_ERR_SUCCESS:
-                    self._in_flight[info.mid] = (sid, event_id)
+            info = self._client.publish(topic(sid, Topic.EVENT),
+                                        event.model_dump_json().encode(), qos=1)
+            if info.rc == paho.MQTT_ERR_SUCCESS:
+                self._in_flight[(generation, info.mid)] = (sid, event_id)
             station.sent_at[event_id] = now
 
     # -- inputs ----------------------------------------------------------------------------------
@@ -372,9 +375,16 @@ class Controller:
     def _take_acks(self) -> dict[str, list[str]]:
         with self._lock:
             acked, self._acked = self._acked, []
+            generation = self._generation
         result: dict[str, list[str]] = {}
-        for sid, event_id in acked:
-            result.setdefault(sid, []).append(event_id)
+        for sent_on, mid, ok in acked:
+            found = self._in_flight.pop((sent_on, mid), None)
+            if found is not None and ok:
+                result.setdefault(found[0], []).append(found[1])
+        if any(sent_on != generation for sent_on, _ in self._in_flight):
+            # what went out on an older connection is published again on this one
+            self._in_flight = {key: value for key, value in self._in_flight.items()
+                               if key[0] == generation}
         return result
 
     def _take_actions(self, now: datetime) -> dict[str, list[AlarmRecord]]:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.service import Controller, ControllerSettings
+from controller import alarms_cli
+from controller.service import Controller, ControllerSettings, pending_events
 from geoscada.services import Mosquitto
 from plant.contract import DataBatch, Sample, Topic, topic
 from plant.site import load_site
@@ -82,3 +83,39 @@ def test_bad_messages_are_logged_once_and_retained_data_is_ignored(
     assert "deep-borehole-school: malformed data message" in malformed[0]
     ignored = [r.getMessage() for r in caplog.records if "retained" in r.getMessage()]
     assert ignored == [f"ignored a retained message on {data}"]
+
+
+def test_a_transition_made_while_the_broker_is_away_is_kept_and_published_after(
+        tmp_path: Path, broker: Mosquitto) -> None:
+    data = topic(STATION, Topic.DATA)
+    tap = Collector(broker.port, topic(STATION, Topic.EVENT))
+    state = tmp_path / "state"
+    controller = Controller(ControllerSettings(
+        sites=(SITE,), broker=BrokerSettings("127.0.0.1", broker.port),
+        db="postgresql://nobody@127.0.0.1:1/none", state_dir=state,
+        source="controller-test", startup_grace_s=1.0))
+    controller.start()
+    try:
+        assert controller.wait_connected(10)
+        tap.publish(data, _readings(fault=True))
+        tap.wait_for(lambda: any(m.json()["data"]["alarm"] == "HP1.fault"
+                                 for m in tap.of("event")), 10, "the trip's event")
+        tap.wait_for(lambda: pending_events(state, [STATION])[STATION] == [], 10,
+                     "every event acknowledged and out of the state file")
+        broker.stop()
+        # an operator acknowledges the trip while the controller cannot reach the broker
+        assert alarms_cli.main(["ack", "--state-dir", str(state), "--station", STATION,
+                                "--alarm", "HP1.fault", "--user", "wang.fang"]) == 0
+        waiting = pending_events(state, [STATION])[STATION]
+        assert [(e.data["alarm"], e.data["trigger"]) for e in waiting] == [("HP1.fault", "ack")]
+        broker.start()
+        tap.wait_for(lambda: any(m.json()["data"]["trigger"] == "ack"
+                                 for m in tap.of("event")), 30, "the ack after the outage")
+        tap.wait_for(lambda: pending_events(state, [STATION])[STATION] == [], 10,
+                     "the ack out of the state file")
+    finally:
+        controller.stop()
+        tap.close()
+    acks = [m.json() for m in tap.of("event") if m.json()["data"]["trigger"] == "ack"]
+    assert {a["id"] for a in acks} == {"HP1.fault#2"}
+    assert acks[0]["data"]["user"] == "wang.fang"
