@@ -108,6 +108,24 @@ def _rows(args: argparse.Namespace, conn: psycopg.Connection[tuple[object, ...]]
         return list(query.values_at(conn, PointRef.parse(args.point), args.times, mode))
     if args.command == "gaps":
         return list(query.gaps(conn, args.station, args.start, args.end))
+    if args.command == "coverage":
+        by = Period(args.by) if args.by else None
+        answers = query.coverage(conn, args.station, args.start, args.end, by=by,
+                                 points=args.points)
+        if args.json:
+            return list(answers)
+        rows: list[object] = []
+        for answer in answers:
+            rows.append({"scope": args.station, "start": answer.start, "end": answer.end,
+                         "covered_s": answer.covered_s, "missing_s": answer.missing_s,
+                         "outage_s": answer.outage_s, "seq_gap_s": answer.seq_gap_s,
+                         "unrecorded_s": answer.unrecorded_s})
+            rows += [
+                {"scope": f"{args.station}/{p.point}", "start": answer.start, "end": answer.end,
+                 "covered_s": p.covered_s, "missing_s": p.missing_s, "bad_s": p.bad_s}
+                for p in answer.points
+            ]
+        return rows
     raise QueryError(f"unknown command {args.command}")
 
 

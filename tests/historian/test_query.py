@@ -227,6 +227,19 @@ def test_query_command_line(
     assert code == 0 and out.count("st-q/") == 2 and "\t590.0\t" in out
     code = query_cli.main(["--db", database, "raw", "st-q/none", "--from", "2026-02-01T00:00:00Z"])
     assert code == 1 and "unknown point st-q/none" in capsys.readouterr().err
+    # days cut at midnight in the station's zone (Asia/Shanghai, +08:00); nothing is missing
+    code = query_cli.main(["--db", database, "coverage", "st-q", "--from",
+                           "2026-01-31T12:00:00Z", "--to", "2026-02-01T02:00:00Z", "--by", "day",
+                           "--point", "P1.flow"])
+    captured = capsys.readouterr()
+    rows = [line.split("\t") for line in captured.out.splitlines()]
+    assert code == 0, captured.err
+    assert [(r[0], r[1], r[2], float(r[3]), float(r[4])) for r in rows] == [
+        ("st-q", "2026-01-31T20:00:00+08:00", "2026-02-01T00:00:00+08:00", 0.0, 0.0),
+        ("st-q/P1.flow", "2026-01-31T20:00:00+08:00", "2026-02-01T00:00:00+08:00", 0.0, 0.0),
+        ("st-q", "2026-02-01T00:00:00+08:00", "2026-02-01T10:00:00+08:00", 7200.0, 0.0),
+        ("st-q/P1.flow", "2026-02-01T00:00:00+08:00", "2026-02-01T10:00:00+08:00", 7200.0, 0.0),
+    ]
 
 
 def _meter_birth(station: str) -> Birth:
