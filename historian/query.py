@@ -180,6 +180,22 @@ class GapEntry:
     reason: str | None
     count: int
     filled_at: datetime | None
+    bdseq: int | None = None
+    """For an outage (``session_death``): the gateway connection it belongs to."""
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Whether the historian holds a station's gateway for connected, and since when."""
+
+    station: str
+    alive: bool
+    since: datetime | None
+    """The newest birth's time when alive, else the start of the open outage."""
+    bdseq: int | None
+    session: int | None
+    reason: str | None
+    """Why it is down (``lost``: a will; ``clean stop``), None when alive."""
 
 
 def _check_range(start: datetime, end: datetime) -> None:
@@ -653,7 +669,7 @@ def gaps(
     _check_range(start, end)
     rows = conn.execute(
         "SELECT g.kind, g.station, g.session, p.name, g.from_seq, g.to_seq, g.start_time,"
-        " g.end_time, g.reason, g.count, g.filled_at FROM gap_ledger g"
+        " g.end_time, g.reason, g.count, g.filled_at, g.bdseq FROM gap_ledger g"
         " LEFT JOIN points p ON p.id = g.point_id"
         " WHERE g.station = %s AND (g.start_time IS NULL OR"
         "  (g.start_time < %s AND coalesce(g.end_time, 'infinity') >= %s))"
@@ -661,6 +677,23 @@ def gaps(
         (station, end, start),
     ).fetchall()
     return [GapEntry(*row) for row in rows]  # type: ignore[arg-type]
+
+
+def liveness(conn: Connection, station: str) -> Liveness:
+    """The station's liveness as the ledger has it: down while an outage is open."""
+    row = conn.execute(
+        "SELECT s.birth_time, s.bdseq, s.session, o.start_time, o.bdseq, o.reason"
+        " FROM stations s LEFT JOIN LATERAL (SELECT start_time, bdseq, reason FROM gap_ledger"
+        "  WHERE kind = 'session_death' AND station = s.id AND end_time IS NULL"
+        "  ORDER BY start_time DESC LIMIT 1) o ON true WHERE s.id = %s",
+        (station,),
+    ).fetchone()
+    if row is None:
+        raise QueryError(f"unknown station {station!r}")
+    birth_time, bdseq, session, down_since, down_bdseq, reason = row
+    if down_since is not None:
+        return Liveness(station, False, down_since, down_bdseq, session, reason)  # type: ignore[arg-type]
+    return Liveness(station, birth_time is not None, birth_time, bdseq, session, None)  # type: ignore[arg-type]
 
 
 Span = tuple[datetime, datetime]

@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     gap.add_argument("station")
     gap.add_argument("--from", dest="start", type=parse_time, required=True)
     gap.add_argument("--to", dest="end", type=parse_time, default=query.now())
+    status = commands.add_parser("alive", help="whether a station is alive, and since when")
+    status.add_argument("stations", nargs="+")
     cover = commands.add_parser(
         "coverage", help="covered and missing time of a station and its points"
     )
@@ -108,6 +110,8 @@ def _rows(args: argparse.Namespace, conn: psycopg.Connection[tuple[object, ...]]
         return list(query.values_at(conn, PointRef.parse(args.point), args.times, mode))
     if args.command == "gaps":
         return list(query.gaps(conn, args.station, args.start, args.end))
+    if args.command == "alive":
+        return [query.liveness(conn, station) for station in args.stations]
     if args.command == "coverage":
         by = Period(args.by) if args.by else None
         answers = query.coverage(conn, args.station, args.start, args.end, by=by,

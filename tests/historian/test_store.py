@@ -164,10 +164,19 @@ def test_outages_open_and_close_per_connection(database: str) -> None:
     # bdSeq 3: the station is still dead, and that birth does not revive it.
     store.write([_death("st-conn", 7, 3, 20), _birth("st-conn", 7, 3, 10)])
     first = _outages(database, "st-conn")
+    with psycopg.connect(database) as conn:
+        down = query.liveness(conn, "st-conn")
     store.write([_birth("st-conn", 8, 4, 30)])
     store.write([_death("st-conn", 7, 3, 20), _death("st-conn", 7, 1, 5)])  # redelivered
     store.close()
     minute = timedelta(minutes=1)
+    with psycopg.connect(database) as conn:
+        up = query.liveness(conn, "st-conn")
+        ledger = query.gaps(conn, "st-conn", T0, T0 + timedelta(hours=1))
+    assert (down.alive, down.since, down.bdseq, down.reason) == (
+        False, T0 + 20 * minute, 3, "lost")
+    assert (up.alive, up.since, up.bdseq, up.session) == (True, T0 + 30 * minute, 4, 8)
+    assert [(g.kind, g.bdseq) for g in ledger] == [("session_death", 1), ("session_death", 3)]
     assert first == [(1, T0 + 5 * minute, T0 + 10 * minute), (3, T0 + 20 * minute, None)]
     assert _outages(database, "st-conn") == [
         (1, T0 + 5 * minute, T0 + 10 * minute), (3, T0 + 20 * minute, T0 + 30 * minute)
