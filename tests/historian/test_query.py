@@ -54,7 +54,10 @@ def filled(database: str) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
                       counter=True),
         ),
     )
-    samples = [Sample(p="P1.flow", t=T0 + timedelta(seconds=5 * i), v=_flow(i))
+    # every seventh flow reading is uncertain (slightly out of range): valued, and counted
+    samples = [Sample(p="P1.flow", t=T0 + timedelta(seconds=5 * i), v=_flow(i),
+                      q=Quality.UNCERTAIN if i % 7 == 0 else Quality.GOOD,
+                      r=Reason.OUT_OF_RANGE if i % 7 == 0 else None)
                for i in range(1440)]
     # 10 kWh per minute; at 01:00 the meter is replaced and restarts from 0
     samples += [
@@ -108,6 +111,8 @@ def test_aggregates_from_rollups_or_raw_match_the_samples(
         values = [_flow(i) for i in range(k * per_bucket, (k + 1) * per_bucket)]
         assert agg.bucket == T0 + k * bucket
         assert (agg.samples, agg.min, agg.max) == (len(values), min(values), max(values))
+        indices = range(k * per_bucket, (k + 1) * per_bucket)
+        assert (agg.uncertain, agg.bad) == (sum(1 for i in indices if i % 7 == 0), 0)
         assert (agg.first, agg.last) == (values[0], values[-1])
         assert agg.mean == pytest.approx(sum(values) / len(values))
         assert agg.source == ("raw" if bucket < timedelta(minutes=1) else query.choose_level(bucket).name)  # type: ignore[union-attr]
