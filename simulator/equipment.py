@@ -328,6 +328,12 @@ def counterflow_effectiveness(ua: float, c_hot: float, c_cold: float) -> float:
     return (1.0 - e) / (1.0 - ratio * e)
 
 
+PROTECTION_DELAY_S = 60.0
+"""How long a low-evaporator or high-condenser condition lasts before the unit trips."""
+PROTECTION_LOCKOUT_S = 900.0
+"""How long a unit its protection tripped stays locked out before it may restart."""
+
+
 @dataclass
 class HeatPumpState:
     """A heat pump: run state, capacity ramp, and its operating point this step."""
@@ -354,6 +360,13 @@ class HeatPumpState:
     run_hours: float = 0.0
     started_order: int = 0
     min_lift_k: float = 5.0
+    protection: str | None = None
+    """Why the unit's own protection has it locked out (None: it is not)."""
+    lockout_s: float = 0.0
+    protection_trips: int = 0
+    last_protection: str | None = None
+    _low_evaporator_s: float = 0.0
+    _high_condenser_s: float = 0.0
 
     @classmethod
     def build(cls, spec: HeatPump) -> HeatPumpState:
@@ -365,9 +378,34 @@ class HeatPumpState:
         return unit
 
     @property
+    def faulted(self) -> bool:
+        """True when tripped by a fault or locked out by its own protection."""
+        return self.tripped or self.protection is not None
+
+    @property
     def running(self) -> bool:
-        """True when commanded on and not tripped."""
-        return self.run_command and not self.tripped
+        """True when commanded on and not faulted."""
+        return self.run_command and not self.faulted
+
+    def protect(self, low_evaporator: bool, high_condenser: bool, dt_s: float) -> None:
+        """The unit's protection: a condition held for its delay trips it into a lockout."""
+        if self.protection is not None:
+            self.lockout_s -= dt_s
+            if self.lockout_s <= 0.0:
+                self.protection, self.lockout_s = None, 0.0
+            return
+        self._low_evaporator_s = self._low_evaporator_s + dt_s if low_evaporator else 0.0
+        self._high_condenser_s = self._high_condenser_s + dt_s if high_condenser else 0.0
+        if self._low_evaporator_s >= PROTECTION_DELAY_S:
+            self.protection = "low evaporator temperature"
+        elif self._high_condenser_s >= PROTECTION_DELAY_S:
+            self.protection = "high condenser pressure"
+        else:
+            return
+        self.lockout_s = PROTECTION_LOCKOUT_S
+        self.protection_trips += 1
+        self.last_protection = self.protection
+        self._low_evaporator_s = self._high_condenser_s = 0.0
 
     @property
     def load_ratio(self) -> float:

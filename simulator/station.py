@@ -86,6 +86,10 @@ MAX_CONDENSER_LIFT_K = 10.0
 """How far above its rated sink temperature a heat pump can heat."""
 MIN_SOURCE_OUT_C = 2.0
 """Lowest evaporator leaving-water temperature (freeze protection)."""
+LOW_EVAPORATOR_TRIP_C = MIN_SOURCE_OUT_C + 0.2
+"""An evaporator held at its freezing guard (within 0.2 K) trips the unit."""
+HIGH_CONDENSER_TRIP_MARGIN_K = 0.2
+"""A condenser held at its limit (within 0.2 K) trips the unit on high pressure."""
 CHILLED_SUPPLY_C = 7.0
 CHILLED_DESIGN_DT_K = 5.0
 """Chilled-water design supply and temperature rise (7/12 °C); site files give heating only."""
@@ -1158,9 +1162,19 @@ class StationModel:
     def _staging_logic(self, dt_s: float) -> None:
         """Local PLC: stage heat pumps up when short of the target, down when over-supplied."""
         st = self._staging
-        local = [h for h in self._hp_order if not h.remote_run and not h.tripped]
         for hp in self.heat_pumps.values():
-            if hp.tripped and not hp.remote_run:
+            # protection: a unit unloads to hold its freezing guard and its condenser limit;
+            # held there below its minimum load it can unload no further, and its own
+            # low-temperature or high-pressure switch trips it
+            cornered = hp.running and hp.heat_kw < 0.99 * hp.spec.min_load_pct / 100.0 \
+                * hp.spec.rated_heat_kw
+            hp.protect(cornered and hp.evaporator_out_c <= LOW_EVAPORATOR_TRIP_C,
+                       cornered and hp.condenser_out_c >= (
+                           hp.spec.rated_sink_out_temp_c + MAX_CONDENSER_LIFT_K
+                           - HIGH_CONDENSER_TRIP_MARGIN_K), dt_s)
+        local = [h for h in self._hp_order if not h.remote_run and not h.faulted]
+        for hp in self.heat_pumps.values():
+            if hp.faulted and not hp.remote_run:
                 hp.run_command = False
         if not self.plant_on or not local:
             st.up_s = st.down_s = 0.0

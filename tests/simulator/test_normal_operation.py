@@ -23,7 +23,7 @@ SAMPLE_S = 300.0  # one reading of every point each 5 minutes: 2016 samples a po
 
 
 def out_of_range(path: Path, start: datetime) -> Counter[str]:
-    """Point ids with their number of readings that are not good over one week."""
+    """Readings that are not good over one week, by point, and heat-pump protection trips."""
     sim = StationSim(site(path), seed=11, start=start)
     points = sim.table.points
     seen: Counter[str] = Counter()
@@ -35,7 +35,11 @@ def out_of_range(path: Path, start: datetime) -> Counter[str]:
             if value is None or quality is not Quality.GOOD:
                 seen[point.id] += 1
                 examples[point.id] = detail or "no reading"
-    return Counter({f"{k}: {examples[k]}": n for k, n in seen.items()})
+    found = Counter({f"{k}: {examples[k]}": n for k, n in seen.items()})
+    for ident, hp in sim.model.heat_pumps.items():
+        if hp.protection_trips:
+            found[f"{ident}: tripped by its own protection"] = hp.protection_trips
+    return found
 
 
 MIDWINTER = datetime(2026, 1, 12, tzinfo=UTC)

@@ -211,3 +211,36 @@ def test_summer_cooling_rejects_heat_into_the_borehole_field() -> None:
     # heat meters register heat only: chilled water adds nothing to them
     assert sim.value("HM-USR.heat_energy") == 0.0
     assert all(hp.heat_kwh == 0.0 for hp in model.heat_pumps.values())
+
+
+def _with_depth(base: Site, depth_m: float) -> Site:
+    equipment = tuple(
+        item.model_copy(update={"depth_m": depth_m}) if isinstance(item, CoaxialBorehole)
+        else item for item in base.equipment)
+    return base.model_copy(update={"equipment": equipment})
+
+
+def _two_days(station: Site) -> tuple[StationSim, float, float]:
+    """The station over two midwinter days: (sim, mean supply shortfall K, coldest room °C)."""
+    sim = StationSim(station, seed=2, start=MIDWINTER)
+    shortfall = 0.0
+    steps = int(2 * DAY_S / 300.0)
+    for _ in range(steps):
+        sim.run(300.0, 300.0)
+        shortfall += sim.model.supply_target_c - sim.model.station_supply_c
+    coldest = min(float(sim.value(f"{z}.indoor_temp") or 0.0) for z in sim.model.zones)
+    return sim, shortfall / steps, coldest
+
+
+def test_a_source_that_cannot_carry_the_load_shows_it() -> None:
+    # the school's borehole at 1200 m instead of 2500 m: the rock is too cold for the load
+    healthy, healthy_short, healthy_room = _two_days(site(SCHOOL))
+    weak, weak_short, weak_room = _two_days(_with_depth(site(SCHOOL), 1200.0))
+    # the supply falls short of its target, the rooms cool, the unit trips on its low
+    # evaporator temperature again and again, and its fault point says so while locked out
+    assert healthy_short < 0.5 < 5.0 < weak_short
+    assert healthy_room > 17.0 > 12.0 > weak_room
+    unit = weak.model.heat_pumps["HP1"]
+    assert healthy.model.heat_pumps["HP1"].protection_trips == 0
+    assert unit.protection_trips >= 10
+    assert unit.last_protection == "low evaporator temperature"
