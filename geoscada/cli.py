@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("geoscada.demo", "bring up simulated stations and every service"),
     "pki": ("geoscada.pki", "private CA, broker identities and ACL, command signers"),
     "command": ("geoscada.command", "sign a command, send it to a gateway, print the ack"),
+    "report": ("report.cli", "regulator reports: reinjection, energy/carbon, platform export"),
 }
 
 

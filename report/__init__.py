@@ -1,0 +1,1 @@
+"""Regulator reports: reinjection compliance and energy/carbon, reproducible and signed."""
