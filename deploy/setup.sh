@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(python3 python3-venv python3-dev gcc make mosquitto mosquitto-clients mbpoll
-                 postgresql-15 postgresql-server-dev-15)
+                 postgresql-15 postgresql-server-dev-15 poppler-utils)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -22,9 +22,9 @@ ZONE = ZoneInfo("Asia/Shanghai")
 _names = itertools.count()
 
 
-def local(*parts: int) -> datetime:
+def local(year: int, month: int, day: int, hour: int = 0) -> datetime:
     """A station-local time."""
-    return datetime(*parts, tzinfo=ZONE)  # type: ignore[misc]
+    return datetime(year, month, day, hour, tzinfo=ZONE)
 
 
 @dataclass(frozen=True)
