@@ -5,8 +5,10 @@ plant), a private Mosquitto broker, a private PostgreSQL (with TimescaleDB when 
 gateway per station, the historian and the controller. The broker is secured as in
 production: TLS only, one identity (client certificate and password) per program and an ACL
 generated from the site files, all made by ``geoscada pki`` under the work directory; gateways
-get a command policy. A service that dies is restarted with backoff; Ctrl-C stops everything in
-reverse order. All of it listens on 127.0.0.1 only.
+get a command policy and reach the simulator's OPC UA servers over Basic256Sha256
+SignAndEncrypt, trusting only the certificates put in their trust stores. A service that dies
+is restarted with backoff; Ctrl-C stops everything in reverse order. All of it listens on
+127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+import yaml
+
 from geoscada.pki import Pki, gateway_identity
 from geoscada.services import (
     BrokerTls,
@@ -35,7 +39,8 @@ from geoscada.services import (
     free_port,
     write_private,
 )
-from plant.site import Site, SiteFileError, load_site
+from plant.site import OpcUaDevice, Site, SiteFileError, load_site
+from simulator.opcua_server import certificate_path
 
 log = logging.getLogger("geoscada.demo")
 
@@ -108,6 +113,35 @@ def write_client_options(pki: Pki, identity: str, port: int) -> Path:
     for tool in ("mosquitto_sub", "mosquitto_pub"):
         write_private(directory / tool, options.encode())
     return directory
+
+
+def secure_opcua_sites(paths: Sequence[str], directory: Path) -> list[str]:
+    """Copies of the site files whose OPC UA devices use Basic256Sha256 SignAndEncrypt, as a
+    plant's should; return their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    copies: list[str] = []
+    for path in paths:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        for device in data.get("devices", []):
+            if device.get("protocol") == "opcua":
+                device.update(security_policy="Basic256Sha256", security_mode="SignAndEncrypt")
+        copy = directory / Path(path).name
+        copy.write_text("# written by geoscada demo: the site file with secure OPC UA\n"
+                        + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        copies.append(str(copy))
+    return copies
+
+
+def trust_simulator(site: Site, endpoints: dict[str, str], certificates: Path,
+                    state_dir: Path) -> None:
+    """Put the simulator's OPC UA certificates in a gateway's trust store, as an operator
+    installs a server's certificate before the first connection."""
+    for device in site.devices:
+        if isinstance(device, OpcUaDevice) and device.id in endpoints:
+            offered = certificate_path(certificates, site.station.id, endpoints[device.id])
+            trusted = state_dir / "opcua-trust" / f"{device.id}.der"
+            trusted.parent.mkdir(parents=True, exist_ok=True)
+            trusted.write_bytes(offered.read_bytes())
 
 
 def _postgres_can_reach(directory: Path) -> bool:
@@ -234,18 +268,23 @@ def main(argv: Sequence[str]) -> int:
         endpoints_file = workdir / "endpoints.json"
         endpoints_file.unlink(missing_ok=True)
         control_port = port_or_free(args.control_port)
+        certificates = workdir / "simulator-certificates"
         sim = Child("simulator", [
             *_geoscada(), "sim", *args.sites, "--speed", str(args.speed),
             "--modbus-port", str(args.modbus_port), "--opcua-port", str(args.opcua_port),
             "--control-port", str(control_port), "--endpoints-out", str(endpoints_file),
+            "--certificate-dir", str(certificates),
         ], workdir / "logs" / "simulator.log")
         sim.start()
         children.append(sim)
         _wait_for_file(endpoints_file, sim, timeout_s=60)
         endpoints: dict[str, dict[str, str]] = json.loads(endpoints_file.read_text())
 
-        for path, site in zip(args.sites, sites, strict=True):
+        secure_sites = secure_opcua_sites(args.sites, workdir / "sites")
+        for path, site in zip(secure_sites, sites, strict=True):
             station = site.station.id
+            trust_simulator(site, endpoints.get(station, {}), certificates,
+                            workdir / "gateway" / station)
             children.append(Child(f"gateway {station}", [
                 *_geoscada(), "gateway", path, "--broker", broker.url,
                 *broker_args(pki, gateway_identity(station)),

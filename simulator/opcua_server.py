@@ -47,6 +47,11 @@ def endpoint_path(endpoint: str) -> str:
     return urlsplit(endpoint).path
 
 
+def certificate_path(directory: Path, station_id: str, endpoint: str) -> Path:
+    """Where the server of one station's endpoint keeps its certificate (DER)."""
+    return directory / f"opcua-{station_id}{endpoint_path(endpoint).replace('/', '-')}.der"
+
+
 class StationOpcUaServer:
     """One listening OPC UA server serving the points of some OPC UA devices of one station."""
 
@@ -117,10 +122,9 @@ class StationOpcUaServer:
     def _certificate(self) -> tuple[Path, Path]:
         if self.certificate_dir is None:
             self.certificate_dir = Path(tempfile.mkdtemp(prefix="geoscada-sim-opcua-"))
-        name = f"opcua-{self.sim.station_id}{self.path.replace('/', '-')}"
+        cert = certificate_path(self.certificate_dir, self.sim.station_id, self.endpoint)
         uri = f"urn:geoscada:simulator:{self.sim.station_id}"
-        return opcua_certificate(self.certificate_dir / f"{name}.der",
-                                 self.certificate_dir / f"{name}-key.pem", uri, server=True)
+        return opcua_certificate(cert, cert.with_name(cert.stem + "-key.pem"), uri, server=True)
 
     async def stop(self) -> None:
         """Stop listening and drop every session."""

@@ -22,6 +22,7 @@ from geoscada.demo import database_dir
 from geoscada.pki import Pki
 from geoscada.services import free_port
 from plant.contract import parse_topic
+from plant.site import OpcUaBinding, load_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -48,6 +49,20 @@ def _stations_in_database(dsn: str) -> set[str]:
             rows = conn.execute(
                 "SELECT DISTINCT p.station FROM samples s JOIN points p ON p.id = s.point_id"
             ).fetchall()
+    except psycopg.Error:
+        return set()
+    return {str(row[0]) for row in rows}
+
+
+def _stations_with_good_opcua(dsn: str) -> set[str]:
+    names = [p.id for path in sorted((ROOT / "sites").glob("*.yaml"))
+             for p in load_site(path).points if isinstance(p.binding, OpcUaBinding)]
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            rows = conn.execute(
+                "SELECT DISTINCT p.station FROM samples s JOIN points p ON p.id = s.point_id "
+                "JOIN quality_codes q ON q.code = s.quality "
+                "WHERE q.name = 'good' AND p.name = ANY(%s)", (names,)).fetchall()
     except psycopg.Error:
         return set()
     return {str(row[0]) for row in rows}
@@ -136,6 +151,9 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
         dsn = f"postgresql://postgres@127.0.0.1:{db_port}/geoscada"
         _wait(lambda: _stations_in_database(dsn) == STATIONS, 90,
               "every station's samples in the historian", demo)
+        # OPC UA over SignAndEncrypt, the simulator's certificates in the gateways' trust stores
+        _wait(lambda: _stations_with_good_opcua(dsn) == STATIONS, 60,
+              "good OPC UA samples from every station", demo)
     finally:
         client.loop_stop()
         client.disconnect()
