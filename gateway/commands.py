@@ -200,9 +200,16 @@ class SeenCommands:
 
     def remember(self, command_id: str, forget_after: datetime, now: datetime) -> bool:
         """Record an id (durably); False if it was seen before. Forgets ids past their time."""
-        self._db.execute("DELETE FROM seen WHERE forget_after < ?", (now.timestamp(),))
-        cursor = self._db.execute("INSERT OR IGNORE INTO seen (id, forget_after) VALUES (?, ?)",
-                                  (command_id, forget_after.timestamp()))
+        self._db.execute("BEGIN IMMEDIATE")  # one commit (one fsync) for both statements
+        try:
+            self._db.execute("DELETE FROM seen WHERE forget_after < ?", (now.timestamp(),))
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO seen (id, forget_after) VALUES (?, ?)",
+                (command_id, forget_after.timestamp()))
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
         return cursor.rowcount == 1
 
     def __len__(self) -> int:
