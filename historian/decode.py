@@ -23,6 +23,7 @@ from pydantic import ValidationError
 
 from plant.contract import (
     MAX_PAYLOAD_BYTES,
+    RETAINED,
     Birth,
     Command,
     CommandAck,
@@ -98,7 +99,14 @@ class StationMessage:
     message: Command | CommandAck | Event
 
 
-Decoded = Batch | Birth | Death | StationMessage | Rejected
+@dataclass(frozen=True)
+class Ignored:
+    """A message the contract says is never acted on (a retained copy of a non-retained kind)."""
+
+    reason: str
+
+
+Decoded = Batch | Birth | Death | StationMessage | Ignored | Rejected
 _KINDS = (Topic.DATA, Topic.BIRTH, Topic.DEATH, Topic.CMD, Topic.ACK, Topic.EVENT)
 
 
@@ -179,19 +187,28 @@ def _check_samples(batch: Batch, now: datetime) -> str | None:
     return None
 
 
-def decode(topic_name: str, payload: bytes, now: datetime | None = None) -> Decoded:
-    """Decode one message of a topic the historian keeps (see ``_KINDS``); never raises."""
+def decode(
+    topic_name: str, payload: bytes, now: datetime | None = None, *, retained: bool = False
+) -> Decoded:
+    """Decode one message of a topic the historian keeps (see ``_KINDS``); never raises.
+
+    ``retained``: the broker sent it as a retained message (on subscribing). Only the kinds the
+    contract publishes retained are read then; a retained copy of any other kind (a stale data
+    batch, command, acknowledgement or event) is ignored.
+    """
     try:
-        return _decode(topic_name, payload, now)
+        return _decode(topic_name, payload, now, retained)
     except Exception as error:  # a decoder bug must cost one message, never the historian
         return Rejected(f"historian could not decode: {type(error).__name__}: {error}"[:500])
 
 
-def _decode(topic_name: str, payload: bytes, now: datetime | None) -> Decoded:
+def _decode(topic_name: str, payload: bytes, now: datetime | None, retained: bool) -> Decoded:
     try:
         station, kind = parse_topic(topic_name)
     except ValueError as error:
         return Rejected(str(error))
+    if retained and kind not in RETAINED:
+        return Ignored(f"a retained {kind.value!r} message is never acted on")
     if kind not in _KINDS:
         return Rejected(f"the historian does not take {kind.value!r} messages")
     if len(payload) > MAX_PAYLOAD_BYTES:

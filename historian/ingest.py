@@ -60,6 +60,7 @@ class Received:
     topic: str
     payload: bytes
     received: float
+    retain: bool = False
 
 
 def _is_connection_error(error: psycopg.Error) -> bool:
@@ -161,6 +162,7 @@ class Historian:
                 topic=message.topic,
                 payload=bytes(message.payload),
                 received=time.monotonic(),
+                retain=bool(message.retain),
             )
         )
 
@@ -256,7 +258,8 @@ class Historian:
                 continue
             now = datetime.now(UTC)
             inbound = [
-                Inbound(m.topic, m.payload, decode(m.topic, m.payload, now)) for m in received
+                Inbound(m.topic, m.payload, decode(m.topic, m.payload, now, retained=m.retain))
+                for m in received
             ]
             while not self._stop.is_set():
                 try:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from historian.decode import Batch, Decoded, Rejected, StationMessage
+from historian.decode import Batch, Decoded, Ignored, Rejected, StationMessage
 from historian.schema import BAD, QUALITY_CODES, REASON_CODES, Features, migrate
 from plant.contract import Birth, Command, CommandAck, DataBatch, Death, Event
 
@@ -94,6 +94,8 @@ class WriteReport:
     outages: int = 0
     records: int = 0
     """Commands, acknowledgements and events written."""
+    ignored: int = 0
+    """Retained copies of kinds that are not published retained: never acted on."""
     new_gaps: int = 0
     filled_gaps: int = 0
 
@@ -189,6 +191,7 @@ class Store:
             if isinstance(m.decoded, Batch | DataBatch)
         ]
         rejected = [m for m in messages if isinstance(m.decoded, Rejected)]
+        report.ignored += sum(1 for m in messages if isinstance(m.decoded, Ignored))
         with conn.transaction():
             # Births and deaths in the order they arrived: a death counts only for its own
             # birth, and a birth ends the outages of every older connection.
