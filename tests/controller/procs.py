@@ -7,15 +7,58 @@ import os
 import signal
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from geoscada.services import free_port
 from tests.gateway.procs import ROOT, stop
 
 SCHOOL = ROOT / "sites" / "deep-borehole-school.yaml"
+DOUBLET = ROOT / "sites" / "hydrothermal-doublet.yaml"
 
+
+class StationsSim:
+    """``geoscada sim`` serving several stations from one process, with its control API."""
+
+    def __init__(self, workdir: Path, sites: list[Path]) -> None:
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.endpoints_file = workdir / "endpoints.json"
+        self.control_port = free_port()
+        self.log = workdir / "sim.log"
+        self.process = _start(["sim", *map(str, sites), "--modbus-port", "0", "--opcua-port",
+                               "0", "--control-port", str(self.control_port),
+                               "--endpoints-out", str(self.endpoints_file)], self.log)
+        deadline = time.monotonic() + 90
+        while not self.endpoints_file.exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"simulator did not start:\n{self.log.read_text()[-2000:]}")
+            time.sleep(0.1)
+
+    def fault(self, station: str, spec: dict[str, Any]) -> str:
+        """Inject a fault now; return its id."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.control_port}/stations/{station}/faults",
+            data=json.dumps(spec).encode(), method="POST",
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            ident: str = json.loads(answer.read())["id"]
+        return ident
+
+    def clear(self, station: str, fault_id: str) -> None:
+        """End a fault."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.control_port}/stations/{station}/faults/{fault_id}",
+            method="DELETE")
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+
+    def stop(self) -> None:
+        stop(self.process)
 
 def _start(args: list[str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:

@@ -1,7 +1,8 @@
-"""The controller as a process against the simulated school, its gateway, a broker, the
-historian and PostgreSQL: faults in the physics raise exactly their alarms, on the right
-equipment, after their delays; the historian stores every transition once; a kill -9 of the
-controller loses nothing and raises nothing twice; operators act by name.
+"""The controller as a process against two simulated stations, their gateways, a broker, the
+historian and PostgreSQL: six faults in the physics raise exactly their alarms, on the right
+equipment, after their delays, a silent device's root-cause alarm first with its consequences
+suppressed; the historian stores every transition once; a kill -9 of the controller loses
+nothing and raises nothing twice; operators act by name.
 
 Judged from outside: the historian's tables (plain SQL) and ``geoscada alarms list``.
 """
@@ -20,19 +21,29 @@ import pytest
 
 from controller.service import load_alarm_settings
 from geoscada.services import Mosquitto
-from tests.controller.procs import SCHOOL, ControllerProcess, HistorianProcess, alarms_cli
-from tests.gateway.procs import GatewayProcess, SimProcess
+from tests.controller.procs import (
+    DOUBLET,
+    SCHOOL,
+    ControllerProcess,
+    HistorianProcess,
+    StationsSim,
+    alarms_cli,
+)
+from tests.gateway.procs import GatewayProcess
 
 STATION = "deep-borehole-school"
+OTHER = "hydrothermal-doublet"
 FILTER_DELAY_S = 8.0
 """The filter alarm's on-delay here (60 s by default), so the test can watch it run out."""
-MAKEUP_WINDOW_S = 60.0
-SETTINGS = {STATION: {
-    "F-S1.filter_dp": {"on_delay_s": FILTER_DELAY_S},
-    # the make-up share over a minute (1 h by default): a short test has short history
-    "NET.makeup_share": {"params": {"window_s": MAKEUP_WINDOW_S, "min_coverage": 0.5,
-                                    "min_volume_m3": 0.3}},
-}}
+# the make-up share over a minute (1 h by default): a short test has short history
+SHORT_MAKEUP = {"params": {"window_s": 60.0, "min_coverage": 0.5, "min_volume_m3": 0.3}}
+SETTINGS = {
+    STATION: {"F-S1.filter_dp": {"on_delay_s": FILTER_DELAY_S},
+              "NET.makeup_share": SHORT_MAKEUP},
+    OTHER: {"NET.makeup_share": SHORT_MAKEUP},
+}
+INSTRUMENT_DELAY_S = 10.0
+"""The documented on-delay of instrument and device-communication alarms."""
 
 
 def _wait(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
@@ -53,19 +64,29 @@ def _rows(dsn: str, query: str, *params: object) -> list[tuple[Any, ...]]:
         return []
 
 
-def _journal(dsn: str) -> list[tuple[str, int, str, str, datetime, str, str, str]]:
+Row = tuple[str, int, str, str, datetime, str, str, str]
+
+
+def _journal(dsn: str, station: str = STATION) -> list[Row]:
     """(alarm, seq, trigger, state, time, user, state before, text) of every alarm row."""
     return [(r[0], int(r[1]), r[2], r[3], r[4], r[5], r[6], r[7]) for r in _rows(
         dsn, "SELECT data->>'alarm', (data->>'seq')::int, data->>'trigger', data->>'state',"
              " time, data->>'user', data->>'from_state', data->>'text' FROM events"
              " WHERE kind = 'alarm' AND station = %s"
-             " ORDER BY data->>'alarm', (data->>'seq')::int", STATION)]
+             " ORDER BY data->>'alarm', (data->>'seq')::int", station)]
 
 
-def _annunciated(dsn: str) -> list[tuple[str, datetime]]:
-    """Rows that put an alarm in front of the operator (into unacknowledged from elsewhere)."""
-    return [(alarm, t) for alarm, _, _, state, t, _, before, _ in _journal(dsn)
-            if state == "unacknowledged" and before != "unacknowledged"]
+def _annunciated(dsn: str, station: str = STATION) -> dict[str, datetime]:
+    """Alarms put in front of the operator (into unacknowledged from elsewhere): first time."""
+    found: dict[str, datetime] = {}
+    for alarm, _, _, state, t, _, before, _ in _journal(dsn, station):
+        if state == "unacknowledged" and before != "unacknowledged":
+            found.setdefault(alarm, t)
+    return found
+
+
+def _shown(dsn: str, station: str, alarm: str) -> datetime | None:
+    return _annunciated(dsn, station).get(alarm)
 
 
 def _first_above(dsn: str, point: str, limit: float) -> datetime | None:
@@ -75,68 +96,82 @@ def _first_above(dsn: str, point: str, limit: float) -> datetime | None:
     return found[0][0] if found else None
 
 
+def _judged(dsn: str, station: str) -> bool:
+    return ("NET.makeup_share", "quality_good") in [(r[0], r[2]) for r in _journal(dsn, station)]
+
+
 @pytest.mark.parametrize("postgres", ["timescaledb"], indirect=True)
-def test_faults_raise_their_alarms_once_through_a_kill_of_the_controller(
+def test_six_faults_on_two_stations_raise_their_alarms_once_through_a_kill(
         tmp_path: Path, database: str) -> None:
     with ExitStack() as cleanup:
         broker = Mosquitto(tmp_path / "mq")
         broker.start()
         cleanup.callback(broker.stop)
-        sim = SimProcess(tmp_path / "sim", SCHOOL)
+        sim = StationsSim(tmp_path / "sim", [SCHOOL, DOUBLET])
         cleanup.callback(sim.stop)
         historian = HistorianProcess(tmp_path / "hist", broker.url, database)
         cleanup.callback(historian.stop)
-        gateway = GatewayProcess(tmp_path / "gw", broker.port, sim.endpoints_file, SCHOOL)
-        cleanup.callback(gateway.stop)
-        controller = ControllerProcess(tmp_path / "ctl", broker.url, database, [SCHOOL],
-                                       SETTINGS)
+        for name, site in (("gw-school", SCHOOL), ("gw-doublet", DOUBLET)):
+            gateway = GatewayProcess(tmp_path / name, broker.port, sim.endpoints_file, site)
+            cleanup.callback(gateway.stop)
+        controller = ControllerProcess(tmp_path / "ctl", broker.url, database,
+                                       [SCHOOL, DOUBLET], SETTINGS)
         cleanup.callback(controller.stop)
 
-        # a fault-free stretch: the stream reaches the database, the controller judges it,
-        # the make-up share as soon as there is enough history (before, it says so: quality
-        # rows, never an alarm)
-        _wait(lambda: ("NET.makeup_share", "quality_good") in [(r[0], r[2]) for r in _journal(
-            database)], 90, "the make-up share judged on good history")
-        assert _annunciated(database) == []
+        # a fault-free stretch: the streams reach the database, the controller judges them,
+        # the make-up shares as soon as there is enough history (before, they say so:
+        # quality rows, never an alarm)
+        _wait(lambda: _judged(database, STATION) and _judged(database, OTHER), 120,
+              "both make-up shares judged on good history")
+        assert _annunciated(database, STATION) == {}
+        assert _annunciated(database, OTHER) == {}
 
-        # the unit trips: its fault alarm (no delay) on HP1, high priority
-        tripped_at = datetime.now().astimezone()
-        sim.request("POST", f"/stations/{STATION}/faults",
-                    {"kind": "heat_pump_trip", "target": "HP1"})
-        _wait(lambda: [a for a, _ in _annunciated(database) if a == "HP1.fault"], 20,
-              "HP1.fault in the historian")
-        raised = dict(_annunciated(database))["HP1.fault"]
-        assert raised - tripped_at < timedelta(seconds=5)
+        # three faults on the doublet: the network's return sensor dies, a filter's ΔP
+        # transmitter reads garbage, the heat-pump controller falls silent; and the school's
+        # unit trips
+        injected = datetime.now().astimezone()
+        sim.fault(OTHER, {"kind": "sensor_dead", "target": "NET.return_temp"})
+        sim.fault(OTHER, {"kind": "sensor_garbage", "target": "F-C1.differential_pressure"})
+        sim.fault(OTHER, {"kind": "device_silent", "target": "hpc"})
+        sim.fault(STATION, {"kind": "heat_pump_trip", "target": "HP1"})
+        tripped = _wait(lambda: _shown(database, STATION, "HP1.fault"), 20,
+                        "HP1.fault in the historian")
+        assert tripped - injected < timedelta(seconds=5)
 
-        # the loop starts leaking and the source strainer fouls; the controller is killed
-        # while the filter alarm's delay runs
+        # the school's loop starts leaking and its source strainer fouls; the controller is
+        # killed while the filter alarm's delay runs
         leaking_at = datetime.now().astimezone()
-        sim.request("POST", f"/stations/{STATION}/faults",
-                    {"kind": "makeup_leak", "target": "WT1", "rate": 1.0})
-        fouling = sim.request("POST", f"/stations/{STATION}/faults",
-                              {"kind": "filter_fouling", "target": "F-S1", "rate": 400.0})
-        alarm_kpa = 30.0
-        crossed = _wait(lambda: _first_above(database, "F-S1.differential_pressure", alarm_kpa),
-                        60, "the strainer's ΔP above its alarm value")
+        sim.fault(STATION, {"kind": "makeup_leak", "target": "WT1", "rate": 1.0})
+        fouling = sim.fault(STATION, {"kind": "filter_fouling", "target": "F-S1", "rate": 400.0})
+        crossed = _wait(lambda: _first_above(database, "F-S1.differential_pressure", 30.0),
+                        60, "the strainer's ΔP above its alarm value (30 kPa)")
         time.sleep(FILTER_DELAY_S / 2)
         controller.kill()
         time.sleep(2.0)
         controller.restart()
-        _wait(lambda: [a for a, _ in _annunciated(database) if a == "F-S1.filter_dp"], 40,
-              "F-S1.filter_dp in the historian")
-        # backwashed once alarmed (before its ΔP leaves the transmitter's range)
-        sim.request("DELETE", f"/stations/{STATION}/faults/{fouling['id']}")
-        # the make-up share comes from the historian's history (no delay): 1 m³/h of about
-        # 27 m³/h circulated crosses 1 % within the first half of the one-minute window
-        _wait(lambda: [a for a, _ in _annunciated(database) if a == "NET.makeup_share"], 60,
-              "NET.makeup_share in the historian")
-        assert dict(_annunciated(database))["NET.makeup_share"] - leaking_at < timedelta(
-            seconds=60)
-        raised = dict(_annunciated(database))["F-S1.filter_dp"]
+        raised = _wait(lambda: _shown(database, STATION, "F-S1.filter_dp"), 40,
+                       "F-S1.filter_dp in the historian")
+        sim.clear(STATION, fouling)  # backwashed (before its ΔP leaves the transmitter's range)
         # its on-delay counted from the first sample above the limit, kept across the kill
-        # (the evaluation runs each second, the restart costs its start-up)
+        # (the evaluation runs within 0.1 s of the data, the restart costs its start-up)
         assert timedelta(seconds=FILTER_DELAY_S) <= raised - crossed
         assert raised - crossed < timedelta(seconds=FILTER_DELAY_S + 15)
+        # the make-up share from the historian's history (no delay): 1 m³/h of about
+        # 27 m³/h circulated crosses 1 % within the first half of the one-minute window
+        made_up = _wait(lambda: _shown(database, STATION, "NET.makeup_share"), 60,
+                        "NET.makeup_share in the historian")
+        assert made_up - leaking_at < timedelta(seconds=60)
+
+        # the doublet's alarms, each after its delay; the silent controller is one alarm, the
+        # root cause, and the instrument alarms of the heat pumps behind it stay suppressed
+        doublet = _annunciated(database, OTHER)
+        for alarm in ("NET.instrument", "F-C1.instrument", "hpc.comm"):
+            assert timedelta(seconds=INSTRUMENT_DELAY_S) <= doublet[alarm] - injected \
+                < timedelta(seconds=INSTRUMENT_DELAY_S + 15), alarm
+        behind = ("HP2-1.instrument", "HP2-2.instrument", "HP3-1.instrument", "HP3-2.instrument")
+        suppressed = {r[0]: r[4] for r in _journal(database, OTHER) if r[2] == "suppress"}
+        for alarm in behind:
+            assert suppressed[alarm] >= doublet["hpc.comm"], alarm
 
         # an operator acknowledges the trip by name; a shelf without a reason is refused
         state_dir = str(controller.state_dir)
@@ -150,20 +185,23 @@ def test_faults_raise_their_alarms_once_through_a_kill_of_the_controller(
         _wait(lambda: [r for r in _journal(database) if r[2] == "ack"], 20, "the ack stored")
         time.sleep(3.0)
 
-        journal = _journal(database)
-        # no input was ever missing: the controller (also after the restart) waits for a
-        # sample of every point before judging the stream (the fouled strainer's ΔP may leave
-        # its range, and the rules with too little history say so: those are not missing)
-        assert [r for r in journal if r[2] == "quality_bad" and "no sample" in r[7]] == []
         # exactly the expected alarms, once each
-        assert sorted(a for a, _ in _annunciated(database)) == [
+        assert sorted(_annunciated(database, STATION)) == [
             "F-S1.filter_dp", "HP1.fault", "NET.makeup_share"]
-        # nothing lost: every alarm's rows are numbered 1..n without a gap
-        by_alarm: dict[str, list[int]] = {}
-        for alarm, seq, *_ in journal:
-            by_alarm.setdefault(alarm, []).append(seq)
-        for alarm, seqs in by_alarm.items():
-            assert seqs == list(range(1, len(seqs) + 1)), alarm
+        assert sorted(_annunciated(database, OTHER)) == [
+            "F-C1.instrument", "NET.instrument", "hpc.comm"]
+        for station in (STATION, OTHER):
+            journal = _journal(database, station)
+            # nothing lost: every alarm's rows are numbered 1..n without a gap
+            by_alarm: dict[str, list[int]] = {}
+            for alarm, seq, *_ in journal:
+                by_alarm.setdefault(alarm, []).append(seq)
+            for alarm, seqs in by_alarm.items():
+                assert seqs == list(range(1, len(seqs) + 1)), (station, alarm)
+            # no input was ever missing: the controller (also after the restart) waits for a
+            # sample of every point before judging a stream
+            assert [r for r in journal if r[2] == "quality_bad" and "no sample" in r[7]] == []
+        journal = _journal(database)
         assert ("HP1.fault", 2, "ack", "acknowledged") in [r[:4] for r in journal]
         assert [r[5] for r in journal if r[2] == "ack"] == ["li.wei"]
 
@@ -172,16 +210,24 @@ def test_faults_raise_their_alarms_once_through_a_kill_of_the_controller(
         assert code == 0, errors
         shown = {item["alarm"]: item for item in listed}
         assert set(shown) == {"F-S1.filter_dp", "HP1.fault", "NET.makeup_share"}
-        assert shown["NET.makeup_share"]["equipment"] == "NET"
         assert shown["HP1.fault"]["equipment"] == "HP1"
         assert shown["HP1.fault"]["state"] == "acknowledged"
         assert shown["HP1.fault"]["acknowledged_by"] == "li.wei"
         assert shown["HP1.fault"]["priority"] == "high"
+        assert shown["NET.makeup_share"]["equipment"] == "NET"
         assert shown["F-S1.filter_dp"]["equipment"] == "F-S1"
         assert shown["F-S1.filter_dp"]["rule"] == "filter_dp"
         # the backwash cleared it; nobody acknowledged it yet
         assert shown["F-S1.filter_dp"]["state"] == "rtn_unacknowledged"
         assert shown["F-S1.filter_dp"]["cleared"] is not None
+        code, listed, errors = alarms_cli("list", "--db", database, "--station", OTHER,
+                                          "--active", "--format", "json")
+        assert code == 0, errors
+        other = {item["alarm"]: item for item in listed}
+        assert set(other) == {"F-C1.instrument", "NET.instrument", "hpc.comm"}
+        assert (other["hpc.comm"]["equipment"], other["hpc.comm"]["priority"]) == ("hpc", "high")
+        assert "NET.return_temp" in other["NET.instrument"]["text"]
+        assert "F-C1.differential_pressure" in other["F-C1.instrument"]["text"]
 
 
 def test_alarm_settings_are_refused_by_name() -> None:
