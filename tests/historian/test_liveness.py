@@ -142,3 +142,21 @@ def test_a_clean_broker_restart_leaves_no_outage_open(
         found = retained(broker)
         settle(gateway, database)
     assert _alive(found)
+
+
+def test_a_will_delivered_after_the_next_birth_opens_no_outage(
+    broker: Mosquitto, database: str, historian_factory: Callable[..., Historian]
+) -> None:
+    """The broker notices the old connection's end only after the gateway is back (keepalive
+    timeout): the will of bdSeq 1 arrives after the birth of bdSeq 2."""
+    historian_factory(broker.url, database)
+    with gateway_connection(broker, bdseq=2) as gateway:
+        wait_for(lambda: count(database, "SELECT count(*) FROM stations WHERE bdseq = 2") == 1,
+                 15, "the birth")
+        late_will = Death(station=STATION, session=1, bdseq=1)
+        gateway.publish(topic(STATION, Topic.DEATH), late_will.model_dump_json(), qos=1,
+                        retain=True).wait_for_publish(10)
+        settle(gateway, database)
+        found = retained(broker)
+    assert _alive(found)
+    assert count(database, "SELECT count(*) FROM gap_ledger WHERE kind = 'session_death'") == 0
