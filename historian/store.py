@@ -226,7 +226,10 @@ class Store:
             "INSERT INTO stations (id, gateway, session, birth_time, name, kind, timezone,"
             " site_hash, contract, bdseq) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET gateway = excluded.gateway,"
-            " session = excluded.session, birth_time = excluded.birth_time,"
+            " session = excluded.session,"
+            # a rebirth on the same connection does not move the time it has been alive since
+            " birth_time = CASE WHEN stations.bdseq = excluded.bdseq"
+            "  THEN least(stations.birth_time, excluded.birth_time) ELSE excluded.birth_time END,"
             " name = excluded.name, kind = excluded.kind, timezone = excluded.timezone,"
             " site_hash = excluded.site_hash, contract = excluded.contract,"
             " bdseq = excluded.bdseq, updated_at = now()"

@@ -167,6 +167,7 @@ def test_outages_open_and_close_per_connection(database: str) -> None:
     with psycopg.connect(database) as conn:
         down = query.liveness(conn, "st-conn")
     store.write([_birth("st-conn", 8, 4, 30)])
+    store.write([_birth("st-conn", 8, 4, 35)])  # a rebirth on request, same connection
     store.write([_death("st-conn", 7, 3, 20), _death("st-conn", 7, 1, 5)])  # redelivered
     store.close()
     minute = timedelta(minutes=1)
