@@ -367,3 +367,28 @@ def test_coverage_per_station_and_point_in_the_station_time_zone(database: str) 
         0, 5400, 5400, 8 * 3600 - 5400)
     assert [(p.point, p.covered_s, p.missing_s) for p in only_q[0].points] == [
         ("Q.flow", 24 * 3600 - 660 - 3600 - 5400, 660 + 3600 + 5400)]
+
+
+def test_union_seconds_counts_overlaps_once_and_clips() -> None:
+    def at(minutes: int) -> datetime:
+        return T0 + timedelta(minutes=minutes)
+
+    spans = [(at(0), at(10)), (at(5), at(15)), (at(30), at(40)), (at(50), at(45))]
+    assert query.union_seconds(spans, at(0), at(60)) == 25 * 60
+    assert query.union_seconds(spans, at(12), at(35)) == 8 * 60
+    assert query.union_seconds([], at(0), at(60)) == 0
+
+
+def test_period_bounds_follow_the_station_zone_through_daylight_saving() -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 28, 12, tzinfo=berlin)
+    days = query.period_bounds(start, datetime(2026, 3, 30, 12, tzinfo=berlin), berlin,
+                               query.Period.DAY)
+    assert [(b - a).total_seconds() / 3600 for a, b in days] == [12, 23, 12]
+    assert days[1][0] == datetime(2026, 3, 29, tzinfo=berlin)
+    months = query.period_bounds(datetime(2026, 1, 20, tzinfo=UTC),
+                                 datetime(2026, 3, 1, tzinfo=UTC), ZoneInfo("Asia/Shanghai"),
+                                 query.Period.MONTH)
+    assert [a.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat() for a, _ in months] == [
+        "2026-01-20", "2026-02-01", "2026-03-01"]
+    assert months[-1][1] == datetime(2026, 3, 1, tzinfo=UTC)
