@@ -66,6 +66,9 @@ from runtime.mqtt import BrokerSettings, delivered, new_client
 log = logging.getLogger(__name__)
 
 INBOX = "inbox"
+HISTORY_STALE_S = 180.0
+"""A windowed rule's observation older than this (the worker refreshes each within 60 s) is
+not used: the alarm freezes and says why."""
 BATCH_WAIT_S = 0.1
 """How long new data may wait before its station is evaluated (batches arriving together are
 evaluated together)."""
@@ -99,7 +102,8 @@ class _Station:
     specs: dict[str, AlarmSpec]
     feed: StationFeed
     state: StationState
-    windowed: dict[str, Observation] = field(default_factory=dict)
+    windowed: dict[str, tuple[Observation, float]] = field(default_factory=dict)
+    """Alarm id -> the windowed rule's latest observation and when it was made (monotonic)."""
     sent_at: dict[str, float] = field(default_factory=dict)
     alive: bool | None = None
     ready: bool = False
@@ -296,7 +300,13 @@ class Controller:
         observations = {r.spec.id: observe(r, latest, now)
                         for r in station.rules if not r.rule.windowed}
         with self._lock:
-            observations.update(station.windowed)
+            windowed = dict(station.windowed)
+        now_m = time.monotonic()
+        for alarm, (seen, made) in windowed.items():
+            # a history worker that stopped answering must not hold the alarm as it was
+            observations[alarm] = seen if now_m - made <= HISTORY_STALE_S else Observation(
+                value=None, limit=seen.limit, good=False,
+                why=f"history not refreshed for {now_m - made:.0f} s")
         flags = plant_flags(station.site, latest, now)
         before = station.state.statuses
         statuses, rows = alarms.evaluate(list(station.specs.values()), before, observations,
@@ -439,7 +449,7 @@ class Controller:
                     due[(sid, rule.spec.id)] = now_m + min(60.0, max(2.0, window_s / 60.0))
                     conn, observation = self._observe_history(conn, station, rule)
                     with self._lock:
-                        station.windowed[rule.spec.id] = observation
+                        station.windowed[rule.spec.id] = (observation, time.monotonic())
             self._stop.wait(1.0)
         if conn is not None:
             conn.close()
@@ -452,7 +462,10 @@ class Controller:
             if conn is None or conn.closed:
                 conn = psycopg.connect(self.settings.db, autocommit=True, connect_timeout=5)
                 conn.read_only = True
-                self._complained.discard("database")
+                conn.execute("SET statement_timeout = '30s'")
+                if "database" in self._complained:
+                    log.info("historian database reachable again")
+                    self._complained.discard("database")
             found = history.windows(conn, sid, rule, utc_now(),
                                     holds_for_s(station.site.full_refresh_s))
             return conn, observe_window(rule, found, station.site.station)
