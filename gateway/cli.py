@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--spool-max-mb", type=float, default=256.0)
     parser.add_argument("--replay-rate", type=float, default=100.0,
                         help="historical batches per second at most while catching up")
+    parser.add_argument("--resend-after", type=float, default=5.0, metavar="SECONDS",
+                        help="resend a batch no historian has confirmed this long (stretched "
+                             "to twice the recent confirmation delay)")
     parser.add_argument("--health-period", type=float, default=5.0, metavar="SECONDS")
     parser.add_argument("--username")
     parser.add_argument("--password-file", type=Path)
@@ -63,8 +66,10 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
         password = read_secret(args.password_file, "--password-file")
         if args.username is None:
             raise ValueError("--password-file needs --username")
-    if args.spool_max_mb <= 0 or args.replay_rate <= 0 or args.health_period <= 0:
-        raise ValueError("--spool-max-mb, --replay-rate and --health-period must be positive")
+    if (args.spool_max_mb <= 0 or args.replay_rate <= 0 or args.health_period <= 0
+            or args.resend_after <= 0):
+        raise ValueError("--spool-max-mb, --replay-rate, --resend-after and --health-period "
+                         "must be positive")
     if (args.tls_cert is None) != (args.tls_key is None):
         raise ValueError("--tls-cert and --tls-key go together")
     if args.rebirth_interval < 0:
@@ -79,6 +84,7 @@ def settings_from(args: argparse.Namespace, station: str) -> GatewaySettings:
     return GatewaySettings(broker=broker, state_dir=state_dir, spool_path=args.spool,
                            spool_max_bytes=int(args.spool_max_mb * 1024 * 1024),
                            replay_rate=args.replay_rate, health_period_s=args.health_period,
+                           resend_after_s=args.resend_after,
                            name=f"geoscada-gateway/{station}", command_policy=policy,
                            rebirth_min_interval_s=args.rebirth_interval,
                            opcua_first_use=args.opcua_trust == "first-use")

@@ -8,8 +8,10 @@ publish, retained, each station's :class:`~plant.contract.Watermark` read from t
 after each commit; the forwarder deletes every batch of a session at or below its mark.
 
 A batch published and still not confirmed ``resend_after_s`` later is published again, flagged
-``historical``, but only while a historian is online (a watermark arrived within that time):
-with no historian, everything is held in the spool, bounded by its overflow policy. After a
+``historical``, but only while a historian is online (a watermark arrived within the last
+15 s): with no historian, everything is held in the spool, bounded by its overflow policy. The
+timeout stretches to twice the recent confirmation delay, so a historian that is merely behind
+is not flooded with copies of what it has yet to reach. After a
 lost connection everything not yet confirmed is replayed, oldest first, at a bounded rate and
 with a bounded share of the in-flight window, so that live data keeps flowing.
 
@@ -45,6 +47,8 @@ REPLAY_WINDOW_SHARE = 0.5
 GROUP_COMMIT_S = 0.02
 GROUP_COMMIT_MAX = 256
 SPOOL_RETRY_S = 1.0
+HISTORIAN_ONLINE_S = 15.0
+"""A historian counts as online while its watermarks arrive at least this often."""
 REPLAY_PAGE = 500
 
 Sent = tuple[int, int]
@@ -110,7 +114,7 @@ class Forwarder:
     """Moves batches from the spool to the broker, in order, and deletes what is confirmed."""
 
     def __init__(self, station: str, spool: Spool, link: Publisher, *,
-                 replay_rate: float = 100.0, resend_after_s: float = 10.0,
+                 replay_rate: float = 100.0, resend_after_s: float = 5.0,
                  held_max_batches: int = 20_000) -> None:
         self.station = station
         self.spool = spool
@@ -139,6 +143,8 @@ class Forwarder:
         self._queued: list[_Held] = []  # waiting for the next spool write
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="spool-writer")
         self._last_resend_check = 0.0
+        self.confirm_delay_s = 0.0
+        """Recent delay from publishing a batch to its confirmation (rises fast, decays slowly)."""
 
     # ------------------------------------------------------------------ spool writes
 
@@ -271,8 +277,12 @@ class Forwarder:
                 log.warning("cannot delete confirmed batches from the spool: %s", exc)
                 self._to_delete.setdefault(session, seq)
                 return
-            for batch_id in ids:
-                self._sent_at.pop(batch_id, None)
+            now = time.monotonic()
+            delays = [now - self._sent_at.pop(i) for i in ids if i in self._sent_at]
+            if delays:
+                sample = min(delays)  # the newest batch covered: how far behind the historians are
+                self.confirm_delay_s = (sample if sample > self.confirm_delay_s
+                                        else 0.9 * self.confirm_delay_s + 0.1 * sample)
 
     # ------------------------------------------------------------------ the loop
 
@@ -287,9 +297,13 @@ class Forwarder:
         return len(self._queued)
 
     def historian_online(self, now: float | None = None) -> bool:
-        """Say whether a watermark arrived within the resend timeout."""
+        """Say whether a watermark arrived recently (within ``HISTORIAN_ONLINE_S``)."""
         now = time.monotonic() if now is None else now
-        return self.watermark_at is not None and now - self.watermark_at < self.resend_after_s
+        return self.watermark_at is not None and now - self.watermark_at < HISTORIAN_ONLINE_S
+
+    def resend_after(self) -> float:
+        """The resend timeout now: the configured one, or twice the confirmation delay."""
+        return max(self.resend_after_s, 2.0 * self.confirm_delay_s)
 
     async def run(self) -> None:
         """Write, publish, delete what is confirmed and replay the backlog, until cancelled."""
@@ -325,9 +339,10 @@ class Forwarder:
         """Mark published batches still unconfirmed after the timeout for another send."""
         if not self.historian_online(now):
             return
+        timeout = self.resend_after()
         expired: list[int] = []
         for batch_id, at in self._sent_at.items():
-            if now - at < self.resend_after_s:
+            if now - at < timeout:
                 break
             expired.append(batch_id)
         if not expired:
@@ -340,8 +355,8 @@ class Forwarder:
             self.resent += len(expired)
             self._cursor = min(self._cursor, min(expired) - 1)
             self._replay = True
-            log.info("%d batches unconfirmed after %.0f s: sending them again", len(expired),
-                     self.resend_after_s)
+            log.info("%d batches unconfirmed after %.1f s: sending them again", len(expired),
+                     timeout)
 
     def _replay_some(self, budget: int, now: float) -> None:
         window = max(1, int(self.link.max_inflight * REPLAY_WINDOW_SHARE))

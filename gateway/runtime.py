@@ -70,7 +70,7 @@ class GatewaySettings:
     spool_synchronous: str = "FULL"
     replay_rate: float = 100.0
     """Historical batches per second at most during a catch-up."""
-    resend_after_s: float = 10.0
+    resend_after_s: float = 5.0
     """A batch published and not confirmed by a historian's watermark this long is resent."""
     max_inflight: int = 1000
     health_period_s: float = 5.0

@@ -192,3 +192,34 @@ def test_a_full_disk_holds_batches_in_memory_publishes_them_and_writes_them_late
         spool.close()
 
     asyncio.run(scenario())
+
+
+def test_a_historian_that_is_behind_is_not_flooded_with_resends(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        link, spool = FakeLink(), Spool(tmp_path / "s.db")
+        forwarder = Forwarder("s", spool, link, replay_rate=1000, resend_after_s=0.5)
+        runner = asyncio.create_task(forwarder.run())
+        forwarder.connected()
+        forwarder.submit(2, 0, "[]")
+        await until(lambda: len(link.sent) == 1)
+        forwarder.acked(link.sent[0][0], True)
+        await asyncio.sleep(1.5)  # the historians confirm it only 1.5 s after it went out
+        forwarder.watermark(mark(2, 0))
+        await until(lambda: spool.depth == 0)
+        assert forwarder.resend_after() >= 2.9
+        forwarder.submit(2, 1, "[]")
+        await until(lambda: len(link.sent) == 2)
+        forwarder.acked(link.sent[1][0], True)
+        forwarder.watermark(mark(2, 0))  # still online, still behind
+        await asyncio.sleep(2.0)  # past the configured 0.5 s, within twice the delay seen
+        assert link.seqs() == [0, 1], "a batch the historians have yet to reach was resent"
+        await asyncio.sleep(1.5)  # past twice the delay: it goes again
+        assert link.seqs() == [0, 1, 1]
+        forwarder.watermark(mark(2, 1))
+        await until(lambda: spool.depth == 0)
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await forwarder.settle()
+        spool.close()
+
+    asyncio.run(scenario())
