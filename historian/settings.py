@@ -11,7 +11,7 @@ from runtime.mqtt import BrokerSettings
 
 DEFAULT_MQTT_PORT = 1883
 SESSION_EXPIRY_S = 7 * 24 * 3600
-GROUP_SESSION_EXPIRY_S = 10
+GROUP_SESSION_EXPIRY_S = 3
 
 
 class BrokerAddress(BaseModel):
@@ -49,7 +49,7 @@ class HistorianSettings(BaseModel):
     session_expiry_s: Annotated[int, Field(ge=0)] | None = None
     """How long the broker keeps this historian's session (and queues for it) while it is away.
 
-    Alone, 7 days: a restart takes up where it stopped. In a group, 10 s: the broker keeps
+    Alone, 7 days: a restart takes up where it stopped. In a group, 3 s: the broker keeps
     dealing a shared subscription's messages to an absent member's session, so a member that
     died would sit on its share until the session expires; the gateways resend what no
     watermark confirms, so nothing is lost by letting it expire soon.

@@ -184,9 +184,6 @@ def test_device_frozen_leaves_no_hole_the_ledger_does_not_explain(plant: Plant) 
     verdict(problems + [str(hole) for hole in holes])
 
 
-@pytest.mark.xfail(strict=True, reason="the broker deals the killed member's session half the "
-                   "stream until it expires (10 s); those batches come back only through the "
-                   "gateway's resend, 10 s after publication, so they are committed 10-11 s late")
 def test_one_of_two_historians_in_a_shared_group_killed(plant: Plant) -> None:
     steady(plant, ("historian-a", "ingest"), ("historian-b", "ingest"))
     plant.historians.pop("historian-a").kill()  # and it never comes back

@@ -207,7 +207,7 @@ def test_a_killed_group_member_stops_taking_its_share_within_its_session_expiry(
                  "batches flowing")
         assert survivor.report.batches < 35, "the doomed member took no share"
         doomed.kill()
-        time.sleep(12)  # the group's session expiry (10 s) and a margin
+        time.sleep(6)  # the group's session expiry (3 s) and a margin
         first = publisher.published_batches
         time.sleep(3)
         publisher.stop()
