@@ -75,6 +75,44 @@ class Climate(_Frozen):
 
 
 BuildingType = Literal["new_residential", "existing_residential", "new_public", "existing_public"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+ClockTime = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
+MonthDay = Annotated[str, Field(pattern=r"^(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$")]
+
+
+class OccupiedPeriod(_Frozen):
+    """Local times on given weekdays when the buildings are heated to comfort."""
+
+    days: tuple[Weekday, ...] = WEEKDAYS
+    start: ClockTime
+    end: ClockTime
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> OccupiedPeriod:
+        if self.start >= self.end:
+            raise _KeyValueError("end", f"end {self.end} must be after start {self.start}")
+        return self
+
+
+class Holiday(_Frozen):
+    """Days (inclusive, "MM-DD", may wrap the new year) with no comfort heating at all."""
+
+    first: MonthDay
+    last: MonthDay
+
+
+class Schedule(_Frozen):
+    """When the buildings are heated to comfort; outside it an anti-freeze guard always wins.
+
+    Outside the occupied periods, and on holidays, the plant stands by: it heats only while the
+    coldest room is below ``antifreeze_indoor_c`` and until it is ``antifreeze_band_k`` above.
+    """
+
+    occupied: tuple[OccupiedPeriod, ...] = Field(min_length=1)
+    holidays: tuple[Holiday, ...] = ()
+    antifreeze_indoor_c: Annotated[float, Field(ge=2, le=12)] = 5.0
+    antifreeze_band_k: Annotated[float, Field(gt=0, le=10)] = 2.0
 
 
 class Station(_Frozen):
@@ -95,6 +133,8 @@ class Station(_Frozen):
     design_return_temp_c: Annotated[float, Field(gt=10, le=100)]
     sources: tuple[str, ...] = ()
     """Where the station's numbers come from, as seed citations such as ``003 L2740``."""
+    schedule: Schedule | None = None
+    """When comfort heating runs; without one the buildings are heated around the clock."""
 
     @model_validator(mode="after")
     def _supply_above_return(self) -> Station:

@@ -29,6 +29,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -67,6 +68,7 @@ from simulator.equipment import (
     pressure_mpa,
     volume_flow_at,
 )
+from simulator.local_control import heating_wanted
 
 M = Measurand
 Value = float | bool
@@ -215,6 +217,8 @@ class StationModel:
         self.weather = OutdoorWeather(station.climate, station.timezone, self.rng)
         self.damped_outdoor_c: float | None = None
         self.heating_on = False
+        self.antifreeze_guarding = False
+        self._local_zone = ZoneInfo(station.timezone)
         self.cooling_on = False
         self._setpoint_mode = "heating"
         self.remote_supply_setpoint_c: float | None = None
@@ -508,7 +512,13 @@ class StationModel:
         if self.damped_outdoor_c is None:
             self.damped_outdoor_c = outdoor
         self.damped_outdoor_c = lag(self.damped_outdoor_c, outdoor, OUTDOOR_DAMPING_S, dt_s)
-        self.heating_on = self.weather.in_heating_season(self.now)
+        # the station's schedule: comfort heating in its occupied periods, an anti-freeze
+        # guard that always wins outside them (simulator.local_control)
+        coldest = min(z.indoor_temp_c for z in self.zones.values())
+        wanted, self.antifreeze_guarding = heating_wanted(
+            self.site.station.schedule, self.now.astimezone(self._local_zone), coldest,
+            self.antifreeze_guarding)
+        self.heating_on = self.weather.in_heating_season(self.now) and wanted
         self.cooling_on = (self.can_cool and not self.heating_on
                            and self.weather.in_cooling_season(self.now))
         mode = "cooling" if self.cooling_on else "heating"

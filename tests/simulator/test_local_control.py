@@ -1,0 +1,85 @@
+"""The local PLC's schedule logic, alone (pure functions), and followed by a simulated school."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from plant.site import Holiday, OccupiedPeriod, Schedule, SiteFileError, parse_site
+from simulator.local_control import heating_wanted, occupied
+from simulator.station import StationModel
+from tests.simulator.helpers import SCHOOL
+
+SCHOOL_HOURS = Schedule(
+    occupied=(OccupiedPeriod(days=("mon", "tue", "wed", "thu", "fri"), start="06:30",
+                             end="17:30"),),
+    holidays=(Holiday(first="01-20", last="02-20"), Holiday(first="12-30", last="01-02")),
+    antifreeze_indoor_c=5.0, antifreeze_band_k=2.0)
+
+
+@pytest.mark.parametrize(("local", "expected"), [
+    (datetime(2026, 1, 12, 6, 30), True),  # Monday, opening
+    (datetime(2026, 1, 12, 17, 29), True),
+    (datetime(2026, 1, 12, 17, 30), False),  # closing
+    (datetime(2026, 1, 12, 3, 0), False),  # night
+    (datetime(2026, 1, 17, 10, 0), False),  # Saturday
+    (datetime(2026, 1, 21, 10, 0), False),  # winter holiday, a Wednesday
+    (datetime(2026, 1, 1, 10, 0), False),  # holiday wrapping the new year
+    (datetime(2025, 12, 29, 10, 0), True),  # the Monday before it
+])
+def test_occupied_follows_weekdays_hours_and_holidays(local: datetime, expected: bool) -> None:
+    assert occupied(SCHOOL_HOURS, local) is expected
+
+
+def test_without_a_schedule_the_buildings_are_heated_around_the_clock() -> None:
+    assert heating_wanted(None, datetime(2026, 1, 17, 3, 0), 20.0, False) == (True, False)
+
+
+def test_the_anti_freeze_guard_always_wins_with_its_band() -> None:
+    saturday_night = datetime(2026, 1, 17, 3, 0)
+    assert heating_wanted(SCHOOL_HOURS, saturday_night, 12.0, False) == (False, False)
+    assert heating_wanted(SCHOOL_HOURS, saturday_night, 4.9, False) == (True, True)
+    assert heating_wanted(SCHOOL_HOURS, saturday_night, 6.0, True) == (True, True)
+    assert heating_wanted(SCHOOL_HOURS, saturday_night, 7.0, True) == (False, False)
+    holiday = datetime(2026, 2, 3, 10, 0)
+    assert heating_wanted(SCHOOL_HOURS, holiday, 4.0, False) == (True, True)
+
+
+def test_a_period_ending_before_it_starts_is_refused_by_key() -> None:
+    text = SCHOOL.read_text().replace(
+        "poll_groups:",
+        "  schedule: {occupied: [{start: \"17:30\", end: \"06:30\"}]}\npoll_groups:", 1)
+    with pytest.raises(SiteFileError, match=r"station\.schedule\.occupied\[0\]\.end: end 06:30 "
+                                            r"must be after start 17:30"):
+        parse_site(text, "school.yaml")
+
+
+def test_a_scheduled_school_heats_in_school_hours_and_guards_the_rest() -> None:
+    text = SCHOOL.read_text().replace(
+        "poll_groups:",
+        "  schedule:\n"
+        "    occupied: [{days: [mon, tue, wed, thu, fri], start: \"06:30\", end: \"17:30\"}]\n"
+        "    antifreeze_indoor_c: 8\n"
+        "poll_groups:", 1)
+    scheduled = StationModel(parse_site(text, "school.yaml"), seed=1,
+                             start=datetime(2026, 1, 9, tzinfo=UTC), warm_up_s=3600.0)
+    always = StationModel(parse_site(SCHOOL.read_text(), "school.yaml"), seed=1,
+                          start=datetime(2026, 1, 9, tzinfo=UTC), warm_up_s=3600.0)
+    zone = scheduled._local_zone
+    coldest, weekend_on, weekend_steps, school_on, school_steps = 99.0, 0, 0, 0, 0
+    for _ in range(int(7 * 86400 / 600)):  # Friday 9 January to Friday 16 January
+        for model in (scheduled, always):
+            model.advance(600.0)
+        local = scheduled.now.astimezone(zone)
+        coldest = min(coldest, *(z.indoor_temp_c for z in scheduled.zones.values()))
+        if local.weekday() >= 5:
+            weekend_steps += 1
+            weekend_on += scheduled.heating_on
+        elif 7 <= local.hour < 17:
+            school_steps += 1
+            school_on += scheduled.heating_on
+    assert school_on == school_steps  # every school hour heated
+    assert weekend_on < 0.5 * weekend_steps  # most of the weekend off ...
+    assert coldest > 8.0 - 1.0  # ... yet no room below the anti-freeze threshold (1 K lag)
+    assert scheduled.balance.delivered_kwh < 0.8 * always.balance.delivered_kwh
