@@ -242,12 +242,19 @@ class Controller:
     def _evaluate_loop(self) -> None:
         period = self.settings.period_s
         next_full = time.monotonic()
+        failing = ""
         while not self._stop.is_set():
             full = time.monotonic() >= next_full
             try:
                 self.tick(utc_now(), full=full)
-            except Exception:  # a bug must not stop the alarms of every station
-                log.exception("evaluation failed; trying again")
+            except Exception as error:  # a bug or a full disk must not stop every station
+                if repr(error) != failing:
+                    log.exception("evaluation failed; trying again until it works")
+                failing = repr(error)
+            else:
+                if failing:
+                    log.warning("evaluation works again")
+                failing = ""
             if full:
                 next_full = max(next_full + period, time.monotonic())
             self._stop.wait(min(BATCH_WAIT_S, max(0.0, next_full - time.monotonic())))
@@ -255,33 +262,50 @@ class Controller:
     # -- one evaluation --------------------------------------------------------------------------
 
     def tick(self, now: datetime, *, full: bool = True) -> None:
-        """Take what arrived, apply operator actions, evaluate, publish.
+        """Take what arrived, apply operator actions, evaluate, write, publish.
 
         Stations with new data are evaluated at once; ``full`` also evaluates every station
-        not evaluated for a period (time alone moves delays and shelves on).
+        not evaluated for a period (time alone moves delays and shelves on). A station's new
+        state is kept, and an operator is answered, only once its state file holds it: if the
+        write fails, the same work is done again next time.
         """
         fresh = self._take_messages()
         acked = self._take_acks()
-        actions = self._take_actions(now)
+        requests = self._take_actions()
         due = time.monotonic() - 0.9 * self.settings.period_s
         for sid, station in self.stations.items():
-            rows = actions.get(sid, [])
+            statuses = dict(station.state.statuses)
+            answers: list[tuple[Path, dict[str, Any]]] = []
+            rows: list[AlarmRecord] = []
+            for path, action in requests.get(sid, []):
+                answers.append((path, self._act(station, action, statuses, now, rows)))
+            held = False
             if sid in fresh or (full and station.evaluated_at <= due):
                 station.evaluated_at = time.monotonic()
-                rows += self._evaluate(station, now)
-            changed = bool(rows) or bool(acked.get(sid))
+                before = statuses
+                statuses, evaluated = self._evaluate(station, statuses, now)
+                rows += evaluated
+                held = any(_held(statuses[a]) != _held(before[a]) if a in before else True
+                           for a in statuses)
+            pending = dict(station.state.pending)
             for event_id in acked.get(sid, ()):
-                station.state.pending.pop(event_id, None)
+                pending.pop(event_id, None)
                 station.sent_at.pop(event_id, None)
             for row in rows:
-                log.info("%s", _summary(row))
                 event = row.to_event(self.settings.source)
-                station.state.pending[event.id] = event
-            if changed:
-                self._dir.save(sid, station.state)
+                pending[event.id] = event
+            state = StationState(statuses, pending)
+            if rows or held or acked.get(sid):
+                self._dir.save(sid, state)
+            station.state = state
+            for row in rows:
+                log.info("%s", _summary(row))
+            for path, answer in answers:
+                _answer(path, answer)
             self._publish(sid, station)
 
-    def _evaluate(self, station: _Station, now: datetime) -> list[AlarmRecord]:
+    def _evaluate(self, station: _Station, statuses: dict[str, AlarmStatus], now: datetime
+                  ) -> tuple[dict[str, AlarmStatus], list[AlarmRecord]]:
         feed = station.feed
         if not station.ready:
             # judge a station once every point has been heard of (or the grace has run out),
@@ -289,7 +313,7 @@ class Controller:
             waited = time.monotonic() - self._started
             if len(feed.latest) < len(station.site.points) and \
                     waited < self.settings.startup_grace_s:
-                return []
+                return statuses, []
             station.ready = True
         alive = feed.alive
         if alive != station.alive:
@@ -308,14 +332,7 @@ class Controller:
                 value=None, limit=seen.limit, good=False,
                 why=f"history not refreshed for {now_m - made:.0f} s")
         flags = plant_flags(station.site, latest, now)
-        before = station.state.statuses
-        statuses, rows = alarms.evaluate(list(station.specs.values()), before, observations,
-                                         flags, now)
-        station.state.statuses = statuses
-        if not rows and any(_held(statuses[a]) != _held(before[a]) if a in before else True
-                            for a in statuses):
-            self._dir.save(feed.station, station.state)
-        return rows
+        return alarms.evaluate(list(station.specs.values()), statuses, observations, flags, now)
 
     def _publish(self, sid: str, station: _Station) -> None:
         if not self._connected.is_set():
@@ -397,41 +414,38 @@ class Controller:
                                if key[0] == generation}
         return result
 
-    def _take_actions(self, now: datetime) -> dict[str, list[AlarmRecord]]:
-        rows: dict[str, list[AlarmRecord]] = {}
-        inbox = self.settings.state_dir / INBOX
-        for path in sorted(inbox.glob("*.json")):
+    def _take_actions(self) -> dict[str, list[tuple[Path, AlarmAction]]]:
+        """Operator requests waiting in the inbox, by station; malformed ones answered now."""
+        found: dict[str, list[tuple[Path, AlarmAction]]] = {}
+        for path in sorted((self.settings.state_dir / INBOX).glob("*.json")):
             if path.name.endswith(".result.json"):
                 continue
-            answer = self._act(path, now, rows)
-            result = inbox / f"{path.stem}.result.json"
-            temporary = inbox / f".{path.stem}.result.tmp"
-            temporary.write_text(json.dumps(answer), encoding="utf-8")
-            temporary.replace(result)
-            path.unlink(missing_ok=True)
-        return rows
+            try:
+                action = AlarmAction.model_validate_json(path.read_bytes())
+            except (OSError, ValidationError) as error:
+                _answer(path, {"ok": False, "error": f"not a valid alarm action: {error}"})
+                continue
+            if action.station not in self.stations:
+                _answer(path, {"ok": False,
+                               "error": f"station {action.station} is not followed here"})
+                continue
+            found.setdefault(action.station, []).append((path, action))
+        return found
 
-    def _act(self, path: Path, now: datetime, rows: dict[str, list[AlarmRecord]]
-             ) -> dict[str, Any]:
-        try:
-            action = AlarmAction.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError) as error:
-            return {"ok": False, "error": f"not a valid alarm action: {error}"}
-        station = self.stations.get(action.station)
-        if station is None:
-            return {"ok": False, "error": f"station {action.station} is not followed here"}
+    def _act(self, station: _Station, action: AlarmAction, statuses: dict[str, AlarmStatus],
+             now: datetime, rows: list[AlarmRecord]) -> dict[str, Any]:
         spec = station.specs.get(action.alarm)
         if spec is None:
             return {"ok": False, "error": f"station {action.station} has no alarm {action.alarm}"}
-        status = station.state.statuses.get(spec.id) or alarms.new_status(spec)
+        status = statuses.get(spec.id) or alarms.new_status(spec)
         try:
             status, done = apply(action, spec, status, now)
         except AlarmError as error:
             log.info("%s/%s: %s by %s refused: %s", action.station, action.alarm,
                      action.action, action.user, error)
             return {"ok": False, "error": str(error)}
-        station.state.statuses[spec.id] = status
-        rows.setdefault(action.station, []).extend(done)
+        statuses[spec.id] = status
+        rows.extend(done)
         return {"ok": True, "state": status.state.value}
 
     # -- history ---------------------------------------------------------------------------------
@@ -475,6 +489,14 @@ class Controller:
                 conn.close()
             return None, Observation(value=None, limit=rule.params.get("limit", 0.0), good=False,
                                      why=f"history unavailable: {type(error).__name__}")
+
+
+def _answer(request: Path, answer: dict[str, Any]) -> None:
+    """Write the answer to an operator's request beside it, then remove the request."""
+    temporary = request.with_name(f".{request.stem}.result.tmp")
+    temporary.write_text(json.dumps(answer), encoding="utf-8")
+    temporary.replace(request.with_name(f"{request.stem}.result.json"))
+    request.unlink(missing_ok=True)
 
 
 def _held(status: AlarmStatus) -> tuple[object, ...]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from controller import alarms_cli
+from controller.actions import AlarmAction
 from controller.service import Controller, ControllerSettings, pending_events
 from geoscada.services import Mosquitto
 from plant.contract import DataBatch, Sample, Topic, topic
@@ -119,3 +121,50 @@ def test_a_transition_made_while_the_broker_is_away_is_kept_and_published_after(
     acks = [m.json() for m in tap.of("event") if m.json()["data"]["trigger"] == "ack"]
     assert {a["id"] for a in acks} == {"HP1.fault#2"}
     assert acks[0]["data"]["user"] == "wang.fang"
+
+
+def test_nothing_is_kept_or_answered_until_the_state_file_holds_it(
+        tmp_path: Path, broker: Mosquitto, caplog: pytest.LogCaptureFixture) -> None:
+    data = topic(STATION, Topic.DATA)
+    tap = Collector(broker.port, topic(STATION, Topic.EVENT))
+    state = tmp_path / "state"
+    controller = Controller(ControllerSettings(
+        sites=(SITE,), broker=BrokerSettings("127.0.0.1", broker.port),
+        db="postgresql://nobody@127.0.0.1:1/none", state_dir=state,
+        source="controller-test", startup_grace_s=1.0))
+    controller.start()
+    try:
+        assert controller.wait_connected(10)
+        tap.publish(data, _readings(fault=True))
+        tap.wait_for(lambda: pending_events(state, [STATION])[STATION] == [] and any(
+            m.json()["data"]["alarm"] == "HP1.fault" for m in tap.of("event")), 10,
+            "the trip published and acknowledged")
+        # the state file cannot be replaced any more (a directory stands in its way)
+        state_file = state / f"{STATION}.json"
+        state_file.unlink()
+        state_file.mkdir()
+        (state_file / "in-the-way").write_text("x")
+        request = AlarmAction(id="r1", station=STATION, alarm="HP1.fault", action="ack",
+                              user="zhao.lei")
+        (state / "inbox" / "r1.json").write_text(request.model_dump_json())
+        time.sleep(2.0)
+        assert (state / "inbox" / "r1.json").exists()  # not answered
+        assert not (state / "inbox" / "r1.result.json").exists()
+        assert not any(m.json()["data"]["trigger"] == "ack" for m in tap.of("event"))
+        failures = [r.getMessage() for r in caplog.records if "evaluation failed" in r.getMessage()]
+        assert len(failures) == 1  # logged once, not at every try
+        # the disk is fine again: the same acknowledgement is made, kept, answered, published
+        (state_file / "in-the-way").unlink()
+        state_file.rmdir()
+        answered = state / "inbox" / "r1.result.json"
+        tap.wait_for(answered.exists, 10, "the answer")
+        tap.wait_for(lambda: any(m.json()["data"]["trigger"] == "ack"
+                                 for m in tap.of("event")), 10, "the ack published")
+    finally:
+        controller.stop()
+        tap.close()
+    assert any("evaluation works again" in r.getMessage() for r in caplog.records)
+    answer = json.loads((state / "inbox" / "r1.result.json").read_text())
+    assert answer == {"ok": True, "state": "acknowledged"}
+    acks = {m.json()["id"] for m in tap.of("event") if m.json()["data"]["trigger"] == "ack"}
+    assert acks == {"HP1.fault#2"}
