@@ -5,6 +5,8 @@
     geoscada report platform    --db DSN --station S --period 2026-01 --format json --out FILE
     geoscada report verify FILE --public-key KEY.pub [--signature FILE.sig]
     geoscada report keygen KEYFILE
+    geoscada report token issue --db DSN --regulator NAME --station S [--station T] --days 90
+    geoscada report token revoke --db DSN TOKEN_ID
 
 ``--sign-key KEYFILE`` writes FILE.sig beside the report. The database password, if any, comes
 from the environment (PGPASSWORD) or ~/.pgpass, never the command line.
@@ -15,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -89,6 +91,16 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--signature", type=Path, help="default: FILE.sig")
     keygen = sub.add_parser("keygen")
     keygen.add_argument("key", type=Path)
+    token = sub.add_parser("token", help="regulator API tokens")
+    token_sub = token.add_subparsers(dest="action", required=True)
+    issue = token_sub.add_parser("issue")
+    issue.add_argument("--db", required=True)
+    issue.add_argument("--regulator", required=True)
+    issue.add_argument("--station", action="append", required=True)
+    issue.add_argument("--days", type=float, default=90.0)
+    revoke = token_sub.add_parser("revoke")
+    revoke.add_argument("--db", required=True)
+    revoke.add_argument("token_id")
     return parser
 
 
@@ -98,6 +110,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         if args.command == "verify":
             return _verify(args)
+        if args.command == "token":
+            return _token(args)
         if args.command == "keygen":
             public = signing.write_new_key(args.key)
             args.key.with_suffix(".pub").write_text(public_key_text(public) + "\n")
@@ -138,6 +152,23 @@ def _make(args: argparse.Namespace) -> int:
     for statement in report.statements:
         print(f"  {statement}")
     return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from report import api
+
+    with psycopg.connect(args.db, autocommit=True, connect_timeout=10) as conn:
+        api.ensure_schema(conn)
+        if args.action == "issue":
+            text = api.issue_token(conn, args.regulator, args.station,
+                                   timedelta(days=args.days))
+            print(text)  # shown once: only the hash of its secret is stored
+            return 0
+        if api.revoke_token(conn, args.token_id):
+            print(f"token {args.token_id} revoked")
+            return 0
+        print(f"geoscada report: no live token {args.token_id}", file=sys.stderr)
+        return 1
 
 
 def _verify(args: argparse.Namespace) -> int:

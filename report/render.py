@@ -197,7 +197,7 @@ def _drawing(plot: Plot) -> Drawing:
     from reportlab.lib import colors
 
     width, height = 760.0, 210.0
-    left, bottom, right, top = 50.0, 30.0, 130.0, 10.0
+    left, bottom, right, top = 50.0, 30.0, 130.0, 16.0
     drawing = Drawing(width, height)
     values = [v for _, series in plot.series for v in series if v is not None]
     if plot.threshold is not None:
@@ -223,7 +223,7 @@ def _drawing(plot: Plot) -> Drawing:
         drawing.add(Line(left - 3, py(value), left, py(value), strokeColor=axis))
         drawing.add(String(left - 5, py(value) - 3, f"{value:.4g}", fontSize=7,
                            textAnchor="end"))
-    drawing.add(String(4, bottom + plot_h / 2, _latin(plot.y_label), fontSize=7))
+    drawing.add(String(left, height - 9, _latin(plot.y_label), fontSize=7))
     step = max(1, len(plot.x) // 8)
     for i in range(0, len(plot.x), step):
         drawing.add(Line(px(i), bottom, px(i), bottom - 3, strokeColor=axis))
