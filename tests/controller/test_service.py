@@ -152,10 +152,11 @@ def test_six_faults_on_two_stations_raise_their_alarms_once_through_a_kill(
         raised = _wait(lambda: _shown(database, STATION, "F-S1.filter_dp"), 40,
                        "F-S1.filter_dp in the historian")
         sim.clear(STATION, fouling)  # backwashed (before its ΔP leaves the transmitter's range)
-        # its on-delay counted from the first sample above the limit, kept across the kill
-        # (the evaluation runs within 0.1 s of the data, the restart costs its start-up)
+        # its on-delay counted from the first sample above the limit (the evaluation runs
+        # within 0.1 s of the data; the restart's start-up, on a busy machine several seconds,
+        # may come on top)
         assert timedelta(seconds=FILTER_DELAY_S) <= raised - crossed
-        assert raised - crossed < timedelta(seconds=FILTER_DELAY_S + 15)
+        assert raised - crossed < timedelta(seconds=FILTER_DELAY_S + 25)
         # the make-up share from the historian's history (no delay): 1 m³/h of about
         # 27 m³/h circulated crosses 1 % within the first half of the one-minute window
         made_up = _wait(lambda: _shown(database, STATION, "NET.makeup_share"), 60,
