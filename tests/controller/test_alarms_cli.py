@@ -63,6 +63,11 @@ def test_list_and_kpi_from_the_stored_journal(database: str,
     assert listed["F2.filter_dp"]["priority"] == "high"
     assert listed["F2.filter_dp"]["equipment"] == "F2"
 
+    # --since keeps the alarms with a row since then: F2 was last journaled at 5 s
+    assert alarms_cli.main(["list", "--db", database, "--since", "2027-01-10T06:00:20Z"]) == 0
+    out, _ = capsys.readouterr()
+    assert [json.loads(line)["alarm"] for line in out.splitlines()] == ["F1.filter_dp"]
+
     assert alarms_cli.main(["kpi", "--db", database, "--since", "2027-01-10T06:00:00Z",
                             "--until", "2027-01-10T06:10:00Z"]) == 0
     out, _ = capsys.readouterr()
