@@ -39,8 +39,8 @@ FULL_REFRESH_S = 1.0
 """The site file's fast poll period and full refresh: no point is silent longer when healthy."""
 STOP_TAIL_S = 2.0
 """A clean stop's last scans: made this long before its death at most."""
-STUCK_S = 5.0
-"""A committed batch still in the spool this long after it was made is stuck there."""
+SPOOL_RELEASE_S = 30.0
+"""Time for the gateway to delete what is committed: several watermarks, past any backoff."""
 NO_PROGRESS_S = 15.0
 """How long a catch-up may make no progress before the verdict is taken as it stands."""
 
@@ -266,19 +266,13 @@ class Plant:
                 (session, published, made_after)).fetchall()
         return frozenset((session, int(seq)) for (seq,) in rows)
 
-    def stuck_in_spool(self, session: int) -> list[tuple[int, int]]:
-        """Batches still in the stopped gateway's spool that the database held long before.
-
-        The watermark after each commit lets the gateway delete what is committed; one still
-        spooled :data:`STUCK_S` after it was made, though stored, is stuck there.
-        """
-        death = next(d for d in reversed(self.seen().deaths) if d.clean and d.session == session)
-        made_before = (death.t.timestamp() if death.t else time.time()) - STUCK_S
+    def spooled_committed(self, made_before: float) -> list[tuple[int, int]]:
+        """Batches made before ``made_before`` still in the spool though the database has them."""
         stored = self.stored().batches
         with sqlite3.connect(f"file:{self.spool}?mode=ro", uri=True, timeout=5) as spool:
             rows = spool.execute("SELECT session, seq FROM batch WHERE created < ?",
                                  (made_before,)).fetchall()
-        return [(int(s), int(q)) for s, q in rows if (int(s), int(q)) in stored]
+        return sorted((int(s), int(q)) for s, q in rows if (int(s), int(q)) in stored)
 
     def finish(self) -> list[str]:
         """Catch up, check the ledger while live, stop cleanly, drain, and judge everything.
@@ -287,13 +281,20 @@ class Plant:
         """
         behind = self.catch_up()
         live = _listed("open while the station is live", self.open_outages())
+        # the watermarks let the gateway delete what is committed: nothing may stay stuck
+        caught_up_at = time.time()
+        try:
+            wait_until(lambda: not self.spooled_committed(caught_up_at), SPOOL_RELEASE_S,
+                       "the spool to let go of every committed batch",
+                       lambda: f"still there: {self.spooled_committed(caught_up_at)[:4]}")
+        except AssertionError as error:
+            live.append(str(error))
         assert self.gateway is not None
         session = self.current_session()
         self.gateway.stop()
         wait_until(lambda: any(d.clean and d.session == session for d in self.seen().deaths),
                    20, "the gateway's clean death")
         held = self.unsent_tail(session)
-        stuck = self.stuck_in_spool(session)
         if held:
             self.notes.append(f"held in the spool after the clean stop, never published: "
                               f"{sorted(held)}")
@@ -302,9 +303,6 @@ class Plant:
         self.stop_historians()
         seen, stored = self.seen(), self.stored()
         problems = delivery_problems(seen, stored, held) + live
-        if stuck:
-            problems.append(f"{len(stuck)} batches committed and made more than {STUCK_S:.0f} s "
-                            f"before the clean stop are still in the spool: {sorted(stuck)[:4]}")
         problems += _listed("open after the clean stop", open_outages(stored, (session,), held))
         if not seen.batches:
             problems.append("the tap saw no data at all")
