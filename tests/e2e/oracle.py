@@ -358,6 +358,27 @@ def unexplained_holes(stored: Stored, points: Iterable[str], allowed_s: float,
     return holes
 
 
+def freeze_problems(stored: Stored, points: Iterable[str], frozen: tuple[datetime, datetime],
+                    margin: timedelta) -> list[str]:
+    """A frozen device's points must turn bad, and none may read good while it cannot answer.
+
+    ``frozen`` is when the device stopped and resumed; a read already answered when it stopped
+    may be stamped up to ``margin`` later.
+    """
+    problems = []
+    start, end = frozen
+    for point in points:
+        during = [(t, q) for (p, t), (_, q) in stored.samples.items()
+                  if p == point and start <= t <= end]
+        if not any(q == "bad" for _, q in during):
+            problems.append(f"{point}: no bad sample while its device was frozen")
+        lies = sorted(t for t, q in during if q == "good" and t > start + margin)
+        if lies:
+            problems.append(f"{point}: {len(lies)} good sample(s) while its device was frozen, "
+                            f"first at {lies[0].isoformat()}")
+    return problems
+
+
 def wait_until(condition: Callable[[], bool], timeout: float, what: str,
                problems: Callable[[], object] | None = None) -> None:
     """Poll until ``condition`` holds; fail naming ``what`` (and the problems) on timeout."""

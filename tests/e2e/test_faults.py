@@ -17,13 +17,18 @@ import os
 import signal
 import sqlite3
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import psycopg
 import pytest
 
-from tests.e2e.oracle import retained_liveness, unexplained_holes, wait_until
+from tests.e2e.oracle import (
+    freeze_problems,
+    retained_liveness,
+    unexplained_holes,
+    wait_until,
+)
 from tests.e2e.rig import FULL_REFRESH_S, POLL_S, STATION, Plant, TcpProxy, send
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -74,8 +79,10 @@ def test_historian_started_for_the_first_time_after_the_gateway(plant: Plant) ->
 def test_postgresql_crash(plant: Plant) -> None:
     steady(plant)
     plant.cluster.stop("immediate")
-    plant.wait_seen(8)
-    plant.cluster.start()
+    try:
+        plant.wait_seen(8)
+    finally:
+        plant.cluster.start()  # the module's other scenarios need it whatever happens here
     plant.wait_stored(STEADY, timeout=60)
     verdict(plant.finish())
 
@@ -184,11 +191,15 @@ def test_device_frozen_leaves_no_hole_the_ledger_does_not_explain(plant: Plant) 
         time.sleep(5.0)
     finally:
         send(plant.sim.process, signal.SIGCONT)
+        thawed_at = time.time()
     plant.wait_stored(2 * STEADY, timeout=60)
     window = (datetime.fromtimestamp(frozen_at - 3, UTC), datetime.fromtimestamp(time.time(), UTC))
     problems = plant.finish()
+    stored = plant.stored()
     # a healthy point is reported at least every full refresh; allow two polls of jitter
-    holes = unexplained_holes(plant.stored(), DEVICE_POINTS, FULL_REFRESH_S + 2 * POLL_S, window)
+    holes = unexplained_holes(stored, DEVICE_POINTS, FULL_REFRESH_S + 2 * POLL_S, window)
+    frozen = (datetime.fromtimestamp(frozen_at, UTC), datetime.fromtimestamp(thawed_at, UTC))
+    problems += freeze_problems(stored, DEVICE_POINTS, frozen, timedelta(seconds=POLL_S))
     verdict(problems + [str(hole) for hole in holes])
 
 

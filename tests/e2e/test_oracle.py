@@ -7,10 +7,13 @@ from datetime import UTC, datetime, timedelta
 from plant.contract import Death
 from tests.e2e.oracle import (
     LedgerRow,
+    Reading,
+    SampleKey,
     Seen,
     SeenBatch,
     Stored,
     delivery_problems,
+    freeze_problems,
     open_outages,
     stored_value,
     unexplained_holes,
@@ -130,3 +133,16 @@ def test_a_lost_tail_of_held_batches_is_not_open_but_one_of_lost_batches_is() ->
     stored = Stored({}, 0, {}, 0, (tail,))
     assert open_outages(stored, held=frozenset({(SESSION, 5), (SESSION, 6)})) == []
     assert open_outages(stored, held=frozenset({(SESSION, 5)})) == [tail]
+
+
+def test_a_frozen_device_must_read_bad_and_never_good_while_frozen() -> None:
+    honest = {("p1", at(0)): (1.0, "good"), ("p1", at(1.2)): (None, "bad"),
+              ("p1", at(6)): (1.0, "good")}
+    frozen = (at(0.9), at(5))
+    margin = timedelta(seconds=0.5)
+    assert freeze_problems(Stored({}, 0, honest, 3, ()), ["p1"], frozen, margin) == []
+    stale: dict[SampleKey, Reading] = {("p1", at(0)): (1.0, "good"), ("p1", at(1.2)): (1.0, "good"),
+             ("p1", at(2.2)): (1.0, "good"), ("p1", at(6)): (1.0, "good")}
+    assert freeze_problems(Stored({}, 0, stale, 4, ()), ["p1"], frozen, margin) == [
+        "p1: no bad sample while its device was frozen",
+        f"p1: 1 good sample(s) while its device was frozen, first at {at(2.2).isoformat()}"]
