@@ -100,6 +100,7 @@ class StationOpcUaServer:
                                     ua.SecurityPolicyType.Basic256Sha256_Sign,
                                     ua.SecurityPolicyType.Basic256Sha256_SignAndEncrypt])
         cert, key = self._certificate()
+        await server.set_application_uri(self.application_uri)  # as the certificate names it
         await server.load_certificate(str(cert))
         await server.load_private_key(str(key))
         namespace = await server.register_namespace(self.devices[0].namespace_uri)
@@ -123,8 +124,13 @@ class StationOpcUaServer:
         if self.certificate_dir is None:
             self.certificate_dir = Path(tempfile.mkdtemp(prefix="geoscada-sim-opcua-"))
         cert = certificate_path(self.certificate_dir, self.sim.station_id, self.endpoint)
-        uri = f"urn:geoscada:simulator:{self.sim.station_id}"
-        return opcua_certificate(cert, cert.with_name(cert.stem + "-key.pem"), uri, server=True)
+        return opcua_certificate(cert, cert.with_name(cert.stem + "-key.pem"),
+                                 self.application_uri, server=True)
+
+    @property
+    def application_uri(self) -> str:
+        """The server's OPC UA application URI, also in its certificate."""
+        return f"urn:geoscada:simulator:{self.sim.station_id}"
 
     async def stop(self) -> None:
         """Stop listening and drop every session."""
