@@ -69,8 +69,9 @@ def meter_hours(conn: Connection[Any], station: str, names: Sequence[str], hours
                 as_of: datetime) -> dict[str, MeterHours]:
     """Hourly time-weighted means and missing seconds of each point the historian knows.
 
-    An hour with any missing second has no value (it is for substitution to fill); an hour with
-    nothing missing but no sample in it (report by exception) holds the hour before's value.
+    An hour with any second missing by the ledger has no value (it is for substitution to
+    fill); so has an hour in which the point has no sample at all (a gateway reports every
+    point at least every full refresh, minutes apart): its whole hour counts as missing.
     """
     if not hours:
         return {}
@@ -83,21 +84,17 @@ def meter_hours(conn: Connection[Any], station: str, names: Sequence[str], hours
         means: dict[datetime, float] = {}
         for row in query.aggregates(conn, PointRef(station, name), start, end, HOUR):
             value = row.time_weighted_mean if row.time_weighted_mean is not None else row.mean
-            if value is not None:
+            if value is not None and row.samples > 0:
                 means[row.bucket] = value
         missing = _hourly_missing(spans[name], hours)
         values: list[float | None] = []
-        held: float | None = None
-        for moment, lost in zip(hours, missing, strict=True):
+        for index, moment in enumerate(hours):
             value = means.get(moment)
-            if lost > 0:
+            if missing[index] > 0 or value is None:
                 values.append(None)
-                held = None
+                missing[index] = 3600.0 if value is None else missing[index]
                 continue
-            if value is None:
-                value = held
             values.append(value)
-            held = value
         out[name] = MeterHours(name, units[name], tuple(values), tuple(missing))
     return out
 
