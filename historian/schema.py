@@ -364,6 +364,13 @@ CREATE TABLE audit (
         " (point_id, coalesce(end_time, 'infinity'::timestamptz)) WHERE kind = 'bad_quality';"
         " DROP INDEX gap_ledger_bad_quality;",
     ),
+    (
+        4,
+        "when a clean death's missing tail is due to be ledgered",
+        "ALTER TABLE station_sessions ADD COLUMN tail_due timestamptz;"
+        " CREATE INDEX station_sessions_tail_due ON station_sessions (tail_due)"
+        " WHERE tail_due IS NOT NULL;",
+    ),
 )
 
 

@@ -19,6 +19,7 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import psycopg
 from psycopg import sql
@@ -67,6 +68,8 @@ BATCH_TYPES = ["text", "int8", "int8", "bool", "int4", "timestamptz", "timestamp
 BUCKET_ORIGIN = "2000-01-01 00:00:00+00"
 LOST_TAIL = "lost tail"
 """Reason of the seq gap between the last batch received and a clean death's ``last_seq``."""
+TAIL_GRACE = timedelta(seconds=10)
+"""How long after a clean death its last batches may still arrive before they are ledgered."""
 
 
 @dataclass(frozen=True)
@@ -142,9 +145,12 @@ def sample_value(value: float | int | bool | None) -> float | None:
 class Store:
     """The historian's database writer; one connection, one transaction per write."""
 
-    def __init__(self, dsn: str, historian: str = "historian") -> None:
+    def __init__(
+        self, dsn: str, historian: str = "historian", tail_grace: timedelta = TAIL_GRACE
+    ) -> None:
         self.dsn = dsn
         self.historian = historian
+        self.tail_grace = tail_grace
         self.features: Features | None = None
         self._conn: Connection | None = None
         self._points: dict[tuple[str, str], int] = {}
@@ -204,9 +210,7 @@ class Store:
                     report.deaths += 1
             if batches:
                 self._write_batches(conn, batches, report, new_points)
-            for message in control:
-                if isinstance(message, Death) and message.clean and message.last_seq is not None:
-                    report.new_gaps += self._record_lost_tail(conn, message)
+            report.new_gaps += self._record_due_tails(conn)
             for record in records:
                 self._write_record(conn, record)
                 report.records += 1
@@ -310,10 +314,12 @@ class Store:
             (death.station, death.session, death.t),
         )
         if death.clean and death.last_seq is not None:
+            # Its last batches may still be on their way (or in a shared group, at another
+            # historian): what is missing once the grace is over is the lost tail.
             conn.execute(
-                "UPDATE station_sessions SET last_seq = greatest(last_seq, %s)"
-                " WHERE station = %s AND session = %s",
-                (death.last_seq, death.station, death.session),
+                "UPDATE station_sessions SET last_seq = greatest(last_seq, %s),"
+                " tail_due = now() + %s WHERE station = %s AND session = %s",
+                (death.last_seq, self.tail_grace, death.station, death.session),
             )
         opened = conn.execute(
             "INSERT INTO gap_ledger (kind, station, session, bdseq, start_time, reason)"
@@ -324,38 +330,39 @@ class Store:
         )
         return max(opened.rowcount, 0)
 
-    def _record_lost_tail(self, conn: Connection, death: Death) -> int:
-        """Ledger the batches a clean death says were made but that have not arrived."""
-        assert death.last_seq is not None
-        row = conn.execute(
-            "SELECT max_seq FROM station_sessions WHERE station = %s AND session = %s"
-            " FOR UPDATE",
-            (death.station, death.session),
-        ).fetchone()
-        if row is None:
-            return 0
-        max_seq = int(row[0])  # type: ignore[call-overload]
-        if death.last_seq <= max_seq:
-            return 0
-        low, high = max_seq + 1, death.last_seq
-        conn.execute(
-            "INSERT INTO gap_ledger (kind, station, session, from_seq, to_seq, count, reason,"
-            " start_time, end_time)"
-            " SELECT 'seq_gap', %(station)s, %(session)s, %(low)s, %(high)s, %(count)s,"
-            "  %(reason)s, coalesce((SELECT b.last_time FROM received_batches b"
-            "   WHERE b.station = %(station)s AND b.session = %(session)s"
-            "   AND b.last_time IS NOT NULL ORDER BY b.seq DESC LIMIT 1), s.birth_time),"
-            "  coalesce(%(t)s, now())"
-            " FROM station_sessions s WHERE s.station = %(station)s AND s.session = %(session)s",
-            {"station": death.station, "session": death.session, "low": low, "high": high,
-             "count": high - low + 1, "reason": LOST_TAIL, "t": death.t},
-        )
-        # Batches of the tail that arrive later (replayed from the gateway's spool) fill it.
-        conn.execute(
-            "UPDATE station_sessions SET max_seq = %s WHERE station = %s AND session = %s",
-            (high, death.station, death.session),
-        )
-        return 1
+    def _record_due_tails(self, conn: Connection) -> int:
+        """Ledger the batches clean deaths said were made that are still missing after the
+        grace; return how many tails were ledgered."""
+        # A session whose batches another transaction is writing is left for a later write.
+        due = conn.execute(
+            "SELECT station, session, max_seq, last_seq FROM station_sessions"
+            " WHERE tail_due <= now() ORDER BY station, session FOR UPDATE SKIP LOCKED"
+        ).fetchall()
+        ledgered = 0
+        for station, session, max_seq, last_seq in due:
+            low, high = int(max_seq) + 1, int(last_seq)  # type: ignore[call-overload]
+            if high >= low:
+                conn.execute(
+                    "INSERT INTO gap_ledger (kind, station, session, from_seq, to_seq, count,"
+                    " reason, start_time, end_time)"
+                    " SELECT 'seq_gap', s.station, s.session, %(low)s, %(high)s, %(count)s,"
+                    "  %(reason)s, coalesce((SELECT b.last_time FROM received_batches b"
+                    "   WHERE b.station = s.station AND b.session = s.session"
+                    "   AND b.last_time IS NOT NULL ORDER BY b.seq DESC LIMIT 1), s.birth_time),"
+                    "  s.death_time"
+                    " FROM station_sessions s WHERE s.station = %(station)s"
+                    " AND s.session = %(session)s",
+                    {"station": station, "session": session, "low": low, "high": high,
+                     "count": high - low + 1, "reason": LOST_TAIL},
+                )
+                ledgered += 1
+            # Batches of the tail that arrive later (replayed from the gateway's spool) fill it.
+            conn.execute(
+                "UPDATE station_sessions SET max_seq = greatest(max_seq, last_seq),"
+                " tail_due = NULL WHERE station = %s AND session = %s",
+                (station, session),
+            )
+        return ledgered
 
     # -- commands, acknowledgements, events ----------------------------------------------------
 

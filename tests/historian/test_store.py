@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -185,7 +186,7 @@ def test_outages_open_and_close_per_connection(database: str) -> None:
 
 
 def test_a_clean_death_ledgers_the_lost_tail_until_it_arrives(database: str) -> None:
-    store = Store(database)
+    store = Store(database, tail_grace=timedelta(0))
     store.connect()
     feed = StationFeed("st-tail", analogues=1, meters=0, session=3)
     store.write([Inbound(topic("st-tail", Topic.BIRTH), b"", feed.birth())])
@@ -202,6 +203,29 @@ def test_a_clean_death_ledgers_the_lost_tail_until_it_arrives(database: str) -> 
     assert (replay.filled_gaps, replay.new_gaps) == (1, 0)
     assert _rows(database, "SELECT count(*) FROM gap_ledger WHERE kind = 'seq_gap'"
                            " AND filled_at IS NULL") == [(0,)]
+
+
+def test_a_tail_arriving_within_the_grace_is_no_gap(database: str) -> None:
+    store = Store(database, tail_grace=timedelta(seconds=1))
+    store.connect()
+    feed = StationFeed("st-grace", analogues=1, meters=0, session=4)
+    other = StationFeed("st-other", analogues=1, meters=0)
+    batches = [feed.batch() for _ in range(8)]
+    store.write([_inbound(b) for b in batches[:2]])
+    # The clean death overtakes the last batches, which arrive within the grace...
+    store.write([_death("st-grace", 4, 4, 1, last_seq=4)])
+    store.write([_inbound(b) for b in batches[2:5]])
+    # ...but a second session's tail does not, and is ledgered once the grace is over.
+    store.write([_inbound(b.model_copy(update={"session": 5})) for b in batches[:2]])
+    store.write([_death("st-grace", 5, 5, 2, last_seq=7)])
+    early = _rows(database, "SELECT count(*) FROM gap_ledger WHERE kind = 'seq_gap'")
+    time.sleep(1.2)
+    report = store.write([_inbound(other.batch())])  # any later write ledgers what is due
+    store.close()
+    assert early == [(0,)]
+    assert report.new_gaps == 1
+    assert _rows(database, "SELECT session, from_seq, to_seq, reason FROM gap_ledger"
+                           " WHERE kind = 'seq_gap'") == [(5, 2, 7, "lost tail")]
 
 
 def _sample_batch(seq: int, *samples: tuple[int, Quality, Reason | None],
