@@ -28,11 +28,36 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.alarms import AlarmSpec, Observation, Priority
+from controller.expect import (
+    borehole_outlet_expected_c,
+    clean_conductance_kw_per_k,
+    cop_expected,
+    days_to_limit,
+    exchanger_conductance_kw_per_k,
+    flat_line,
+    injectivity_index,
+    mean_offset,
+    rated_fraction,
+    reinjection_capacity_m3h,
+    trend,
+)
 from plant.contract import Quality, Sample
 from plant.measurands import Measurand
 from plant.models.kpi import reinjection_ratio
 from plant.models.water import flow_for_heat_m3h
-from plant.site import Filter, HeatPump, Point, ProductionWell, ReinjectionWell, Site, Station
+from plant.site import (
+    CoaxialBorehole,
+    Filter,
+    GroundTempBorehole,
+    HeatMeter,
+    HeatPump,
+    PlateExchanger,
+    Point,
+    ProductionWell,
+    ReinjectionWell,
+    Site,
+    Station,
+)
 from plant.units import TO_BASE
 
 M = Measurand
@@ -40,6 +65,20 @@ SEED_003 = "003_650ce909837e5072.txt"
 SEED_001 = "001_4fc3fc127faa1013.txt"
 SEED_002 = "002_af74a1b5d40b30ab.txt"
 DIGEST = "digest.md"
+
+CLOCK_OFFSET_POINT = "gateway.clock_offset"
+"""The health point in which each gateway publishes its clock's offset from the historians'."""
+
+MAX_INJECTION_HEAD_M = 100.0
+"""Wellhead pressure head allowed on a pressurised reinjection well: a choice (10 bar)."""
+
+STUCK_MEASURANDS = frozenset({
+    M.WELLHEAD_TEMP, M.INJECTION_TEMP, M.INLET_TEMP, M.OUTLET_TEMP, M.SUPPLY_TEMP, M.RETURN_TEMP,
+    M.EVAPORATOR_OUT_TEMP, M.CONDENSER_OUT_TEMP, M.PRIMARY_IN_TEMP, M.PRIMARY_OUT_TEMP,
+    M.SECONDARY_IN_TEMP, M.SECONDARY_OUT_TEMP, M.OUTDOOR_TEMP, M.FLOW, M.WATER_LEVEL,
+    M.WELLHEAD_PRESSURE, M.DIFFERENTIAL_PRESSURE, M.HEAT_POWER, M.COP, M.MAKEUP_FLOW,
+})
+"""Measured values that always move a little on a live sensor (checked for a flat line)."""
 
 EMITTER_EXPONENT = 1.3
 """Radiator output exponent (EN 442) behind the climate curve."""
@@ -55,6 +94,9 @@ class Rule:
     """Seed citations as ``file:line`` (the digest's line where the source file is withheld)."""
     direction: Literal["high", "low"]
     windowed: bool = False
+    category: Literal["process", "instrument"] = "process"
+    """Instrument-health alarms are kept apart from process alarms (they say a value is wrong,
+    not that the plant is)."""
 
 
 RULES: dict[str, Rule] = {rule.name: rule for rule in (
@@ -71,11 +113,32 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     Rule("reinjection_ratio", "reinjected below produced volume over a window (R2, R3)",
          (f"{SEED_001}:133", f"{SEED_002}:216", f"{SEED_003}:261"), "low", windowed=True),
     Rule("equipment_fault", "equipment reports a fault (trip)", (f"{SEED_003}:3049",), "high"),
-    # instrument health: the quality overlay's own alarms, from the alarm anchors, not the seeds
+    Rule("injectivity", "a reinjection well takes less flow per metre of rise than designed "
+         "(reinjection decline)", (f"{SEED_001}:133", f"{DIGEST}:1894"), "low"),
+    Rule("reinjection_capacity", "production above the reinjection wells' measured capacity "
+         "(以灌定采)", (f"{SEED_002}:216", f"{DIGEST}:1896"), "high"),
+    Rule("cop_residual", "heat-pump COP below the model's expectation for its temperatures "
+         "and load", (f"{SEED_003}:1190", f"{SEED_003}:3136"), "low"),
+    Rule("plate_approach", "plate exchanger conductance below clean: fouling",
+         (f"{DIGEST}:1911", f"{SEED_003}:504"), "low"),
+    Rule("time_to_limit", "a trend will cross its alarm limit soon (filter ΔP)",
+         (f"{DIGEST}:1894", f"{SEED_003}:579"), "low", windowed=True),
+    Rule("ground_temp", "ground inside a borehole field cooled below the undisturbed ground",
+         (f"{SEED_003}:80", f"{DIGEST}:1902"), "high", windowed=True),
+    Rule("borehole_outlet", "deep-borehole outlet below the ground model's for its load "
+         "history (decline, or no recovery since last season)",
+         (f"{SEED_003}:3057", f"{SEED_003}:2529"), "low", windowed=True),
+    # instrument health: from the alarm anchors, not the seeds
     Rule("instrument", "an input of the equipment's rules is missing, stale or not good",
-         (), "high"),
+         (), "high", category="instrument"),
     Rule("device_comm", "no usable value from any point of a device (communication lost)",
-         (), "high"),
+         (), "high", category="instrument"),
+    Rule("stuck", "a sensor reads the same value throughout the window (flat-lined)",
+         (), "high", windowed=True, category="instrument"),
+    Rule("drift", "a sensor has drifted from a redundant one at the same place",
+         (), "high", windowed=True, category="instrument"),
+    Rule("clock_offset", "an edge gateway's clock is off the historians'",
+         (), "high", category="instrument"),
 )}
 
 
@@ -87,6 +150,8 @@ class AlarmRule:
     inputs: Mapping[str, tuple[str, ...]]
     """Role -> point ids (several for sums such as all reinjection wells)."""
     params: Mapping[str, float] = field(default_factory=dict)
+    model: CoaxialBorehole | None = None
+    """The equipment's model where the rule needs more than numbers (a deep borehole)."""
 
     @property
     def rule(self) -> Rule:
@@ -192,6 +257,80 @@ def _fault(rule: AlarmRule, v: dict[str, float]) -> Observation:
     return Observation(value=v["fault"], limit=0.5, detail="fault" if v["fault"] else "no fault")
 
 
+def _injectivity(rule: AlarmRule, v: dict[str, float]) -> Observation:
+    p = rule.params
+    limit = p["limit"]
+    applicable = v["flow"] >= p["min_flow_m3h"]
+    index = injectivity_index(v["flow"], p["static_level_m"], v["level"] * p["m_per_unit"],
+                              v["pressure"] * p["kpa_per_unit"])
+    if index is None or not applicable:
+        return Observation(value=None, limit=limit, applicable=False,
+                           detail=f"{v['flow']:.0f} m³/h: too little flow to judge")
+    share = index / p["design_index"]
+    return Observation(value=share, limit=limit,
+                       detail=f"injectivity {index:.2f} m³/h per m, {share:.0%} of the design "
+                              f"{p['design_index']:g}; alarm below {limit:.0%}")
+
+
+def _capacity(rule: AlarmRule, v: dict[str, float]) -> Observation:
+    p = rule.params
+    produced = sum(value for role, value in v.items() if role.startswith("production."))
+    capacity = 0.0
+    for well in (role.split(".", 1)[1] for role in v if role.startswith("flow.")):
+        index = injectivity_index(v[f"flow.{well}"], p[f"static_level_m.{well}"],
+                                  v[f"level.{well}"] * p[f"m_per_unit.{well}"],
+                                  v[f"pressure.{well}"] * p[f"kpa_per_unit.{well}"])
+        measured = index is not None and v[f"flow.{well}"] >= p[f"min_flow_m3h.{well}"]
+        capacity += reinjection_capacity_m3h(
+            index if measured and index is not None else p[f"design_index.{well}"],
+            p[f"static_level_m.{well}"], p[f"max_head_m.{well}"])
+    limit = p["limit"]
+    applicable = produced >= p["min_flow_m3h"]
+    share = produced / capacity if capacity > 0 else math.inf
+    return Observation(value=share if applicable else None, limit=limit, applicable=applicable,
+                       detail=f"production {produced:.0f} m³/h against a measured reinjection "
+                              f"capacity of {capacity:.0f} m³/h ({share:.0%}); alarm above "
+                              f"{limit:.0%}")
+
+
+def _cop(rule: AlarmRule, v: dict[str, float]) -> Observation:
+    p = rule.params
+    load = v["load"] * p["ratio_per_unit"]
+    limit = p["limit"]
+    if load < p["min_load_ratio"] or v["cop"] <= 1.0:
+        return Observation(value=None, limit=limit, applicable=False,
+                           detail=f"load {load:.0%}: not running steadily")
+    expected = cop_expected(p["fraction"], v["source"], v["sink"], load)
+    residual = v["cop"] / expected - 1.0
+    return Observation(value=residual, limit=limit,
+                       detail=f"COP {v['cop']:.2f} against {expected:.2f} expected at "
+                              f"{v['source']:.1f} → {v['sink']:.1f} °C and {load:.0%} load "
+                              f"({residual:+.0%}); alarm below {limit:+.0%}")
+
+
+def _plate(rule: AlarmRule, v: dict[str, float]) -> Observation:
+    p = rule.params
+    heat = v["heat"] * p["kw_per_unit"]
+    limit = p["limit"]
+    ua = exchanger_conductance_kw_per_k(heat, v["hot_in"], v["hot_out"], v["cold_in"],
+                                        v["cold_out"])
+    if ua is None or heat < p["min_heat_kw"]:
+        return Observation(value=None, limit=limit, applicable=False,
+                           detail=f"{heat:.0f} kW: too little heat to judge")
+    share = ua / p["clean_ua_kw_per_k"]
+    approach = v["hot_out"] - v["cold_in"]
+    return Observation(value=share, limit=limit,
+                       detail=f"conductance {ua:.0f} kW/K, {share:.0%} of clean; approach "
+                              f"{approach:.1f} K at {heat:.0f} kW; alarm below {limit:.0%}")
+
+
+def _clock(rule: AlarmRule, v: dict[str, float]) -> Observation:
+    limit = rule.params["limit_s"]
+    return Observation(value=abs(v["offset"]), limit=limit,
+                       detail=f"gateway clock {v['offset']:+.1f} s off the historians'; "
+                              f"alarm beyond ±{limit:g} s")
+
+
 def _device_comm(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -> Observation:
     stale_after_s = rule.params.get("stale_after_s", 60.0)
     points = rule.points()
@@ -207,6 +346,11 @@ INSTANT: dict[str, Callable[[AlarmRule, dict[str, float]], Observation]] = {
     "filter_dp": _filter_dp,
     "small_dt_large_flow": _small_dt,
     "equipment_fault": _fault,
+    "injectivity": _injectivity,
+    "reinjection_capacity": _capacity,
+    "cop_residual": _cop,
+    "plate_approach": _plate,
+    "clock_offset": _clock,
 }
 
 
@@ -314,6 +458,139 @@ def _climate(rule: AlarmRule, windows: Mapping[str, Window], station: Station) -
     )
 
 
+def _time_to_limit(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
+    p = rule.params
+    window = windows[rule.inputs["value"][0]]
+    horizon = p["horizon_days"]
+    coverage = float(window.usable.mean()) if window.usable.size else 0.0
+    why = _coverage_problem(rule, coverage, windows)
+    if why:
+        return Observation(value=None, limit=horizon, good=False, why=why)
+    fitted = trend(window.values, window.usable, window.step_s)
+    if fitted is None:
+        return Observation(value=None, limit=horizon, good=False, why="too few samples")
+    slope, now_value = fitted
+    days = days_to_limit(slope, now_value, p["alarm_limit"], "high")
+    shown = "never at this trend" if math.isinf(days) else f"in {days:.1f} days"
+    return Observation(
+        value=min(days, 1e6), limit=horizon,
+        values={"slope_per_day": round(slope, 4), "trend_now": round(now_value, 3)},
+        detail=f"trend {now_value:.1f} rising {slope:+.2f} a day reaches "
+               f"{p['alarm_limit']:g} {shown}; warn within {horizon:g} days")
+
+
+def _ground_temp(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
+    limit = rule.params["max_drop_k"]
+    inside, outside = _mean_of(rule, "borehole", windows), _mean_of(rule, "reference", windows)
+    if inside is None or outside is None:
+        return Observation(value=None, limit=limit, good=False,
+                           why=_coverage_problem(rule, 0.0, windows) or "too few samples")
+    drop = outside - inside
+    return Observation(value=drop, limit=limit,
+                       values={"field_c": round(inside, 2), "undisturbed_c": round(outside, 2)},
+                       detail=f"ground {inside:.1f} °C, {drop:.1f} K below the undisturbed "
+                              f"{outside:.1f} °C; alarm beyond {limit:g} K")
+
+
+def _mean_of(rule: AlarmRule, role: str, windows: Mapping[str, Window]) -> float | None:
+    """Mean over the window of the role's points, each needing enough good coverage."""
+    means = []
+    for point in rule.inputs[role]:
+        window = windows[point]
+        if not window.usable.size or window.usable.mean() < rule.params.get("min_coverage", 0.8):
+            return None
+        means.append(float(window.values[window.usable].mean()))
+    return float(np.mean(means)) if means else None
+
+
+def _filled(window: Window) -> NDArray[np.float64]:
+    """Values with unusable steps carried from the nearest earlier usable one (or later)."""
+    usable = window.usable
+    if not usable.any():
+        return np.zeros_like(window.values)
+    index = np.where(usable, np.arange(usable.size), -1)
+    np.maximum.accumulate(index, out=index)
+    first = int(np.flatnonzero(usable)[0])
+    index[index < 0] = first
+    return window.values[index]
+
+
+def _borehole_outlet(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
+    p = rule.params
+    limit = -p["tolerance_k"]
+    if rule.model is None:
+        raise ValueError(f"alarm {rule.spec.id}: the borehole's model is missing")
+    heat, inlet, outlet = (windows[rule.inputs[role][0]] for role in ("heat", "inlet", "outlet"))
+    both = heat.usable & inlet.usable & outlet.usable
+    coverage = float(both.mean()) if both.size else 0.0
+    why = _coverage_problem(rule, coverage, windows)
+    if why:
+        return Observation(value=None, limit=limit, good=False, why=why)
+    recent = max(1, int(p["recent_s"] / outlet.step_s))
+    tail = both[-recent:]
+    loads = _filled(heat) * p["kw_per_unit"]
+    if not tail.any() or float(loads[-recent:][tail].mean()) < p["min_heat_kw"]:
+        return Observation(value=None, limit=limit, applicable=False,
+                           detail="borehole not extracting heat lately")
+    expected = borehole_outlet_expected_c(rule.model, loads, _filled(inlet), outlet.step_s)
+    measured = float(outlet.values[-recent:][tail].mean())
+    model = float(expected[-recent:][tail].mean())
+    residual = measured - model
+    return Observation(value=residual, limit=limit,
+                       values={"outlet_c": round(measured, 2), "model_c": round(model, 2)},
+                       detail=f"outlet {measured:.1f} °C against the model's {model:.1f} °C for "
+                              f"this season's load ({residual:+.1f} K); alarm below "
+                              f"{limit:+g} K")
+
+
+def _stuck(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
+    p = rule.params
+    flat, judged = [], 0
+    for point in rule.inputs["points"]:
+        window = windows[point]
+        verdict = flat_line(window.values, window.usable, p["resolution"],
+                            int(p["min_samples"]))
+        if verdict is not None:
+            judged += 1
+        if verdict:
+            flat.append(f"{point} at {window.values[window.usable][-1]:g}")
+    if not judged:
+        return Observation(value=None, limit=0.5, good=False,
+                           why="too few good samples to judge any point")
+    return Observation(value=float(len(flat)), limit=0.5,
+                       detail=("flat-lined over the window: " + ", ".join(flat)) if flat
+                       else f"{judged} points moving")
+
+
+def _drift(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
+    p = rule.params
+    a, b = (windows[rule.inputs[role][0]] for role in ("point", "reference"))
+    offset = mean_offset(a.values, b.values, a.usable & b.usable, int(p["min_samples"]))
+    limit = p["tolerance"]
+    if offset is None:
+        return Observation(value=None, limit=limit, good=False, why="too few good samples")
+    if p.get("relative", 0.0):
+        scale = float(np.mean(np.abs(b.values[a.usable & b.usable])))
+        if scale < p["min_scale"]:
+            return Observation(value=None, limit=limit, applicable=False,
+                               detail="too little to compare")
+        offset /= scale
+    unit = " (share)" if p.get("relative", 0.0) else ""
+    return Observation(value=abs(offset), limit=limit,
+                       detail=f"{rule.inputs['point'][0]} reads {offset:+.3g}{unit} against "
+                              f"{rule.inputs['reference'][0]} on average; alarm beyond "
+                              f"{limit:g}")
+
+
+WINDOWED: dict[str, Callable[[AlarmRule, Mapping[str, Window]], Observation]] = {
+    "time_to_limit": _time_to_limit,
+    "ground_temp": _ground_temp,
+    "borehole_outlet": _borehole_outlet,
+    "stuck": _stuck,
+    "drift": _drift,
+}
+
+
 def observe_window(rule: AlarmRule, windows: Mapping[str, Window], station: Station
                    ) -> Observation:
     """Evaluate a windowed rule on history windows of its points (keyed by point id)."""
@@ -330,6 +607,9 @@ def observe_window(rule: AlarmRule, windows: Mapping[str, Window], station: Stat
         return _makeup(rule, windows)
     if rule.spec.rule == "climate_curve":
         return _climate(rule, windows, station)
+    windowed = WINDOWED.get(rule.spec.rule)
+    if windowed is not None:
+        return windowed(rule, windows)
     raise ValueError(f"rule {rule.spec.rule!r} is not a windowed rule")
 
 
@@ -408,6 +688,7 @@ def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
                           f"{item.id} clogging: backwash or clean", deadband=0.05 * alarm_kpa,
                           on_delay_s=60.0, point=dp.id),
                     {"dp": (dp.id,)}, {"alarm_kpa": alarm_kpa}))
+        alarms += _model_alarms(site, item)
         if isinstance(item, ProductionWell | HeatPump):
             fault = _point(site, item.id, M.FAULT)
             if fault is not None:
@@ -416,8 +697,193 @@ def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
                           f"{item.id} tripped", priority=Priority.HIGH, point=fault.id),
                     {"fault": (fault.id,)}))
     alarms += _station_alarms(site, freezing_point_c, small_dt_rule)
+    alarms += _capacity_alarms(site)
     alarms += _instrument_alarms(site, alarms)
+    alarms += _health_alarms(site, alarms)
     return tuple(alarms)
+
+
+def _factor(point: Point, unit: str) -> float:
+    """Factor from the point's unit to ``unit`` (1 where the unit has no conversion)."""
+    if point.unit == unit or point.unit not in TO_BASE:
+        return 1.0
+    return TO_BASE[point.unit] / TO_BASE[unit]
+
+
+def _model_alarms(site: Site, item: object) -> list[AlarmRule]:
+    """The model-backed alarms of one piece of equipment."""
+    def points(*measurands: Measurand) -> list[Point] | None:
+        found = [_point(site, item.id, m) for m in measurands]  # type: ignore[attr-defined]
+        return None if any(p is None for p in found) else [p for p in found if p is not None]
+
+    alarms: list[AlarmRule] = []
+    if isinstance(item, HeatPump):
+        found = points(M.EVAPORATOR_OUT_TEMP, M.CONDENSER_OUT_TEMP, M.COP, M.LOAD)
+        if found is not None:
+            source, sink, cop, load = found
+            causes = [f"{item.id}.stopped"]
+            if _point(site, item.id, M.FAULT) is not None:
+                causes.append(f"{item.id}.fault")
+            alarms.append(AlarmRule(
+                _spec(site, f"{item.id}.cop_low", item.id, "cop_residual",
+                      f"{item.id} COP below what its temperatures allow: check refrigerant "
+                      f"charge and heat exchangers", priority=Priority.MEDIUM, deadband=0.03,
+                      on_delay_s=1800.0, off_delay_s=600.0, suppressed_when=tuple(causes),
+                      point=cop.id),
+                {"source": (source.id,), "sink": (sink.id,), "cop": (cop.id,),
+                 "load": (load.id,)},
+                {"fraction": rated_fraction(item), "limit": -0.15, "min_load_ratio": 0.2,
+                 "ratio_per_unit": 0.01 if load.unit == "%" else 1.0}))
+    if isinstance(item, PlateExchanger):
+        found = points(M.PRIMARY_IN_TEMP, M.PRIMARY_OUT_TEMP, M.SECONDARY_IN_TEMP,
+                       M.SECONDARY_OUT_TEMP, M.HEAT_POWER)
+        if found is not None:
+            hot_in, hot_out, cold_in, cold_out, heat = found
+            alarms.append(AlarmRule(
+                _spec(site, f"{item.id}.fouling", item.id, "plate_approach",
+                      f"{item.id} fouled: approach wider than its load explains, clean it",
+                      deadband=0.05, on_delay_s=3600.0, point=heat.id),
+                {"hot_in": (hot_in.id,), "hot_out": (hot_out.id,), "cold_in": (cold_in.id,),
+                 "cold_out": (cold_out.id,), "heat": (heat.id,)},
+                {"clean_ua_kw_per_k": clean_conductance_kw_per_k(item.rated_heat_kw,
+                                                                 item.design_approach_k),
+                 "limit": 0.7, "min_heat_kw": 0.2 * item.rated_heat_kw,
+                 "kw_per_unit": _factor(heat, "kW")}))
+    if isinstance(item, ReinjectionWell):
+        found = points(M.FLOW, M.WATER_LEVEL, M.WELLHEAD_PRESSURE)
+        if found is not None:
+            flow, level, pressure = found
+            alarms.append(AlarmRule(
+                _spec(site, f"{item.id}.injectivity", item.id, "injectivity",
+                      f"{item.id} reinjection declining: the well takes less per metre of "
+                      f"rise (clogging)", priority=Priority.MEDIUM, deadband=0.05,
+                      on_delay_s=3600.0, point=flow.id),
+                {"flow": (flow.id,), "level": (level.id,), "pressure": (pressure.id,)},
+                {"static_level_m": item.static_level_m,
+                 "design_index": item.injectivity_m3h_per_m, "limit": 0.7,
+                 "min_flow_m3h": 0.1 * item.rated_flow_m3h, "m_per_unit": 1.0,
+                 "kpa_per_unit": _kpa(pressure)}))
+    if isinstance(item, Filter):
+        dp = _point(site, item.id, M.DIFFERENTIAL_PRESSURE)
+        if dp is not None:
+            alarms.append(AlarmRule(
+                _spec(site, f"{item.id}.dp_forecast", item.id, "time_to_limit",
+                      f"{item.id} will reach its ΔP alarm soon: plan a backwash",
+                      deadband=1.0, on_delay_s=3600.0, suppressed_when=(f"{item.id}.filter_dp",),
+                      point=dp.id),
+                {"value": (dp.id,)},
+                {"alarm_limit": item.alarm_dp_kpa / _kpa(dp), "horizon_days": 14.0,
+                 "window_s": 3 * 86400.0, "min_coverage": 0.5}))
+    if isinstance(item, CoaxialBorehole):
+        found = points(M.HEAT_POWER, M.INLET_TEMP, M.OUTLET_TEMP)
+        if found is not None:
+            heat, inlet, outlet = found
+            season_s = site.station.climate.heating_season_days * 86400.0
+            alarms.append(AlarmRule(
+                _spec(site, f"{item.id}.outlet_decline", item.id, "borehole_outlet",
+                      f"{item.id} outlet colder than the ground model allows for this "
+                      f"season's load", priority=Priority.MEDIUM, deadband=0.3,
+                      point=outlet.id),
+                {"heat": (heat.id,), "inlet": (inlet.id,), "outlet": (outlet.id,)},
+                {"tolerance_k": 2.0, "recent_s": 6 * 3600.0,
+                 "min_heat_kw": 0.1 * item.rated_extraction_kw, "kw_per_unit": _factor(heat, "kW"),
+                 "window_s": season_s, "min_coverage": 0.8},
+                model=item))
+    return alarms
+
+
+def _ground_sensors(site: Site, borehole: GroundTempBorehole) -> tuple[str, ...]:
+    return tuple(p.id for p in site.points_of(borehole.id) if p.measurand is M.GROUND_TEMP)
+
+
+def _capacity_alarms(site: Site) -> list[AlarmRule]:
+    """以灌定采: the production wells' flow against the reinjection wells' measured capacity."""
+    alarms: list[AlarmRule] = []
+    production = _flow_points(site, ProductionWell)
+    inputs: dict[str, tuple[str, ...]] = {
+        f"production.{site.point(p).equipment}": (p,) for p in production}
+    params: dict[str, float] = {"limit": 1.0, "min_flow_m3h": 1.0}
+    for well in (e for e in site.equipment if isinstance(e, ReinjectionWell)):
+        flow, level = _point(site, well.id, M.FLOW), _point(site, well.id, M.WATER_LEVEL)
+        pressure = _point(site, well.id, M.WELLHEAD_PRESSURE)
+        if flow is None or level is None or pressure is None:
+            return []
+        inputs |= {f"flow.{well.id}": (flow.id,), f"level.{well.id}": (level.id,),
+                   f"pressure.{well.id}": (pressure.id,)}
+        params |= {f"static_level_m.{well.id}": well.static_level_m,
+                   f"design_index.{well.id}": well.injectivity_m3h_per_m,
+                   f"max_head_m.{well.id}": MAX_INJECTION_HEAD_M if well.pressurised else 0.0,
+                   f"min_flow_m3h.{well.id}": 0.1 * well.rated_flow_m3h,
+                   f"m_per_unit.{well.id}": 1.0, f"kpa_per_unit.{well.id}": _kpa(pressure)}
+    if production and len(inputs) > len(production):
+        station = site.station.id
+        alarms.append(AlarmRule(
+            _spec(site, f"{station}.reinjection_capacity", station, "reinjection_capacity",
+                  "Production above what the reinjection wells can take: reduce production "
+                  "(以灌定采)", priority=Priority.HIGH, deadband=0.02, on_delay_s=600.0),
+            inputs, params))
+    return alarms
+
+
+def _health_alarms(site: Site, alarms: Sequence[AlarmRule]) -> list[AlarmRule]:
+    """Instrument health beyond quality: flat-lined and drifting sensors, the edge's clock."""
+    result: list[AlarmRule] = []
+    watched: dict[str, list[str]] = {}
+    for alarm in alarms:
+        if alarm.rule.category == "instrument" or alarm.spec.rule == "borehole_outlet":
+            continue
+        for point in alarm.points():
+            info = site.point(point)
+            if info.dtype != "bool" and info.measurand in STUCK_MEASURANDS:
+                ids = watched.setdefault(info.equipment, [])
+                if point not in ids:
+                    ids.append(point)
+    for owner, ids in watched.items():
+        result.append(AlarmRule(
+            _spec(site, f"{owner}.stuck", owner, "stuck",
+                  f"{owner} sensor flat-lined: its value no longer follows the plant"),
+            {"points": tuple(ids)},
+            {"resolution": 0.0, "min_samples": 10, "window_s": 2 * 3600.0,
+             "min_coverage": 0.0}))
+    networks = {e.id for e in site.equipment if e.kind == "network"}
+    for meter in (e for e in site.equipment if isinstance(e, HeatMeter)):
+        if meter.serves not in networks or meter.serves is None:
+            continue
+        for measurand, tolerance, relative in ((M.SUPPLY_TEMP, 1.0, 0.0),
+                                               (M.RETURN_TEMP, 1.0, 0.0), (M.FLOW, 0.05, 1.0)):
+            mine, theirs = _point(site, meter.id, measurand), _point(site, meter.serves,
+                                                                      measurand)
+            if mine is None or theirs is None:
+                continue
+            result.append(AlarmRule(
+                _spec(site, f"{theirs.id}.drift", theirs.equipment, "drift",
+                      f"{theirs.id} and {mine.id} disagree: one of them has drifted",
+                      deadband=0.2 * tolerance, point=theirs.id),
+                {"point": (theirs.id,), "reference": (mine.id,)},
+                {"tolerance": tolerance, "relative": relative, "min_scale": 1.0,
+                 "min_samples": 10, "window_s": 6 * 3600.0, "min_coverage": 0.5}))
+    outside = [e for e in site.equipment
+               if isinstance(e, GroundTempBorehole) and e.position == "outside"]
+    for borehole in (e for e in site.equipment if isinstance(e, GroundTempBorehole)):
+        reference = next((o for o in outside if o.field == borehole.field), None)
+        reference = reference or (outside[0] if outside else None)
+        if borehole.position == "outside" or reference is None:
+            continue
+        alarms_for = _ground_sensors(site, borehole)
+        if alarms_for:
+            result.append(AlarmRule(
+                _spec(site, f"{borehole.id}.ground_cooling", borehole.id, "ground_temp",
+                      f"{borehole.field} ground cooling down (cold pit): balance extraction "
+                      f"with summer rejection", priority=Priority.MEDIUM, deadband=0.2),
+                {"borehole": alarms_for, "reference": _ground_sensors(site, reference)},
+                {"max_drop_k": 4.0, "window_s": 86400.0, "min_coverage": 0.8}))
+    station = site.station.id
+    result.append(AlarmRule(
+        _spec(site, f"{station}.clock_offset", station, "clock_offset",
+              "Gateway clock off: sample times cannot be trusted", priority=Priority.MEDIUM,
+              deadband=0.5, on_delay_s=60.0, point=CLOCK_OFFSET_POINT),
+        {"offset": (CLOCK_OFFSET_POINT,)}, {"limit_s": 5.0, "stale_after_s": 600.0}))
+    return result
 
 
 def _flow_points(site: Site, kind: type[ProductionWell | ReinjectionWell]) -> tuple[str, ...]:
@@ -489,7 +955,7 @@ def _instrument_alarms(site: Site, alarms: Sequence[AlarmRule]) -> list[AlarmRul
     """
     points: dict[str, list[str]] = {}
     for alarm in alarms:
-        if alarm.rule.windowed:
+        if alarm.rule.windowed or alarm.rule.category == "instrument":
             continue
         for point in alarm.points():
             owner = site.point(point).equipment
@@ -561,5 +1027,5 @@ def configure(alarms: Sequence[AlarmRule], settings: Mapping[str, AlarmSettings]
             enabled = enabled if item.enabled is None else item.enabled
         if enabled:
             result.append(AlarmRule(AlarmSpec.model_validate(spec.model_dump()),
-                                    alarm.inputs, params))
+                                    alarm.inputs, params, alarm.model))
     return tuple(result)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from controller.alarms import Priority, State, evaluate, evaluation_order
 from controller.rules import (
+    CLOCK_OFFSET_POINT,
     RULES,
     AlarmRule,
     AlarmSettings,
@@ -25,7 +26,7 @@ from controller.rules import (
     site_alarms,
 )
 from plant.contract import Quality, Reason, Sample
-from plant.site import Site, load_site
+from plant.site import HeatPump, Site, load_site
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 1, 15, 6, 0, tzinfo=UTC)
@@ -57,6 +58,16 @@ CITED = {
     "001_4fc3fc127faa1013.txt:133": "回灌",
     "002_af74a1b5d40b30ab.txt:216": "以灌定采",
     "003_650ce909837e5072.txt:261": "100% 回灌",
+    "digest.md:1894": "injectivity index",
+    "digest.md:1896": "production capped by measured reinjection capacity",
+    "003_650ce909837e5072.txt:1190": "带病运行",
+    "003_650ce909837e5072.txt:3136": "冷堆积",
+    "digest.md:1911": "approach-temperature (fouling)",
+    "003_650ce909837e5072.txt:504": "腐蚀性强",
+    "003_650ce909837e5072.txt:80": "累计吸、排热量平衡",
+    "digest.md:1902": "cold pit",
+    "003_650ce909837e5072.txt:3057": "33.6℃",
+    "003_650ce909837e5072.txt:2529": "恢复",
 }
 
 
@@ -113,8 +124,9 @@ def test_an_unusable_input_makes_the_observation_unsafe_and_says_why(
     latest = {point: sample(point, given.pop("value"), **given)} if given else {}
     seen = observe(rule, latest, NOW)
     assert (seen.good, seen.why, seen.value) == (False, why, None)
+    others = {p: sample(p, 50.0) for p in ("HP2-1.condenser_out_temp", "HP2-1.cop", "HP2-1.load")}
     instrument = observe(alarm(DOUBLET, "HP2-1.instrument"),
-                         {**latest, "HP2-1.fault": sample("HP2-1.fault", False)}, NOW)
+                         {**latest, **others, "HP2-1.fault": sample("HP2-1.fault", False)}, NOW)
     assert instrument.good and instrument.value == 1.0 and instrument.detail == why
 
 
@@ -273,10 +285,11 @@ def test_site_defaults_are_complete_and_consistent(name: str) -> None:
     for a in alarms:
         assert a.spec.station == site.station.id
         assert a.spec.source == " ".join(a.rule.sources)
-        assert bool(a.rule.sources) == (a.spec.rule not in ("instrument", "device_comm"))
+        assert bool(a.rule.sources) == (a.rule.category == "process")
         assert a.spec.direction == a.rule.direction
         for point in a.points():
-            assert site.point(point).equipment
+            # the gateway's own health point is not the plant's
+            assert point == CLOCK_OFFSET_POINT or site.point(point).equipment
     rules = {a.spec.rule for a in alarms}
     assert {"antifreeze", "filter_dp", "makeup_share", "climate_curve", "instrument"} <= rules
     assert ("reinjection_ratio" in rules) == (name == "hydrothermal-doublet")
@@ -287,6 +300,8 @@ def test_site_defaults_are_complete_and_consistent(name: str) -> None:
 def test_a_station_steady_at_design_raises_nothing() -> None:
     """The instantaneous rules on a plant at its design point: every alarm stays normal."""
     station = SCHOOL.station
+    hp = SCHOOL.equipment_by_id("HP1")
+    assert isinstance(hp, HeatPump)
     alarms = site_alarms(SCHOOL)
     values: dict[str, float | bool] = {
         "HP1.evaporator_out_temp": 8.0, "HP1.fault": False,
@@ -294,7 +309,10 @@ def test_a_station_steady_at_design_raises_nothing() -> None:
         "NET.supply_temp": station.design_supply_temp_c,
         "NET.return_temp": station.design_return_temp_c,
         "NET.flow": alarm(SCHOOL, "NET.small_dt").params["design_flow_m3h"],
+        "HP1.condenser_out_temp": hp.rated_sink_out_temp_c, "HP1.cop": hp.rated_cop,
+        "HP1.load": 100.0, "gateway.clock_offset": 0.1,
     }
+    values["HP1.evaporator_out_temp"] = hp.rated_source_out_temp_c
     latest = {p: sample(p, v) for p, v in values.items()}
     observations = {a.spec.id: observe(a, latest, NOW) for a in alarms if not a.rule.windowed}
     statuses, rows = evaluate([a.spec for a in alarms], {}, observations, {}, NOW)
@@ -319,12 +337,14 @@ def test_a_silent_device_is_one_alarm_and_its_equipment_stays_quiet() -> None:
         "HP1.evaporator_out_temp": 8.0, "HP1.fault": False,
         "F-S1.differential_pressure": 12.0, "F-U1.differential_pressure": 11.0,
         "NET.supply_temp": 55.0, "NET.return_temp": 45.0, "NET.flow": 20.0,
+        "HP1.run_state": True,
     }
 
     def run(seconds: int, silent: bool, statuses: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
         now = NOW + timedelta(seconds=seconds)
         latest = {p.id: Sample(p=p.id, t=now, v=healthy.get(p.id, 1.0 if p.dtype != "bool" else False))
                   for p in SCHOOL.points}
+        latest[CLOCK_OFFSET_POINT] = Sample(p=CLOCK_OFFSET_POINT, t=now, v=0.0)
         if silent:
             latest.update({p: Sample(p=p, t=now, v=None, q=Quality.BAD, r=Reason.COMM_LOST)
                            for p in hpc})
