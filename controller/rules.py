@@ -119,8 +119,8 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
          "(以灌定采)", (f"{SEED_002}:216", f"{DIGEST}:1896"), "high"),
     Rule("cop_residual", "heat-pump COP below the model's expectation for its temperatures "
          "and load", (f"{SEED_003}:1190", f"{SEED_003}:3136"), "low"),
-    Rule("plate_approach", "plate exchanger conductance below clean: fouling",
-         (f"{DIGEST}:1911", f"{SEED_003}:504"), "low"),
+    Rule("plate_approach", "plate exchanger conductance below clean at its best over the "
+         "window: fouling", (f"{DIGEST}:1911", f"{SEED_003}:504"), "low", windowed=True),
     Rule("time_to_limit", "a trend will cross its alarm limit soon (filter ΔP)",
          (f"{DIGEST}:1894", f"{SEED_003}:579"), "low", windowed=True),
     Rule("ground_temp", "ground inside a borehole field cooled below the undisturbed ground",
@@ -308,22 +308,6 @@ def _cop(rule: AlarmRule, v: dict[str, float]) -> Observation:
                               f"({residual:+.0%}); alarm below {limit:+.0%}")
 
 
-def _plate(rule: AlarmRule, v: dict[str, float]) -> Observation:
-    p = rule.params
-    heat = v["heat"] * p["kw_per_unit"]
-    limit = p["limit"]
-    ua = exchanger_conductance_kw_per_k(heat, v["hot_in"], v["hot_out"], v["cold_in"],
-                                        v["cold_out"])
-    if ua is None or heat < p["min_heat_kw"]:
-        return Observation(value=None, limit=limit, applicable=False,
-                           detail=f"{heat:.0f} kW: too little heat to judge")
-    share = ua / p["clean_ua_kw_per_k"]
-    approach = v["hot_out"] - v["cold_in"]
-    return Observation(value=share, limit=limit,
-                       detail=f"conductance {ua:.0f} kW/K, {share:.0%} of clean; approach "
-                              f"{approach:.1f} K at {heat:.0f} kW; alarm below {limit:.0%}")
-
-
 def _clock(rule: AlarmRule, v: dict[str, float]) -> Observation:
     limit = rule.params["limit_s"]
     return Observation(value=abs(v["offset"]), limit=limit,
@@ -349,7 +333,6 @@ INSTANT: dict[str, Callable[[AlarmRule, dict[str, float]], Observation]] = {
     "injectivity": _injectivity,
     "reinjection_capacity": _capacity,
     "cop_residual": _cop,
-    "plate_approach": _plate,
     "clock_offset": _clock,
 }
 
@@ -479,6 +462,43 @@ def _time_to_limit(rule: AlarmRule, windows: Mapping[str, Window]) -> Observatio
                f"{p['alarm_limit']:g} {shown}; warn within {horizon:g} days")
 
 
+def _plate(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
+    """The best conductance over the window against the clean one.
+
+    An exchanger that already gives what the network asks for is throttled, and its apparent
+    conductance (heat ÷ LMTD) falls with the throttling; at its best over days (the cold hours)
+    it works flat out, so the best is the conductance a fouling lowers.
+    """
+    p = rule.params
+    limit = p["limit"]
+    got = {role: windows[rule.inputs[role][0]] for role in
+           ("hot_in", "hot_out", "cold_in", "cold_out", "heat")}
+    both = np.logical_and.reduce([w.usable for w in got.values()])
+    coverage = float(both.mean()) if both.size else 0.0
+    why = _coverage_problem(rule, coverage, windows)
+    if why:
+        return Observation(value=None, limit=limit, good=False, why=why)
+    best: tuple[float, float, float] | None = None
+    for i in np.flatnonzero(both):
+        heat = float(got["heat"].values[i]) * p["kw_per_unit"]
+        if heat < p["min_heat_kw"]:
+            continue
+        ua = exchanger_conductance_kw_per_k(
+            heat, *(float(got[r].values[i]) for r in ("hot_in", "hot_out", "cold_in", "cold_out")))
+        if ua is not None and (best is None or ua > best[0]):
+            best = (ua, heat, float(got["hot_out"].values[i] - got["cold_in"].values[i]))
+    if best is None:
+        return Observation(value=None, limit=limit, applicable=False,
+                           detail="too little heat over the window to judge")
+    ua, heat, approach = best
+    share = ua / p["clean_ua_kw_per_k"]
+    return Observation(value=share, limit=limit,
+                       values={"ua_kw_per_k": round(ua, 1), "heat_kw": round(heat, 1)},
+                       detail=f"best conductance {ua:.0f} kW/K over the window, {share:.0%} of "
+                              f"clean (approach {approach:.1f} K at {heat:.0f} kW); alarm below "
+                              f"{limit:.0%}")
+
+
 def _ground_temp(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
     limit = rule.params["max_drop_k"]
     inside, outside = _mean_of(rule, "borehole", windows), _mean_of(rule, "reference", windows)
@@ -584,6 +604,7 @@ def _drift(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
 
 WINDOWED: dict[str, Callable[[AlarmRule, Mapping[str, Window]], Observation]] = {
     "time_to_limit": _time_to_limit,
+    "plate_approach": _plate,
     "ground_temp": _ground_temp,
     "borehole_outlet": _borehole_outlet,
     "stuck": _stuck,
@@ -742,13 +763,14 @@ def _model_alarms(site: Site, item: object) -> list[AlarmRule]:
             alarms.append(AlarmRule(
                 _spec(site, f"{item.id}.fouling", item.id, "plate_approach",
                       f"{item.id} fouled: approach wider than its load explains, clean it",
-                      deadband=0.05, on_delay_s=3600.0, point=heat.id),
+                      deadband=0.05, point=heat.id),
                 {"hot_in": (hot_in.id,), "hot_out": (hot_out.id,), "cold_in": (cold_in.id,),
                  "cold_out": (cold_out.id,), "heat": (heat.id,)},
                 {"clean_ua_kw_per_k": clean_conductance_kw_per_k(item.rated_heat_kw,
                                                                  item.design_approach_k),
                  "limit": 0.7, "min_heat_kw": 0.2 * item.rated_heat_kw,
-                 "kw_per_unit": _factor(heat, "kW")}))
+                 "kw_per_unit": _factor(heat, "kW"), "window_s": 3 * 86400.0,
+                 "min_coverage": 0.5}))
     if isinstance(item, ReinjectionWell):
         found = points(M.FLOW, M.WATER_LEVEL, M.WELLHEAD_PRESSURE)
         if found is not None:
