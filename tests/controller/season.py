@@ -80,7 +80,7 @@ def season_start(site: Site, year: int = 2026) -> datetime:
     return datetime(year, month, day, tzinfo=UTC)
 
 
-def _window(values: np.ndarray, good: np.ndarray, count: int, step_s: float,
+def window_of(values: np.ndarray, good: np.ndarray, count: int, step_s: float,
             window_s: float) -> Window:
     """The last ``window_s`` of a point's history as bucket means, about 30 buckets."""
     per = max(1, round(grid_step_s(window_s) / step_s))
@@ -146,7 +146,7 @@ def run_season(site: Site, faults: list[Injected], *, days: float, step_s: float
         if step % every == every - 1:
             for rule in windowed:
                 window_s = rule.params["window_s"]
-                found = {p: _window(history[:, column[p]], history_good[:, column[p]],
+                found = {p: window_of(history[:, column[p]], history_good[:, column[p]],
                                     step + 1, step_s, window_s) for p in rule.points()}
                 windowed_obs[rule.spec.id] = observe_window(rule, found, site.station)
         observations = {a.spec.id: observe(a, latest, now) for a in instant}

@@ -6,17 +6,27 @@ Samples are what the gateway would publish: a dead sensor becomes a bad sample.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 
-from controller.alarms import AlarmRecord, AlarmStatus, State, evaluate
-from controller.rules import Window, observe, observe_window, plant_flags, site_alarms
+from controller.alarms import AlarmRecord, AlarmStatus, Observation, State, evaluate
+from controller.rules import (
+    AlarmSettings,
+    Window,
+    configure,
+    observe,
+    observe_window,
+    plant_flags,
+    site_alarms,
+)
 from plant.contract import Quality, Reason, Sample
 from plant.site import load_site
 from simulator.faults import FaultSpec
 from simulator.sim import StationSim
+from tests.controller.season import season_start, window_of
 from tests.controller.test_rules import ROOT
 
 SCHOOL = load_site(ROOT / "sites" / "deep-borehole-school.yaml")
@@ -137,3 +147,36 @@ def test_a_fouling_strainer_raises_its_filter_alarm_after_the_delay() -> None:
     assert since is not None
     # one on-delay (60 s) after the ΔP went above its alarm value to stay, at a 10 s step
     assert (shown[0].t - since).total_seconds() == pytest.approx(60.0, abs=STEP_S)
+
+
+def test_the_deep_borehole_outlet_follows_the_ground_model_until_it_does_not() -> None:
+    """Sixteen days of the school's season: the outlet within 2 K of the ground model for the
+    load it carried; an outlet reading 0.5 K colder each hour from day 14 falls out of it."""
+    window_s = 16 * 86400.0
+    rule = configure([a for a in site_alarms(SCHOOL) if a.spec.id == "BH1.outlet_decline"],
+                     {"borehole_outlet": AlarmSettings(params={"window_s": window_s})})[0]
+    step = 900.0
+    count = int(window_s / step)
+    sim = StationSim(SCHOOL, seed=1, start=season_start(SCHOOL), warm_up_s=0.0)
+    sim.inject(FaultSpec(kind="sensor_drift", target="BH1.outlet_temp", at_s=14 * 86400.0,
+                         rate=-0.5))
+    history = np.zeros((count, 3))
+    for i in range(count):
+        sim.advance(step)
+        values = sim.values()
+        history[i] = [math.nan if values[p] is None else float(values[p])  # type: ignore[arg-type]
+                      for p in rule.points()]
+
+    def judged(days: float) -> Observation:
+        upto = int(days * 86400.0 / step)
+        windows = {p: window_of(history[:, j], np.isfinite(history[:, j]), upto, step, window_s)
+                   for j, p in enumerate(rule.points())}
+        return observe_window(rule, windows, SCHOOL.station)
+
+    healthy = judged(14.0)
+    # within the rule's tolerance either way: the model is neither too hopeful nor too gloomy
+    assert healthy.good and healthy.value is not None
+    assert abs(healthy.value) < rule.params["tolerance_k"]
+    drifting = judged(16.0)
+    assert drifting.value is not None and drifting.value < drifting.limit
+    assert "against the model's" in drifting.detail
