@@ -45,8 +45,9 @@ def test_conductance_from_the_log_mean_temperature_difference() -> None:
 
 
 def test_expected_cop_and_a_calibration_on_own_history() -> None:
-    # Carnot at 10 -> 45 °C: 318.15 / 35; a fraction of 0.5 of the lifting part at full load
-    carnot = 318.15 / 35.0
+    # 10 -> 45 °C water at full load: refrigerant 3 K beyond each, 7 -> 48 °C, so Carnot
+    # 321.15 / 41; a fraction of 0.5 of the lifting part
+    carnot = 321.15 / 41.0
     assert cop_expected(0.5, 10.0, 45.0, 1.0) == pytest.approx(1.0 + 0.5 * (carnot - 1.0))
     rng = np.random.default_rng(3)
     source = rng.uniform(5.0, 15.0, 400)
