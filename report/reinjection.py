@@ -140,6 +140,8 @@ def build_reinjection_report(
     station_prod = np.zeros(hours)
     station_rein = np.zeros(hours)
     station_measured = np.ones(hours, dtype=bool)
+    station_prod_sub = np.zeros(hours)
+    station_rein_sub = np.zeros(hours)
     shares_by_meter: dict[str, dict[str, float]] = {}
     filled_by_meter: dict[str, Filled] = {}
 
@@ -199,6 +201,8 @@ def build_reinjection_report(
         station_prod += prod
         station_rein += rein
         station_measured &= measured
+        station_prod_sub += prod_sub
+        station_rein_sub += rein_sub
         for block in blocks:
             volume_rows.append(_volume_row(block.label, group.aquifer, prod, rein, prod_sub,
                                            rein_sub, measured, block.first, block.last, p))
@@ -209,11 +213,11 @@ def build_reinjection_report(
                                            hours=hours)
     trend_rows, injectivity_plot = _injectivity(groups, meters, period=period, zone=zone, p=p)
     station_rows = [_volume_row(b.label, "station", station_prod, station_rein,
-                                np.zeros(hours), np.zeros(hours), station_measured,
+                                station_prod_sub, station_rein_sub, station_measured,
                                 b.first, b.last, p) for b in blocks]
     station_rows.append(_volume_row(period.label, "station", station_prod, station_rein,
-                                    np.zeros(hours), np.zeros(hours), station_measured, 0, hours,
-                                    p))
+                                    station_prod_sub, station_rein_sub, station_measured, 0,
+                                    hours, p))
     if not_certifiable:
         statements.insert(0, "NOT CERTIFIABLE: data availability below 80 % for "
                           + "; ".join(not_certifiable)

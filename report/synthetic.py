@@ -69,7 +69,8 @@ def season_points(site: Site) -> list[str]:
     return [*required_points(site), *meters.counters(), *meters.heat_pump_heat]
 
 
-def _info(site: Site, name: str, period_s: float) -> PointInfo:
+def point_info(site: Site, name: str, period_s: float) -> PointInfo:
+    """The birth metadata of one of the site's points."""
     point = site.point(name)
     kind = site.equipment_by_id(point.equipment).kind
     return PointInfo(id=point.id, equipment=point.equipment, equipment_kind=kind,
@@ -173,7 +174,7 @@ class SeasonWriter:
             station=self.site.station.id, session=session, bdseq=session, t=at,
             gateway="season", name=self.site.station.name, kind=self.site.station.kind,
             timezone=self.site.station.timezone, site_hash=site_hash,
-            points=tuple(_info(self.site, n, self.period_of(n)) for n in self.names))
+            points=tuple(point_info(self.site, n, self.period_of(n)) for n in self.names))
 
     def write(self, dsn: str, batch: timedelta = timedelta(hours=1), per_write: int = 200) -> int:
         """Write the whole season; return the number of samples written."""

@@ -124,6 +124,11 @@ def test_a_reinjection_shortfall_shows_in_hours_below_threshold_and_the_decline(
         reports: tuple[Report, Report]) -> None:
     report = reports[0]
     station = {r["period"]: r for r in _rows(report, "station")}
+    # the station's substituted volumes are its groups' (one aquifer here)
+    volumes = {r["period"]: r for r in _rows(report, "volumes")}
+    for label, row in station.items():
+        assert row["reinjected_substituted_m3"] == volumes[label]["reinjected_substituted_m3"]
+        assert row["produced_substituted_m3"] == volumes[label]["produced_substituted_m3"]
     january = station["2026-01"]
     # RW3's pump off for 6 h: a third of the reinjection missing, measured, in those hours only
     assert january["hours_below_threshold"] == 6

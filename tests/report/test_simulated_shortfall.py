@@ -14,7 +14,7 @@ from plant.contract import Birth, DataBatch, Quality, Reason, Sample, Topic, top
 from plant.site import load_site
 from report.make import reinjection_report
 from report.reinjection import required_points
-from report.synthetic import _info
+from report.synthetic import point_info
 from simulator.faults import FaultSpec
 from simulator.sim import StationSim
 from tests.report.conftest import SITE
@@ -45,7 +45,7 @@ def test_clogging_in_the_simulator_shows_as_hours_below_threshold_and_decline(
                   name=site.station.name, kind=site.station.kind,
                   timezone=site.station.timezone,
                   site_hash=hashlib.sha256(site.model_dump_json().encode()).hexdigest(),
-                  points=tuple(_info(site, n, STEP_S) for n in names))
+                  points=tuple(point_info(site, n, STEP_S) for n in names))
     store = Store(database)
     store.connect()
     store.write([Inbound(topic(station, Topic.BIRTH), b"", birth)])
