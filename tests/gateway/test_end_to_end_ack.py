@@ -139,3 +139,51 @@ def test_a_broker_frozen_past_keepalive_leaves_nothing_stuck(site: Site, tmp_pat
         assert spool.execute("SELECT count(*) FROM batch").fetchone()[0] == 0
     finally:
         spool.close()
+
+
+def test_a_full_spool_disk_keeps_the_gateway_alive_and_says_so(site: Site,
+                                                               tmp_path: Path) -> None:
+    """SQLite's page limit answers exactly as a full disk does ("database or disk is full")."""
+    broker = Mosquitto(tmp_path / "mq")
+    broker.start()
+    # no watermark yet: nothing is deleted, so the spool has no free pages to reuse
+    acknowledger = Collector(broker.port, "geoscada/v1/gw-test/data")
+
+    def writable() -> list[dict[str, object]]:
+        return [s for s in acknowledger.samples() if s["p"] == "gateway.spool.writable"]
+
+    async def scenario() -> None:
+        async with station(site) as st, running_gateway(
+                st.site, broker.port, tmp_path / "gw") as gw:
+            await until(lambda: bool(writable()), 15, "the spool's health")
+            assert writable()[-1]["v"] is True
+            with gw.spool._lock:
+                pages = gw.spool._db.execute("PRAGMA page_count").fetchone()[0]
+                gw.spool._db.execute(f"PRAGMA max_page_count = {pages}")
+            full_at = len(acknowledger.batches())
+            await until(lambda: any(s["q"] == "bad" and "full" in str(s.get("d"))
+                                    for s in writable()), 20, "the health point going bad")
+            bad = [s for s in writable() if s["q"] == "bad"][-1]
+            assert bad["v"] is False and bad["r"] == "device_status"
+            # the plant's data still flows, from memory
+            st.plc1.set_float(st.plc1.inputs, 2, 111.0)
+            await until(lambda: any(s["p"] == "PW1.flow" and s["v"] == 111.0
+                                    for b in acknowledger.batches()[full_at:]
+                                    for s in b["samples"]), 10, "plant data while the disk is full")
+            with gw.spool._lock:
+                gw.spool._db.execute("PRAGMA max_page_count = 1073741823")
+            await until(lambda: gw.forwarder.spool_error is None and gw.forwarder.held == 0, 10,
+                        "the spool writable again")
+            await until(lambda: writable()[-1]["v"] is True, 15, "the health point good again")
+            confirming = Acknowledger(broker.port, "gw-test")
+            try:
+                await until(lambda: gw.spool.depth < 5, 20, "the spool confirmed and emptied")
+            finally:
+                confirming.close()
+            assert gw.spool.dropped == 0
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        acknowledger.close()
+        broker.stop()
