@@ -96,15 +96,26 @@ class TcpProxy:
         self.log = workdir / "proxy.log"
         self.process = self._start()
 
+    def _starts(self) -> int:
+        return self.log.read_text().count("relaying") if self.log.exists() else 0
+
     def _start(self) -> subprocess.Popen[bytes]:
+        before = self._starts()
         process = _spawn([sys.executable, "-m", "tests.e2e.tcp_proxy", str(self.port),
                           str(self.target_port)], self.log)
-        wait_until(lambda: "relaying" in self.log.read_text(), 20, "the TCP proxy")
+        wait_until(lambda: self._starts() > before, 20, "the TCP proxy")
         return process
 
     def cut(self) -> None:
         """Reset the gateway's side of every connection; the broker's side stays silent."""
         send(self.process, signal.SIGUSR1)
+
+    def crash(self, down_s: float) -> None:
+        """Kill the relay (both sides see their connection close) and start it again."""
+        send(self.process, signal.SIGKILL)
+        self.process.wait(10)
+        time.sleep(down_s)
+        self.process = self._start()
 
     def stop(self) -> None:
         """Stop relaying (it holds nothing worth a clean exit)."""

@@ -235,12 +235,16 @@ def test_clean_broker_restart_leaves_no_outage_open(plant: Plant) -> None:
     verdict(plant.finish())
 
 
-def test_wan_blip_leaves_the_station_alive(plant: Plant) -> None:
+@pytest.mark.parametrize("blip", ["reset", "relay-killed"])
+def test_wan_blip_leaves_the_station_alive(plant: Plant, blip: str) -> None:
     proxy = TcpProxy(plant.root, plant.broker.port)
     plant.cleanup.callback(proxy.stop)
     steady(plant, broker_port=proxy.port)
     cut_bdseq = plant.seen().births[-1].bdseq
-    proxy.cut()
+    if blip == "reset":
+        proxy.cut()  # the gateway knows at once, the broker only at takeover or keepalive
+    else:
+        proxy.crash(down_s=1.0)  # both know at once; the gateway retries until it is back
     plant.wait_births(2)
     plant.wait_stored(STEADY, timeout=60)
     # the broker publishes the cut connection's will on takeover or after its keepalive
