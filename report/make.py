@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import Connection
@@ -12,7 +13,7 @@ from plant.site import Site
 from report import source
 from report.energy import EnergyParameters, build_energy_report, energy_meters
 from report.model import Report
-from report.periods import ReportPeriod, parse_period
+from report.periods import PeriodError, ReportPeriod, parse_period
 from report.reinjection import ReinjectionParameters, build_reinjection_report, required_points
 
 QUERY = {
@@ -50,30 +51,38 @@ def _inputs(conn: Connection[Any], site: Site, period: ReportPeriod, as_of: date
 
 
 def _period(conn: Connection[Any], site: Site, text: str, as_of: datetime | None
-            ) -> tuple[ReportPeriod, datetime]:
+            ) -> tuple[ReportPeriod, datetime, bool]:
     timezone, _ = source.station_record(conn, site.station.id)
     period = parse_period(text, timezone, site.station.climate)
     moment = default_as_of(period) if as_of is None else as_of
-    return period, moment
+    if moment < period.end:
+        # a period still running is reported up to the last whole hour before as_of: the
+        # hours still to come are neither measured nor missing
+        hours = int(max(0.0, (moment - period.start).total_seconds()) // 3600)
+        if hours < 1:
+            raise PeriodError(f"period {text} has no whole hour of data before "
+                              f"{moment.isoformat()}")
+        return replace(period, end=period.start + timedelta(hours=hours)), moment, True
+    return period, moment, False
 
 
 def reinjection_report(conn: Connection[Any], site: Site, period_text: str, *,
                        as_of: datetime | None = None,
                        parameters: ReinjectionParameters | None = None) -> Report:
     """The reinjection compliance report of the site's station for a period."""
-    period, moment = _period(conn, site, period_text, as_of)
+    period, moment, running = _period(conn, site, period_text, as_of)
     meters = source.meter_hours(conn, site.station.id, required_points(site), period.hours(),
                                 moment)
     report = build_reinjection_report(site, period, meters, _inputs(conn, site, period, moment),
                                       parameters=parameters)
-    return _with_site_warning(report)
+    return _with_notes(report, running)
 
 
 def energy_report(conn: Connection[Any], site: Site, period_text: str, *,
                   as_of: datetime | None = None,
                   parameters: EnergyParameters | None = None) -> Report:
     """The energy and carbon report of the site's station for a period."""
-    period, moment = _period(conn, site, period_text, as_of)
+    period, moment, running = _period(conn, site, period_text, as_of)
     chosen = energy_meters(site)
     blocks = [*period.months(), (period.label, period.start, period.end)]
     totals = source.meter_totals(conn, site.station.id, chosen.counters(), blocks, moment)
@@ -81,14 +90,16 @@ def energy_report(conn: Connection[Any], site: Site, period_text: str, *,
                               period.hours(), moment)
     report = build_energy_report(site, period, totals, heat, _inputs(conn, site, period, moment),
                                  parameters=parameters)
-    return _with_site_warning(report)
+    return _with_notes(report, running)
 
 
-def _with_site_warning(report: Report) -> Report:
-    if report.inputs.get("site_matches_station_birth"):
-        return report
-    from dataclasses import replace
-
-    return replace(report, statements=(
-        "WARNING: the site file differs from the one the station's gateway announced in its "
-        "birth; the well definitions used here may not be the station's.", *report.statements))
+def _with_notes(report: Report, running: bool) -> Report:
+    notes: list[str] = []
+    if not report.inputs.get("site_matches_station_birth"):
+        notes.append("WARNING: the site file differs from the one the station's gateway "
+                     "announced in its birth; the well definitions used here may not be the "
+                     "station's.")
+    if running:
+        notes.append(f"The period has not ended: this report covers it up to "
+                     f"{report.inputs['period']['end']} (UTC).")
+    return replace(report, statements=(*notes, *report.statements)) if notes else report

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import itertools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -108,7 +109,11 @@ def _hourly_missing(spans: list[Span], hours: list[datetime]) -> list[float]:
         upper = moment + HOUR
         while first < len(ordered) and ordered[first][1] <= moment:
             first += 1  # spans are sorted by start: one that ended is done with for good
-        relevant = [s for s in ordered[first:] if s[0] < upper]
+        relevant: list[Span] = []
+        for span in itertools.islice(ordered, first, None):
+            if span[0] >= upper:
+                break  # sorted by start: none after this one begins in the hour
+            relevant.append(span)
         out.append(union_seconds(relevant, moment, upper))
     return out
 

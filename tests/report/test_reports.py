@@ -267,6 +267,15 @@ def test_command_line_writes_signs_and_refuses_bad_input(season_db: SeasonDb,
     assert data["inputs"]["period"]["label"] == "2026-01"
     assert data["inputs"]["site_matches_station_birth"] is True
     assert _cli("verify", str(out), "--public-key", str(key.with_suffix(".pub"))).returncode == 0
+    running = tmp_path / "running.json"
+    run = _cli("reinjection", *common, "--format", "json", "--out", str(running),
+               "--as-of", "2026-01-15T00:30:00+08:00")
+    assert run.returncode == 0, run.stderr
+    partial = json.loads(running.read_text())
+    assert partial["inputs"]["period"]["end"] == "2026-01-14T16:00:00+00:00"
+    assert any("has not ended" in s for s in partial["statements"])
+    station_rows = next(r for r in partial["tables"] if r["name"] == "station")["rows"]
+    assert station_rows[-1][9] == 14 * 24  # producing hours: 1 to 14 January
     platform = tmp_path / "jan-platform.csv"
     run = _cli("platform", *common, "--format", "csv", "--out", str(platform))
     assert run.returncode == 0, run.stderr
