@@ -133,6 +133,7 @@ class Forwarder:
         self._topic = topic(station, Topic.DATA)
         self._inflight: dict[Sent, int] = {}  # publication -> batch id, until its PUBACK
         self._sent_at: dict[int, float] = {}  # batch id -> when last published, in that order
+        self._undelivered: set[int] = set()  # published, and the broker said no one got it
         self._marks: dict[int, int] = {}  # session -> highest seq confirmed
         self._to_delete: dict[int, int] = {}  # marks not yet applied to the spool
         self._cursor = 0  # replay position: every batch id at or below it has been sent
@@ -238,16 +239,17 @@ class Forwarder:
         """Handle a PUBACK: it frees the in-flight window, and deletes nothing.
 
         Return False if the publication is not one of the data batches. A batch the broker
-        refused, or delivered to no one, is published again with the replay.
+        refused, or delivered to no one (0x10), goes again as soon as a historian is online,
+        without waiting for the resend timeout; with no historian it is held like the rest
+        (resending into an empty broker would only spin).
         """
         batch_id = self._inflight.pop(sent, None)
         if batch_id is None:
             return False
         if not ok:
-            log.debug("batch %d was not delivered; it goes again", batch_id)
+            log.debug("batch %d was not delivered", batch_id)
             self._sent_at.pop(batch_id, None)
-            self._cursor = min(self._cursor, batch_id - 1)
-            self._replay = True
+            self._undelivered.add(batch_id)
         return True
 
     def watermark(self, mark: Watermark) -> None:
@@ -277,6 +279,7 @@ class Forwarder:
                 log.warning("cannot delete confirmed batches from the spool: %s", exc)
                 self._to_delete.setdefault(session, seq)
                 return
+            self._undelivered.difference_update(ids)
             now = time.monotonic()
             delays = [now - self._sent_at.pop(i) for i in ids if i in self._sent_at]
             if delays:
@@ -339,6 +342,10 @@ class Forwarder:
         """Mark published batches still unconfirmed after the timeout for another send."""
         if not self.historian_online(now):
             return
+        if self._undelivered:
+            self._cursor = min(self._cursor, min(self._undelivered) - 1)
+            self._undelivered.clear()
+            self._replay = True
         timeout = self.resend_after()
         expired: list[int] = []
         for batch_id, at in self._sent_at.items():
@@ -373,7 +380,8 @@ class Forwarder:
             for batch in page:
                 if budget <= 0:
                     return
-                if batch.id not in self._sent_at and batch.seq > self.confirmed(batch.session):
+                if (batch.id not in self._sent_at and batch.id not in self._undelivered
+                        and batch.seq > self.confirmed(batch.session)):
                     if not self._send(batch.id, batch.session, batch.seq, batch.samples,
                                       historical=True, now=now):
                         return

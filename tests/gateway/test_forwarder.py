@@ -93,12 +93,13 @@ def test_unrouted_and_lost_batches_are_replayed_in_order_flagged_historical(
         forwarder = Forwarder("s", spool, link, replay_rate=1000)
         runner = asyncio.create_task(forwarder.run())
         forwarder.connected()
+        forwarder.watermark(mark(1, -1))  # a historian is online
         for seq in range(3):
             forwarder.submit(1, seq, "[]")
         await until(lambda: len(link.sent) == 3)
         forwarder.acked(link.sent[0][0], True)
         forwarder.acked(link.sent[1][0], False)  # PUBACK 0x10: no one received it
-        await until(lambda: len(link.sent) == 4)
+        await until(lambda: len(link.sent) == 4, 3.0)  # again, before the resend timeout
         assert link.sent[3][1]["seq"] == 1 and link.sent[3][1]["historical"]
         # the connection drops with batch 2 (and the resent 1) unacknowledged
         link.connected = False
@@ -137,8 +138,8 @@ def test_unconfirmed_batches_are_resent_only_while_a_historian_is_online(
         for seq in range(4):
             forwarder.submit(3, seq, "[]")
         await until(lambda: len(link.sent) == 4)
-        for key, _ in link.sent:
-            forwarder.acked(key, True)
+        for i, (key, _) in enumerate(link.sent):
+            forwarder.acked(key, i % 2 == 0)  # half of them "no matching subscribers"
         await asyncio.sleep(2.0)
         assert len(link.sent) == 4, "no historian has ever answered: hold, do not resend"
         assert spool.depth == 4
