@@ -360,6 +360,10 @@ class HeatPumpState:
     run_hours: float = 0.0
     started_order: int = 0
     min_lift_k: float = 5.0
+    starting_s: float = 0.0
+    """Time left of the start-up, during which the unit draws power and gives no heat."""
+    was_running: bool = False
+    starts: int = 0
     protection: str | None = None
     """Why the unit's own protection has it locked out (None: it is not)."""
     lockout_s: float = 0.0

@@ -83,6 +83,9 @@ PLANT_ROOM_TEMP_C = 20.0
 STATION_LOSS_FRACTION = 0.01
 """Station pipework heat loss at design supply temperature, as a fraction of design load."""
 HEAT_PUMP_RAMP_PER_S = 1.0 / 300.0
+HEAT_PUMP_START_S = 120.0
+"""How long a started unit runs at minimum-load power before it heats (assumed, not a seed
+figure: pressures build and the refrigerant settles)."""
 """How fast a started heat pump may load up (full capacity five minutes after start)."""
 MAX_CONDENSER_LIFT_K = 10.0
 """How far above its rated sink temperature a heat pump can heat."""
@@ -231,6 +234,8 @@ class StationModel:
         self.network_flow_m3h = 0.0
         self.bypass_flow_m3h = 0.0
         self.plant_flow_m3h = 0.0
+        self.start_loss_kw = 0.0
+        self._starting: list[HeatPumpState] = []
         self.loss_kw = 0.0
         self.plant_output_kw = 0.0
         self.delivered_kw = 0.0
@@ -608,6 +613,13 @@ class StationModel:
             zone.valve_pct = approach(zone.valve_pct, zone.valve_setpoint_pct,
                                       VALVE_RATE_PCT_PER_S, dt_s)
         for hp in self.heat_pumps.values():
+            if hp.running and not hp.was_running:
+                hp.starting_s = HEAT_PUMP_START_S
+                hp.starts += 1
+            hp.was_running = hp.running
+            if hp.running and hp.starting_s > 0.0:
+                hp.run_hours += dt_s / 3600.0
+                continue
             if hp.running:
                 floor = hp.spec.min_load_pct / 100.0
                 hp.capacity_ratio = min(1.0, max(hp.capacity_ratio, floor)
@@ -782,10 +794,11 @@ class StationModel:
         b.compressor_kwh += compressor_kw * hours
         b.plant_output_kwh += self.plant_output_kw * hours
         b.delivered_kwh += self.delivered_kw * hours
-        b.loss_kwh += self.loss_kw * hours
+        b.loss_kwh += (self.loss_kw + self.start_loss_kw) * hours
 
     def _thermal_cooling(self, dt_s: float) -> None:
         """Summer: heat pumps chill the network and reject the heat into the borehole loop."""
+        self.start_loss_kw = 0.0  # start-up losses are counted in heating only
         station = self.site.station
         user_flow = self.plant_flow_m3h
         flow_total = weighted = 0.0
@@ -973,6 +986,20 @@ class StationModel:
                 hp.heat_kw = hp.evaporator_kw = hp.power_kw = hp.cop = 0.0
                 hp.condenser_flow_m3h = hp.evaporator_flow_m3h = 0.0
                 hp.condenser_in_c = hp.condenser_out_c = t_user
+        # a unit that has just started draws its minimum-load power while its refrigerant
+        # circuit settles, and gives the water nothing yet: the start's cost goes to the room
+        self.start_loss_kw = 0.0
+        self._starting = [h for h in running if h.starting_s > 0.0] if c_user > 0 else []
+        if c_user > 0:
+            for hp in running:
+                if hp.starting_s > 0.0:
+                    hp.heat_kw = hp.evaporator_kw = hp.cop = 0.0
+                    hp.power_kw = (hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw
+                                   / hp.spec.rated_cop)
+                    hp.condenser_flow_m3h = hp.evaporator_flow_m3h = 0.0
+                    hp.condenser_in_c = hp.condenser_out_c = t_user
+                    self.start_loss_kw += hp.power_kw
+            running = [h for h in running if h.starting_s <= 0.0]
         rated_running = sum(h.spec.rated_heat_kw for h in running)
         supply = t_user
         compressor_kw = 0.0
@@ -1007,7 +1034,7 @@ class StationModel:
                 compressor_kw += hp.power_kw
             supply = t_user + sum(h.heat_kw for h in running) / c_user
         self._source_out_c = t_src
-        return supply, source_kw, compressor_kw
+        return supply, source_kw, compressor_kw + self.start_loss_kw
 
     def _evaporator_stage(self, stage: int, units: list[HeatPumpState], t_src: float,
                           c_src: float, src_flow: float) -> float:
@@ -1025,14 +1052,16 @@ class StationModel:
                        for x in isolating) / hx_rated) if hx_rated else 1.0
         approach_k = max((x.spec.design_approach_k for x in isolating), default=0.0)
         loop_flow = sum(u.flow_m3h for x in isolating for u in x.loop_pumps)
-        design = {hp.spec.id: hp.spec.design_evaporator_flow_m3h for hp in units}
+        # a unit still starting up has its evaporator open: it takes its share of the flow
+        sharing = units + [h for h in self._starting if h.spec.stage == stage]
+        design = {hp.spec.id: hp.spec.design_evaporator_flow_m3h for hp in sharing}
         total_design = sum(design.values())
         if isolating and loop_flow > 0:
-            for hp in units:
+            for hp in sharing:
                 hp.evaporator_flow_m3h = loop_flow * design[hp.spec.id] / total_design
         else:
             through = min(1.0, src_flow / total_design) if total_design > 0 else 0.0
-            for hp in units:
+            for hp in sharing:
                 hp.evaporator_flow_m3h = design[hp.spec.id] * through
         direct = not isolating
         t_out = t_src
@@ -1176,8 +1205,8 @@ class StationModel:
             # protection: a unit unloads to hold its freezing guard and its condenser limit;
             # held there below its minimum load it can unload no further, and its own
             # low-temperature or high-pressure switch trips it
-            cornered = hp.running and hp.heat_kw < 0.99 * hp.spec.min_load_pct / 100.0 \
-                * hp.spec.rated_heat_kw
+            cornered = hp.running and hp.starting_s <= 0.0 and hp.heat_kw < (
+                0.99 * hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw)
             hp.protect(cornered and hp.evaporator_out_c <= LOW_EVAPORATOR_TRIP_C,
                        cornered and hp.condenser_out_c >= (
                            hp.spec.rated_sink_out_temp_c + MAX_CONDENSER_LIFT_K
@@ -1248,6 +1277,8 @@ class StationModel:
             emeter.energy_kwh += emeter.power_kw * hours
         for hp in self.heat_pumps.values():
             hp.energy_kwh += hp.power_kw * hours
+            if hp.running and hp.starting_s > 0.0:  # the start-up ends after this step
+                hp.starting_s = max(hp.starting_s - dt_s, 0.0)
             if not self.cooling_on:
                 hp.heat_kwh += hp.heat_kw * hours
         self.makeup_m3h = LEAKAGE_FRACTION * (self.network_flow_m3h + sum(

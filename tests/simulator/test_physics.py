@@ -6,11 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from plant.measurands import Measurand
 from plant.models.heat_pump import carnot_cop
 from plant.site import CoaxialBorehole, ReinjectionWell, Site
 from plant.units import TO_BASE
 from simulator.faults import FaultSpec
 from simulator.sim import StationSim
+from simulator.station import HEAT_PUMP_START_S
 from tests.simulator.helpers import DOUBLET, FIELD, MIDWINTER, SCHOOL, site
 
 DAY_S = 86400.0
@@ -244,3 +246,26 @@ def test_a_source_that_cannot_carry_the_load_shows_it() -> None:
     assert healthy.model.heat_pumps["HP1"].protection_trips == 0
     assert unit.protection_trips >= 10
     assert unit.last_protection == "low evaporator temperature"
+
+
+def test_a_start_costs_its_minimum_load_power_without_heat_and_the_balance_holds() -> None:
+    sim = StationSim(site(SCHOOL), seed=3, start=MIDWINTER, warm_up_s=3600.0)
+    unit = sim.model.heat_pumps["HP1"]
+    assert unit.running
+    sim.model.command("HP1", Measurand.RUN_COMMAND, False)
+    sim.run(600.0, 10.0)
+    before = sim.model.energy_balance().loss_kwh
+    sim.model.command("HP1", Measurand.RUN_COMMAND, True)
+    sim.run(10.0, 10.0)
+    spec = unit.spec
+    # starting: the minimum-load power drawn, no heat given, the cost counted as a loss
+    assert unit.running and unit.heat_kw == 0.0
+    assert unit.power_kw == pytest.approx(spec.min_load_pct / 100 * spec.rated_heat_kw
+                                          / spec.rated_cop)
+    start_kw = unit.power_kw
+    sim.run(200.0, 10.0)
+    assert unit.heat_kw > 0.0 and unit.starts >= 2
+    balance = sim.model.energy_balance()
+    # the losses grew by at least the start's cost (the pipework loses its share too)
+    assert balance.loss_kwh - before >= start_kw * HEAT_PUMP_START_S / 3600.0 - 1e-9
+    assert abs(balance.residual_kwh) < 1e-6 * max(balance.delivered_kwh, 1.0)
