@@ -170,8 +170,9 @@ def build_energy_report(
         incomer = _sum(block_totals, meters.station, KWH_PER_UNIT)
         consumers = sum(v for v in (hp_e, src_e, usr_e) if v is not None)
         total_e = incomer if incomer is not None else consumers
+        metered = any(name in hp_heat for name in meters.heat_pump_heat)
         hp_heat_kwh = (sum(hp_kwh.values()) if label == period.label else hp_kwh[label]) \
-            if meters.heat_pump_heat else None
+            if metered else None
         heat_kwh = heat_gj / 0.0036 if heat_gj is not None else None
         cost = total_e * p.electricity_cny_per_kwh / area
         costs.append(cost)
@@ -199,6 +200,12 @@ def build_energy_report(
                               figure(result.geothermal_kgce, 1), figure(tce, 3),
                               figure(emitted.co2_t, 3), figure(emitted.so2_t, 4),
                               figure(emitted.dust_t, 4)))
+    missing_heat = [n for n in meters.heat_pump_heat if n not in hp_heat]
+    if missing_heat:
+        statements.append("The historian has no heat-power data of " + ", ".join(missing_heat)
+                          + ": heat-pump heat, unit COP and SCOP with source pumps leave "
+                          "them out" + (" (not reported)." if len(missing_heat) == len(
+                              meters.heat_pump_heat) else "."))
     if not_certifiable:
         statements.append("NOT CERTIFIABLE: data availability below 80 % for "
                           + "; ".join(not_certifiable) + ".")

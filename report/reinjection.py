@@ -218,7 +218,10 @@ def build_reinjection_report(
     station_rows.append(_volume_row(period.label, "station", station_prod, station_rein,
                                     station_prod_sub, station_rein_sub, station_measured, 0,
                                     hours, p))
-    if not_certifiable:
+    if not groups:
+        statements.insert(0, "The station has no production or reinjection wells: it neither "
+                          "produces nor reinjects geothermal water, and nothing here applies.")
+    elif not_certifiable:
         statements.insert(0, "NOT CERTIFIABLE: data availability below 80 % for "
                           + "; ".join(not_certifiable)
                           + ". Those figures rest on maximum-potential substitutes.")
@@ -231,8 +234,9 @@ def build_reinjection_report(
                            + ", ".join(str(row[0]) for row in declining)
                            + f" fell by at least {p.decline_threshold:.0%} over the period.")
     below = station_rows[-1][7]
-    statements.append(f"The station's hourly reinjection ratio was below "
-                      f"{p.ratio_threshold:.2f} for {below} h of the period.")
+    if groups:
+        statements.append(f"The station's hourly reinjection ratio was below "
+                          f"{p.ratio_threshold:.2f} for {below} h of the period.")
     volume_columns = ("period", "aquifer", "produced_m3", "reinjected_m3", "ratio",
                       "produced_substituted_m3", "reinjected_substituted_m3",
                       "hours_below_threshold", "hours_below_threshold_measured",
