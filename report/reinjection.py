@@ -137,6 +137,7 @@ def build_reinjection_report(
     layer_rows: list[tuple[Cell, ...]] = []
     temp_rows: list[tuple[Cell, ...]] = []
     not_certifiable: list[str] = []
+    substitution_rows: list[tuple[Cell, ...]] = []
     station_prod = np.zeros(hours)
     station_rein = np.zeros(hours)
     station_measured = np.ones(hours, dtype=bool)
@@ -162,6 +163,7 @@ def build_reinjection_report(
                                       "no" if tier is Tier.BELOW_80 else "yes"))
             if tier is Tier.BELOW_80:
                 not_certifiable.append(f"{name} in {block.label} ({_pct(share)} %)")
+        substitution_rows.extend(_substitution_runs(name, result, period, zone))
         return result
 
     for group in groups:
@@ -256,6 +258,9 @@ def build_reinjection_report(
         Table("availability", "Data availability per meter (gap ledger) and substitution",
               ("period", "meter", "availability_pct", "missing_h", "tier",
                "substituted_hours", "certifiable"), tuple(availability_rows)),
+        Table("substitutions", "Every substituted value: meter, first hour (local), hours, "
+              "rule and value", ("meter", "from", "hours", "rule", "value_m3h"),
+              tuple(substitution_rows)),
     )
     plots = _daily_plots(period, zone, station_prod, station_rein, meters=meters, p=p)
     if injectivity_plot is not None:
@@ -268,6 +273,27 @@ def build_reinjection_report(
         tables=tables,
         plots=tuple(plots),
     )
+
+
+def _substitution_runs(name: str, filled: Filled, period: ReportPeriod, zone: ZoneInfo
+                       ) -> list[tuple[Cell, ...]]:
+    """One row per run of consecutive hours substituted by the same rule and value."""
+    rows: list[tuple[Cell, ...]] = []
+    hours = period.hours()
+    index = 0
+    while index < len(filled.methods):
+        method, value = filled.methods[index], filled.values[index]
+        if method == MEASURED:
+            index += 1
+            continue
+        end = index
+        while (end < len(filled.methods) and filled.methods[end] == method
+               and filled.values[end] == value):
+            end += 1
+        start = hours[index].astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        rows.append((name, start, end - index, method, figure(value, 3)))
+        index = end
+    return rows
 
 
 def _volume_row(label: str, aquifer: str, prod: np.ndarray, rein: np.ndarray,  # noqa: PLR0917

@@ -115,6 +115,17 @@ def test_substitution_follows_the_tiers(reports: tuple[Report, Report]) -> None:
     assert volumes["2026-04"]["reinjected_substituted_m3"] == 0.0
     assert volumes["2026-04"]["reinjected_m3"] == pytest.approx(600 * 200.0 - 192 * 200 / 3,
                                                                 abs=0.1)
+    # every substituted hour is listed with its rule and value
+    runs = _rows(report, "substitutions")
+    assert {"meter": "PW1.flow", "from": "2025-11-20 09:00", "hours": 3,
+            "rule": "substituted (>=95%): before/after average", "value_m3h": 100.0} in runs
+    assert {"meter": "RW1.flow", "from": "2026-03-05 00:00", "hours": 96,
+            "rule": "substituted (80-90%): lookback minimum", "value_m3h": 30.0} in runs
+    assert {"meter": "RW3.flow", "from": "2026-04-10 00:00", "hours": 192,
+            "rule": "substituted (<80%): maximum potential", "value_m3h": 0.0} in runs
+    for meter in FLOWS:
+        assert sum(int(str(r["hours"])) for r in runs if r["meter"] == meter) == sum(
+            int(str(r["substituted_hours"])) for r in avail.values() if r["meter"] == meter)
     assert report.statements[0].startswith("NOT CERTIFIABLE")
     assert "RW3.flow in 2026-04" in report.statements[0]
     assert "RW1.flow" not in report.statements[0]
