@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -114,6 +115,7 @@ def main() -> int:
         print(f"load average after: {os.getloadavg()}")
     finally:
         cluster.stop("immediate")
+        shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
