@@ -461,7 +461,14 @@ class Controller:
                         continue
                     window_s = rule.params["window_s"]
                     due[(sid, rule.spec.id)] = now_m + min(60.0, max(2.0, window_s / 60.0))
-                    conn, observation = self._observe_history(conn, station, rule)
+                    try:
+                        conn, observation = self._observe_history(conn, station, rule)
+                    except Exception as error:  # one rule's bug must not stop the others
+                        self._complain(f"history {sid} {rule.spec.id}",
+                                       "%s/%s: history evaluation failed: %r", sid,
+                                       rule.spec.id, error)
+                        observation = Observation(value=None, limit=0.0, good=False,
+                                                  why=f"history evaluation failed: {error}")
                     with self._lock:
                         station.windowed[rule.spec.id] = (observation, time.monotonic())
             self._stop.wait(1.0)
