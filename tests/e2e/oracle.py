@@ -237,13 +237,11 @@ def _ranges(numbers: Iterable[int]) -> str:
     return ", ".join(parts[:12]) + (" ..." if len(parts) > 12 else "")
 
 
-def delivery_problems(seen: Seen, stored: Stored,
-                      held: frozenset[tuple[int, int]] = frozenset()) -> list[str]:
+def delivery_problems(seen: Seen, stored: Stored) -> list[str]:
     """Every (session, seq) made is stored, every sample seen is stored once with its value.
 
     The highest seq of a session is its clean death's ``last_seq`` where there was one, else the
-    highest seq anyone saw (the tap or the database). Batches in ``held`` are still in the
-    gateway's spool, durable, to be sent when it starts again: not missing.
+    highest seq anyone saw (the tap or the database).
     """
     problems = list(seen.disagreements)
     sessions = {s for s, _ in seen.batches} | {s for s, _ in stored.batches}
@@ -257,7 +255,6 @@ def delivery_problems(seen: Seen, stored: Stored,
             problems.append(f"session {session}: seq {max(observed)} above the clean death's "
                             f"last_seq {high}")
         missing = set(range(high + 1)) - {q for s, q in stored.batches if s == session}
-        missing -= {q for s, q in held if s == session}
         if missing:
             problems.append(f"session {session}: {len(missing)} of {high + 1} batches missing "
                             f"in the database: seq {_ranges(missing)}")
@@ -298,25 +295,18 @@ QUALITY_KINDS = frozenset({"bad_quality", "value_conflict", "counter_suspect"})
 """Ledger kinds about single points' values, not about the station's stream."""
 
 
-def open_outages(stored: Stored, allowed_sessions: Iterable[int] = (),
-                 held: frozenset[tuple[int, int]] = frozenset()) -> list[LedgerRow]:
+def open_outages(stored: Stored, allowed_sessions: Iterable[int] = ()) -> list[LedgerRow]:
     """Ledger rows that say the station's stream is still missing something.
 
     A sequence gap (or lost tail) not filled, or an outage (a death) without an end. Deaths of
-    ``allowed_sessions`` (a final clean stop) are left out, and so are gaps of batches all
-    ``held`` in the gateway's spool.
+    ``allowed_sessions`` (a final clean stop) are left out.
     """
     allowed = set(allowed_sessions)
     rows = []
     for row in stored.ledger:
         if row.kind in QUALITY_KINDS or row.filled:
             continue
-        if row.kind == "seq_gap":
-            if row.seqs is not None and row.session is not None and all(
-                    (row.session, q) in held for q in range(row.seqs[0], row.seqs[1] + 1)):
-                continue
-            rows.append(row)
-        elif row.end is None and row.session not in allowed:
+        if row.kind == "seq_gap" or (row.end is None and row.session not in allowed):
             rows.append(row)
     return rows
 

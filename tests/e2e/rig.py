@@ -37,8 +37,6 @@ STATION = "e2e-doublet"
 POLL_S = 0.5
 FULL_REFRESH_S = 1.0
 """The site file's fast poll period and full refresh: no point is silent longer when healthy."""
-STOP_TAIL_S = 2.0
-"""A clean stop's last scans: made this long before its death at most."""
 SPOOL_RELEASE_S = 30.0
 """Time for the gateway to delete what is committed: several watermarks, past any backoff."""
 NO_PROGRESS_S = 15.0
@@ -230,8 +228,7 @@ class Plant:
         """Ledger rows of the station that are still open."""
         return open_outages(self.stored(), allowed_sessions)
 
-    def catch_up(self, deadline_s: float = 90, patience_s: float = NO_PROGRESS_S,
-                 held: frozenset[tuple[int, int]] = frozenset()) -> list[str]:
+    def catch_up(self, deadline_s: float = 90, patience_s: float = NO_PROGRESS_S) -> list[str]:
         """Wait until the database holds what the tap saw, or until that stops progressing.
 
         Returns the problems as they stand at the end (empty: caught up).
@@ -249,7 +246,7 @@ class Plant:
                 time.sleep(0.5)
                 continue
             missing = sum(1 for key in seen.batches if key not in stored.batches)
-            problems = delivery_problems(seen, stored, held)
+            problems = delivery_problems(seen, stored)
             if missing == 0 and not problems:
                 return []
             if best is None or missing < best:
@@ -258,24 +255,6 @@ class Plant:
                 break
             time.sleep(0.5)
         return problems
-
-    def unsent_tail(self, session: int) -> frozenset[tuple[int, int]]:
-        """Batches of the stopped gateway's last moments that it spooled but never published.
-
-        They are the last scan(s) before its clean death: above every seq of the session anyone
-        saw, made within :data:`STOP_TAIL_S` of the death, and still in the spool file (durable,
-        sent when the gateway starts again).
-        """
-        seen = self.seen()
-        death = next(d for d in reversed(seen.deaths) if d.clean and d.session == session)
-        published = max((q for s, q in seen.batches if s == session), default=-1)
-        published = max([published] + [q for s, q in self.stored().batches if s == session])
-        made_after = (death.t.timestamp() if death.t else time.time()) - STOP_TAIL_S
-        with sqlite3.connect(f"file:{self.spool}?mode=ro", uri=True, timeout=5) as spool:
-            rows = spool.execute(
-                "SELECT seq FROM batch WHERE session = ? AND seq > ? AND created >= ?",
-                (session, published, made_after)).fetchall()
-        return frozenset((session, int(seq)) for (seq,) in rows)
 
     def spooled_committed(self, made_before: float) -> list[tuple[int, int]]:
         """Batches made before ``made_before`` still in the spool though the database has them."""
@@ -305,16 +284,12 @@ class Plant:
         self.gateway.stop()
         wait_until(lambda: any(d.clean and d.session == session for d in self.seen().deaths),
                    20, "the gateway's clean death")
-        held = self.unsent_tail(session)
-        if held:
-            self.notes.append(f"held in the spool after the clean stop, never published: "
-                              f"{sorted(held)}")
         # what did not come while the gateway ran is not owed to a clean stop: be brief then
-        self.catch_up(patience_s=3.0 if behind else NO_PROGRESS_S, held=held)
+        self.catch_up(patience_s=3.0 if behind else NO_PROGRESS_S)
         self.stop_historians()
         seen, stored = self.seen(), self.stored()
-        problems = delivery_problems(seen, stored, held) + live
-        problems += _listed("open after the clean stop", open_outages(stored, (session,), held))
+        problems = delivery_problems(seen, stored) + live
+        problems += _listed("open after the clean stop", open_outages(stored, (session,)))
         if not seen.batches:
             problems.append("the tap saw no data at all")
         else:

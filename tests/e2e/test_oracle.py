@@ -119,22 +119,6 @@ def test_a_silence_is_a_hole_unless_a_bad_sample_or_a_ledger_span_explains_it() 
     assert unexplained_holes(covered, ["p1"], 2.0, window) == []
 
 
-def test_a_tail_held_in_the_spool_is_not_missing_but_nothing_else_is_excused() -> None:
-    seen = seen_batches(5)
-    seen.deaths.append(Death(station="s", session=SESSION, bdseq=0, clean=True, last_seq=6))
-    stored = stored_as(seen, drop=frozenset({1}))
-    problems = delivery_problems(seen, stored, held=frozenset({(SESSION, 5), (SESSION, 6)}))
-    assert [p for p in problems if "batches missing" in p] == [
-        f"session {SESSION}: 1 of 7 batches missing in the database: seq 1"]
-
-
-def test_a_lost_tail_of_held_batches_is_not_open_but_one_of_lost_batches_is() -> None:
-    tail = LedgerRow("seq_gap", SESSION, None, T0, at(1), False, "lost tail", (5, 6))
-    stored = Stored({}, 0, {}, 0, (tail,))
-    assert open_outages(stored, held=frozenset({(SESSION, 5), (SESSION, 6)})) == []
-    assert open_outages(stored, held=frozenset({(SESSION, 5)})) == [tail]
-
-
 def test_a_frozen_device_must_read_bad_and_never_good_while_frozen() -> None:
     honest = {("p1", at(0)): (1.0, "good"), ("p1", at(1.2)): (None, "bad"),
               ("p1", at(6)): (1.0, "good")}
