@@ -70,7 +70,7 @@ def test_historian_started_for_the_first_time_after_the_gateway(plant: Plant) ->
     plant.start_gateway()
     plant.wait_births(1)
     plant.wait_seen(5)
-    time.sleep(5.0)  # the gateway publishes with no historian subscribed
+    time.sleep(20.0)  # the gateway publishes with no historian subscribed, as in the field
     plant.start_historian()
     plant.wait_stored(STEADY, timeout=60)
     verdict(plant.finish())
