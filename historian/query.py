@@ -718,6 +718,25 @@ def union_seconds(spans: Iterable[Span], lo: datetime, hi: datetime) -> float:
     return total
 
 
+def bad_quality_spans(conn: Connection, station: str, names: Sequence[str], *, start: datetime,
+                      end: datetime, horizon: datetime) -> dict[str, list[Span]]:
+    """Each point's bad spans in [start, end); an open one ends at its next sample not bad."""
+    bad: dict[str, list[Span]] = {name: [] for name in names}
+    for name, a, b in conn.execute(
+        sql.SQL(
+            "SELECT p.name, g.start_time, coalesce(g.end_time, (SELECT min(s.time) FROM samples s"
+            "  WHERE s.point_id = g.point_id AND s.time > g.start_time AND s.quality <> {bad}),"
+            "  %(h)s)"
+            " FROM gap_ledger g JOIN points p ON p.id = g.point_id"
+            " WHERE g.kind = 'bad_quality' AND g.station = %(s)s AND p.name = ANY(%(names)s)"
+            " AND g.start_time < %(hi)s AND coalesce(g.end_time, 'infinity') > %(lo)s"
+        ).format(bad=sql.Literal(BAD)),
+        {"s": station, "lo": start, "hi": end, "h": horizon, "names": list(names)},
+    ).fetchall():
+        bad[str(name)].append((a, b))  # type: ignore[arg-type]
+    return bad
+
+
 def period_bounds(start: datetime, end: datetime, zone: ZoneInfo, by: Period | None) -> list[Span]:
     """Cut [start, end) at the day, month or year boundaries of a time zone (pure)."""
     if by is None:
@@ -807,19 +826,8 @@ def coverage(
     if points is not None and len(names) < len(set(points)):
         unknown = sorted(set(points) - set(names))
         raise QueryError(f"unknown point(s) of {station}: {', '.join(unknown)}")
-    bad: dict[str, list[Span]] = {name: [] for name in names}
-    for name, a, b in conn.execute(
-        sql.SQL(
-            "SELECT p.name, g.start_time, coalesce(g.end_time, (SELECT min(s.time) FROM samples s"
-            "  WHERE s.point_id = g.point_id AND s.time > g.start_time AND s.quality <> {bad}),"
-            "  %(h)s)"
-            " FROM gap_ledger g JOIN points p ON p.id = g.point_id"
-            " WHERE g.kind = 'bad_quality' AND g.station = %(s)s AND p.name = ANY(%(names)s)"
-            " AND g.start_time < %(hi)s AND coalesce(g.end_time, 'infinity') > %(lo)s"
-        ).format(bad=sql.Literal(BAD)),
-        {"s": station, "lo": start, "hi": end, "h": max(horizon, start), "names": names},
-    ).fetchall():
-        bad[str(name)].append((a, b))  # type: ignore[arg-type]
+    bad = bad_quality_spans(conn, station, names, start=start, end=end,
+                            horizon=max(horizon, start))
     answers: list[Coverage] = []
     for lo, hi in period_bounds(start, end, zone, by):
         assessed = (max(lo, recorded_from), min(hi, horizon))

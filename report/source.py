@@ -11,11 +11,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from psycopg import Connection, sql
+from psycopg import Connection
 
 from historian import query
 from historian.query import PointRef, Span, union_seconds
-from historian.schema import BAD
 from report.inputs import MeterHours, MeterTotal
 
 HOUR = timedelta(hours=1)
@@ -50,20 +49,8 @@ def missing_spans(conn: Connection[Any], station: str, names: Sequence[str], sta
             {"s": station, "lo": start, "hi": end, "h": horizon},
         ).fetchall() if a is not None and b is not None
     ]
-    spans: dict[str, list[Span]] = {name: list(station_spans) for name in names}
-    for name, a, b in conn.execute(
-        sql.SQL(
-            "SELECT p.name, g.start_time, coalesce(g.end_time, (SELECT min(s.time) FROM samples s"
-            "  WHERE s.point_id = g.point_id AND s.time > g.start_time AND s.quality <> {bad}),"
-            "  %(h)s)"
-            " FROM gap_ledger g JOIN points p ON p.id = g.point_id"
-            " WHERE g.kind = 'bad_quality' AND g.station = %(s)s AND p.name = ANY(%(names)s)"
-            " AND g.start_time < %(hi)s AND coalesce(g.end_time, 'infinity') > %(lo)s"
-        ).format(bad=sql.Literal(BAD)),
-        {"s": station, "lo": start, "hi": end, "h": horizon, "names": list(names)},
-    ).fetchall():
-        spans[str(name)].append((a, b))
-    return spans
+    bad = query.bad_quality_spans(conn, station, names, start=start, end=end, horizon=horizon)
+    return {name: station_spans + bad[name] for name in names}
 
 
 def meter_hours(conn: Connection[Any], station: str, names: Sequence[str], hours: list[datetime],
