@@ -42,7 +42,7 @@ from controller.expect import (
     reinjection_capacity_m3h,
     trend,
 )
-from plant.contract import Quality, Sample
+from plant.contract import Quality, Reason, Sample
 from plant.measurands import Measurand
 from plant.models.kpi import reinjection_ratio
 from plant.models.water import flow_for_heat_m3h
@@ -80,6 +80,9 @@ STUCK_MEASURANDS = frozenset({
     M.WELLHEAD_PRESSURE, M.DIFFERENTIAL_PRESSURE, M.HEAT_POWER, M.COP, M.MAKEUP_FLOW,
 })
 """Measured values that always move a little on a live sensor (checked for a flat line)."""
+
+COMM_REASONS = frozenset({Reason.TIMEOUT, Reason.COMM_LOST, Reason.NOT_CONNECTED})
+"""Why a gateway marks a point it could not read because the device did not answer."""
 
 EMITTER_EXPONENT = 1.3
 """Radiator output exponent (EN 442) behind the climate curve."""
@@ -132,7 +135,7 @@ RULES: dict[str, Rule] = {rule.name: rule for rule in (
     # instrument health: from the alarm anchors, not the seeds
     Rule("instrument", "an input of the equipment's rules is missing, stale or not good",
          (), "high", category="instrument"),
-    Rule("device_comm", "no usable value from any point of a device (communication lost)",
+    Rule("device_comm", "a device does not answer: a point lost to communication, or none usable",
          (), "high", category="instrument"),
     Rule("stuck", "a sensor reads the same value throughout the window (flat-lined)",
          (), "high", windowed=True, category="instrument"),
@@ -317,13 +320,25 @@ def _clock(rule: AlarmRule, v: dict[str, float]) -> Observation:
 
 
 def _device_comm(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -> Observation:
+    """Active when the device does not answer: any point lost to communication, or none usable.
+
+    A device polled in groups of different periods shows its silence first in its fast points;
+    its slow points still hold their last good values until their next poll. Judging the device
+    by every point would raise this root cause a slow poll period after the instrument alarms of
+    its equipment, so one point the device did not answer is enough, and the alarm clears only
+    once every point has been read again.
+    """
     stale_after_s = rule.params.get("stale_after_s", 60.0)
     points = rule.points()
     problems = [p for p in (_bad(p, latest.get(p), now, stale_after_s) for p in points) if p]
-    share = len(problems) / len(points)
-    detail = (f"{len(problems)} of {len(points)} points unusable"
-              + (f", e.g. {problems[0]}" if problems else ""))
-    return Observation(value=share, limit=0.999, detail=detail)
+    lost = [f"{p}: {sample.r.value}" for p in points
+            if (sample := latest.get(p)) is not None and sample.q is not Quality.GOOD
+            and sample.r in COMM_REASONS]
+    silent = bool(lost) or len(problems) == len(points)
+    detail = (f"{len(lost)} of {len(points)} points not answered, {len(problems)} unusable"
+              + (f", e.g. {(lost or problems)[0]}" if problems else ""))
+    return Observation(value=1.0 if silent else len(problems) / len(points), limit=0.999,
+                       detail=detail)
 
 
 INSTANT: dict[str, Callable[[AlarmRule, dict[str, float]], Observation]] = {

@@ -369,6 +369,65 @@ def test_a_silent_device_is_one_alarm_and_its_equipment_stays_quiet() -> None:
     assert not any(r.annunciated for r in rows)
 
 
+def test_a_silent_device_polled_in_groups_raises_its_comm_alarm_before_anything_else() -> None:
+    """The doublet's well PLC (fast points each second, slow ones every 30 s) falls silent.
+
+    On a fake clock the gateway's polls are replayed: a fast point reads comm_lost from the
+    first poll after the silence, a slow one only at its next poll, up to 30 s later. The comm
+    alarm comes first, the equipment's instrument alarms go to suppressed and are never shown,
+    and when the PLC answers again nothing is annunciated while the slow points wait for their
+    next poll.
+    """
+    alarms = site_alarms(DOUBLET)
+    specs = [a.spec for a in alarms]
+    plc = {p.id: DOUBLET.poll_groups[p.poll_group] for p in DOUBLET.points_on("plc-well")}
+    assert set(plc.values()) == {1.0, 30.0}
+    silent_from, silent_until = 100, 220
+    normal: dict[str, float | bool] = {p.id: False if p.dtype == "bool" else 10.0
+                                       for p in DOUBLET.points}
+    latest = {p: Sample(p=p, t=NOW, v=v) for p, v in normal.items()}
+    statuses: dict[str, Any] = {}
+    journal = []
+    comm_active_at = None
+    for second in range(0, 320):
+        now = NOW + timedelta(seconds=second)
+        for point, period in plc.items():
+            if second % int(period) == 7 % int(period):  # this point's poll is due
+                if silent_from <= second < silent_until:
+                    latest[point] = Sample(p=point, t=now, v=None, q=Quality.BAD,
+                                           r=Reason.COMM_LOST)
+                else:
+                    latest[point] = Sample(p=point, t=now, v=normal[point])
+        for point, held in list(latest.items()):  # every other point is read well
+            if point not in plc:
+                latest[point] = held.model_copy(update={"t": now})
+        latest[CLOCK_OFFSET_POINT] = Sample(p=CLOCK_OFFSET_POINT, t=now, v=0.0)
+        observations = {a.spec.id: observe(a, latest, now) for a in alarms
+                        if not a.rule.windowed}
+        statuses, rows = evaluate(specs, statuses, observations,
+                                  plant_flags(DOUBLET, latest, now), now)
+        journal += rows
+        comm = observations["plc-well.comm"]
+        if comm_active_at is None and comm.value is not None and comm.value > comm.limit:
+            comm_active_at = second
+    shown = [(r.alarm, (r.t - NOW).total_seconds()) for r in journal if r.annunciated]
+    # the comm alarm one on-delay after the first fast point failed, and nothing else
+    assert shown == [("plc-well.comm", silent_from + 10.0)]
+    behind = {a.spec.id for a in alarms if a.spec.rule == "instrument"
+              and "plc-well.comm" in a.spec.suppressed_when}
+    assert {"PW1.instrument", "F-C1.instrument"} <= behind
+    suppressed = {r.alarm for r in journal if r.to_state is State.SUPPRESSED}
+    assert behind <= suppressed
+    assert comm_active_at == silent_from
+    # back: the comm alarm stays until the slow points were read again, then all is normal
+    assert statuses["plc-well.comm"].state is State.RTN_UNACKNOWLEDGED
+    assert not any(statuses[a].active for a in behind)
+    assert all(statuses[a].state is State.NORMAL for a in behind)
+    cleared = [(r.t - NOW).total_seconds() for r in journal
+               if r.alarm == "plc-well.comm" and r.trigger.value == "clear"]
+    assert cleared and silent_until < cleared[0] <= silent_until + 30
+
+
 def test_site_settings_replace_defaults_by_rule_and_by_alarm() -> None:
     shallow = SITES["shallow-field"]
     alarms = configure(site_alarms(shallow), {
