@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "check": ("plant.check", "validate site files"),
     "sim": ("simulator.cli", "simulate stations over Modbus TCP and OPC UA"),
+    "season": ("simulator.season_cli", "run a station's season in process, local or supervised"),
     "gateway": ("gateway.cli", "poll a station's devices and publish to MQTT"),
     "historian": ("historian.cli", "ingest MQTT into TimescaleDB"),
     "query": ("historian.query_cli", "query the historian"),
