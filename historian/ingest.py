@@ -81,6 +81,7 @@ class Historian:
         self._stop = threading.Event()
         self._generation = 0
         self._connected = threading.Event()
+        self._pending_subscription: tuple[int | None, list[str]] | None = None
         self._lock = threading.Lock()
         self._store = Store(settings.db, historian=settings.client_id)
         self._client = self._make_client()
@@ -105,6 +106,7 @@ class Historian:
         client.manual_ack_set(True)
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def _subscriptions(self) -> list[tuple[str, int]]:
@@ -136,7 +138,32 @@ class Historian:
             self.settings.broker,
             "resumed" if flags.session_present else "new",
         )
-        client.subscribe(self._subscriptions())
+        subscriptions = self._subscriptions()
+        _, mid = client.subscribe(subscriptions)
+        with self._lock:
+            self._pending_subscription = (mid, [name for name, _ in subscriptions])
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reasons: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # Ready means subscribed: a message published before the broker holds the subscription
+        # would not be queued for this session at all.
+        with self._lock:
+            pending, self._pending_subscription = self._pending_subscription, None
+        if pending is None or pending[0] != mid:
+            with self._lock:
+                self._pending_subscription = pending
+            return
+        refused = [name for name, reason in zip(pending[1], reasons, strict=False)
+                   if reason.is_failure]
+        if refused:
+            log.error("broker refused the subscription to %s", ", ".join(refused))
+            return
         self._connected.set()
 
     def _on_disconnect(
@@ -194,7 +221,7 @@ class Historian:
         return bool(self._threads) and all(thread.is_alive() for thread in self._threads)
 
     def wait_connected(self, timeout: float) -> bool:
-        """Wait until the broker connection is up."""
+        """Wait until the broker connection is up and holds every subscription."""
         return self._connected.wait(timeout)
 
     def stop(self) -> None:
