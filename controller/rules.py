@@ -43,6 +43,7 @@ from controller.expect import (
     trend,
 )
 from plant.contract import Quality, Reason, Sample
+from plant.heating import climate_curve_c
 from plant.measurands import Measurand
 from plant.models.kpi import reinjection_ratio
 from plant.models.water import flow_for_heat_m3h
@@ -83,9 +84,6 @@ STUCK_MEASURANDS = frozenset({
 
 COMM_REASONS = frozenset({Reason.TIMEOUT, Reason.COMM_LOST, Reason.NOT_CONNECTED})
 """Why a gateway marks a point it could not read because the device did not answer."""
-
-EMITTER_EXPONENT = 1.3
-"""Radiator output exponent (EN 442) behind the climate curve."""
 
 
 @dataclass(frozen=True)
@@ -421,17 +419,6 @@ def _reinjection(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
 def _makeup(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
     return _ratio_observation(rule, windows, numerator="makeup", denominator="circulation",
                               label="make-up share of circulation")
-
-
-def climate_curve_c(station: Station, outdoor_c: float) -> float:
-    """Supply temperature that lets design-sized emitters meet the load at this outdoor temp."""
-    indoor = station.indoor_design_temp_c
-    ratio = (indoor - outdoor_c) / (indoor - station.climate.design_outdoor_temp_c)
-    ratio = min(max(ratio, 0.05), 1.2)
-    design_mean = 0.5 * (station.design_supply_temp_c + station.design_return_temp_c)
-    design_dt = station.design_supply_temp_c - station.design_return_temp_c
-    emitters = float(ratio ** (1.0 / EMITTER_EXPONENT))
-    return indoor + (design_mean - indoor) * emitters + 0.5 * design_dt * ratio
 
 
 def _climate(rule: AlarmRule, windows: Mapping[str, Window], station: Station) -> Observation:

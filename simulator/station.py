@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from plant.heating import EMITTER_EXPONENT
 from plant.measurands import Measurand
 from plant.models.borehole import borehole_outlet_temp_c, step_ground
 from plant.models.water import heat_power_kw
@@ -68,15 +69,13 @@ from simulator.equipment import (
     pressure_mpa,
     volume_flow_at,
 )
-from simulator.local_control import heating_wanted
+from simulator.local_control import climate_curve_c, heating_wanted
 
 M = Measurand
 Value = float | bool
 
 BUILDING_TIME_CONSTANT_S = 40 * 3600.0
 """Thermal time constant of the heated buildings (capacity over heat-loss conductance)."""
-EMITTER_EXPONENT = 1.3
-"""Radiator output exponent (EN 442)."""
 OUTDOOR_DAMPING_S = 3 * 3600.0
 """Time constant of the damped outdoor temperature the heating curve follows."""
 PLANT_ROOM_TEMP_C = 20.0
@@ -574,14 +573,7 @@ class StationModel:
 
     def heating_curve_c(self, outdoor_c: float) -> float:
         """Supply temperature that lets design-sized emitters meet the load at this outdoor temp."""
-        station = self.site.station
-        indoor = station.indoor_design_temp_c
-        ratio = (indoor - outdoor_c) / (indoor - station.climate.design_outdoor_temp_c)
-        ratio = min(max(ratio, 0.05), 1.2)
-        design_mean = 0.5 * (station.design_supply_temp_c + station.design_return_temp_c)
-        design_dt = station.design_supply_temp_c - station.design_return_temp_c
-        mean = indoor + (design_mean - indoor) * float(ratio ** (1.0 / EMITTER_EXPONENT))
-        return mean + 0.5 * design_dt * ratio
+        return climate_curve_c(self.site.station, outdoor_c)
 
     def _duty(self, group: _Group, on: bool) -> None:
         """Run enough pumps of a group, in file order, to give its required flow."""

@@ -18,7 +18,6 @@ from controller.rules import (
     AlarmRule,
     AlarmSettings,
     Window,
-    climate_curve_c,
     configure,
     observe,
     observe_window,
@@ -26,6 +25,7 @@ from controller.rules import (
     site_alarms,
 )
 from plant.contract import Quality, Reason, Sample
+from plant.heating import climate_curve_c
 from plant.site import HeatPump, Site, load_site
 
 ROOT = Path(__file__).resolve().parents[2]
