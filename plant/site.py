@@ -115,6 +115,43 @@ class Schedule(_Frozen):
     antifreeze_band_k: Annotated[float, Field(gt=0, le=10)] = 2.0
 
 
+class Staging(_Frozen):
+    """Supervisory heat-pump staging of a station, after ASHRAE Guideline 36.
+
+    Each parameter keeps the default of the G36 block named beside it (Modelica Buildings
+    Library, CDL); a station that has no ``staging`` key is staged by its local logic alone.
+    """
+
+    capacity_average_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
+    """Rolling average of the capacity requirement (``avePer``, ``dtMea``)."""
+    plr_staging: Annotated[float, Field(gt=0, le=1)] = 0.9
+    """Staging part-load ratio of a stage (``plrSta``, ``anyOutOfScoMult``)."""
+    plr_staging_positive_displacement: Annotated[float, Field(gt=0, le=1)] = 0.8
+    """Staging part-load ratio of a stage with a screw or scroll compressor (``posDisMult``)."""
+    plr_hysteresis: Annotated[float, Field(ge=0, le=0.5)] = 0.05
+    """Part-load ratio hysteresis for staging down (``effConSigDif``)."""
+    efficiency_delay_s: Annotated[float, Field(ge=0, le=7200)] = 900.0
+    """How long the part-load ratio must stay above (or, down, below) its SPLR (``dtRun``)."""
+    failsafe_dt_k: Annotated[float, Field(gt=0, le=20)] = 2.5
+    """Supply shortfall below setpoint that stages up (``dTHea``)."""
+    failsafe_delay_s: Annotated[float, Field(ge=0, le=7200)] = 900.0
+    """How long the shortfall must hold (``dtPri``, ``faiSafTruDelay``)."""
+    stage_runtime_min_s: Annotated[float, Field(ge=0, le=7200)] = 900.0
+    """Minimum runtime of each stage (``dtRunSta``, ``delayStaCha``)."""
+    compressor_on_min_s: Annotated[float, Field(ge=0, le=7200)] = 600.0
+    """Minimum compressor on time (``minOnTime``, Wüllhorst 2021)."""
+    compressor_off_min_s: Annotated[float, Field(ge=0, le=7200)] = 1200.0
+    """Minimum compressor off time (``minOffTime``)."""
+    compressor_starts_per_hour_max: Annotated[int, Field(ge=1, le=12)] = 3
+    """Most starts of one compressor in any hour (``maxCycRat``)."""
+    rotation_runtime_s: Annotated[float, Field(gt=0)] = 864_000.0
+    """Staging runtime after which the lead passes to the next unit (``stagingRuntime``)."""
+    source_out_min_c: Annotated[float, Field(ge=-5, le=30)] = 4.0
+    """Protective limit of the source (borehole, well water) leaving the evaporators."""
+    reinjection_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
+    """Share of the measured reinjection capacity production may use."""
+
+
 class Station(_Frozen):
     """Identity, location, climate and heated buildings of one station."""
 
@@ -135,6 +172,8 @@ class Station(_Frozen):
     """Where the station's numbers come from, as seed citations such as ``003 L2740``."""
     schedule: Schedule | None = None
     """When comfort heating runs; without one the buildings are heated around the clock."""
+    staging: Staging | None = None
+    """Supervisory staging of the heat pumps; without it the local logic stages them."""
 
     @model_validator(mode="after")
     def _supply_above_return(self) -> Station:
@@ -298,6 +337,8 @@ class HeatPump(_Equipment):
     """Evaporator water cooling at the rated point; with the rating it sets the design flow."""
     rated_condenser_dt_k: Annotated[float, Field(ge=1, le=25)] = 5.0
     """Condenser water heating at the rated point (EN 14511's water rating: 5 K)."""
+    compressor: Literal["screw", "scroll", "centrifugal"] = "screw"
+    """Compressor type; screw and scroll are positive displacement for staging (G36)."""
 
     @property
     def design_condenser_flow_m3h(self) -> float:

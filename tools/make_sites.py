@@ -1221,7 +1221,8 @@ def shallow_field() -> StationSpec:
                     id=f"HP{n}", name=f"Centrifugal heat pump {n}", kind="heat_pump", stage=1,
                     rated_heat_kw=4500.0, rated_cop=4.6, rated_source_out_temp_c=6.0,
                     rated_sink_out_temp_c=47.0, min_load_pct=30.0,
-                    rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0)
+                    rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0,
+                    compressor="centrifugal")
               for n in (1, 2, 3, 4)),
             equip("hpc", lambda f: heat_pump_points(f, setpoint=COOL_HEAT_SETPOINT),
                   "one small screw unit, 1689 kW heating / 1614 kW cooling (003 L152, L116)",

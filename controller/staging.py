@@ -1,0 +1,491 @@
+"""Heat-pump staging after ASHRAE Guideline 36, as a pure function of (state, readings, now).
+
+The sequence follows the G36 plant blocks of the Modelica Buildings Library (CDL), with their
+parameter defaults (:class:`plant.site.Staging`):
+
+* the capacity requirement is averaged over ``capacity_average_s``;
+* **stage up** when the current stage is unavailable (a unit tripped or was held out), when the
+  operating part-load ratio (average requirement over the stage's capacity) stays above the
+  stage's staging part-load ratio for ``efficiency_delay_s`` (*efficiency* condition), or when
+  the supply stays ``failsafe_dt_k`` short of its setpoint for ``failsafe_delay_s``
+  (*failsafe*);
+* **stage down** when the next lower stage would run below its staging part-load ratio minus
+  the hysteresis for ``efficiency_delay_s`` and the failsafe is not true;
+* each stage runs at least ``stage_runtime_min_s``;
+* compressor protection: no unit starts more than ``compressor_starts_per_hour_max`` times in
+  any hour, runs less than ``compressor_on_min_s`` or rests less than ``compressor_off_min_s``;
+  a stage change those forbid waits, and says so;
+* lead/lag rotation: among identical units the one with the least staging runtime leads, the
+  one that alarmed most recently goes to the back, units held out by an operator are neither
+  used nor commanded; a running unit hands over to an idle one once its staging runtime is
+  ``rotation_runtime_s`` ahead; lifetime runtime is kept in the persisted state;
+* the source's protective limit: below ``source_out_min_c`` no stage is added, and if it
+  stays there the stage comes down.
+
+Stages are combinations of the station's heat pumps (:func:`stage_table`): identical units are
+interchangeable, so a stage is a count per kind of unit; stages are ordered by capacity, and at
+equal capacity the one using less electricity at that load comes first (COP from
+:mod:`plant.models.heat_pump`). Plate exchangers are not staged: they always run first, and the
+requirement given here is what is left for the heat pumps.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from plant.models.heat_pump import cop_from_rating
+from plant.site import HeatPump, Site, Staging
+
+POSITIVE_DISPLACEMENT = frozenset({"screw", "scroll"})
+HOUR_S = 3600.0
+
+
+@dataclass(frozen=True)
+class UnitKind:
+    """Interchangeable heat pumps: same rating, compressor and cascade stage."""
+
+    units: tuple[HeatPump, ...]
+
+    @property
+    def rating(self) -> HeatPump:
+        """The rating every unit of the kind shares."""
+        return self.units[0]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """How many units of each kind run; ``counts`` follows :attr:`StageTable.kinds`."""
+
+    counts: tuple[int, ...]
+    capacity_kw: float
+    plr_staging: float
+
+
+@dataclass(frozen=True)
+class StageTable:
+    """The station's stages, stage 0 (no heat pump) first, in increasing capacity."""
+
+    kinds: tuple[UnitKind, ...]
+    stages: tuple[Stage, ...]
+
+    def kind_of(self, unit_id: str) -> int:
+        """Index of the kind a unit belongs to."""
+        for index, kind in enumerate(self.kinds):
+            if any(u.id == unit_id for u in kind.units):
+                return index
+        raise KeyError(unit_id)
+
+
+def _kind_key(hp: HeatPump) -> tuple[object, ...]:
+    return (hp.stage, hp.rated_heat_kw, hp.rated_cop, hp.rated_source_out_temp_c,
+            hp.rated_sink_out_temp_c, hp.min_load_pct, hp.compressor)
+
+
+def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_kw: float) -> float:
+    """Electricity of a stage carrying ``load_kw``, shared by rating, at its rated temperatures."""
+    capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
+    if capacity <= 0.0 or load_kw <= 0.0:
+        return 0.0
+    plr = min(max(load_kw / capacity, 1e-3), 1.0)
+    power = 0.0
+    for kind, n in zip(kinds, counts, strict=True):
+        if n:
+            hp = kind.rating
+            cop = float(cop_from_rating(hp, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c,
+                                        plr))
+            power += n * hp.rated_heat_kw * plr / cop
+    return power
+
+
+def stage_table(site: Site, params: Staging) -> StageTable:
+    """Stages from the site's heat pumps: every count per kind, by capacity then efficiency."""
+    groups: dict[tuple[object, ...], list[HeatPump]] = {}
+    for item in site.equipment:
+        if isinstance(item, HeatPump):
+            groups.setdefault(_kind_key(item), []).append(item)
+    kinds = tuple(UnitKind(tuple(units)) for units in groups.values())
+    stages: list[Stage] = []
+    for counts in itertools.product(*(range(len(k.units) + 1) for k in kinds)):
+        capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
+        displacement = any(n and k.rating.compressor in POSITIVE_DISPLACEMENT
+                           for k, n in zip(kinds, counts, strict=True))
+        splr = params.plr_staging_positive_displacement if displacement else params.plr_staging
+        stages.append(Stage(tuple(counts), capacity, splr))
+
+    def order(stage: Stage) -> tuple[float, float]:
+        load = stage.capacity_kw * stage.plr_staging
+        return stage.capacity_kw, stage_electricity_kw(kinds, stage.counts, load)
+
+    stages.sort(key=order)
+    unique: list[Stage] = []
+    for stage in stages:  # of equal capacities keep the most efficient
+        if unique and math.isclose(unique[-1].capacity_kw, stage.capacity_kw):
+            continue
+        unique.append(stage)
+    return StageTable(kinds, tuple(unique))
+
+
+@dataclass(frozen=True)
+class UnitReading:
+    """What the plant says of one heat pump now."""
+
+    running: bool
+    available: bool
+    """False when the unit is faulted, tripped or cannot be read."""
+    heat_kw: float = 0.0
+
+
+@dataclass(frozen=True)
+class StagingInputs:
+    """One step's measurements: requirement, supply, plant enable, units and source."""
+
+    now_s: float
+    required_kw: float
+    """Heat the heat pumps must give now: network flow × (setpoint − return), less exchangers."""
+    supply_c: float
+    supply_setpoint_c: float
+    heating: bool
+    """The plant is enabled: heating season and the schedule (or its anti-freeze guard)."""
+    units: Mapping[str, UnitReading]
+    source_out_c: float | None = None
+    """The source leaving the evaporators (borehole return, well water), if measured."""
+
+
+@dataclass
+class UnitRecord:
+    """What staging remembers of one heat pump; persisted so a restart keeps runtimes."""
+
+    lifetime_runtime_s: float = 0.0
+    staging_runtime_s: float = 0.0
+    running: bool = False
+    commanded: bool = False
+    last_start_s: float | None = None
+    last_stop_s: float | None = None
+    starts_s: list[float] = field(default_factory=list)
+    alarmed_s: float | None = None
+    held_out: bool = False
+
+
+@dataclass
+class StagingState:
+    """Staging's memory between steps (JSON-serialisable with :meth:`to_json`)."""
+
+    stage: int = 0
+    stage_since_s: float = -math.inf
+    last_s: float | None = None
+    requirement: list[tuple[float, float]] = field(default_factory=list)
+    efficiency_since_s: float | None = None
+    failsafe_since_s: float | None = None
+    down_since_s: float | None = None
+    source_low_since_s: float | None = None
+    waiting: str = ""
+    units: dict[str, UnitRecord] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as plain JSON values (infinite times as None)."""
+        data = asdict(self)
+        if math.isinf(self.stage_since_s):
+            data["stage_since_s"] = None
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StagingState:
+        """Read back :meth:`to_json`."""
+        units = {k: UnitRecord(**v) for k, v in data.get("units", {}).items()}
+        since = data.get("stage_since_s")
+        fields = {k: v for k, v in data.items() if k not in ("units", "stage_since_s")}
+        fields["requirement"] = [tuple(p) for p in fields.get("requirement", [])]
+        return cls(**fields, units=units,
+                   stage_since_s=-math.inf if since is None else float(since))
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A staging decision with the condition that fired and the values behind it."""
+
+    condition: str
+    stage_from: int
+    stage_to: int
+    start: tuple[str, ...] = ()
+    stop: tuple[str, ...] = ()
+    values: Mapping[str, float] = field(default_factory=dict)
+    detail: str = ""
+
+
+def hold_out(state: StagingState, unit_id: str, held: bool) -> None:
+    """An operator takes a unit out of automatic staging (or gives it back); staging then
+    neither counts on it nor commands it."""
+    record = state.units.setdefault(unit_id, UnitRecord())
+    record.held_out = held
+    record.commanded = False
+
+
+def reset_staging_runtime(state: StagingState, unit_id: str) -> None:
+    """An operator resets a unit's staging runtime (its lifetime runtime stays)."""
+    state.units.setdefault(unit_id, UnitRecord()).staging_runtime_s = 0.0
+
+
+def _since(mark: float | None, condition: bool, now: float) -> float | None:
+    if not condition:
+        return None
+    return now if mark is None else mark
+
+
+def _held(mark: float | None, now: float, delay: float) -> bool:
+    return mark is not None and now - mark >= delay
+
+
+def can_start(record: UnitRecord, now: float, params: Staging) -> bool:
+    """Compressor protection allows a start: rested long enough, starts left in this hour."""
+    if record.last_stop_s is not None and now - record.last_stop_s < params.compressor_off_min_s:
+        return False
+    recent = [t for t in record.starts_s if now - t < HOUR_S]
+    return len(recent) < params.compressor_starts_per_hour_max
+
+
+def can_stop(record: UnitRecord, now: float, params: Staging) -> bool:
+    """Compressor protection allows a stop: the unit has run its minimum on time."""
+    return record.last_start_s is None or now - record.last_start_s >= params.compressor_on_min_s
+
+
+def _observe(state: StagingState, inputs: StagingInputs, params: Staging) -> None:
+    now = inputs.now_s
+    dt = 0.0 if state.last_s is None else max(now - state.last_s, 0.0)
+    state.last_s = now
+    for unit_id, reading in inputs.units.items():
+        record = state.units.setdefault(unit_id, UnitRecord(commanded=reading.running))
+        if record.running:
+            record.lifetime_runtime_s += dt
+            record.staging_runtime_s += dt
+        if reading.running and not record.running and not (
+                record.last_start_s is not None and now - record.last_start_s
+                < params.compressor_on_min_s):
+            record.last_start_s = now  # a start staging did not command (local logic, hand)
+            record.starts_s.append(now)
+        if record.running and not reading.running:
+            record.last_stop_s = now
+        record.running = reading.running
+        record.starts_s = [t for t in record.starts_s if now - t < HOUR_S]
+        if not reading.available:
+            record.alarmed_s = now
+    state.requirement.append((now, inputs.required_kw))
+    state.requirement = [(t, kw) for t, kw in state.requirement
+                         if now - t < params.capacity_average_s]
+
+
+def average_requirement_kw(state: StagingState) -> float:
+    """Mean of the capacity requirement over the averaging window."""
+    if not state.requirement:
+        return 0.0
+    return sum(kw for _, kw in state.requirement) / len(state.requirement)
+
+
+def rotation_order(state: StagingState, units: Sequence[str], now: float,
+                   params: Staging) -> list[str]:
+    """Units in lead-first order: least staging runtime leads, a recent alarm goes last."""
+    def key(unit_id: str) -> tuple[bool, float, float]:
+        record = state.units.get(unit_id, UnitRecord())
+        when = record.alarmed_s
+        alarmed = when is not None and now - when < params.rotation_runtime_s
+        return alarmed, when if alarmed and when is not None else 0.0, record.staging_runtime_s
+    return sorted(units, key=key)
+
+
+def _usable(state: StagingState, inputs: StagingInputs, unit_id: str) -> bool:
+    reading = inputs.units.get(unit_id)
+    record = state.units.get(unit_id, UnitRecord())
+    return reading is not None and reading.available and not record.held_out
+
+
+def _available(table: StageTable, stage: Stage, state: StagingState,
+               inputs: StagingInputs) -> bool:
+    """Enough usable units of each kind for the stage (protection timers aside)."""
+    return all(sum(1 for u in kind.units if _usable(state, inputs, u.id)) >= count
+               for kind, count in zip(table.kinds, stage.counts, strict=True))
+
+
+def assign(table: StageTable, stage: Stage, state: StagingState, inputs: StagingInputs,
+           params: Staging) -> tuple[frozenset[str] | None, str]:
+    """Units to run for a stage, keeping running ones; None and why if protection forbids."""
+    now = inputs.now_s
+    chosen: set[str] = set()
+    for kind, count in zip(table.kinds, stage.counts, strict=True):
+        ids = [u.id for u in kind.units if _usable(state, inputs, u.id)]
+        ordered = rotation_order(state, ids, now, params)
+        running = [u for u in ordered if state.units[u].running]
+        idle = [u for u in ordered if not state.units[u].running]
+        if len(ids) < count:
+            return None, f"{len(ids)} of {count} {kind.rating.id}-type units available"
+        if len(running) >= count:
+            stuck = [u for u in running if not can_stop(state.units[u], now, params)]
+            if len(stuck) > count:
+                return None, f"minimum on time of {', '.join(stuck)}"
+            free = [u for u in running if u not in stuck]
+            chosen.update(stuck + free[:count - len(stuck)])
+        else:
+            startable = [u for u in idle if can_start(state.units[u], now, params)]
+            need = count - len(running)
+            if len(startable) < need:
+                return None, (f"compressor protection (minimum off time or starts per hour) "
+                              f"of {', '.join(u for u in idle if u not in startable)}")
+            chosen.update(running + startable[:need])
+    return frozenset(chosen), ""
+
+
+def _commands(state: StagingState, run: frozenset[str], table: StageTable,
+              inputs: StagingInputs) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    owned = [u.id for kind in table.kinds for u in kind.units
+             if not state.units.get(u.id, UnitRecord()).held_out]
+    start = tuple(u for u in owned if u in run and not state.units[u].commanded)
+    stop = tuple(u for u in owned if u not in run and (
+        state.units.get(u, UnitRecord()).commanded
+        or (inputs.units.get(u) is not None and inputs.units[u].running)))
+    return start, stop
+
+
+def _apply(state: StagingState, run: frozenset[str], start: Sequence[str],
+           stop: Sequence[str], now: float) -> None:
+    for unit_id in start:
+        record = state.units[unit_id]
+        record.commanded = True
+        record.last_start_s = now
+        record.starts_s.append(now)
+    for unit_id in stop:
+        record = state.units.setdefault(unit_id, UnitRecord())
+        record.commanded = False
+    for unit_id, record in state.units.items():
+        if unit_id in run:
+            record.commanded = True
+
+
+def _change(state: StagingState, table: StageTable, inputs: StagingInputs, params: Staging,
+            target: int, *, condition: str, values: dict[str, float],
+            detail: str) -> list[Decision]:
+    run, why = assign(table, table.stages[target], state, inputs, params)
+    if run is None:
+        waiting = f"{condition} to stage {target} waits: {why}"
+        if waiting == state.waiting:
+            return []
+        state.waiting = waiting
+        return [Decision("waiting", state.stage, target, values=values, detail=waiting)]
+    start, stop = _commands(state, run, table, inputs)
+    decision = Decision(condition, state.stage, target, start, stop, values, detail)
+    _apply(state, run, start, stop, inputs.now_s)
+    if target != state.stage:
+        state.stage_since_s = inputs.now_s
+        state.efficiency_since_s = state.failsafe_since_s = state.down_since_s = None
+    state.stage = target
+    state.waiting = ""
+    return [decision] if start or stop or decision.stage_from != target else []
+
+
+def _adopt(table: StageTable, state: StagingState) -> None:
+    """Take over bumplessly: the stage is the one the running units already make."""
+    counts = [sum(1 for u in kind.units if state.units.get(u.id, UnitRecord()).running)
+              for kind in table.kinds]
+    capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(table.kinds, counts, strict=True))
+    exact = [i for i, s in enumerate(table.stages) if list(s.counts) == counts]
+    state.stage = exact[0] if exact else min(
+        range(len(table.stages)), key=lambda i: abs(table.stages[i].capacity_kw - capacity))
+
+
+def step(table: StageTable, state: StagingState, inputs: StagingInputs,
+         params: Staging) -> list[Decision]:
+    """Advance staging by one observation; updates ``state`` and returns what it decided."""
+    now = inputs.now_s
+    first = state.last_s is None
+    _observe(state, inputs, params)
+    if first:
+        _adopt(table, state)
+    average = average_requirement_kw(state)
+    stage = table.stages[state.stage]
+    values = {"required_kw": round(average, 1), "capacity_kw": stage.capacity_kw,
+              "supply_c": round(inputs.supply_c, 2),
+              "supply_setpoint_c": round(inputs.supply_setpoint_c, 2)}
+
+    def go(target: int, condition: str, detail: str) -> list[Decision]:
+        return _change(state, table, inputs, params, target, condition=condition, values=values,
+                       detail=detail)
+
+    if not inputs.heating:
+        state.efficiency_since_s = state.failsafe_since_s = state.down_since_s = None
+        if state.stage == 0 and not any(r.commanded for r in state.units.values()):
+            return []
+        return go(0, "plant_off", "the plant is off (season or schedule)")
+    top = len(table.stages) - 1
+    up = next((i for i in range(state.stage + 1, top + 1)
+               if _available(table, table.stages[i], state, inputs)), state.stage)
+    down = next((i for i in range(state.stage - 1, -1, -1)
+                 if _available(table, table.stages[i], state, inputs)), state.stage)
+    short = inputs.supply_c < inputs.supply_setpoint_c - params.failsafe_dt_k
+    state.failsafe_since_s = _since(state.failsafe_since_s, short and up > state.stage, now)
+    plr = average / stage.capacity_kw if stage.capacity_kw > 0 else (
+        math.inf if average > 0 else 0.0)
+    values["plr"] = round(plr, 3) if math.isfinite(plr) else 99.0
+    state.efficiency_since_s = _since(
+        state.efficiency_since_s, plr > stage.plr_staging and up > state.stage, now)
+    lower = table.stages[down] if down < state.stage else None
+    if lower is None:
+        carries = False
+    elif lower.capacity_kw > 0:
+        carries = average / lower.capacity_kw < lower.plr_staging - params.plr_hysteresis
+    else:
+        carries = average <= 0.0  # the exchangers alone carry the load
+    state.down_since_s = _since(state.down_since_s, carries and not short, now)
+    source_low = inputs.source_out_c is not None and inputs.source_out_c < params.source_out_min_c
+    state.source_low_since_s = _since(state.source_low_since_s, source_low, now)
+    if inputs.source_out_c is not None:
+        values["source_out_c"] = round(inputs.source_out_c, 2)
+
+    if not all(_usable(state, inputs, u) for u, r in state.units.items()
+               if r.commanded and not r.held_out):
+        for target in (*range(state.stage, top + 1), *range(state.stage - 1, -1, -1)):
+            if assign(table, table.stages[target], state, inputs, params)[0] is not None:
+                return go(target, "unavailable",
+                          "a unit of the stage tripped, alarmed or was held out")
+    settled = now - state.stage_since_s >= params.stage_runtime_min_s
+    if source_low and settled and down < state.stage and _held(
+            state.source_low_since_s, now, params.efficiency_delay_s):
+        return go(down, "source_protection",
+                  f"source below its protective {params.source_out_min_c:g} °C")
+    if settled and not source_low and up > state.stage:
+        if _held(state.failsafe_since_s, now, params.failsafe_delay_s):
+            return go(up, "failsafe",
+                      f"supply {params.failsafe_dt_k:g} K short of its setpoint for "
+                      f"{params.failsafe_delay_s:g} s")
+        if _held(state.efficiency_since_s, now, params.efficiency_delay_s):
+            return go(up, "efficiency",
+                      f"part-load ratio above {stage.plr_staging:g} for "
+                      f"{params.efficiency_delay_s:g} s")
+    if settled and down < state.stage and _held(state.down_since_s, now,
+                                                params.efficiency_delay_s):
+        return go(down, "stage_down", "the next lower stage carries the load")
+    return _rotate(table, state, inputs, params, values)
+
+
+def _rotate(table: StageTable, state: StagingState, inputs: StagingInputs, params: Staging,
+            values: dict[str, float]) -> list[Decision]:
+    now = inputs.now_s
+    for kind in table.kinds:
+        ids = [u.id for u in kind.units if _usable(state, inputs, u.id)]
+        running = [u for u in ids if state.units[u].commanded]
+        idle = [u for u in rotation_order(state, ids, now, params)
+                if not state.units[u].commanded and can_start(state.units[u], now, params)]
+        for runner in sorted(running, key=lambda u: -state.units[u].staging_runtime_s):
+            if not idle or not can_stop(state.units[runner], now, params):
+                continue
+            fresh = idle[0]
+            lead = state.units[runner].staging_runtime_s - state.units[fresh].staging_runtime_s
+            if lead >= params.rotation_runtime_s:
+                run = frozenset(u for u, r in state.units.items()
+                                if r.commanded and u != runner) | {fresh}
+                _apply(state, run, (fresh,), (runner,), now)
+                return [Decision("rotation", state.stage, state.stage, (fresh,), (runner,),
+                                 {**values, "staging_runtime_h": round(lead / HOUR_S, 1)},
+                                 f"{runner} leads {fresh} by "
+                                 f"{params.rotation_runtime_s / HOUR_S:g} h of staging runtime")]
+    return []

@@ -1,0 +1,302 @@
+"""Staging, condition by condition, timer by timer, with a fake clock.
+
+Every expectation is the G36 rule written out by hand (stage up after 900 s above the staging
+part-load ratio, failsafe 2.5 K short for 900 s, 900 s minimum stage runtime, compressor
+600 s on / 1200 s off / 3 starts per hour, rotation at 240 h) and checked against the decisions
+the pure function returns; the plant is a few lines here that run what was commanded.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from controller.staging import (
+    Decision,
+    StageTable,
+    StagingInputs,
+    StagingState,
+    UnitReading,
+    hold_out,
+    rotation_order,
+    stage_table,
+    step,
+)
+from plant.site import Equipment, HeatPump, Site, Staging, load_site
+
+SITES = Path(__file__).resolve().parents[2] / "sites"
+G36 = Staging()
+
+
+def site(name: str) -> Site:
+    return load_site(SITES / f"{name}.yaml")
+
+
+@dataclass
+class Plant:
+    """Units that run as commanded (a trip overrides), and a clock."""
+
+    table: StageTable
+    params: Staging = G36
+    state: StagingState = field(default_factory=StagingState)
+    now: float = 0.0
+    running: dict[str, bool] = field(default_factory=dict)
+    tripped: set[str] = field(default_factory=set)
+    decisions: list[tuple[float, Decision]] = field(default_factory=list)
+    starts: dict[str, list[float]] = field(default_factory=dict)
+    stops: dict[str, list[float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for kind in self.table.kinds:
+            for unit in kind.units:
+                self.running.setdefault(unit.id, False)
+
+    def run(self, seconds: float, required_kw: float | Callable[[float], float], *,
+            supply_short_k: float = 0.0, heating: bool = True, source_out_c: float | None = None,
+            dt: float = 10.0) -> list[Decision]:
+        """Step for ``seconds``; returns the decisions taken meanwhile."""
+        taken: list[Decision] = []
+        end = self.now + seconds
+        while self.now < end - 1e-9:
+            self.now += dt
+            need = required_kw(self.now) if callable(required_kw) else required_kw
+            units = {u: UnitReading(running=on and u not in self.tripped,
+                                    available=u not in self.tripped)
+                     for u, on in self.running.items()}
+            inputs = StagingInputs(self.now, need, 45.0 - supply_short_k, 45.0, heating, units,
+                                   source_out_c)
+            for decision in step(self.table, self.state, inputs, self.params):
+                taken.append(decision)
+                self.decisions.append((self.now, decision))
+                for u in decision.start:
+                    self.running[u] = True
+                    self.starts.setdefault(u, []).append(self.now)
+                for u in decision.stop:
+                    if self.running[u]:
+                        self.stops.setdefault(u, []).append(self.now)
+                    self.running[u] = False
+            for u in self.tripped:
+                self.running[u] = False
+        return taken
+
+    def on(self) -> set[str]:
+        return {u for u, r in self.running.items() if r}
+
+
+def shallow() -> Plant:
+    return Plant(stage_table(site("shallow-field"), G36))
+
+
+# ------------------------------------------------------------------ stage tables
+
+
+def test_shallow_field_stages_big_and_small_units_by_capacity() -> None:
+    table = stage_table(site("shallow-field"), G36)
+    caps = [s.capacity_kw for s in table.stages]
+    # four 4500 kW centrifugals and one 1689 kW screw (003 L152): the small unit fills the gaps
+    assert caps == [0, 1689, 4500, 6189, 9000, 10689, 13500, 15189, 18000, 19689]
+    splr = {s.capacity_kw: s.plr_staging for s in table.stages}
+    assert splr[4500] == 0.9 and splr[9000] == 0.9  # centrifugal only
+    assert splr[1689] == 0.8 and splr[6189] == 0.8  # a screw in the stage: positive displacement
+
+
+def test_equal_capacities_keep_the_more_efficient_combination() -> None:
+    doublet = site("hydrothermal-doublet")
+    rebuilt: list[Equipment] = []
+    for item in doublet.equipment:
+        if isinstance(item, HeatPump) and item.id == "HP3-2":  # a 2000 kW unit, COP 4.6
+            rebuilt.append(item.model_copy(update={"rated_heat_kw": 2000.0}))
+        else:
+            rebuilt.append(item)
+    table = stage_table(doublet.model_copy(update={"equipment": tuple(rebuilt)}), G36)
+    at_2000 = [s for s in table.stages if s.capacity_kw == 2000]
+    assert len(at_2000) == 1
+    used = [k.rating.id for k, n in zip(table.kinds, at_2000[0].counts, strict=True) if n]
+    assert used == ["HP2-1"]  # the COP 5.5 kind, not the 4.6 one
+
+
+# ------------------------------------------------------------------ conditions and timers
+
+
+def test_efficiency_condition_stages_up_after_900_s_above_the_splr() -> None:
+    plant = shallow()
+    plant.run(10, 0.0)
+    assert plant.state.stage == 0
+    # 1689 kW screw stage: SPLR 0.8 → 1351 kW; ask for 1500 kW from stage 0 first
+    assert plant.run(900, 1500.0) == []  # the condition holds from the first average > 0
+    up = plant.run(10, 1500.0)
+    assert [d.condition for d in up] == ["efficiency"]
+    assert plant.state.stage == 1 and plant.on() == {"HP5"}
+    # 1500 kW is 0.89 of the screw stage, above its 0.8: the next stage-up after another 900 s
+    # of minimum stage runtime and condition
+    assert plant.run(890, 1500.0) == []
+    up = plant.run(20, 1500.0)
+    assert [(d.condition, d.stage_to) for d in up] == [("efficiency", 2)]
+    assert plant.on() == {"HP1"}  # the big unit alone: the screw stops (it ran its 600 s)
+
+
+def test_efficiency_condition_needs_the_averaged_requirement() -> None:
+    plant = shallow()
+    plant.run(1000, 1000.0)
+    assert plant.state.stage == 1
+    # a short peak to 3000 kW for 100 s moves the 300 s average, but not for 900 s
+    peak = plant.run(1000, lambda t: 3000.0 if t < 1100 else 1000.0)
+    assert peak == []
+
+
+def test_failsafe_stages_up_when_supply_is_2_5_k_short_for_900_s() -> None:
+    plant = shallow()
+    plant.run(1000, 1000.0)
+    assert plant.state.stage == 1
+    assert plant.run(2000, 1000.0, supply_short_k=2.4) == []
+    assert plant.run(900, 1000.0, supply_short_k=2.6) == []
+    up = plant.run(10, 1000.0, supply_short_k=2.6)
+    assert [d.condition for d in up] == ["failsafe"]
+    assert up[0].values["supply_c"] == pytest.approx(42.4)
+
+
+def test_stage_down_when_the_next_lower_stage_carries_the_load() -> None:
+    plant = shallow()
+    plant.run(4000, 4800.0)
+    # 4500 kW at 4800 kW is 1.07 > 0.9, so 6189 kW (0.78 < 0.8) once the screw has rested
+    assert plant.state.stage == 3
+    # at 4000 kW the 4500 kW stage would run at 0.89 ≥ 0.9 − 0.05: no stage-down
+    assert plant.run(2000, 4000.0) == []
+    # at 3800 kW, 0.84 < 0.85: the 300 s average (30 samples) passes below 0.85 × 4500 kW
+    # with its 27th sample of 3800 kW, 270 s after the drop, and the condition holds 900 s
+    assert plant.run(1160, 3800.0) == []
+    down = plant.run(20, 3800.0)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 2)]
+
+
+def test_no_stage_down_while_the_failsafe_holds() -> None:
+    plant = shallow()
+    plant.run(4000, 4800.0)
+    during = plant.run(2000, 3000.0, supply_short_k=3.0)
+    assert "stage_down" not in [d.condition for d in during]
+    assert plant.run(1200, 3000.0)[-1].condition == "stage_down"  # once the supply recovers
+
+
+def test_minimum_stage_runtime_holds_every_stage_900_s() -> None:
+    plant = shallow()
+    plant.run(19000, lambda t: 19000.0)
+    changes = [t for t, d in plant.decisions
+               if d.stage_from != d.stage_to and d.condition != "waiting"]
+    assert len(changes) >= 5
+    assert all(b - a >= 900 for a, b in itertools.pairwise(changes))
+
+
+# ------------------------------------------------------------------ compressor protection
+
+
+def test_compressor_protection_on_a_fast_cycling_load() -> None:
+    eager = Staging(capacity_average_s=10, efficiency_delay_s=0, failsafe_delay_s=0,
+                    stage_runtime_min_s=0)
+    school = site("deep-borehole-school")
+    plant = Plant(stage_table(school, eager), eager)
+    # a load that comes and goes every 5 minutes for three hours
+    plant.run(3 * 3600, lambda t: 600.0 if int(t // 300) % 2 == 0 else 0.0)
+    starts, stops = plant.starts["HP1"], plant.stops.get("HP1", [])
+    assert len(starts) >= 3
+    for i, t in enumerate(starts):
+        assert sum(1 for s in starts if t - 3600 < s <= t) <= 3, f"start {i}"
+    for on, off in zip(starts, stops, strict=False):
+        assert off - on >= 600  # minimum on
+    for off, on in zip(stops, starts[1:], strict=False):
+        assert on - off >= 1200  # minimum off
+    waits = [d for _, d in plant.decisions if d.condition == "waiting"]
+    assert waits and all("protection" in d.detail or "minimum on" in d.detail for d in waits)
+
+
+def test_a_waiting_stage_change_is_said_once() -> None:
+    eager = Staging(capacity_average_s=10, efficiency_delay_s=0, stage_runtime_min_s=0)
+    plant = Plant(stage_table(site("deep-borehole-school"), eager), eager)
+    plant.run(700, 600.0)
+    plant.run(20, 0.0)
+    assert plant.on() == set()
+    plant.run(600, 600.0)  # 1200 s minimum off: it must wait, and say so once
+    waits = [d for _, d in plant.decisions if d.condition == "waiting"]
+    assert len(waits) == 1 and "HP1" in waits[0].detail
+    assert plant.on() == set()
+    plant.run(700, 600.0)
+    assert plant.on() == {"HP1"}
+
+
+# ------------------------------------------------------------------ availability and rotation
+
+
+def test_a_tripped_unit_is_replaced_at_once_by_one_of_its_kind() -> None:
+    plant = shallow()
+    plant.run(3000, 4200.0)
+    assert plant.state.stage == 2
+    (big,) = plant.on()
+    plant.tripped.add(big)
+    swap = plant.run(10, 4200.0)
+    assert [d.condition for d in swap] == ["unavailable"]
+    assert len(plant.on()) == 1 and big not in plant.on()
+    # the tripped unit alarmed last: it goes to the back of the rotation
+    plant.tripped.clear()
+    bigs = [u.id for u in plant.table.kinds[0].units]
+    assert rotation_order(plant.state, bigs, plant.now, G36)[-1] == big
+
+
+def test_held_out_unit_is_neither_used_nor_commanded() -> None:
+    plant = shallow()
+    hold_out(plant.state, "HP5", True)
+    plant.run(3000, 1200.0)
+    assert "HP5" not in plant.on()
+    assert all("HP5" not in d.start + d.stop for _, d in plant.decisions)
+    assert plant.state.stage > 0
+
+
+def test_rotation_passes_the_lead_after_240_h_of_staging_runtime() -> None:
+    plant = shallow()
+    plant.run(1900, 4000.0)
+    (lead,) = plant.on()
+    assert plant.run(240 * 3600 - 600, 4000.0, dt=60.0) == []
+    plant.run(1200, 4000.0, dt=60.0)
+    rotations = [d for _, d in plant.decisions if d.condition == "rotation"]
+    assert len(rotations) == 1
+    assert rotations[0].stop == (lead,) and lead not in plant.on()
+    assert len(plant.on()) == 1
+    assert plant.state.units[lead].lifetime_runtime_s == pytest.approx(
+        plant.state.units[lead].staging_runtime_s)
+
+
+def test_source_below_its_protective_limit_blocks_stage_up_and_stages_down() -> None:
+    plant = shallow()
+    plant.run(4000, 4800.0)
+    stage = plant.state.stage
+    down = plant.run(1000, 9000.0, source_out_c=3.5)
+    assert [d.condition for d in down] == ["source_protection"]
+    assert plant.state.stage == stage - 1
+
+
+def test_plant_off_stops_every_unit_after_its_minimum_on_time() -> None:
+    plant = shallow()
+    plant.run(910, 1500.0)
+    assert plant.on() == {"HP5"}
+    plant.run(100, 1500.0, heating=False)  # started 100 s ago: it must run its 600 s
+    assert plant.on() == {"HP5"}
+    plant.run(600, 1500.0, heating=False)
+    assert plant.on() == set()
+
+
+def test_takeover_adopts_what_runs_without_a_bump() -> None:
+    plant = shallow()
+    plant.running.update({"HP1": True, "HP5": True})
+    assert plant.run(300, 5500.0) == []
+    assert plant.state.stage == 3 and plant.on() == {"HP1", "HP5"}
+
+
+def test_state_survives_a_json_round_trip() -> None:
+    plant = shallow()
+    plant.run(4000, 4800.0)
+    text = json.dumps(plant.state.to_json())
+    again = StagingState.from_json(json.loads(text))
+    assert again == plant.state
