@@ -19,6 +19,7 @@ import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -255,3 +256,64 @@ def test_wan_blip_leaves_the_station_alive(plant: Plant, blip: str) -> None:
     if not retained_liveness(plant.broker.port, STATION):
         problems.append("the retained birth and death say the station is dead")
     verdict(problems + plant.finish())
+
+
+def _frozen(pids: list[int], seconds: float) -> None:
+    """SIGSTOP every process in ``pids`` for ``seconds``, then SIGCONT them all."""
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def _cluster_pids(plant: Plant) -> list[int]:
+    """The postmaster and every process it started (backends, writers, WAL)."""
+    postmaster = int((plant.cluster.data_dir / "postmaster.pid").read_text().split()[0])
+    children = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()
+                and _parent_pid(entry) == postmaster]
+    return [postmaster, *children]
+
+
+def _parent_pid(entry: Path) -> int | None:
+    try:
+        # the command name in field 2 may hold spaces; the parent pid follows its ')'
+        return int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+FROZEN_S = 20.0
+"""Longer than 1.5 × the 10 s keepalive: the broker gives up on a frozen client."""
+
+
+def test_historian_frozen_beyond_the_keepalive(plant: Plant) -> None:
+    steady(plant)
+    historian = plant.historians["historian-1"]
+    assert historian.process is not None
+    _frozen([historian.process.pid], FROZEN_S)
+    plant.wait_stored(STEADY, timeout=60)
+    verdict(plant.finish())
+
+
+def test_gateway_frozen_beyond_the_keepalive(plant: Plant) -> None:
+    steady(plant)
+    assert plant.gateway is not None
+    _frozen([plant.gateway.process.pid], FROZEN_S)
+    # the broker published the frozen connection's will; the thawed gateway is born again
+    plant.wait_births(2, timeout=45)
+    plant.wait_stored(STEADY, timeout=60)
+    problems = [f"open after the thaw: {row}" for row in plant.open_outages()]
+    if not retained_liveness(plant.broker.port, STATION):
+        problems.append("the retained birth and death say the station is dead")
+    verdict(problems + plant.finish())
+
+
+def test_postgresql_frozen(plant: Plant) -> None:
+    steady(plant)
+    _frozen(_cluster_pids(plant), FROZEN_S)
+    plant.wait_stored(STEADY, timeout=60)
+    verdict(plant.finish())
