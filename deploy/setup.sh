@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(python3 python3-venv python3-dev gcc make mosquitto mosquitto-clients mbpoll
-                 postgresql-15 postgresql-server-dev-15 poppler-utils)
+                 postgresql-15 postgresql-server-dev-15 poppler-utils
+                 # the web UI's browser tests drive Debian's Chromium through Playwright
+                 chromium)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -20,6 +22,9 @@ fi
 
 # Debian's postgresql package starts a cluster on 5432; the project never uses it and runs its
 # own private clusters, so nothing here depends on what else runs on the machine.
+
+# Playwright drives /usr/bin/chromium from Debian; it must never fetch a browser of its own
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 PYTHON=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "pki": ("geoscada.pki", "private CA, broker identities and ACL, command signers"),
     "command": ("geoscada.command", "sign a command, send it to a gateway, print the ack"),
     "report": ("report.cli", "regulator reports: reinjection, energy/carbon, platform export"),
+    "ui": ("ui.cli", "serve the operator web interface; add its users"),
 }
 
 

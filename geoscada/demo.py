@@ -18,6 +18,7 @@ import hashlib
 import json
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -47,6 +48,9 @@ log = logging.getLogger("geoscada.demo")
 DEFAULT_SITES = ("sites/hydrothermal-doublet.yaml", "sites/deep-borehole-school.yaml",
                  "sites/shallow-field.yaml")
 RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+DEMO_USERS = (("operator", "operator"), ("engineer", "engineer"), ("admin", "admin"),
+              ("regulator", "regulator"))
+"""Demo accounts (name, role); the regulator sees the first station only."""
 
 
 @dataclass
@@ -144,6 +148,38 @@ def trust_simulator(site: Site, endpoints: dict[str, str], certificates: Path,
             trusted.write_bytes(offered.read_bytes())
 
 
+def write_ui_config(directory: Path, *, sites: Sequence[str], stations: Sequence[str],
+                    broker: str, pki: Pki, dsn: str, port: int) -> tuple[Path, dict[str, str]]:
+    """The UI's settings, its own session secret and the demo users with fresh random
+    passwords, all under ``directory`` (secrets 0600); return (settings file, credentials)."""
+    from ui.auth import Role, User, hash_password, write_users
+
+    directory.mkdir(parents=True, exist_ok=True)
+    secret = directory / "session-secret"
+    if not secret.exists():
+        write_private(secret, secrets.token_hex(32).encode())
+    credentials = {name: secrets.token_urlsafe(12) for name, _ in DEMO_USERS}
+    write_users(directory / "users.yaml", [
+        User(name, Role(role), hash_password(credentials[name]),
+             frozenset(stations[:1]) if role == "regulator" else None)
+        for name, role in DEMO_USERS])
+    write_private(directory / "credentials",
+                  "".join(f"{name} {password}\n" for name, password in credentials.items())
+                  .encode())
+    settings = {
+        "sites": [str(Path(path).resolve()) for path in sites],
+        "users_file": "users.yaml", "audit_log": "audit.jsonl",
+        "session_secret_file": "session-secret",
+        "broker": {"url": broker, "username": "ui", "password_file": str(pki.password("ui")),
+                   "tls_ca": str(pki.ca_cert), "tls_cert": str(pki.cert("ui")),
+                   "tls_key": str(pki.key("ui"))},
+        "database": dsn, "listen_host": "127.0.0.1", "listen_port": port,
+    }
+    path = directory / "ui.yaml"
+    path.write_text("# written by geoscada demo\n" + yaml.safe_dump(settings, sort_keys=False))
+    return path, credentials
+
+
 def _postgres_can_reach(directory: Path) -> bool:
     probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(directory)],
                            capture_output=True, check=False)
@@ -180,8 +216,15 @@ def _wait_for_file(path: Path, child: Child, timeout_s: float) -> None:
 
 
 def _note(sites: Sequence[Site], *, endpoints: dict[str, dict[str, str]], broker: str, dsn: str,
-          control_port: int, workdir: Path, pki: Pki, clients: Path, database: Path) -> str:
-    lines = ["", "GeoSCADA demo is running. What to look at:", ""]
+          control_port: int, workdir: Path, pki: Pki, clients: Path, database: Path,
+          ui_port: int, credentials: dict[str, str]) -> str:
+    lines = ["", "GeoSCADA demo is running. What to look at:", "",
+             f"  Web UI: http://127.0.0.1:{ui_port}/   users (also in {workdir}/ui/credentials):"]
+    roles = dict(DEMO_USERS)
+    lines += [f"    {name:<10} {password}   ({roles[name]}"
+              f"{', ' + sites[0].station.id + ' only' if roles[name] == 'regulator' else ''})"
+              for name, password in credentials.items()]
+    lines.append("")
     for site in sites:
         lines.append(f"  station {site.station.id} ({site.station.name})")
         for device, endpoint in endpoints.get(site.station.id, {}).items():
@@ -228,6 +271,7 @@ def main(argv: Sequence[str]) -> int:
                         help="first station's Modbus port; station i gets this + i")
     parser.add_argument("--opcua-port", type=int, default=14840,
                         help="first station's OPC UA port; station i gets this + i")
+    parser.add_argument("--ui-port", type=int, default=18480)
     parser.add_argument("--duration", type=float, default=0.0,
                         help="stop by itself after this many seconds (0: run until Ctrl-C)")
     args = parser.parse_args(argv)
@@ -301,12 +345,19 @@ def main(argv: Sequence[str]) -> int:
             "--broker", broker.url, "--db", dsn, "--state-dir", str(workdir / "controller"),
             *broker_args(pki, "controller"),
         ], workdir / "logs" / "controller.log"))
+        ui_port = port_or_free(args.ui_port)
+        ui_config, credentials = write_ui_config(
+            workdir / "ui", sites=args.sites, stations=stations, broker=broker.url, pki=pki,
+            dsn=dsn, port=ui_port)
+        children.append(Child("ui", [*_geoscada(), "ui", "serve", "--config", str(ui_config)],
+                              workdir / "logs" / "ui.log"))
         for child in children[1:]:
             child.start()
         clients = write_client_options(pki, "regulator", broker.port)
         print(_note(sites, endpoints=endpoints, broker=broker.url, dsn=dsn,
                     control_port=control_port, workdir=workdir, pki=pki, clients=clients,
-                    database=database.workdir), flush=True)
+                    database=database.workdir, ui_port=ui_port, credentials=credentials),
+              flush=True)
         _supervise(children, args.duration, lambda: stopping)
     except ServiceError as exc:
         print(f"error: {exc}", file=sys.stderr)
