@@ -3,19 +3,25 @@
 An action names the station, the alarm, what to do and the user doing it; the engine's own
 checks (a named user, a reason for a shelf, its time limit, what each state allows) refuse the
 rest with a message saying why. Requests arrive as JSON files in the controller's state
-directory (``inbox/``, written by ``geoscada alarms ack|shelve|...``); the answer is written
-beside them.
+directory (``inbox/``, written by :func:`submit` for ``geoscada alarms ack|shelve|...`` and
+the operator UI); the answer is written beside them.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from datetime import datetime
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from controller import alarms
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus
+
+INBOX = "inbox"
+"""The state directory's folder where a running controller picks up operator actions."""
 
 Verb = Literal["ack", "reset", "shelve", "unshelve", "comment", "remove", "restore"]
 
@@ -56,3 +62,29 @@ def apply(action: AlarmAction, spec: AlarmSpec, status: AlarmStatus, now: dateti
     if verb == "remove":
         return alarms.remove_from_service(status, user, text, now)
     return alarms.return_to_service(status, user, now, text)
+
+
+class NoAnswerError(RuntimeError):
+    """No controller took an action within the time allowed (the request is withdrawn)."""
+
+
+def submit(state_dir: Path, action: AlarmAction, timeout_s: float) -> dict[str, Any]:
+    """Hand an action to the controller running on ``state_dir`` and return its answer
+    (``ok``, then ``state`` or ``error``); raise NoAnswerError or FileNotFoundError."""
+    inbox = state_dir / INBOX
+    if not inbox.is_dir():
+        raise FileNotFoundError(f"{inbox} is not a controller's inbox")
+    request = inbox / f"{action.id}.json"
+    temporary = inbox / f".{action.id}.tmp"
+    temporary.write_text(action.model_dump_json(), encoding="utf-8")
+    temporary.replace(request)
+    answer_path = inbox / f"{action.id}.result.json"
+    deadline = time.monotonic() + timeout_s
+    while not answer_path.exists():
+        if time.monotonic() > deadline:
+            request.unlink(missing_ok=True)
+            raise NoAnswerError(f"no controller answered within {timeout_s:g} s")
+        time.sleep(0.05)
+    answer: dict[str, Any] = json.loads(answer_path.read_text(encoding="utf-8"))
+    answer_path.unlink(missing_ok=True)
+    return answer

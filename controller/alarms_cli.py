@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -19,10 +18,9 @@ from pathlib import Path
 
 import psycopg
 
-from controller.actions import AlarmAction
+from controller.actions import AlarmAction, NoAnswerError, submit
 from controller.journal import ATTENTION, read_journal, summaries
 from controller.kpi import Thresholds, alarm_kpis
-from controller.service import INBOX
 from plant.contract import utc_now
 
 VERBS = ("ack", "reset", "shelve", "unshelve", "comment", "remove", "restore")
@@ -102,24 +100,14 @@ def _act(args: argparse.Namespace) -> int:
     action = AlarmAction(id=uuid.uuid4().hex, station=args.station, alarm=args.alarm,
                          action=args.command, user=args.user, text=args.text,
                          duration_s=getattr(args, "duration", None))
-    inbox = args.state_dir / INBOX
-    if not inbox.is_dir():
-        print(f"geoscada alarms: {inbox} is not a controller's inbox", file=sys.stderr)
+    try:
+        answer = submit(args.state_dir, action, args.timeout)
+    except FileNotFoundError as error:
+        print(f"geoscada alarms: {error}", file=sys.stderr)
         return 2
-    temporary = inbox / f".{action.id}.tmp"
-    temporary.write_text(action.model_dump_json(), encoding="utf-8")
-    temporary.replace(inbox / f"{action.id}.json")
-    answer_path = inbox / f"{action.id}.result.json"
-    deadline = time.monotonic() + args.timeout
-    while not answer_path.exists():
-        if time.monotonic() > deadline:
-            (inbox / f"{action.id}.json").unlink(missing_ok=True)
-            print(f"geoscada alarms: no controller answered within {args.timeout:g} s",
-                  file=sys.stderr)
-            return 1
-        time.sleep(0.1)
-    answer = json.loads(answer_path.read_text(encoding="utf-8"))
-    answer_path.unlink(missing_ok=True)
+    except NoAnswerError as error:
+        print(f"geoscada alarms: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(answer))
     return 0 if answer.get("ok") else 1
 

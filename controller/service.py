@@ -34,7 +34,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ValidationError
 
 from controller import alarms, history
-from controller.actions import AlarmAction, apply
+from controller.actions import INBOX, AlarmAction, apply
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus, Observation
 from controller.feed import StationFeed, holds_for_s
 from controller.rules import (
@@ -65,7 +65,6 @@ from runtime.mqtt import BrokerSettings, delivered, new_client
 
 log = logging.getLogger(__name__)
 
-INBOX = "inbox"
 HISTORY_STALE_S = 180.0
 """A windowed rule's observation older than this (the worker refreshes each within 60 s) is
 not used: the alarm freezes and says why."""
