@@ -19,6 +19,19 @@ ATTENTION = frozenset({State.UNACKNOWLEDGED, State.ACKNOWLEDGED, State.RTN_UNACK
 """States that want an operator: active, or returned but not yet acknowledged or reset."""
 
 
+def _decode(found: Iterable[tuple[Any, ...]]) -> tuple[list[AlarmRecord], list[str]]:
+    rows: list[AlarmRecord] = []
+    refused: list[str] = []
+    for sid, event_id, moment, source, data in found:
+        try:
+            event = Event(station=sid, id=event_id, t=moment, kind="alarm",
+                          source=source or "unknown", data=data if isinstance(data, dict) else {})
+            rows.append(record_from_event(event))
+        except (AlarmError, ValueError) as error:
+            refused.append(f"{sid}/{event_id}: {error}")
+    return rows, refused
+
+
 def read_journal(conn: Connection, *, station: str | None = None,
                  until: datetime | None = None) -> tuple[list[AlarmRecord], list[str]]:
     """Every alarm row stored (of one station, before ``until``), and the refused ones by id."""
@@ -31,17 +44,22 @@ def read_journal(conn: Connection, *, station: str | None = None,
     if until is not None:
         query += " AND time < %s"
         params.append(until)
-    rows: list[AlarmRecord] = []
-    refused: list[str] = []
-    for sid, event_id, moment, source, data in conn.execute(query.encode(), params):
-        try:
-            event = Event(station=sid, id=event_id, t=moment, kind="alarm",
-                          source=source or "unknown", data=data if isinstance(data, dict) else {})
-            rows.append(record_from_event(event))
-        except (AlarmError, ValueError) as error:
-            refused.append(f"{sid}/{event_id}: {error}")
+    rows, refused = _decode(conn.execute(query.encode(), params))
     rows.sort(key=lambda r: (r.station, r.alarm, r.seq))
     return rows, refused
+
+
+def read_journal_after(conn: Connection, after: int
+                       ) -> tuple[list[AlarmRecord], list[str], int]:
+    """The alarm rows the historian stored after row ``after`` of its events table, the refused
+    ones by id, and the last row number read (to follow the journal as it grows)."""
+    found = conn.execute(
+        "SELECT id, station, event_id, time, source, data FROM events"
+        " WHERE kind = 'alarm' AND event_id IS NOT NULL AND id > %s ORDER BY id", (after,)
+    ).fetchall()
+    last = max((int(row[0]) for row in found), default=after)  # type: ignore[call-overload]
+    rows, refused = _decode(row[1:] for row in found)
+    return rows, refused, last
 
 
 class AlarmSummary(BaseModel):

@@ -232,26 +232,9 @@ def check_command(command: Command, point: Point | None, now: datetime,
         raise refuse(Refusal.NOT_WRITABLE, f"point {point.id} is not writable")
     if now >= command.expires:
         raise refuse(Refusal.EXPIRED, f"expired at {command.expires.isoformat()}")
-    value = command.value
-    if point.dtype == "bool":
-        if not isinstance(value, bool):
-            raise refuse(Refusal.WRONG_TYPE, f"point {point.id} takes true or false")
-        return
-    if isinstance(value, bool):
-        raise refuse(Refusal.WRONG_TYPE, f"point {point.id} takes a number, not a boolean")
-    if point.dtype == "int" and float(value) != round(value):
-        raise refuse(Refusal.WRONG_TYPE, f"point {point.id} takes an integer")
-    limits = point.limits
-    assert limits is not None  # the site schema requires limits on writable numeric points
-    if not limits.min <= value <= limits.max:
-        raise refuse(Refusal.OUT_OF_LIMITS, f"{value} outside limits {limits.min}..{limits.max}")
-    if limits.max_step is not None:
-        if current is None or isinstance(current, bool):
-            raise refuse(Refusal.STEP_TOO_LARGE,
-                         f"no current value to check max_step {limits.max_step} against")
-        if abs(value - current) > limits.max_step:
-            raise refuse(Refusal.STEP_TOO_LARGE, f"change {current} -> {value} exceeds "
-                                                 f"max_step {limits.max_step}")
+    refusal = point.write_refusal(command.value, current)
+    if refusal is not None:
+        raise refuse(Refusal(refusal[0]), refusal[1])
 
 
 def readback_tolerance(point: Point, value: float) -> float:

@@ -56,10 +56,12 @@ def signer_role(pki: Pki, signer: str) -> str:
     return str(roles[0])
 
 
-def build(pki: Pki, signer: str, station_point_value: tuple[str, str, str],
-          lifetime_s: float, role: str | None = None) -> tuple[str, Command]:
-    """The topic and the signed command; raise ValueError naming what is wrong."""
-    station, point, text = station_point_value
+def sign(pki: Pki, signer: str, target: tuple[str, str, bool | int | float], *,
+         lifetime_s: float, origin: str, role: str | None = None, id_prefix: str = "cli"
+         ) -> tuple[str, Command]:
+    """The topic and the command to write ``target`` (station, point, value), signed by a signer
+    key of the PKI directory; raise ValueError naming what is wrong."""
+    station, point, value = target
     key_path = pki.signer(signer)
     try:
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
@@ -69,10 +71,18 @@ def build(pki: Pki, signer: str, station_point_value: tuple[str, str, str],
         raise ValueError(f"signer key {key_path} is not an Ed25519 key")
     issued = utc_now()
     command = sign_command(key, signer, role or signer_role(pki, signer),
-                           id=f"cli-{uuid.uuid4().hex[:16]}", point=point,
-                           value=parse_value(text), origin=f"geoscada command ({signer})",
-                           issued=issued, expires=issued + timedelta(seconds=lifetime_s))
+                           id=f"{id_prefix}-{uuid.uuid4().hex[:16]}", point=point, value=value,
+                           origin=origin, issued=issued,
+                           expires=issued + timedelta(seconds=lifetime_s))
     return topic(station, Topic.CMD), command
+
+
+def build(pki: Pki, signer: str, station_point_value: tuple[str, str, str],
+          lifetime_s: float, role: str | None = None) -> tuple[str, Command]:
+    """The topic and the signed command; raise ValueError naming what is wrong."""
+    station, point, text = station_point_value
+    return sign(pki, signer, (station, point, parse_value(text)), lifetime_s=lifetime_s,
+                origin=f"geoscada command ({signer})", role=role)
 
 
 def main(argv: Sequence[str]) -> int:

@@ -636,6 +636,33 @@ class Point(_Frozen):
             raise ValueError("limits given on a point that is not writable")
         return self
 
+    def write_refusal(self, value: float | int | bool, current: float | int | bool | None
+                      ) -> tuple[str, str] | None:
+        """Why this point may not take ``value`` from ``current`` as (code, detail): codes
+        ``not_writable``, ``wrong_type``, ``out_of_limits``, ``step_too_large``; None if it may."""
+        if not self.writable:
+            return "not_writable", f"point {self.id} is not writable"
+        if self.dtype == "bool":
+            if not isinstance(value, bool):
+                return "wrong_type", f"point {self.id} takes true or false"
+            return None
+        if isinstance(value, bool):
+            return "wrong_type", f"point {self.id} takes a number, not a boolean"
+        if self.dtype == "int" and float(value) != round(value):
+            return "wrong_type", f"point {self.id} takes an integer"
+        limits = self.limits
+        assert limits is not None  # the schema requires limits on writable numeric points
+        if not limits.min <= value <= limits.max:
+            return "out_of_limits", f"{value} outside limits {limits.min}..{limits.max}"
+        if limits.max_step is not None:
+            if current is None or isinstance(current, bool):
+                return ("step_too_large",
+                        f"no current value to check max_step {limits.max_step} against")
+            if abs(value - current) > limits.max_step:
+                return ("step_too_large",
+                        f"change {current} -> {value} exceeds max_step {limits.max_step}")
+        return None
+
     def _check_writable(self) -> None:
         if self.measurand not in COMMANDS:
             raise ValueError(
