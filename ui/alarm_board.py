@@ -124,17 +124,25 @@ class AlarmFilter:
 
 
 def table(items: Sequence[AlarmSummary], chosen: AlarmFilter) -> list[AlarmSummary]:
-    """The alarms the filter admits: unacknowledged first, then by priority, newest first."""
+    """The alarms the filter admits: unacknowledged, then standing, hidden and normal ones;
+    each by priority, newest first."""
     rank = {priority: index for index, priority in enumerate(PRIORITIES)}
+
+    def group(item: AlarmSummary) -> int:
+        if item.state in UNACKNOWLEDGED:
+            return 0
+        if item.state in ATTENTION:
+            return 1
+        return 2 if item.state in HIDDEN else 3
+
     shown = [item for item in items if chosen.admits(item)]
     shown.sort(key=lambda i: -(i.raised or i.changed).timestamp())
-    shown.sort(key=lambda i: (i.state not in UNACKNOWLEDGED, i.state in HIDDEN,
-                              rank.get(i.priority, len(rank))))
+    shown.sort(key=lambda i: (group(i), rank.get(i.priority, len(rank))))
     return shown
 
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*(h|hours?|m|min|minutes?|s|sec|seconds?)?\s*",
-                       re.IGNORECASE)
+_DURATION = re.compile(
+    r"(\d+(?:\.\d+)?)\s*(hours?|h|minutes?|min|m|seconds?|sec|s)?(?![a-z])\s*", re.IGNORECASE)
 _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0}
 
 

@@ -1,0 +1,72 @@
+"""What the command screen checks before signing, against the school's site file."""
+
+from __future__ import annotations
+
+import pytest
+
+from plant.site import load_site
+from ui.command_form import (
+    CommandRequestError,
+    checked_value,
+    command_points,
+    confirmation,
+    confirmed,
+)
+
+SITE = load_site("sites/deep-borehole-school.yaml")
+KEY = b"k" * 32
+
+
+def test_the_form_lists_every_writable_point_with_the_site_files_limits():
+    points = {p.id: p for p in command_points(SITE)}
+    assert set(points) == {p.id for p in SITE.points if p.writable}
+    setpoint = points["HP1.supply_temp_setpoint"]
+    assert (setpoint.minimum, setpoint.maximum, setpoint.max_step) == (50, 65, 2)
+    assert setpoint.limits_text == "50 … 65 degC, at most 2 per change"
+    assert points["HP1.run_command"].limits_text == "on / off"
+
+
+@pytest.mark.parametrize(("point", "text", "current", "value"), [
+    ("HP1.supply_temp_setpoint", "56", 55.0, 56.0),
+    ("HP1.supply_temp_setpoint", " 54.5 ", 55.0, 54.5),
+    ("HP1.run_command", "on", False, True),
+    ("HP1.run_command", "off", True, False),
+])
+def test_values_within_the_limits_pass(point: str, text: str, current: object, value: object):
+    assert checked_value(SITE, point, text, current)[1] == value  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("point", "text", "current", "why"), [
+    ("HP1.supply_temp_setpoint", "70", 64.0, "outside limits 50.0..65.0"),
+    ("HP1.supply_temp_setpoint", "49", 50.0, "outside limits"),
+    ("HP1.supply_temp_setpoint", "60", 55.0, "exceeds max_step 2"),
+    ("HP1.supply_temp_setpoint", "56", None, "no current value"),
+    ("HP1.supply_temp_setpoint", "warm", 55.0, "takes a number"),
+    ("HP1.supply_temp_setpoint", "nan", 55.0, "finite number"),
+    ("HP1.supply_temp_setpoint", "on", 55.0, "takes a number"),
+    ("HP1.run_command", "2", True, "takes on or off"),
+])
+def test_values_the_gateway_would_refuse_are_refused_here(point: str, text: str,
+                                                          current: object, why: str):
+    with pytest.raises(CommandRequestError, match=why):
+        checked_value(SITE, point, text, current)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("point", ["HP1.cop", "HP9.run_command"])
+def test_a_point_that_is_not_writable_or_not_there_is_unknown(point: str):
+    with pytest.raises(KeyError):
+        checked_value(SITE, point, "1", None)
+
+
+def test_a_confirmation_covers_exactly_the_confirmed_command_until_it_expires():
+    token = confirmation(KEY, "olga", "school", "HP1.supply_temp_setpoint", 56.0, 1000)
+    assert confirmed(KEY, token, "olga", "school", "HP1.supply_temp_setpoint", 56.0, 999.0)
+    assert not confirmed(KEY, token, "olga", "school", "HP1.supply_temp_setpoint", 56.0, 1001.0)
+    assert not confirmed(KEY, token, "olga", "school", "HP1.supply_temp_setpoint", 57.0, 999.0)
+    assert not confirmed(KEY, token, "ivan", "school", "HP1.supply_temp_setpoint", 56.0, 999.0)
+    assert not confirmed(KEY, token, "olga", "school", "HP2.supply_temp_setpoint", 56.0, 999.0)
+    assert not confirmed(b"x" * 32, token, "olga", "school", "HP1.supply_temp_setpoint", 56.0,
+                         999.0)
+    assert not confirmed(KEY, "", "olga", "school", "HP1.supply_temp_setpoint", 56.0, 999.0)
+    assert not confirmed(KEY, "2000." + token.split(".")[1], "olga", "school",
+                         "HP1.supply_temp_setpoint", 56.0, 999.0)
