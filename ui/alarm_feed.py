@@ -103,7 +103,7 @@ class AlarmJournal:
                 self._conn = None
 
 
-def act(state_dir: Path | None, station: str, alarm: str, verb: Verb, user: str, text: str,
+def act(state_dir: Path | None, station: str, alarm: str, verb: Verb, *, user: str, text: str,
         duration_s: float | None) -> dict[str, Any]:
     """Hand an operator action to the controller and return its answer; raise NoAnswerError
     or FileNotFoundError when no controller takes it."""

@@ -94,19 +94,20 @@ def checked_value(site: Site, point_id: str, text: str,
     return point, value
 
 
-def confirmation(key: bytes, user: str, station: str, point: str, value: bool | int | float,
-                 expires: int) -> str:
+def confirmation(key: bytes, *, user: str, station: str, point: str,
+                 value: bool | int | float, expires: int) -> str:
     """The token a confirmation page carries: this user confirmed this value for this point,
     valid until ``expires`` (epoch seconds)."""
     message = f"{user}\0{station}\0{point}\0{value!r}\0{expires}".encode()
     return f"{expires}.{hmac.new(key, message, hashlib.sha256).hexdigest()}"
 
 
-def confirmed(key: bytes, token: str, user: str, station: str, point: str,
+def confirmed(key: bytes, token: str, *, user: str, station: str, point: str,
               value: bool | int | float, now: float) -> bool:
     """Whether ``token`` confirms exactly this command and has not expired."""
     expires_text, dot, _ = token.partition(".")
     if not dot or not expires_text.isdigit() or int(expires_text) < now:
         return False
-    expected = confirmation(key, user, station, point, value, int(expires_text))
+    expected = confirmation(key, user=user, station=station, point=point, value=value,
+                            expires=int(expires_text))
     return hmac.compare_digest(token, expected)

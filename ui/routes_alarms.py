@@ -65,7 +65,7 @@ def _filter(station: str | None, priority: str | None, state: str | None, q: str
 
 @router.get("/alarms")
 def alarm_summary(
-    request: Request, user: Annotated[User, Depends(require("view"))],
+    request: Request, *, user: Annotated[User, Depends(require("view"))],
     station: Annotated[str | None, Query(max_length=96)] = None,
     priority: Annotated[str | None, Query(max_length=16)] = None,
     state: Annotated[str | None, Query(max_length=32)] = None,
@@ -86,7 +86,7 @@ def alarm_summary(
 
 @router.post("/alarms/{station}/{alarm}/{verb}", dependencies=[Depends(check_csrf)])
 def alarm_action(
-    request: Request, station: str, alarm: str, verb: str,
+    request: Request, station: str, alarm: str, verb: str, *,
     text: Annotated[str, Form(max_length=200)] = "",
     duration: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
@@ -113,7 +113,7 @@ def alarm_action(
     chosen_verb: Verb = verb  # type: ignore[assignment]
     try:
         answer = act(context(request).settings.controller_state_dir, station, alarm,
-                     chosen_verb, user.name, text.strip(), duration_s)
+                     chosen_verb, user=user.name, text=text.strip(), duration_s=duration_s)
     except (NoAnswerError, FileNotFoundError) as error:
         audit(request, f"alarm_{verb}", "failed", user=user, target=target, reason=str(error))
         raise HTTPException(503, f"the controller did not take it: {error}") from None

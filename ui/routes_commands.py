@@ -25,6 +25,7 @@ from ui.context import UiContext, context
 from ui.pages import render
 
 router = APIRouter()
+NAV = [("Commands", "/commands", "command")]
 CONFIRM_S = 120
 """How long a confirmation page stays valid."""
 _making = threading.Lock()
@@ -107,7 +108,8 @@ def command_confirm(request: Request, station: str,
     ctx = context(request)
     site, checked = _checked(request, user, station, point, value)
     expires = int(ctx.clock()) + CONFIRM_S
-    token = confirmation(_key(ctx), user.name, station, point, checked, expires)
+    token = confirmation(_key(ctx), user=user.name, station=station, point=point,
+                         value=checked, expires=expires)
     audit(request, "command_confirm", "asked", user=user, target=f"{station}/{point}",
           value=checked)
     target = next(p for p in command_points(site) if p.id == point)
@@ -117,7 +119,7 @@ def command_confirm(request: Request, station: str,
 
 
 @router.post("/stations/{station}/commands/send", dependencies=[Depends(check_csrf)])
-def command_send(request: Request, station: str,
+def command_send(request: Request, station: str, *,
                  user: Annotated[User, Depends(require("command"))],
                  point: Annotated[str, Form(max_length=96)],
                  value: Annotated[str, Form(max_length=32)],
@@ -126,8 +128,8 @@ def command_send(request: Request, station: str,
     ctx = context(request)
     _, checked = _checked(request, user, station, point, value)
     target = f"{station}/{point}"
-    if not confirmed(_key(ctx), confirmation_token, user.name, station, point, checked,
-                     ctx.clock()):
+    if not confirmed(_key(ctx), confirmation_token, user=user.name, station=station,
+                     point=point, value=checked, now=ctx.clock()):
         audit(request, "command_send", "refused", user=user, target=target, value=checked,
               reason="not confirmed")
         raise HTTPException(400, "the command was not confirmed (or the confirmation "
@@ -157,3 +159,10 @@ def command_result(request: Request, station: str, command_id: str,
     if "text/html" not in request.headers.get("accept", ""):
         return JSONResponse(view)
     return render(request, "command_result.html", station=station, sent=view)
+
+
+@router.get("/commands")
+def commands_index(request: Request,
+                   user: Annotated[User, Depends(require("command"))]) -> Response:
+    """The stations to choose from."""
+    return render(request, "station_index.html", title="Commands", sub="commands")

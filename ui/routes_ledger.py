@@ -16,6 +16,7 @@ from ui.context import context
 from ui.pages import render
 
 router = APIRouter()
+NAV = [("Gap ledger", "/ledger", "view")]
 LONGEST_DAYS = 366
 """The longest period the ledger page answers (a year of days)."""
 SHOWN_POINTS = 40
@@ -34,9 +35,10 @@ def station_ledger(request: Request, station: str,
     try:
         with connect(ctx.settings) as conn:
             entries = gaps(conn, station, start, end)
-            periods = coverage(conn, station, start, end, by=Period.DAY, at=end)
-    except QueryError as error:
-        raise HTTPException(404, str(error)) from None
+            try:
+                periods = coverage(conn, station, start, end, by=Period.DAY, at=end)
+            except QueryError:  # the historian has not heard of the station yet
+                periods = []
     except (HistorianUnavailableError, psycopg.Error) as error:
         raise HTTPException(503, str(error)) from None
     rows = [{
@@ -65,3 +67,9 @@ def _json(value: Any) -> Any:
     if hasattr(value, "__dataclass_fields__"):
         return _json(value.__dict__)
     return value
+
+
+@router.get("/ledger")
+def ledger_index(request: Request, user: Annotated[User, Depends(require("view"))]) -> Response:
+    """The stations to choose from."""
+    return render(request, "station_index.html", title="Gap ledger and coverage", sub="ledger")

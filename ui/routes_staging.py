@@ -14,6 +14,7 @@ from ui.context import context
 from ui.pages import render
 
 router = APIRouter()
+NAV = [("Staging", "/staging", "view")]
 SHOWN_FIRST = ("run_state", "run_command", "fault", "load", "heat_power", "electric_power",
                "cop", "supply_temp_setpoint")
 """Measurands shown first for every unit, in this order; its other points follow."""
@@ -37,3 +38,9 @@ def station_staging(request: Request, station: str,
     site = context(request).sites[station]
     return render(request, "staging.html", station=station, site=site, units=units(site),
                   page_stations=[station])
+
+
+@router.get("/staging")
+def staging_index(request: Request, user: Annotated[User, Depends(require("view"))]) -> Response:
+    """The stations to choose from."""
+    return render(request, "station_index.html", title="Staging", sub="staging")

@@ -17,7 +17,7 @@ def row(alarm: str, seq: int, trigger: Trigger, before: State, after: State, *,
         priority: Priority = Priority.HIGH, station: str = "doublet", minute: int = 0,
         user: str = "", text: str = "", active: bool = True) -> AlarmRecord:
     return AlarmRecord(station=station, alarm=alarm, seq=seq, t=T0 + timedelta(minutes=minute),
-                       equipment=alarm.split(".")[0], rule="equipment_fault", priority=priority,
+                       equipment=alarm.partition(".")[0], rule="equipment_fault", priority=priority,
                        position=station, trigger=trigger, from_state=before, to_state=after,
                        active=active, unsafe=False, user=user, text=text,
                        title=f"{alarm} title")
@@ -29,7 +29,7 @@ SHELVE = (Trigger.SHELVE, S.ACKNOWLEDGED, S.SHELVED)
 EXPIRE = (Trigger.EXPIRE_ACTIVE, S.SHELVED, S.UNACKNOWLEDGED)
 
 
-def test_the_horn_sounds_for_an_unacknowledged_high_alarm_stops_at_ack_and_sounds_for_the_next():
+def test_the_horn_sounds_for_an_unacknowledged_high_alarm_stops_at_ack_and_sounds_for_the_next() -> None:
     board = AlarmBoard()
     board.add([row("HP1.fault", 1, *RAISE)])
     first = banner(board.summaries())
@@ -48,7 +48,7 @@ def test_the_horn_sounds_for_an_unacknowledged_high_alarm_stops_at_ack_and_sound
     assert back.horn == ["doublet/HP1.fault@2026-01-10T08:03:00+00:00"]
 
 
-def test_medium_and_low_alarms_are_counted_but_never_sound():
+def test_medium_and_low_alarms_are_counted_but_never_sound() -> None:
     board = AlarmBoard()
     board.add([row("F1.filter_dp", 1, *RAISE, priority=Priority.LOW),
                row("NET.makeup_share", 1, *RAISE, priority=Priority.MEDIUM)])
@@ -57,7 +57,7 @@ def test_medium_and_low_alarms_are_counted_but_never_sound():
     assert figures.standing == {"high": 0, "medium": 1, "low": 1}
 
 
-def test_rows_in_any_order_and_twice_give_the_same_summary():
+def test_rows_in_any_order_and_twice_give_the_same_summary() -> None:
     rows = [row("HP1.fault", 1, *RAISE), row("HP1.fault", 2, *ACK, minute=1, user="olga"),
             row("HP1.fault", 3, Trigger.CLEAR, S.ACKNOWLEDGED, S.NORMAL, minute=5,
                 active=False)]
@@ -71,7 +71,7 @@ def test_rows_in_any_order_and_twice_give_the_same_summary():
     assert item.raised == T0 and item.cleared == T0 + timedelta(minutes=5)
 
 
-def test_the_board_keeps_the_last_annunciation_and_a_bounded_tail():
+def test_the_board_keeps_the_last_annunciation_and_a_bounded_tail() -> None:
     board = AlarmBoard()
     board.add([row("HP1.fault", 1, *RAISE)])
     board.add([row("HP1.fault", seq, Trigger.COMMENT, S.UNACKNOWLEDGED, S.UNACKNOWLEDGED,
@@ -81,13 +81,13 @@ def test_the_board_keeps_the_last_annunciation_and_a_bounded_tail():
     assert len(board._rows[("doublet", "HP1.fault")]) <= 201
 
 
-def test_summaries_are_limited_to_the_stations_asked_for():
+def test_summaries_are_limited_to_the_stations_asked_for() -> None:
     board = AlarmBoard()
     board.add([row("HP1.fault", 1, *RAISE), row("HP1.fault", 1, *RAISE, station="school")])
     assert [s.station for s in board.summaries(["school"])] == ["school"]
 
 
-def test_the_table_puts_unacknowledged_first_then_priority_and_filters():
+def test_the_table_puts_unacknowledged_first_then_priority_and_filters() -> None:
     board = AlarmBoard()
     board.add([row("F1.filter_dp", 1, *RAISE, priority=Priority.LOW, minute=5),
                row("HP1.fault", 1, *RAISE), row("HP1.fault", 2, *ACK, user="olga"),
@@ -109,7 +109,7 @@ def test_the_table_puts_unacknowledged_first_then_priority_and_filters():
         "HP1.fault"]
 
 
-def test_horn_key_names_the_annunciation():
+def test_horn_key_names_the_annunciation() -> None:
     board = AlarmBoard()
     board.add([row("HP1.fault", 1, *RAISE, minute=7)])
     (item,) = board.summaries()
@@ -120,12 +120,12 @@ def test_horn_key_names_the_annunciation():
     ("90", 90.0), ("90 s", 90.0), ("15 min", 900.0), ("15m", 900.0), ("2h", 7200.0),
     ("1h 30m", 5400.0), ("1.5 h", 5400.0), (" 10 seconds ", 10.0), ("3 MIN", 180.0),
 ])
-def test_shelving_times_an_operator_types(text: str, seconds: float):
+def test_shelving_times_an_operator_types(text: str, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("text", ["", "soon", "-5 min", "0", "0 s", "5 days", "1e9", "15 min;",
                                   "h", "9" * 40, "NaN", "inf"])
-def test_malformed_shelving_times_are_refused(text: str):
+def test_malformed_shelving_times_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="shelving time"):
         parse_duration(text)

@@ -17,7 +17,7 @@ SITE = load_site("sites/deep-borehole-school.yaml")
 KEY = b"k" * 32
 
 
-def test_the_form_lists_every_writable_point_with_the_site_files_limits():
+def test_the_form_lists_every_writable_point_with_the_site_files_limits() -> None:
     points = {p.id: p for p in command_points(SITE)}
     assert set(points) == {p.id for p in SITE.points if p.writable}
     setpoint = points["HP1.supply_temp_setpoint"]
@@ -32,7 +32,7 @@ def test_the_form_lists_every_writable_point_with_the_site_files_limits():
     ("HP1.run_command", "on", False, True),
     ("HP1.run_command", "off", True, False),
 ])
-def test_values_within_the_limits_pass(point: str, text: str, current: object, value: object):
+def test_values_within_the_limits_pass(point: str, text: str, current: object, value: object) -> None:
     assert checked_value(SITE, point, text, current)[1] == value  # type: ignore[arg-type]
 
 
@@ -47,26 +47,33 @@ def test_values_within_the_limits_pass(point: str, text: str, current: object, v
     ("HP1.run_command", "2", True, "takes on or off"),
 ])
 def test_values_the_gateway_would_refuse_are_refused_here(point: str, text: str,
-                                                          current: object, why: str):
+                                                          current: object, why: str) -> None:
     with pytest.raises(CommandRequestError, match=why):
         checked_value(SITE, point, text, current)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("point", ["HP1.cop", "HP9.run_command"])
-def test_a_point_that_is_not_writable_or_not_there_is_unknown(point: str):
+def test_a_point_that_is_not_writable_or_not_there_is_unknown(point: str) -> None:
     with pytest.raises(KeyError):
         checked_value(SITE, point, "1", None)
 
 
-def test_a_confirmation_covers_exactly_the_confirmed_command_until_it_expires():
-    token = confirmation(KEY, "olga", "school", "HP1.supply_temp_setpoint", 56.0, 1000)
-    assert confirmed(KEY, token, "olga", "school", "HP1.supply_temp_setpoint", 56.0, 999.0)
-    assert not confirmed(KEY, token, "olga", "school", "HP1.supply_temp_setpoint", 56.0, 1001.0)
-    assert not confirmed(KEY, token, "olga", "school", "HP1.supply_temp_setpoint", 57.0, 999.0)
-    assert not confirmed(KEY, token, "ivan", "school", "HP1.supply_temp_setpoint", 56.0, 999.0)
-    assert not confirmed(KEY, token, "olga", "school", "HP2.supply_temp_setpoint", 56.0, 999.0)
-    assert not confirmed(b"x" * 32, token, "olga", "school", "HP1.supply_temp_setpoint", 56.0,
-                         999.0)
-    assert not confirmed(KEY, "", "olga", "school", "HP1.supply_temp_setpoint", 56.0, 999.0)
-    assert not confirmed(KEY, "2000." + token.split(".")[1], "olga", "school",
-                         "HP1.supply_temp_setpoint", 56.0, 999.0)
+def test_a_confirmation_covers_exactly_the_confirmed_command_until_it_expires() -> None:
+    token = confirmation(KEY, user="olga", station="school", point="HP1.supply_temp_setpoint",
+                         value=56.0, expires=1000)
+    assert confirmed(KEY, token, user="olga", station="school", point="HP1.supply_temp_setpoint",
+                         value=56.0, now=999.0)
+    assert not confirmed(KEY, token, user="olga", station="school", point="HP1.supply_temp_setpoint",
+                         value=56.0, now=1001.0)
+    assert not confirmed(KEY, token, user="olga", station="school", point="HP1.supply_temp_setpoint",
+                         value=57.0, now=999.0)
+    assert not confirmed(KEY, token, user="ivan", station="school", point="HP1.supply_temp_setpoint",
+                         value=56.0, now=999.0)
+    assert not confirmed(KEY, token, user="olga", station="school", point="HP2.supply_temp_setpoint",
+                         value=56.0, now=999.0)
+    assert not confirmed(b"x" * 32, token, user="olga", station="school", point="HP1.supply_temp_setpoint",
+                         value=56.0, now=999.0)
+    assert not confirmed(KEY, "", user="olga", station="school", point="HP1.supply_temp_setpoint",
+                         value=56.0, now=999.0)
+    assert not confirmed(KEY, "2000." + token.split(".")[1], user="olga", station="school",
+                         point="HP1.supply_temp_setpoint", value=56.0, now=999.0)
