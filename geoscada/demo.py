@@ -149,7 +149,8 @@ def trust_simulator(site: Site, endpoints: dict[str, str], certificates: Path,
 
 
 def write_ui_config(directory: Path, *, sites: Sequence[str], stations: Sequence[str],
-                    broker: str, pki: Pki, dsn: str, port: int) -> tuple[Path, dict[str, str]]:
+                    broker: str, pki: Pki, dsn: str, port: int,
+                    controller_state_dir: Path) -> tuple[Path, dict[str, str]]:
     """The UI's settings, its own session secret and the demo users with fresh random
     passwords, all under ``directory`` (secrets 0600); return (settings file, credentials)."""
     from ui.auth import Role, User, hash_password, write_users
@@ -174,6 +175,7 @@ def write_ui_config(directory: Path, *, sites: Sequence[str], stations: Sequence
                    "tls_ca": str(pki.ca_cert), "tls_cert": str(pki.cert("ui")),
                    "tls_key": str(pki.key("ui"))},
         "database": dsn, "listen_host": "127.0.0.1", "listen_port": port,
+        "controller_state_dir": str(controller_state_dir), "command_pki": str(pki.root),
     }
     path = directory / "ui.yaml"
     path.write_text("# written by geoscada demo\n" + yaml.safe_dump(settings, sort_keys=False))
@@ -348,7 +350,7 @@ def main(argv: Sequence[str]) -> int:
         ui_port = port_or_free(args.ui_port)
         ui_config, credentials = write_ui_config(
             workdir / "ui", sites=args.sites, stations=stations, broker=broker.url, pki=pki,
-            dsn=dsn, port=ui_port)
+            dsn=dsn, port=ui_port, controller_state_dir=workdir / "controller")
         children.append(Child("ui", [*_geoscada(), "ui", "serve", "--config", str(ui_config)],
                               workdir / "logs" / "ui.log"))
         for child in children[1:]:

@@ -68,6 +68,8 @@ class Banner(BaseModel):
     horn: list[str]
     """One key per unacknowledged high-priority annunciation: the horn sounds while one of them
     has not been silenced, stops at its acknowledgement and sounds again for a new one."""
+    journal: int = 0
+    """How far the journal was read: a page shows the alarms as they stood at this row."""
 
 
 def horn_key(item: AlarmSummary) -> str:
@@ -76,7 +78,7 @@ def horn_key(item: AlarmSummary) -> str:
     return f"{item.station}/{item.alarm}@{raised}"
 
 
-def banner(items: Iterable[AlarmSummary]) -> Banner:
+def banner(items: Iterable[AlarmSummary], journal: int = 0) -> Banner:
     """The banner's figures for these alarms."""
     standing = dict.fromkeys(PRIORITIES, 0)
     unacked = dict.fromkeys(PRIORITIES, 0)
@@ -92,7 +94,8 @@ def banner(items: Iterable[AlarmSummary]) -> Banner:
             unacked[item.priority] += 1
             if item.priority == Priority.HIGH.value:
                 horn.append(horn_key(item))
-    return Banner(standing=standing, unacknowledged=unacked, shelved=shelved, horn=sorted(horn))
+    return Banner(standing=standing, unacknowledged=unacked, shelved=shelved, horn=sorted(horn),
+                  journal=journal)
 
 
 @dataclass(frozen=True)

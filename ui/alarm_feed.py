@@ -89,11 +89,12 @@ class AlarmJournal:
             self.board.add(rows)
             self._refreshed = time.monotonic()
 
-    def summaries(self, stations: list[str], *, fresh: bool = False) -> list[AlarmSummary]:
-        """Where the alarms of these stations stand now."""
+    def summaries(self, stations: list[str], *, fresh: bool = False
+                  ) -> tuple[list[AlarmSummary], int]:
+        """Where the alarms of these stations stand now, and the journal row read up to."""
         self.refresh(fresh=fresh)
         with self._lock:
-            return self.board.summaries(stations)
+            return self.board.summaries(stations), self._after
 
     def close(self) -> None:
         """Close the database connection."""

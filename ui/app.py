@@ -18,7 +18,16 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from plant.site import load_site
-from ui import routes_live, routes_overview, routes_session, routes_station
+from ui import (
+    routes_alarms,
+    routes_commands,
+    routes_ledger,
+    routes_live,
+    routes_overview,
+    routes_session,
+    routes_staging,
+    routes_station,
+)
 from ui.auth import (
     Audit,
     ForbiddenError,
@@ -35,7 +44,8 @@ from ui.settings import UiSettings
 log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-ROUTERS: tuple[ModuleType, ...] = (routes_session, routes_live, routes_overview, routes_station)
+ROUTERS: tuple[ModuleType, ...] = (routes_session, routes_live, routes_overview, routes_station,
+                                   routes_alarms, routes_commands, routes_ledger, routes_staging)
 """Every ``ui/routes_*.py`` module; each exposes ``router`` and may expose ``NAV``, a list of
 (label, path, permission) entries for the navigation bar."""
 
@@ -71,6 +81,11 @@ def create_app(settings: UiSettings, *, clock: Callable[[], float] = time.time,
         finally:
             if feed is not None:
                 await asyncio.get_running_loop().run_in_executor(None, feed.stop)
+            for extra in list(ctx.extras.values()):
+                for name in ("stop", "close"):
+                    closing = getattr(extra, name, None)
+                    if callable(closing):
+                        await asyncio.get_running_loop().run_in_executor(None, closing)
 
     app = FastAPI(title="GeoSCADA", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)

@@ -39,7 +39,7 @@ def journal(ctx: UiContext) -> AlarmJournal:
     return found
 
 
-def _summaries(request: Request, user: User) -> list[Any]:
+def _summaries(request: Request, user: User) -> tuple[list[Any], int]:
     try:
         return journal(context(request)).summaries(visible_stations(request, user))
     except HistorianUnavailableError as error:
@@ -50,7 +50,7 @@ def _summaries(request: Request, user: User) -> list[Any]:
 def alarm_banner(request: Request, user: Annotated[User, Depends(require("view"))]
                  ) -> dict[str, Any]:
     """Alarms wanting attention by priority, and the horn's annunciations."""
-    return banner(_summaries(request, user)).model_dump()
+    return banner(*_summaries(request, user)).model_dump()
 
 
 def _filter(station: str | None, priority: str | None, state: str | None, q: str | None,
@@ -76,11 +76,12 @@ def alarm_summary(
     if station and station not in visible_stations(request, user):
         raise HTTPException(404, f"no station {station!r}")
     chosen = _filter(station, priority, state, q, everything)
-    rows = table(_summaries(request, user), chosen)
+    summaries, journal_row = _summaries(request, user)
+    rows = table(summaries, chosen)
     if "text/html" not in request.headers.get("accept", ""):
         return JSONResponse([row.model_dump(mode="json") for row in rows])
     return render(request, "alarms.html", rows=rows, chosen=chosen, states=STATES,
-                  priorities=PRIORITIES,
+                  priorities=PRIORITIES, journal_row=journal_row,
                   may_ack=user.can("ack_alarm"), may_shelve=user.can("shelve_alarm"))
 
 

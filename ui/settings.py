@@ -72,6 +72,13 @@ class UiSettings(BaseModel):
     login_failures_allowed: Annotated[int, Field(ge=1, le=100)] = 5
     login_window_s: Annotated[float, Field(gt=0)] = 300.0
     login_lockout_s: Annotated[float, Field(gt=0)] = 300.0
+    controller_state_dir: Path | None = None
+    """The controller's state directory: operator actions on alarms go to its inbox."""
+    command_pki: Path | None = None
+    """The ``geoscada pki`` directory holding the signer key commands from the UI are signed
+    with and the command policy naming its role; None: no commands from the UI."""
+    command_signer: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = "operator"
+    """The signer key's name (``signers/NAME.key``)."""
     live_history: Annotated[int, Field(ge=100, le=1_000_000)] = 20_000
     """Changes the live cache keeps so a reconnecting page resumes without a gap."""
 
@@ -127,7 +134,8 @@ def _relative(base: Path, value: Any) -> Path:
 def _resolve_paths(base: Path, data: dict[str, Any]) -> dict[str, Any]:
     """Paths in the file are relative to the file's folder."""
     out = dict(data)
-    for key in ("users_file", "audit_log", "database_password_file"):
+    for key in ("users_file", "audit_log", "database_password_file", "controller_state_dir",
+                "command_pki"):
         if out.get(key) is not None:
             out[key] = _relative(base, out[key])
     if isinstance(out.get("sites"), list):

@@ -11,8 +11,8 @@
   slot.dataset.owner = "alarms";
   const horn = new Audio("/static/alarm-horn.wav");
   horn.loop = true;
+  window.geoscadaHorn = horn;
   const silenced = new Set(JSON.parse(sessionStorage.getItem("geoscada-silenced") || "[]"));
-  let signature = null;
   let sounding = [];
 
   slot.innerHTML =
@@ -64,11 +64,7 @@
       }
       slot.querySelector('[data-count="shelved"]').textContent = data.shelved;
       sound(data.horn);
-      const now = JSON.stringify(data);
-      if (signature !== null && now !== signature) {
-        document.dispatchEvent(new CustomEvent("geoscada:alarms-changed", {detail: data}));
-      }
-      signature = now;
+      document.dispatchEvent(new CustomEvent("geoscada:alarms", {detail: data}));
     } catch (error) {
       slot.classList.add("banner-stale");
     } finally {

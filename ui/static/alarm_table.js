@@ -6,6 +6,7 @@
   if (!table) { return; }
   const csrf = table.dataset.csrf;
   const message = document.getElementById("alarm-message");
+  let pending = false;  // an action was taken: show its outcome as soon as it is journaled
 
   function field(name, key) {
     const input = table.querySelector(`input[name="${name}"][data-for="${CSS.escape(key)}"]`);
@@ -35,7 +36,7 @@
       if (answer.ok) {
         message.textContent = `${key}: ${verb} done, now ${data.state.replace(/_/g, " ")}`;
         message.className = "ok";
-        setTimeout(() => window.location.reload(), 300);
+        pending = true;
       } else {
         message.textContent = `${key}: ${verb} refused: ${data.error}`;
         message.className = "refused";
@@ -53,10 +54,12 @@
     if (button) { act(button); }
   });
 
-  // the banner says when the alarms changed; reload unless the operator is typing
-  document.addEventListener("geoscada:alarms-changed", () => {
+  // the banner says how far the journal has been read: when it is past what the table shows,
+  // the table is shown again, unless the operator is typing in it
+  document.addEventListener("geoscada:alarms", (event) => {
+    if (String(event.detail.journal) === table.dataset.journal) { return; }
     const typing = Array.from(table.querySelectorAll("input")).some(
       (input) => input.value !== "" || input === document.activeElement);
-    if (!typing) { window.location.reload(); }
+    if (!typing || pending) { window.location.reload(); }
   });
 })();
