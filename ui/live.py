@@ -23,7 +23,7 @@ import json
 import logging
 import secrets
 from collections import deque
-from collections.abc import AsyncIterator, Collection, Iterable
+from collections.abc import AsyncGenerator, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,7 +89,8 @@ class LiveCache:
         """Changes from another cache (a restarted UI) never resume into this one."""
         self.stations: dict[str, StationLive] = {sid: StationLive() for sid in stations}
         self.seq = 0
-        self._history: deque[tuple[int, dict[str, Any]]] = deque(maxlen=history)
+        self._history: deque[tuple[int, str, str]] = deque(maxlen=history)
+        """(sequence, station, the change as JSON): serialised once, sent to every page."""
         self._changed = asyncio.Event()
         self.messages = 0
         self.refused = 0
@@ -100,7 +101,7 @@ class LiveCache:
 
     def _change(self, change: dict[str, Any]) -> None:
         self.seq += 1
-        self._history.append((self.seq, change))
+        self._history.append((self.seq, change["station"], _json(change)))
 
     def _wake(self) -> None:
         self._changed.set()
@@ -202,20 +203,21 @@ class LiveCache:
                   "alarms": self.active_alarms(sid), "watermark": live.watermark}
             for sid, live in self.stations.items() if sid in stations}}
 
-    def changes_since(self, seq: int, stations: Collection[str]) -> list[dict[str, Any]] | None:
-        """Changes after ``seq`` for these stations; None when the history no longer has them."""
+    def changes_since(self, seq: int, stations: Collection[str]) -> list[str] | None:
+        """Changes after ``seq`` for these stations, each as JSON; None when the history no
+        longer has them all."""
         if seq > self.seq or seq < 0:
             return None
         if seq == self.seq:
             return []
         if not self._history or self._history[0][0] > seq + 1:
             return None
-        out: list[dict[str, Any]] = []
-        for number, change in reversed(self._history):
+        out: list[str] = []
+        for number, station, text in reversed(self._history):
             if number <= seq:
                 break
-            if change["station"] in stations:
-                out.append(change)
+            if station in stations:
+                out.append(text)
         out.reverse()
         return out
 
@@ -229,25 +231,29 @@ class LiveCache:
         return int(number)
 
 
-def sse(event: str, event_id: str, data: Any) -> bytes:
-    """One Server-Sent Events message."""
-    return f"event: {event}\nid: {event_id}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"\
-        .encode()
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def sse(event: str, event_id: str, data: str) -> bytes:
+    """One Server-Sent Events message whose data is already JSON."""
+    return f"event: {event}\nid: {event_id}\ndata: {data}\n\n".encode()
 
 
 async def stream(cache: LiveCache, stations: Collection[str], last_event_id: str | None, *,
-                 keepalive_s: float = KEEPALIVE_S) -> AsyncIterator[bytes]:
+                 keepalive_s: float = KEEPALIVE_S) -> AsyncGenerator[bytes]:
     """The page's stream: a snapshot (or the missed changes), then changes as they come."""
     seq = cache.resume_point(last_event_id)
     missed = cache.changes_since(seq, stations) if seq is not None else None
     if missed is None:
         seq = cache.seq
         yield b"retry: 1000\n\n" + sse("snapshot", f"{cache.epoch}:{seq}",
-                                       cache.snapshot(stations))
+                                       _json(cache.snapshot(stations)))
     else:
         assert seq is not None
         seq = cache.seq
-        yield b"retry: 1000\n\n" + sse("changes", f"{cache.epoch}:{seq}", missed)
+        yield b"retry: 1000\n\n" + sse("changes", f"{cache.epoch}:{seq}",
+                                       "[" + ",".join(missed) + "]")
     while True:
         await cache.wait_beyond(seq, keepalive_s)
         if cache.seq == seq:
@@ -256,9 +262,9 @@ async def stream(cache: LiveCache, stations: Collection[str], last_event_id: str
         changes = cache.changes_since(seq, stations)
         seq = cache.seq
         if changes is None:  # fell out of the history: start again from a snapshot
-            yield sse("snapshot", f"{cache.epoch}:{seq}", cache.snapshot(stations))
+            yield sse("snapshot", f"{cache.epoch}:{seq}", _json(cache.snapshot(stations)))
         elif changes:
-            yield sse("changes", f"{cache.epoch}:{seq}", changes)
+            yield sse("changes", f"{cache.epoch}:{seq}", "[" + ",".join(changes) + "]")
 
 
 class LiveFeed:
