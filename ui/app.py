@@ -59,6 +59,7 @@ def create_app(settings: UiSettings, *, clock: Callable[[], float] = time.time,
         sites[site.station.id] = site
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals["format_value"] = format_value
+    templates.env.filters["unit"] = display_unit
     ctx = UiContext(
         settings=settings, sites=sites, users=load_users(settings.users_file),
         sessions=SessionSigner(settings.session_secret, settings.session_lifetime_s),
@@ -116,6 +117,15 @@ def create_app(settings: UiSettings, *, clock: Callable[[], float] = time.time,
     return app
 
 
+DISPLAY_UNITS = {"degC": "°C", "m3/h": "m³/h", "m3": "m³", "1": ""}
+"""How a unit code of the site files is written on a page."""
+
+
+def display_unit(unit: str) -> str:
+    """A unit as a page writes it (``degC`` as °C, dimensionless as nothing)."""
+    return DISPLAY_UNITS.get(unit, unit)
+
+
 def format_value(value: object, unit: str = "") -> str:
     """A value as a page shows it: a few significant digits and its unit."""
     if value is None:
@@ -126,8 +136,9 @@ def format_value(value: object, unit: str = "") -> str:
         magnitude = abs(float(value))
         text = f"{value:.0f}" if magnitude >= 100 else f"{value:.1f}" if magnitude >= 10 \
             else f"{value:.2f}"
-        return f"{text} {unit}".strip()
+        shown = display_unit(unit)
+        return f"{text} {shown}" if shown else text
     return str(value)
 
 
-__all__ = ["HTTPException", "create_app", "format_value"]
+__all__ = ["HTTPException", "create_app", "display_unit", "format_value"]

@@ -78,7 +78,11 @@
       el.dataset.alive = JSON.stringify(state.alive);
       el.dataset.since = state.since || "";
       const word = state.alive === true ? "alive" : state.alive === false ? "dead" : "unknown";
-      el.textContent = word + (state.since ? " since " + new Date(state.since).toLocaleString() + " (" + ago(state.since) + ")" : "");
+      const since = state.since ? new Date(state.since) : null;
+      const sameDay = since && since.toDateString() === new Date().toDateString();
+      const when = since ? (sameDay ? "" : since.toLocaleDateString() + " ") + since.toLocaleTimeString([], { hour12: false }) : "";
+      el.textContent = word + (since ? " since " + when + " (" + ago(state.since) + ")" : "");
+      el.title = since ? since.toISOString() : "";
       el.classList.toggle("dead", state.alive === false);
       el.classList.toggle("alive", state.alive === true);
     });
