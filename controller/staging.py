@@ -19,19 +19,21 @@ parameter defaults (:class:`plant.site.Staging`):
   one that alarmed most recently goes to the back, units held out by an operator are neither
   used nor commanded; a running unit hands over to an idle one once its staging runtime is
   ``rotation_runtime_s`` ahead; lifetime runtime is kept in the persisted state;
-* the source's protective limit: below ``source_out_min_c`` no stage is added, and if it
-  stays there the stage comes down.
+* the source's protective limit: while the source leaving the evaporators is below
+  ``source_out_min_c`` no stage comes down, and if it stays there a stage is added: at the
+  same load, one more evaporator with its own source flow takes the heat out of a warmer
+  stream (the units' freezing guard stays the last protection).
 
 Stages are combinations of the station's heat pumps (:func:`stage_table`): identical units are
-interchangeable, so a stage is a count per kind of unit; stages are ordered by capacity, and at
-equal capacity the one using less electricity at that load comes first (COP from
-:mod:`plant.models.heat_pump`). Plate exchangers are not staged: they always run first, and the
+interchangeable, so a stage is a count per kind of unit; each stage adds to the one below the
+unit that carries the load there on the least electricity (COP from
+:mod:`plant.models.heat_pump`), so big and small units mix where that pays and a stage change
+never swaps units. Plate exchangers are not staged: they always run first, and the
 requirement given here is what is left for the heat pumps.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -48,12 +50,9 @@ HOUR_S = 3600.0
 class UnitKind:
     """Interchangeable heat pumps: same rating, compressor and cascade stage."""
 
+    rating: HeatPump
+    """The rating every unit of the kind shares."""
     units: tuple[HeatPump, ...]
-
-    @property
-    def rating(self) -> HeatPump:
-        """The rating every unit of the kind shares."""
-        return self.units[0]
 
 
 @dataclass(frozen=True)
@@ -102,31 +101,43 @@ def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_
 
 
 def stage_table(site: Site, params: Staging) -> StageTable:
-    """Stages from the site's heat pumps: every count per kind, by capacity then efficiency."""
+    """Stages from the site's heat pumps, each adding one unit to the stage below it.
+
+    A stage change thus starts or stops one unit and never swaps one for another. The unit a
+    stage adds is the kind that carries the load at which staging reaches for it (the stage
+    below at its staging part-load ratio; from no stage, half the unit's rating) on the least
+    electricity, all units sharing the load by rating at their rated temperatures
+    (:func:`stage_electricity_kw`); at equal electricity the smaller unit comes first.
+    """
     groups: dict[tuple[object, ...], list[HeatPump]] = {}
     for item in site.equipment:
         if isinstance(item, HeatPump):
             groups.setdefault(_kind_key(item), []).append(item)
-    kinds = tuple(UnitKind(tuple(units)) for units in groups.values())
-    stages: list[Stage] = []
-    for counts in itertools.product(*(range(len(k.units) + 1) for k in kinds)):
+    return _nested(tuple(UnitKind(units[0], tuple(units)) for units in groups.values()), params)
+
+
+def _nested(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
+    def stage(counts: tuple[int, ...]) -> Stage:
         capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
         displacement = any(n and k.rating.compressor in POSITIVE_DISPLACEMENT
                            for k, n in zip(kinds, counts, strict=True))
         splr = params.plr_staging_positive_displacement if displacement else params.plr_staging
-        stages.append(Stage(tuple(counts), capacity, splr))
+        return Stage(counts, capacity, splr)
 
-    def order(stage: Stage) -> tuple[float, float]:
-        load = stage.capacity_kw * stage.plr_staging
-        return stage.capacity_kw, stage_electricity_kw(kinds, stage.counts, load)
-
-    stages.sort(key=order)
-    unique: list[Stage] = []
-    for stage in stages:  # of equal capacities keep the most efficient
-        if unique and math.isclose(unique[-1].capacity_kw, stage.capacity_kw):
-            continue
-        unique.append(stage)
-    return StageTable(kinds, tuple(unique))
+    stages = [stage(tuple(0 for _ in kinds))]
+    while True:
+        below = stages[-1]
+        options = []
+        for index, kind in enumerate(kinds):
+            if below.counts[index] < len(kind.units):
+                counts = tuple(n + (i == index) for i, n in enumerate(below.counts))
+                load = (below.capacity_kw * below.plr_staging if below.capacity_kw > 0
+                        else 0.5 * kind.rating.rated_heat_kw)
+                options.append((stage_electricity_kw(kinds, counts, load) / load,
+                                kind.rating.rated_heat_kw, counts))
+        if not options:
+            return StageTable(kinds, tuple(stages))
+        stages.append(stage(min(options)[2]))
 
 
 @dataclass(frozen=True)
@@ -137,6 +148,8 @@ class UnitReading:
     available: bool
     """False when the unit is faulted, tripped or cannot be read."""
     heat_kw: float = 0.0
+    commanded: bool | None = None
+    """The run command the unit holds now, if it can be read (taken over as it is)."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +166,9 @@ class StagingInputs:
     units: Mapping[str, UnitReading]
     source_out_c: float | None = None
     """The source leaving the evaporators (borehole return, well water), if measured."""
+    exchangers_short_k: float | None = None
+    """How far short of setpoint the direct exchangers alone would leave the supply (None on a
+    station without them)."""
 
 
 @dataclass
@@ -182,6 +198,8 @@ class StagingState:
     failsafe_since_s: float | None = None
     down_since_s: float | None = None
     source_low_since_s: float | None = None
+    small_short_since_s: float | None = None
+    large_short_since_s: float | None = None
     waiting: str = ""
     units: dict[str, UnitRecord] = field(default_factory=dict)
 
@@ -257,7 +275,9 @@ def _observe(state: StagingState, inputs: StagingInputs, params: Staging) -> Non
     dt = 0.0 if state.last_s is None else max(now - state.last_s, 0.0)
     state.last_s = now
     for unit_id, reading in inputs.units.items():
-        record = state.units.setdefault(unit_id, UnitRecord(commanded=reading.running))
+        record = state.units.setdefault(unit_id, UnitRecord(
+            running=reading.running,
+            commanded=reading.running if reading.commanded is None else reading.commanded))
         if record.running:
             record.lifetime_runtime_s += dt
             record.staging_runtime_s += dt
@@ -384,8 +404,8 @@ def _change(state: StagingState, table: StageTable, inputs: StagingInputs, param
 
 
 def _adopt(table: StageTable, state: StagingState) -> None:
-    """Take over bumplessly: the stage is the one the running units already make."""
-    counts = [sum(1 for u in kind.units if state.units.get(u.id, UnitRecord()).running)
+    """The stage the commanded units make (so a take-over is bumpless)."""
+    counts = [sum(1 for u in kind.units if state.units.get(u.id, UnitRecord()).commanded)
               for kind in table.kinds]
     capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(table.kinds, counts, strict=True))
     exact = [i for i, s in enumerate(table.stages) if list(s.counts) == counts]
@@ -397,10 +417,15 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
          params: Staging) -> list[Decision]:
     """Advance staging by one observation; updates ``state`` and returns what it decided."""
     now = inputs.now_s
-    first = state.last_s is None
     _observe(state, inputs, params)
-    if first:
-        _adopt(table, state)
+    full = table
+    ids = {u.id for kind in table.kinds for u in kind.units}
+    usable = {u for u in ids if _usable(state, inputs, u)}
+    if usable != ids:
+        # stages from the units at hand: a held-out or alarmed unit leaves no hole in them
+        table = _nested(tuple(UnitKind(k.rating, tuple(u for u in k.units if u.id in usable))
+                              for k in table.kinds), params)
+    _adopt(table, state)
     average = average_requirement_kw(state)
     stage = table.stages[state.stage]
     values = {"required_kw": round(average, 1), "capacity_kw": stage.capacity_kw,
@@ -433,26 +458,44 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
         carries = False
     elif lower.capacity_kw > 0:
         carries = average / lower.capacity_kw < lower.plr_staging - params.plr_hysteresis
+    elif inputs.exchangers_short_k is not None:
+        carries = inputs.exchangers_short_k < params.exchanger_hold_k
     else:
-        carries = average <= 0.0  # the exchangers alone carry the load
-    state.down_since_s = _since(state.down_since_s, carries and not short, now)
+        carries = average <= 0.0
     source_low = inputs.source_out_c is not None and inputs.source_out_c < params.source_out_min_c
+    state.down_since_s = _since(state.down_since_s, carries and not short and not source_low, now)
     state.source_low_since_s = _since(state.source_low_since_s, source_low, now)
     if inputs.source_out_c is not None:
         values["source_out_c"] = round(inputs.source_out_c, 2)
 
     if not all(_usable(state, inputs, u) for u, r in state.units.items()
                if r.commanded and not r.held_out):
-        for target in (*range(state.stage, top + 1), *range(state.stage - 1, -1, -1)):
+        wanted = sum(full.kinds[full.kind_of(u)].rating.rated_heat_kw
+                     for u, r in state.units.items() if r.commanded and not r.held_out
+                     and u in ids)
+        above = next((i for i, s in enumerate(table.stages) if s.capacity_kw >= wanted), top)
+        for target in (*range(above, top + 1), *range(above - 1, -1, -1)):
             if assign(table, table.stages[target], state, inputs, params)[0] is not None:
                 return go(target, "unavailable",
                           "a unit of the stage tripped, alarmed or was held out")
     settled = now - state.stage_since_s >= params.stage_runtime_min_s
-    if source_low and settled and down < state.stage and _held(
+    if source_low and settled and up > state.stage and _held(
             state.source_low_since_s, now, params.efficiency_delay_s):
-        return go(down, "source_protection",
-                  f"source below its protective {params.source_out_min_c:g} °C")
-    if settled and not source_low and up > state.stage:
+        return go(up, "source_protection",
+                  f"source below its protective {params.source_out_min_c:g} °C: one more "
+                  "evaporator and its source flow share the extraction")
+    exchangers = inputs.exchangers_short_k is not None and state.stage == 0
+    shortfall = inputs.supply_setpoint_c - inputs.supply_c
+    state.small_short_since_s = _since(state.small_short_since_s,
+                                       exchangers and shortfall >= params.exchanger_small_dt_k, now)
+    state.large_short_since_s = _since(state.large_short_since_s,
+                                       exchangers and shortfall >= params.exchanger_large_dt_k, now)
+    if settled and not source_low and up > state.stage and exchangers:
+        if _held(state.large_short_since_s, now, params.exchanger_short_delay_s) or _held(
+                state.small_short_since_s, now, params.exchanger_long_delay_s):
+            return go(up, "exchangers_short",
+                      f"the exchangers alone leave the supply {shortfall:.1f} K short")
+    elif settled and up > state.stage:
         if _held(state.failsafe_since_s, now, params.failsafe_delay_s):
             return go(up, "failsafe",
                       f"supply {params.failsafe_dt_k:g} K short of its setpoint for "

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from plant.site import WEEKDAYS, Schedule, Station
+from plant.site import WEEKDAYS, Climate, Schedule, Station
 
 EMITTER_EXPONENT = 1.3
 """Radiator output exponent (EN 442)."""
@@ -53,3 +53,13 @@ def heating_wanted(schedule: Schedule | None, local: datetime, coldest_room_c: f
     elif coldest_room_c >= low + schedule.antifreeze_band_k:
         guarding = False
     return occupied(schedule, local) or guarding, guarding
+
+
+def in_heating_season(climate: Climate, local: datetime) -> bool:
+    """True while the calendar heating season of the climate is on (local wall time)."""
+    month, day = (int(part) for part in climate.heating_season_start.split("-"))
+    start = datetime(local.year, month, day)
+    naive = local.replace(tzinfo=None)
+    if start > naive:
+        start = datetime(local.year - 1, month, day)
+    return (naive - start).total_seconds() < climate.heating_season_days * 86400.0

@@ -146,8 +146,19 @@ class Staging(_Frozen):
     """Most starts of one compressor in any hour (``maxCycRat``)."""
     rotation_runtime_s: Annotated[float, Field(gt=0)] = 864_000.0
     """Staging runtime after which the lead passes to the next unit (``stagingRuntime``)."""
-    source_out_min_c: Annotated[float, Field(ge=-5, le=30)] = 4.0
-    """Protective limit of the source (borehole, well water) leaving the evaporators."""
+    exchanger_small_dt_k: Annotated[float, Field(gt=0, le=10)] = 1.0
+    """Exchangers alone: supply short by this much for the long delay stages up (``smallTDif``)."""
+    exchanger_large_dt_k: Annotated[float, Field(gt=0, le=20)] = 2.0
+    """Exchangers alone: supply short by this much for the short delay stages up (``largeTDif``)."""
+    exchanger_long_delay_s: Annotated[float, Field(ge=0, le=7200)] = 1200.0
+    """Delay of the small shortfall (``longTDelay``)."""
+    exchanger_short_delay_s: Annotated[float, Field(ge=0, le=7200)] = 600.0
+    """Delay of the large shortfall (``shortTDelay``)."""
+    exchanger_hold_k: Annotated[float, Field(gt=0, le=10)] = 0.5
+    """Back to the exchangers alone when they would leave the supply less than this short."""
+    source_out_min_c: Annotated[float, Field(ge=-5, le=30)] = 2.5
+    """Protective limit of the source leaving the evaporators into the ground: 0.5 K above the
+    2 °C freezing guard the units hold themselves, so staging acts before a unit trips."""
     reinjection_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
     """Share of the measured reinjection capacity production may use."""
 

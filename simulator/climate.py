@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from plant.heating import in_heating_season
 from plant.site import Climate
 
 HEATING_LIMIT_C = 5.0
@@ -115,12 +116,7 @@ class OutdoorWeather:
 
     def in_heating_season(self, now: datetime) -> bool:
         """True while the calendar heating season of the climate is on."""
-        local = self.local_time(now)
-        month, day = (int(part) for part in self.climate.heating_season_start.split("-"))
-        start = datetime(local.year, month, day)
-        if start > local:
-            start = datetime(local.year - 1, month, day)
-        return (local - start).total_seconds() < self.climate.heating_season_days * 86400.0
+        return in_heating_season(self.climate, self.local_time(now))
 
     def in_cooling_season(self, now: datetime) -> bool:
         """True within the cooling season, centred on the warmest day of the seasonal curve."""

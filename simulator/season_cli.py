@@ -22,7 +22,7 @@ from simulator.season import (
     season_start,
 )
 
-DEFAULT_SUPERVISOR = "controller.staging:supervisor_for"
+DEFAULT_SUPERVISOR = "controller.supervisor:supervisor_for"
 """The supervisory controller ``--control supervisory`` runs unless told otherwise."""
 
 

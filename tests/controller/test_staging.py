@@ -27,7 +27,7 @@ from controller.staging import (
     stage_table,
     step,
 )
-from plant.site import Equipment, HeatPump, Site, Staging, load_site
+from plant.site import Site, Staging, load_site
 
 SITES = Path(__file__).resolve().parents[2] / "sites"
 G36 = Staging()
@@ -95,29 +95,28 @@ def shallow() -> Plant:
 # ------------------------------------------------------------------ stage tables
 
 
-def test_shallow_field_stages_big_and_small_units_by_capacity() -> None:
+def test_shallow_field_stages_add_one_unit_each_big_then_small() -> None:
     table = stage_table(site("shallow-field"), G36)
     caps = [s.capacity_kw for s in table.stages]
-    # four 4500 kW centrifugals and one 1689 kW screw (003 L152): the small unit fills the gaps
-    assert caps == [0, 1689, 4500, 6189, 9000, 10689, 13500, 15189, 18000, 19689]
-    splr = {s.capacity_kw: s.plr_staging for s in table.stages}
-    assert splr[4500] == 0.9 and splr[9000] == 0.9  # centrifugal only
-    assert splr[1689] == 0.8 and splr[6189] == 0.8  # a screw in the stage: positive displacement
+    # four 4500 kW centrifugals and one 1689 kW screw (003 L152): a big unit leads; at 0.9 of
+    # it the screw joins, since 4050 kW on 6189 kW runs both at a better part-load factor than
+    # on two big units; then the other big units
+    assert caps == [0, 4500, 6189, 10689, 15189, 19689]
+    for below, above in itertools.pairwise(table.stages):
+        assert all(b >= a for a, b in zip(below.counts, above.counts, strict=True))
+        assert sum(above.counts) == sum(below.counts) + 1  # a change never swaps units
+    assert [s.plr_staging for s in table.stages[1:]] == [0.9, 0.8, 0.8, 0.8, 0.8]
 
 
-def test_equal_capacities_keep_the_more_efficient_combination() -> None:
-    doublet = site("hydrothermal-doublet")
-    rebuilt: list[Equipment] = []
-    for item in doublet.equipment:
-        if isinstance(item, HeatPump) and item.id == "HP3-2":  # a 2000 kW unit, COP 4.6
-            rebuilt.append(item.model_copy(update={"rated_heat_kw": 2000.0}))
-        else:
-            rebuilt.append(item)
-    table = stage_table(doublet.model_copy(update={"equipment": tuple(rebuilt)}), G36)
-    at_2000 = [s for s in table.stages if s.capacity_kw == 2000]
-    assert len(at_2000) == 1
-    used = [k.rating.id for k, n in zip(table.kinds, at_2000[0].counts, strict=True) if n]
-    assert used == ["HP2-1"]  # the COP 5.5 kind, not the 4.6 one
+def test_doublet_stages_lead_with_the_efficient_units() -> None:
+    table = stage_table(site("hydrothermal-doublet"), G36)
+    names = [k.rating.id for k in table.kinds]
+    added = [names[[b - a for a, b in zip(lo.counts, hi.counts, strict=True)].index(1)]
+             for lo, hi in itertools.pairwise(table.stages)]
+    # the stage-2 units on the warmer source (COP 5.5) before the stage-3 ones (COP 4.6);
+    # of those the small one first, as it carries 0.8 × 4000 kW at a better part load
+    assert added == ["HP2-1", "HP2-1", "HP3-2", "HP3-1"]
+    assert [s.capacity_kw for s in table.stages] == [0, 2000, 4000, 4700, 5900]
 
 
 # ------------------------------------------------------------------ conditions and timers
@@ -127,25 +126,25 @@ def test_efficiency_condition_stages_up_after_900_s_above_the_splr() -> None:
     plant = shallow()
     plant.run(10, 0.0)
     assert plant.state.stage == 0
-    # 1689 kW screw stage: SPLR 0.8 → 1351 kW; ask for 1500 kW from stage 0 first
-    assert plant.run(900, 1500.0) == []  # the condition holds from the first average > 0
-    up = plant.run(10, 1500.0)
+    # from no stage any requirement is above the SPLR; it holds from the first average > 0
+    assert plant.run(900, 4200.0) == []
+    up = plant.run(10, 4200.0)
     assert [d.condition for d in up] == ["efficiency"]
-    assert plant.state.stage == 1 and plant.on() == {"HP5"}
-    # 1500 kW is 0.89 of the screw stage, above its 0.8: the next stage-up after another 900 s
-    # of minimum stage runtime and condition
-    assert plant.run(890, 1500.0) == []
-    up = plant.run(20, 1500.0)
+    assert plant.state.stage == 1 and plant.on() == {"HP1"}
+    # 4200 kW is 0.93 of 4500 kW, above its 0.9: the next stage after 900 s more (minimum
+    # stage runtime and condition together)
+    assert plant.run(890, 4200.0) == []
+    up = plant.run(20, 4200.0)
     assert [(d.condition, d.stage_to) for d in up] == [("efficiency", 2)]
-    assert plant.on() == {"HP1"}  # the big unit alone: the screw stops (it ran its 600 s)
+    assert plant.on() == {"HP1", "HP5"}
 
 
 def test_efficiency_condition_needs_the_averaged_requirement() -> None:
     plant = shallow()
     plant.run(1000, 1000.0)
     assert plant.state.stage == 1
-    # a short peak to 3000 kW for 100 s moves the 300 s average, but not for 900 s
-    peak = plant.run(1000, lambda t: 3000.0 if t < 1100 else 1000.0)
+    # a 200 s peak to 9000 kW lifts the 300 s average above 0.9 × 4500 kW, not for 900 s
+    peak = plant.run(1000, lambda t: 9000.0 if 1100 < t <= 1300 else 1000.0)
     assert peak == []
 
 
@@ -162,16 +161,17 @@ def test_failsafe_stages_up_when_supply_is_2_5_k_short_for_900_s() -> None:
 
 def test_stage_down_when_the_next_lower_stage_carries_the_load() -> None:
     plant = shallow()
-    plant.run(4000, 4800.0)
-    # 4500 kW at 4800 kW is 1.07 > 0.9, so 6189 kW (0.78 < 0.8) once the screw has rested
-    assert plant.state.stage == 3
+    plant.run(2000, 4800.0)
+    # 4500 kW at 4800 kW is 1.07 > 0.9, so 6189 kW (0.78 < 0.8)
+    assert plant.state.stage == 2
     # at 4000 kW the 4500 kW stage would run at 0.89 ≥ 0.9 − 0.05: no stage-down
     assert plant.run(2000, 4000.0) == []
     # at 3800 kW, 0.84 < 0.85: the 300 s average (30 samples) passes below 0.85 × 4500 kW
     # with its 27th sample of 3800 kW, 270 s after the drop, and the condition holds 900 s
     assert plant.run(1160, 3800.0) == []
     down = plant.run(20, 3800.0)
-    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 2)]
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
+    assert down[0].stop == ("HP5",)
 
 
 def test_no_stage_down_while_the_failsafe_holds() -> None:
@@ -232,34 +232,36 @@ def test_a_waiting_stage_change_is_said_once() -> None:
 
 def test_a_tripped_unit_is_replaced_at_once_by_one_of_its_kind() -> None:
     plant = shallow()
-    plant.run(3000, 4200.0)
-    assert plant.state.stage == 2
+    plant.run(3000, 4000.0)
+    assert plant.state.stage == 1
     (big,) = plant.on()
     plant.tripped.add(big)
-    swap = plant.run(10, 4200.0)
+    swap = plant.run(10, 4000.0)
     assert [d.condition for d in swap] == ["unavailable"]
-    assert len(plant.on()) == 1 and big not in plant.on()
+    assert len(plant.on()) == 1 and big not in plant.on() and "HP5" not in plant.on()
     # the tripped unit alarmed last: it goes to the back of the rotation
     plant.tripped.clear()
     bigs = [u.id for u in plant.table.kinds[0].units]
     assert rotation_order(plant.state, bigs, plant.now, G36)[-1] == big
 
 
-def test_held_out_unit_is_neither_used_nor_commanded() -> None:
+def test_held_out_unit_is_neither_used_nor_commanded_and_leaves_no_hole() -> None:
     plant = shallow()
     hold_out(plant.state, "HP5", True)
-    plant.run(3000, 1200.0)
-    assert "HP5" not in plant.on()
+    plant.run(4000, 7000.0)
+    # without the screw the stages are 4500, 9000, ...: 7000 kW needs two big units
+    assert plant.on() == {"HP1", "HP2"}
     assert all("HP5" not in d.start + d.stop for _, d in plant.decisions)
-    assert plant.state.stage > 0
+    hold_out(plant.state, "HP5", False)
+    plant.running["HP5"] = False
 
 
 def test_rotation_passes_the_lead_after_240_h_of_staging_runtime() -> None:
     plant = shallow()
     plant.run(1900, 4000.0)
     (lead,) = plant.on()
-    assert plant.run(240 * 3600 - 600, 4000.0, dt=60.0) == []
-    plant.run(1200, 4000.0, dt=60.0)
+    assert plant.run(240 * 3600 - 2000, 4000.0, dt=300.0) == []
+    plant.run(2400, 4000.0, dt=300.0)
     rotations = [d for _, d in plant.decisions if d.condition == "rotation"]
     assert len(rotations) == 1
     assert rotations[0].stop == (lead,) and lead not in plant.on()
@@ -268,21 +270,28 @@ def test_rotation_passes_the_lead_after_240_h_of_staging_runtime() -> None:
         plant.state.units[lead].staging_runtime_s)
 
 
-def test_source_below_its_protective_limit_blocks_stage_up_and_stages_down() -> None:
+def test_source_below_its_protective_limit_adds_a_stage_and_holds_it() -> None:
     plant = shallow()
-    plant.run(4000, 4800.0)
-    stage = plant.state.stage
-    down = plant.run(1000, 9000.0, source_out_c=3.5)
-    assert [d.condition for d in down] == ["source_protection"]
-    assert plant.state.stage == stage - 1
+    plant.run(2000, 4000.0)
+    assert plant.state.stage == 1
+    # 4000 kW on one big unit, its evaporator leaving 2.3 °C: after 900 s the screw joins
+    assert plant.run(900, 4000.0, source_out_c=2.3) == []
+    up = plant.run(10, 4000.0, source_out_c=2.3)
+    assert [(d.condition, d.start) for d in up] == [("source_protection", ("HP5",))]
+    # 3000 kW the lower stage would carry, but while the source stays below its limit no
+    # stage comes down: one more is added every 900 s instead
+    during = plant.run(2000, 3000.0, source_out_c=2.3)
+    assert [d.condition for d in during] == ["source_protection"] * 2
+    down = plant.run(1300, 3000.0, source_out_c=6.0)
+    assert [d.condition for d in down] == ["stage_down"]
 
 
 def test_plant_off_stops_every_unit_after_its_minimum_on_time() -> None:
     plant = shallow()
     plant.run(910, 1500.0)
-    assert plant.on() == {"HP5"}
+    assert plant.on() == {"HP1"}
     plant.run(100, 1500.0, heating=False)  # started 100 s ago: it must run its 600 s
-    assert plant.on() == {"HP5"}
+    assert plant.on() == {"HP1"}
     plant.run(600, 1500.0, heating=False)
     assert plant.on() == set()
 
@@ -291,7 +300,7 @@ def test_takeover_adopts_what_runs_without_a_bump() -> None:
     plant = shallow()
     plant.running.update({"HP1": True, "HP5": True})
     assert plant.run(300, 5500.0) == []
-    assert plant.state.stage == 3 and plant.on() == {"HP1", "HP5"}
+    assert plant.state.stage == 2 and plant.on() == {"HP1", "HP5"}
 
 
 def test_state_survives_a_json_round_trip() -> None:
