@@ -43,7 +43,8 @@ def test_production_is_cut_to_what_the_reinjection_wells_take() -> None:
     sup = supervisor_for(sim.site)
     produced = sum(float(view.readings[f"{w}.flow"] or 0.0) for w in ("PW1", "PW2"))
     assert produced > 150.0
-    assert sup.reinjection_capacity_m3h(view) > produced  # the demo wells take it all
+    capacity = sup.reinjection_capacity_m3h(view)
+    assert capacity is not None and capacity > produced  # the demo wells take it all
     assert not [s for s in sup.step(view) if "speed" in s.point]
     # clogged wells: each takes 30 m³/h with its water 25 m above static (level 30 m below
     # the wellhead, no pressure): 1.2 m³/h per m, 1.2 × 55 m = 66 m³/h each at most
