@@ -4,6 +4,10 @@ The sequence follows the G36 plant blocks of the Modelica Buildings Library (CDL
 parameter defaults (:class:`plant.site.Staging`):
 
 * the capacity requirement is averaged over ``capacity_average_s``;
+* from no stage, a station whose heat pumps are its only source starts the first stage as soon
+  as heat is asked for and the supply is short (G36's plant enable to the initial stage); with
+  plate exchangers it stages up when the exchangers alone leave the supply 2 K short for
+  600 s or 1 K for 1200 s (G36's economiser-only stage);
 * **stage up** when the current stage is unavailable (a unit tripped or was held out), when the
   operating part-load ratio (average requirement over the stage's capacity) stays above the
   stage's staging part-load ratio for ``efficiency_delay_s`` (*efficiency* condition), or when
@@ -495,6 +499,9 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
                 state.small_short_since_s, now, params.exchanger_long_delay_s):
             return go(up, "exchangers_short",
                       f"the exchangers alone leave the supply {shortfall:.1f} K short")
+    elif state.stage == 0 and up > 0 and inputs.required_kw > 0 and shortfall > 0:
+        # no exchangers: the plant enabled with heat asked for starts its first stage at once
+        return go(up, "enable", f"heat asked for, supply {shortfall:.1f} K short")
     elif settled and up > state.stage:
         if _held(state.failsafe_since_s, now, params.failsafe_delay_s):
             return go(up, "failsafe",

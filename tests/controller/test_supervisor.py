@@ -1,4 +1,6 @@
-"""The supervisor reading a station: reinjection limits on production, a bumpless take-over.
+"""The supervisor reading a station: reinjection limits on production, a bumpless take-over,
+and a short season of the school against its local logic (the 180-day comparison of every
+demo station is bench/bench_staging.py).
 
 The readings come from the simulated station (as the gateway would publish them); where a case
 needs wells that take less, those readings are set by hand and the expected speed worked out
@@ -15,6 +17,7 @@ import pytest
 from controller.supervisor import production_speed_hz, supervisor_for
 from plant.site import load_site
 from plant.supervision import PlantView, Setpoint
+from simulator.season import SeasonSettings, run_season
 from simulator.sim import StationSim
 
 SITES = Path(__file__).resolve().parents[2] / "sites"
@@ -71,3 +74,21 @@ def test_take_over_writes_what_the_units_already_do() -> None:
     assert runs == {f"{u}.run_command": bool(view.readings[f"{u}.run_command"])
                     for u in ("HP2-1", "HP2-2", "HP3-1", "HP3-2")}
     assert not [s for s in sup.step(view) if s.point.endswith(".run_command")]
+
+
+def test_school_season_supervisory_against_local_logic() -> None:
+    school = load_site(SITES / "deep-borehole-school.yaml")
+    # the first days of the season, mild: the unit's heat is above the load and it cycles
+    start = datetime(2025, 10, 15, tzinfo=UTC)
+    local = run_season(school, SeasonSettings(days=3.0, control="local", start=start))
+    supervised = run_season(school, SeasonSettings(days=3.0, control="supervisory", start=start),
+                            supervisor_for(school))
+    assert supervised.hours_below_setpoint <= local.hours_below_setpoint
+    assert supervised.degree_hours_below_setpoint <= local.degree_hours_below_setpoint
+    assert supervised.scop is not None and local.scop is not None
+    assert supervised.scop >= local.scop
+    assert supervised.units["HP1"].starts < local.units["HP1"].starts
+    assert supervised.max_starts_in_hour <= 3
+    assert supervised.antifreeze_violation_hours == 0.0
+    assert supervised.reinjection_violation_hours == 0.0
+    assert not supervised.refused_writes
