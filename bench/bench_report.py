@@ -1,8 +1,8 @@
 """Benchmark: a heating-season reinjection report of one station from one-second data.
 
 Fills the doublet's reinjection points (well flows, reinjection temperatures, water levels) with
-one sample per second for ``--days`` days from the season's start (plain SQL, like the
-historian's own one-year benchmark), rolls them up with the historian's rollup worker, then
+one sample per second for ``--days`` days from the season's start (binary COPY,
+``historian.bulk``), rolls them up with the historian's rollup worker, then
 times the season's reinjection report (database reads and computation) and its PDF.
 
     .venv/bin/python bench/bench_report.py [--days 193] [--plain]
@@ -19,10 +19,12 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import psycopg
 
 from geoscada.services import PostgresCluster
-from historian import rollups
+from historian import bulk, rollups
+from historian.bulk import Values
 from historian.store import Inbound, Store
 from plant.contract import Topic, topic
 from plant.site import load_site
@@ -36,15 +38,15 @@ SITE = Path(__file__).resolve().parents[1] / "sites" / "hydrothermal-doublet.yam
 SEASON = "2025-2026-season"
 
 
-def value_sql(name: str) -> str:
+def wave(name: str) -> Values:
     """A steady value with a slow wave, per kind of point."""
     if name.startswith("PW") and name.endswith(".flow"):
-        return "100 + 3 * sin(extract(epoch FROM t) / 3600.0)"
+        return lambda t: 100 + 3 * np.sin(t / 3600.0)
     if name.endswith(".flow"):
-        return "66.667 + 2 * sin(extract(epoch FROM t) / 3600.0)"
+        return lambda t: 66.667 + 2 * np.sin(t / 3600.0)
     if name.endswith(".injection_temp"):
-        return "18 + 0.5 * sin(extract(epoch FROM t) / 86400.0)"
-    return "45 + 0.2 * sin(extract(epoch FROM t) / 86400.0)"
+        return lambda t: 18 + 0.5 * np.sin(t / 86400.0)
+    return lambda t: 45 + 0.2 * np.sin(t / 86400.0)
 
 
 def main() -> int:
@@ -73,19 +75,9 @@ def main() -> int:
         with psycopg.connect(dsn, autocommit=True) as conn:
             ids: dict[str, int] = dict(conn.execute(
                 "SELECT name, id FROM points WHERE station = %s", (site.station.id,)).fetchall())
-            day = period.start
-            while day < end:
-                upper = min(end, day + timedelta(days=1))
-                for name in names:
-                    conn.execute(
-                        f"INSERT INTO samples (point_id, time, value, quality) SELECT %s, t, "
-                        f"{value_sql(name)}, 0 FROM generate_series(%s, %s - interval '1 second',"
-                        " interval '1 second') t", (ids[name], day, upper))
-                    conn.execute(
-                        "INSERT INTO rollup_dirty (point_id, bucket) SELECT %s, b FROM"
-                        " generate_series(%s, %s - interval '1 minute', interval '1 minute') b"
-                        " ON CONFLICT DO NOTHING", (ids[name], day, upper))
-                day = upper
+            for name in names:
+                bulk.load_series(conn, ids[name], period.start, end, timedelta(seconds=1),
+                                 wave(name))
             rows = conn.execute("SELECT count(*) FROM samples").fetchone()
         loaded = time.perf_counter() - began
         print(f"loaded {rows[0] if rows else 0:,} samples of {len(names)} points "
