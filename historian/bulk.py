@@ -10,14 +10,18 @@ samples of points that already exist.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import numpy.typing as npt
 import psycopg
 
-from historian.store import BUCKET_ORIGIN
+from historian import rollups
+from historian.store import BUCKET_ORIGIN, Inbound, Store
+from plant.contract import Birth, DataBatch, Death, Quality, Reason, Sample, Topic, topic
 
 Connection = psycopg.Connection[tuple[object, ...]]
 Values = Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]]
@@ -94,3 +98,107 @@ def load_series(
 
 def _floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
+
+
+Span = tuple[datetime, datetime]
+
+
+@dataclass(frozen=True)
+class History:
+    """A point's record over a long period: a regular good series, outages of its station's
+    gateway and bad-quality runs of the point, as the historian would have stored them."""
+
+    birth: Birth
+    """The station's birth (the first session); it must announce the point."""
+    point: str
+    start: datetime
+    end: datetime
+    step: timedelta
+    values: Values
+    outages: tuple[Span, ...] = ()
+    bad: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What loading a history took."""
+
+    rows: int
+    load_s: float
+    rollup_s: float
+    rollup_buckets: int
+
+
+def write_history(dsn: str, history: History) -> Loaded:
+    """Store a history: births, deaths and bad samples through the historian's store (so the
+    gap ledger holds the outages and bad runs), the good series by binary COPY, then roll up
+    everything with the historian's rollup worker."""
+    began = time.perf_counter()
+    birth = history.birth
+    station = birth.station
+    step_s = int(history.step.total_seconds())
+    events: list[tuple[datetime, Inbound]] = []
+    session = birth.session
+    for lost, back in sorted(history.outages):
+        events.append((lost, Inbound(topic(station, Topic.DEATH), b"", Death(
+            station=station, session=session, bdseq=session, t=lost))))
+        session += 1
+        events.append((back, Inbound(topic(station, Topic.BIRTH), b"", birth.model_copy(
+            update={"session": session, "bdseq": session, "t": back}))))
+    for first, last in history.bad:
+        grid = _on_grid(history.start, first, step_s)
+        samples = tuple(
+            Sample(p=history.point, t=grid + timedelta(seconds=k * step_s), v=None,
+                   q=Quality.BAD, r=Reason.COMM_LOST)
+            for k in range(-(-int((last - grid).total_seconds()) // step_s)))
+        if samples:
+            events.append((first, _batch(station, samples)))
+    store = Store(dsn)
+    store.connect()
+    try:
+        store.write([Inbound(topic(station, Topic.BIRTH), b"", birth)])
+        seq: dict[int, int] = {}
+        session = birth.session
+        for _, inbound in sorted(events, key=lambda e: e[0]):
+            message = inbound.decoded
+            if isinstance(message, Birth):
+                session = message.session
+            if isinstance(message, DataBatch):
+                message = message.model_copy(update={
+                    "session": session, "seq": seq.setdefault(session, 0)})
+                seq[session] += 1
+                inbound = Inbound(inbound.topic, b"", message)
+            store.write([inbound])
+    finally:
+        store.close()
+    holes = sorted([*history.outages, *history.bad])
+    rows = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        pid = conn.execute("SELECT id FROM points WHERE station = %s AND name = %s",
+                           (station, history.point)).fetchone()
+        if pid is None:
+            raise ValueError(f"the birth does not announce {history.point}")
+        lower = history.start
+        for first, last in [*holes, (history.end, history.end)]:
+            begin, stop = _on_grid(history.start, lower, step_s), min(first, history.end)
+            if begin < stop:
+                rows += load_series(conn, int(str(pid[0])), begin, stop, history.step,
+                                    history.values)
+            lower = max(lower, last)
+    loaded = time.perf_counter() - began
+    began = time.perf_counter()
+    with psycopg.connect(dsn) as conn:
+        rollups.prepare(conn)
+        buckets = rollups.refresh_all(conn)
+    return Loaded(rows, loaded, time.perf_counter() - began, buckets)
+
+
+def _on_grid(origin: datetime, moment: datetime, step_s: int) -> datetime:
+    """The first time of the grid origin + k·step at or after a moment."""
+    offset = -(-(moment - origin).total_seconds() // step_s) * step_s
+    return origin + timedelta(seconds=max(0.0, offset))
+
+
+def _batch(station: str, samples: tuple[Sample, ...]) -> Inbound:
+    return Inbound(topic(station, Topic.DATA), b"", DataBatch(
+        station=station, session=0, seq=0, samples=samples))

@@ -215,6 +215,28 @@ def point_id(conn: Connection, point: PointRef) -> int:
     return int(str(row[0]))
 
 
+@dataclass(frozen=True)
+class PointMeta:
+    """What the historian knows of a point from its station's birth."""
+
+    point: PointRef
+    unit: str | None
+    measurand: str | None
+    equipment: str | None
+
+
+def describe(conn: Connection, point: PointRef) -> PointMeta:
+    """A point's unit, measurand and equipment; raise QueryError if the historian does not know it."""
+    row = conn.execute(
+        "SELECT unit, measurand, equipment FROM points WHERE station = %s AND name = %s",
+        (point.station, point.name),
+    ).fetchone()
+    if row is None:
+        raise QueryError(f"unknown point {point}")
+    unit, measurand, equipment = (str(v) if v is not None else None for v in row)
+    return PointMeta(point, unit, measurand, equipment)
+
+
 def _sample(row: Sequence[object]) -> RawSample:
     quality = int(row[2])  # type: ignore[call-overload]
     reason = row[3]
@@ -426,8 +448,7 @@ def trend(
         raise QueryError("a trend needs at least 2 points")
     pid = point_id(conn, point)
     slots = max_points // 2
-    slot = (end - start) / slots
-    level = next((lv for lv in reversed(LEVELS) if timedelta(seconds=lv.seconds) <= slot), None)
+    level = trend_level(end - start, slots)
     split = start
     extremes: dict[int, list[tuple[datetime, float]]] = {}
     if level is not None:
@@ -450,6 +471,12 @@ def trend(
                 continue
             vertices.append(TrendPoint(moment, value))
     return vertices
+
+
+def trend_level(period: timedelta, slots: int) -> Level | None:
+    """The coarsest rollup finer than one of ``slots`` slots of ``period``; None: raw samples."""
+    slot = period / slots
+    return next((lv for lv in reversed(LEVELS) if timedelta(seconds=lv.seconds) <= slot), None)
 
 
 _TREND_RAW = (
