@@ -76,8 +76,8 @@ def main() -> int:
             ids: dict[str, int] = dict(conn.execute(
                 "SELECT name, id FROM points WHERE station = %s", (site.station.id,)).fetchall())
             for name in names:
-                bulk.load_series(conn, ids[name], period.start, end, timedelta(seconds=1),
-                                 wave(name))
+                bulk.load_series(conn, ids[name], start=period.start, end=end,
+                                 step=timedelta(seconds=1), values=wave(name))
             rows = conn.execute("SELECT count(*) FROM samples").fetchone()
         loaded = time.perf_counter() - began
         print(f"loaded {rows[0] if rows else 0:,} samples of {len(names)} points "

@@ -57,6 +57,7 @@ def copy_rows(point_id: int, start: datetime, count: int, step_s: int, values: V
 def load_series(
     conn: Connection,
     point_id: int,
+    *,
     start: datetime,
     end: datetime,
     step: timedelta,
@@ -159,16 +160,16 @@ def write_history(dsn: str, history: History) -> Loaded:
         store.write([Inbound(topic(station, Topic.BIRTH), b"", birth)])
         seq: dict[int, int] = {}
         session = birth.session
-        for _, inbound in sorted(events, key=lambda e: e[0]):
-            message = inbound.decoded
+        for _, event in sorted(events, key=lambda e: e[0]):
+            message = event.decoded
             if isinstance(message, Birth):
                 session = message.session
             if isinstance(message, DataBatch):
                 message = message.model_copy(update={
                     "session": session, "seq": seq.setdefault(session, 0)})
                 seq[session] += 1
-                inbound = Inbound(inbound.topic, b"", message)
-            store.write([inbound])
+                event = Inbound(event.topic, b"", message)  # noqa: PLW2901
+            store.write([event])
     finally:
         store.close()
     holes = sorted([*history.outages, *history.bad])
@@ -182,8 +183,8 @@ def write_history(dsn: str, history: History) -> Loaded:
         for first, last in [*holes, (history.end, history.end)]:
             begin, stop = _on_grid(history.start, lower, step_s), min(first, history.end)
             if begin < stop:
-                rows += load_series(conn, int(str(pid[0])), begin, stop, history.step,
-                                    history.values)
+                rows += load_series(conn, int(str(pid[0])), start=begin, end=stop,
+                                    step=history.step, values=history.values)
             lower = max(lower, last)
     loaded = time.perf_counter() - began
     began = time.perf_counter()

@@ -226,7 +226,7 @@ class PointMeta:
 
 
 def describe(conn: Connection, point: PointRef) -> PointMeta:
-    """A point's unit, measurand and equipment; raise QueryError if the historian does not know it."""
+    """A point's unit, measurand and equipment; QueryError if the historian does not know it."""
     row = conn.execute(
         "SELECT unit, measurand, equipment FROM points WHERE station = %s AND name = %s",
         (point.station, point.name),

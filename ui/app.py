@@ -27,6 +27,7 @@ from ui import (
     routes_session,
     routes_staging,
     routes_station,
+    routes_trend,
 )
 from ui.auth import (
     Audit,
@@ -45,7 +46,8 @@ log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 ROUTERS: tuple[ModuleType, ...] = (routes_session, routes_live, routes_overview, routes_station,
-                                   routes_alarms, routes_commands, routes_ledger, routes_staging)
+                                   routes_alarms, routes_commands, routes_ledger, routes_staging,
+                                   routes_trend)
 """Every ``ui/routes_*.py`` module; each exposes ``router`` and may expose ``NAV``, a list of
 (label, path, permission) entries for the navigation bar."""
 

@@ -39,6 +39,7 @@ NAV = [("Trend", "/trend", "view")]
 
 Connection = psycopg.Connection[tuple[object, ...]]
 Points = Annotated[list[str], Query(alias="point")]
+Listed = Annotated[str | None, Query(alias="points", description="station/point,station/point")]
 Text = Annotated[str | None, Query()]
 
 
@@ -59,15 +60,17 @@ def historian_connection(request: Request) -> Iterator[Connection]:
 @router.get("/trend")
 def trend_page(
     request: Request,
+    *,
     user: Annotated[User, Depends(require("view"))],
     point: Points = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    points: Listed = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     to: Text = None,
     span: Text = None,
 ) -> Response:
     """The trend tool's page; the points and period in the address are drawn on load."""
     ctx = context(request)
-    chosen = [name.strip() for name in point if name.strip()]
+    chosen = named(point, points)
     choices = [
         f"{station}/{p.id}" for station in visible_stations(request, user)
         for p in ctx.sites[station].points
@@ -80,9 +83,11 @@ def trend_page(
 @router.get("/api/trend")
 def trend_data(
     request: Request,
+    *,
     user: Annotated[User, Depends(require("view"))],
     conn: Annotated[Connection, Depends(historian_connection)],
     point: Points = [],  # noqa: B006 - FastAPI reads the default, never mutates it
+    points: Listed = None,
     start: Annotated[str | None, Query(alias="from")] = None,
     to: Text = None,
     span: Text = None,
@@ -93,13 +98,13 @@ def trend_data(
     now = datetime.now(UTC)
     try:
         window = parse_window(start, to, span, width, now)
-        points = parse_points(point)
+        refs = parse_points(named(point, points))
     except TrendRequestError as error:
         return error_response(request, 400, str(error))
-    for ref in points:
+    for ref in refs:
         require_station(request, user, ref.station)
     try:
-        series = [point_trend(conn, ref, window, now) for ref in points]
+        series = [point_trend(conn, ref, window, now) for ref in refs]
     except QueryError as error:
         return error_response(request, 404, str(error))
     took_ms = 1000 * (time.perf_counter() - began)
@@ -109,6 +114,12 @@ def trend_data(
          "server_ms": round(took_ms, 1)},
         headers={"Server-Timing": f"trend;dur={took_ms:.1f}"},
     )
+
+
+def named(point: list[str], points: str | None) -> list[str]:
+    """The points of a request: repeated ``point=`` and a comma-separated ``points=``."""
+    listed = points.split(",") if points else []
+    return [name.strip() for name in [*point, *listed] if name.strip()]
 
 
 def point_trend(conn: Connection, ref: PointRef, window: Window, now: datetime) -> dict[str, Any]:

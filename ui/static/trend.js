@@ -149,7 +149,8 @@
       const shown = performance.now();
       const vertices = body.series.reduce((n, s) => n + s.vertices, 0);
       window.trendTiming = { server_ms: body.server_ms, fetch_ms: received - began,
-                             draw_ms: shown - received, total_ms: shown - began, vertices: vertices };
+                             draw_ms: shown - received, total_ms: shown - began,
+                             since_navigation_ms: shown, vertices: vertices };
       say(`${vertices.toLocaleString()} vertices from ${SOURCES[body.source] || body.source} · ` +
           `server ${body.server_ms} ms · drawn in ${Math.round(shown - began)} ms`);
       chartBox.dataset.ready = "1";
