@@ -131,7 +131,7 @@ def _crosses(times: list[float], values: list[float | None], gaps: list[tuple[fl
     return False
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     moments=st.lists(st.integers(0, 1000), min_size=0, max_size=60, unique=True),
     gap_bounds=st.lists(st.tuples(st.integers(0, 1000), st.integers(1, 200)), max_size=6),
