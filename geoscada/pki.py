@@ -45,7 +45,7 @@ SIGNERS = {"controller": "controller", "operator": "operator"}
 """Command-signing key name -> its role."""
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "operator": ("*",),
-    "controller": ("*_setpoint", "*.run_command"),
+    "controller": ("*_setpoint", "*.run_command", "*.remote_mode", "*.heartbeat"),
 }
 """What each role may write (point id patterns); the operator edits command-policy.yaml."""
 CA_DAYS = 3650

@@ -64,6 +64,8 @@ class Measurand(StrEnum):
     # states
     RUN_STATE = "run_state"
     RUN_COMMAND = "run_command"
+    REMOTE_MODE = "remote_mode"
+    HEARTBEAT = "heartbeat"
     FAULT = "fault"
     RUN_HOURS = "run_hours"
     COP = "cop"
@@ -114,6 +116,8 @@ QUANTITY: dict[Measurand, Quantity] = {
     M.SPEED_SETPOINT: Quantity.FREQUENCY,
     M.RUN_STATE: Quantity.STATE,
     M.RUN_COMMAND: Quantity.STATE,
+    M.REMOTE_MODE: Quantity.STATE,
+    M.HEARTBEAT: Quantity.DIMENSIONLESS,
     M.FAULT: Quantity.STATE,
     M.RUN_HOURS: Quantity.DURATION,
     M.COP: Quantity.DIMENSIONLESS,
@@ -122,7 +126,8 @@ QUANTITY: dict[Measurand, Quantity] = {
 
 # Measurands an operator or the controller may write; only these may be writable points.
 COMMANDS: frozenset[Measurand] = frozenset(
-    {M.RUN_COMMAND, M.SPEED_SETPOINT, M.VALVE_POSITION_SETPOINT, M.SUPPLY_TEMP_SETPOINT}
+    {M.RUN_COMMAND, M.SPEED_SETPOINT, M.VALVE_POSITION_SETPOINT, M.SUPPLY_TEMP_SETPOINT,
+     M.REMOTE_MODE, M.HEARTBEAT}
 )
 
 # Measurands read at a sensor depth: their points must say the depth.
@@ -136,8 +141,8 @@ COUNTERS: frozenset[Measurand] = frozenset(
     }
 )
 
-_PUMPED = (M.RUN_STATE, M.RUN_COMMAND, M.FAULT, M.SPEED, M.SPEED_SETPOINT, M.ELECTRIC_POWER,
-           M.ELECTRIC_ENERGY, M.CURRENT, M.RUN_HOURS)
+_PUMPED = (M.RUN_STATE, M.RUN_COMMAND, M.REMOTE_MODE, M.FAULT, M.SPEED, M.SPEED_SETPOINT,
+           M.ELECTRIC_POWER, M.ELECTRIC_ENERGY, M.CURRENT, M.RUN_HOURS)
 
 # Equipment kind -> measurands a point on it may have.
 ALLOWED: dict[str, frozenset[Measurand]] = {
@@ -166,7 +171,8 @@ ALLOWED: dict[str, frozenset[Measurand]] = {
     "heat_pump": frozenset(
         {M.EVAPORATOR_IN_TEMP, M.EVAPORATOR_OUT_TEMP, M.CONDENSER_IN_TEMP, M.CONDENSER_OUT_TEMP,
          M.EVAPORATOR_FLOW, M.CONDENSER_FLOW, M.HEAT_POWER, M.LOAD, M.COP,
-         M.SUPPLY_TEMP_SETPOINT, M.RUN_STATE, M.RUN_COMMAND, M.FAULT, M.ELECTRIC_POWER,
+         M.SUPPLY_TEMP_SETPOINT, M.RUN_STATE, M.RUN_COMMAND, M.REMOTE_MODE, M.FAULT,
+         M.ELECTRIC_POWER,
          M.ELECTRIC_ENERGY, M.CURRENT, M.RUN_HOURS}
     ),
     "pump": frozenset({M.FLOW, M.DIFFERENTIAL_PRESSURE, *_PUMPED}),
@@ -187,6 +193,6 @@ ALLOWED: dict[str, frozenset[Measurand]] = {
     "weather": frozenset({M.OUTDOOR_TEMP, M.OUTDOOR_HUMIDITY}),
     "network": frozenset(
         {M.SUPPLY_TEMP, M.RETURN_TEMP, M.SUPPLY_PRESSURE, M.RETURN_PRESSURE, M.FLOW,
-         M.HEAT_POWER, M.SUPPLY_TEMP_SETPOINT}
+         M.HEAT_POWER, M.SUPPLY_TEMP_SETPOINT, M.REMOTE_MODE, M.HEARTBEAT}
     ),
 }

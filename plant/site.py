@@ -163,6 +163,13 @@ class Staging(_Frozen):
     """Share of the measured reinjection capacity production may use."""
 
 
+class Supervision(_Frozen):
+    """How the station's PLC watches a supervisory controller that commands it."""
+
+    heartbeat_timeout_s: Annotated[float, Field(gt=0, le=3600)]
+    """Silence of the heartbeat after which the station's local logic takes every unit back."""
+
+
 class Station(_Frozen):
     """Identity, location, climate and heated buildings of one station."""
 
@@ -185,6 +192,8 @@ class Station(_Frozen):
     """When comfort heating runs; without one the buildings are heated around the clock."""
     staging: Staging | None = None
     """Supervisory staging of the heat pumps; without it the local logic stages them."""
+    supervision: Supervision | None = None
+    """The supervisory heartbeat watchdog; without it a remote command holds until handed back."""
 
     @model_validator(mode="after")
     def _supply_above_return(self) -> Station:

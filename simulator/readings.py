@@ -63,6 +63,7 @@ def _pump_reader(unit: Callable[[], PumpUnit], measurand: Measurand) -> Reader |
     table: dict[Measurand, Reader] = {
         M.RUN_STATE: lambda: unit().speed_hz > 0.0,
         M.RUN_COMMAND: lambda: unit().run_command,
+        M.REMOTE_MODE: lambda: unit().remote_run or unit().remote_speed,
         M.FAULT: lambda: unit().failed,
         M.SPEED: lambda: unit().speed_hz,
         M.SPEED_SETPOINT: lambda: unit().speed_setpoint_hz,
@@ -215,6 +216,7 @@ def _heat_pump(model: StationModel, ident: str, m: Measurand,
                                          else model.supply_target_c),
         M.RUN_STATE: lambda: hp.running and hp.heat_kw > 0,
         M.RUN_COMMAND: lambda: hp.run_command,
+        M.REMOTE_MODE: lambda: hp.remote_run,
         M.FAULT: lambda: hp.faulted,
         M.ELECTRIC_POWER: lambda: hp.power_kw,
         M.ELECTRIC_ENERGY: lambda: hp.energy_kwh,
@@ -326,6 +328,8 @@ def _network(model: StationModel, ident: str, m: Measurand,
         M.FLOW: lambda: model.network_flow_m3h,
         M.HEAT_POWER: lambda: model.delivered_kw,
         M.SUPPLY_TEMP_SETPOINT: lambda: model.supply_target_c,
+        M.REMOTE_MODE: lambda: model.remote_supply_setpoint_c is not None,
+        M.HEARTBEAT: lambda: model.heartbeat.value or 0,
     }
     return table.get(m)
 

@@ -44,6 +44,7 @@ from plant.site import (
     Filter,
     HeatMeter,
     HeatPump,
+    Network,
     PlateExchanger,
     ProductionWell,
     Pump,
@@ -69,7 +70,14 @@ from simulator.equipment import (
     pressure_mpa,
     volume_flow_at,
 )
-from simulator.local_control import climate_curve_c, heating_wanted
+from simulator.local_control import (
+    Heartbeat,
+    climate_curve_c,
+    disarmed,
+    heartbeat_written,
+    heating_wanted,
+    supervisor_silent,
+)
 
 M = Measurand
 Value = float | bool
@@ -108,6 +116,9 @@ FAN_COIL_STANDBY = 0.02
 """How fast room thermostats pull an over-warm room back to the cooling setpoint."""
 """Highest condenser leaving-water temperature when rejecting heat to the source loop."""
 STAGE_UP_DELAY_S = 300.0
+HANDBACK_RAMP_K_PER_S = 2.0 / 600.0
+"""How fast the local supply target moves from a handed-back remote setpoint to the heating
+curve: the 2 K step the setpoint points allow, every ten minutes."""
 STAGE_DOWN_DELAY_S = 900.0
 STAGE_DOWN_MARGIN = 0.85
 VALVE_RATE_PCT_PER_S = 1.0
@@ -224,6 +235,10 @@ class StationModel:
         self.cooling_on = False
         self._setpoint_mode = "heating"
         self.remote_supply_setpoint_c: float | None = None
+        self.heartbeat = Heartbeat()
+        self.watchdog_takeovers = 0
+        """Times the local logic took the station back from a silent supervisor."""
+        self._handback_from_c: float | None = None
         self.supply_target_c = station.design_supply_temp_c
         self.plant_supply_c = station.design_supply_temp_c
         self.station_supply_c = station.design_supply_temp_c
@@ -503,6 +518,7 @@ class StationModel:
             raise ValueError(f"time step {dt_s} s must be positive")
         self.now += timedelta(seconds=dt_s)
         self.weather.advance(self.now, dt_s)
+        self._watchdog()
         self._local_control(dt_s)
         self._actuators(dt_s)
         self._hydraulics(dt_s)
@@ -532,6 +548,13 @@ class StationModel:
             self.supply_target_c = CHILLED_SUPPLY_C
         else:
             self.supply_target_c = self.heating_curve_c(self.damped_outdoor_c)
+        if self._handback_from_c is not None and self.remote_supply_setpoint_c is None:
+            # handed back: the target walks from the remote setpoint to the local one
+            local_target = self.supply_target_c
+            self.supply_target_c = approach(self._handback_from_c, local_target,
+                                            HANDBACK_RAMP_K_PER_S, dt_s)
+            self._handback_from_c = None if self.supply_target_c == local_target else (
+                self.supply_target_c)
         self.user_group.required_m3h = (self.cooling_flow_m3h if self.cooling_on
                                         else self.heating_flow_m3h)
         on = self.plant_on
@@ -578,7 +601,9 @@ class StationModel:
     def _duty(self, group: _Group, on: bool) -> None:
         """Run enough pumps of a group, in file order, to give its required flow."""
         needed = group.required_m3h if on else 0.0
-        available = [p for p in group.pumps if not p.failed and not p.remote_run]
+        # running pumps first: taking a group back never swaps a running pump for another
+        available = sorted((p for p in group.pumps if not p.failed and not p.remote_run),
+                           key=lambda p: not p.running)
         remote_flow = sum(p.rated_flow_m3h for p in group.pumps if p.remote_run and p.running)
         running: list[PumpUnit] = []
         total = remote_flow
@@ -1306,7 +1331,18 @@ class StationModel:
         well.clogging_per_day = max(0.0, well.clogging_per_day + loss_per_day)
 
     def command(self, equipment_id: str, measurand: Measurand, value: Value) -> None:
-        """Apply a written command, which from now on overrides the local PLC for that actuator."""
+        """Apply a written command, which from now on overrides the local PLC for that actuator.
+
+        ``remote_mode`` false hands a unit (or, on the network, the station's supply setpoint)
+        back to the local logic; true takes it without changing what it does. ``heartbeat``
+        tells the watchdog the supervisor is alive.
+        """
+        if measurand is M.HEARTBEAT:
+            self.heartbeat = heartbeat_written(self.heartbeat, round(float(value)), self.now)
+            return
+        if measurand is M.REMOTE_MODE:
+            self._remote_mode(equipment_id, bool(value))
+            return
         if measurand is M.RUN_COMMAND:
             on = bool(value)
             if equipment_id in self.heat_pumps:
@@ -1340,6 +1376,59 @@ class StationModel:
                 self._setpoint_mode = "cooling" if self.cooling_on else "heating"
             return
         raise CommandError(f"measurand {measurand} is not a command")
+
+    def _remote_mode(self, equipment_id: str, remote: bool) -> None:
+        if equipment_id in self.heat_pumps:
+            hp = self.heat_pumps[equipment_id]
+            hp.remote_run = remote
+            if not remote:
+                hp.setpoint_c = None
+            return
+        if any(isinstance(e, Network) and e.id == equipment_id for e in self.site.equipment):
+            if remote:
+                self.remote_supply_setpoint_c = self.supply_target_c
+                self._setpoint_mode = "cooling" if self.cooling_on else "heating"
+            elif self.remote_supply_setpoint_c is not None:
+                self._handback_from_c = self.supply_target_c
+                self.remote_supply_setpoint_c = None
+            return
+        unit = self._pump_of(equipment_id)
+        unit.remote_run = unit.remote_speed = remote
+
+    def remote(self, equipment_id: str) -> bool:
+        """True when a unit (or, on the network, the supply setpoint) is under remote control."""
+        if equipment_id in self.heat_pumps:
+            return self.heat_pumps[equipment_id].remote_run
+        if any(isinstance(e, Network) and e.id == equipment_id for e in self.site.equipment):
+            return self.remote_supply_setpoint_c is not None
+        unit = self._pump_of(equipment_id)
+        return unit.remote_run or unit.remote_speed
+
+    def hand_back(self) -> None:
+        """Give every unit and the supply setpoint back to the local logic, as they are now.
+
+        Bumpless: no unit is started or stopped here; the local logic goes on from the running
+        units (its staging timers start from zero) and walks the supply target to its own.
+        """
+        for hp in self.heat_pumps.values():
+            hp.remote_run = False
+            hp.setpoint_c = None
+        for unit in self._all_pumps():
+            unit.remote_run = unit.remote_speed = False
+        for zone in self.zones.values():
+            zone.remote_valve = False
+        if self.remote_supply_setpoint_c is not None:
+            self._handback_from_c = self.supply_target_c
+            self.remote_supply_setpoint_c = None
+
+    def _watchdog(self) -> None:
+        supervision = self.site.station.supervision
+        if supervision is None:
+            return
+        if supervisor_silent(self.heartbeat, self.now, supervision.heartbeat_timeout_s):
+            self.hand_back()
+            self.heartbeat = disarmed(self.heartbeat)
+            self.watchdog_takeovers += 1
 
     def _pump_of(self, equipment_id: str) -> PumpUnit:
         if equipment_id in self.pumps:

@@ -42,6 +42,13 @@ def _as_float(value: NDArray[np.float64]) -> float | NDArray[np.float64]:
 
 def density_kg_m3(temp_c: FloatArray) -> FloatArray:
     """Density of liquid water in kg/m³ at ``temp_c`` (Kell 1975; 0-150 °C, ±0.03 %)."""
+    if isinstance(temp_c, float | int):
+        # one value (the simulator's per-step use): Horner in plain floats, as polyval does it,
+        # without the array round trip that costs ten times the arithmetic
+        acc = 0.0
+        for coefficient in _KELL_NUMERATOR[::-1]:
+            acc = acc * temp_c + coefficient
+        return acc / (1.0 + _KELL_DENOMINATOR * temp_c)
     t = np.asarray(temp_c, dtype=np.float64)
     numerator = np.polyval(_KELL_NUMERATOR[::-1], t)
     result = numerator / (1.0 + _KELL_DENOMINATOR * t)
@@ -50,6 +57,12 @@ def density_kg_m3(temp_c: FloatArray) -> FloatArray:
 
 def specific_heat_kj_per_kgk(temp_c: FloatArray) -> FloatArray:
     """Isobaric specific heat of liquid water in kJ/(kg·K) at ``temp_c`` (0-150 °C, ±0.03 %)."""
+    if isinstance(temp_c, float | int):
+        scaled = temp_c / 100.0
+        acc = 0.0
+        for coefficient in _CP_POLY:
+            acc = acc * scaled + coefficient
+        return acc
     t = np.asarray(temp_c, dtype=np.float64) / 100.0
     result = np.polyval(_CP_POLY, t)
     return _as_float(np.asarray(result, dtype=np.float64))  # type: ignore[return-value]

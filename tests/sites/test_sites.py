@@ -81,7 +81,7 @@ def test_geoscada_check_accepts_every_site(capsys: pytest.CaptureFixture[str]) -
 def test_station_kind_size_and_citations(site: Site) -> None:
     kind, _, _ = EXPECTED[site.station.id]
     assert site.station.kind == kind
-    assert 150 <= len(site.points) <= 400
+    assert 150 <= len(site.points) <= 410
     assert site.station.sources
     for source in site.station.sources:
         assert re.match(r"^00[0-4] L\d+", source), source
@@ -243,7 +243,7 @@ def test_commands_live_in_writable_tables(site: Site) -> None:
     for point in site.points:
         if not isinstance(point.binding, ModbusBinding):
             continue
-        if point.measurand is M.RUN_COMMAND:
+        if point.measurand in (M.RUN_COMMAND, M.REMOTE_MODE):
             assert point.binding.table == "coil", point.id
         elif point.writable:
             assert point.binding.table == "holding_register", point.id
