@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,27 +97,41 @@ class PointTable:
             return self._values
         generator = np.random.Generator(np.random.Philox(key=self._key, counter=step))
         normal = generator.standard_normal(len(self.points)).tolist()
-        values: list[Value | None] = []
-        for index, point in enumerate(self.points):
-            value = self.true_value(index)
-            # an exact zero is a stopped machine's reading, which carries no noise
-            if not isinstance(value, bool) and value != 0:
-                sigma = self.sigma_abs[index] + self.sigma_rel[index] * abs(value)
-                if sigma > 0.0:
-                    noisy = value + sigma * normal[index]
-                    low, high = self.ranges[index]
-                    if low <= value <= high:
-                        # the PLC clamps a scaled input at its range ends, as a position or
-                        # percentage transmitter saturates: noise alone never leaves the range
-                        noisy = min(max(noisy, low), high)
-                    value = round(noisy) if point.dtype == "int" else noisy
-            values.append(value)
+        values: list[Value | None] = [self.noisy(index, normal[index])
+                                      for index in range(len(self.points))]
         for index, faults in self.faults.items():
             for fault in faults:
                 values[index] = self._faulty(index, fault, values[index], elapsed_s, generator)
         self._step = step
         self._values = values
         return values
+
+    def noisy(self, index: int, normal: float) -> Value:
+        """A point's reading before sensor faults, given its standard normal draw of the step."""
+        value = self.true_value(index)
+        # an exact zero is a stopped machine's reading, which carries no noise
+        if not isinstance(value, bool) and value != 0:
+            sigma = self.sigma_abs[index] + self.sigma_rel[index] * abs(value)
+            if sigma > 0.0:
+                noisy = value + sigma * normal
+                low, high = self.ranges[index]
+                if low <= value <= high:
+                    # the PLC clamps a scaled input at its range ends, as a position or
+                    # percentage transmitter saturates: noise alone never leaves the range
+                    noisy = min(max(noisy, low), high)
+                value = round(noisy) if self.points[index].dtype == "int" else noisy
+        return value
+
+    def view(self, step: int, elapsed_s: float) -> Mapping[str, Value | None]:
+        """The readings of a step by point id, each computed when first asked for.
+
+        The same values as :meth:`snapshot` for the same step; a controller that reads a few
+        dozen points of a few hundred pays for those only. With a sensor fault acting, whose
+        garbage draws follow the order of the whole table, it is the snapshot itself.
+        """
+        if self.faults or step == self._step:
+            return dict(zip(self.index, self.snapshot(step, elapsed_s), strict=True))
+        return _LazyReadings(self, step)
 
     def _faulty(self, index: int, fault: SensorFault, value: Value | None, elapsed_s: float,
                 generator: np.random.Generator) -> Value | None:
@@ -168,3 +183,30 @@ def to_model_units(point: Point, value: float) -> float:
 def is_finite_number(value: object) -> bool:
     """True for an int or float (not bool) that is finite."""
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+class _LazyReadings(Mapping[str, "Value | None"]):
+    """Readings of one step, computed point by point on first access."""
+
+    def __init__(self, table: PointTable, step: int) -> None:
+        self._table = table
+        self._step = step
+        self._normal: list[float] | None = None
+        self._cache: dict[int, Value] = {}
+
+    def __getitem__(self, point_id: str) -> Value | None:
+        index = self._table.index[point_id]
+        cached = self._cache.get(index)
+        if cached is None:
+            if self._normal is None:
+                generator = np.random.Generator(
+                    np.random.Philox(key=self._table._key, counter=self._step))
+                self._normal = generator.standard_normal(len(self._table.points)).tolist()
+            cached = self._cache[index] = self._table.noisy(index, self._normal[index])
+        return cached
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.index)
+
+    def __len__(self) -> int:
+        return len(self._table.index)

@@ -323,7 +323,7 @@ def _shifted(weather: OutdoorWeather, offset_k: float) -> SeasonalCurve:
 
 def _supervise(sim: StationSim, supervisor: Supervisor, report: SeasonReport) -> None:
     """One supervisor cycle: show it the readings, apply what it writes as the PLC would."""
-    view = PlantView(sim.station_id, sim.now, sim.values())
+    view = PlantView(sim.station_id, sim.now, sim.view())
     for setpoint in supervisor.step(view):
         report.writes += 1
         try:

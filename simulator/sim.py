@@ -7,7 +7,7 @@ applies a command after the checks a PLC makes, and ``inject()``/``clear()`` han
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -99,6 +99,10 @@ class StationSim:
         """Every point's reading now, keyed by point id (None: the sensor is dead)."""
         snapshot = self.table.snapshot(self.steps, self.elapsed_s)
         return {p.id: v for p, v in zip(self.table.points, snapshot, strict=True)}
+
+    def view(self) -> Mapping[str, Value | None]:
+        """Every point's reading now by point id, each computed when first read."""
+        return self.table.view(self.steps, self.elapsed_s)
 
     def readings(self) -> list[Value | None]:
         """Every point's reading now, in site-file order."""

@@ -9,15 +9,18 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
+from gateway.commands import load_policy
 from geoscada.demo import secure_broker
-from geoscada.pki import SERVICE_IDENTITIES, Pki, acl_text, gateway_identity
+from geoscada.pki import SERVICE_IDENTITIES, SIGNERS, Pki, acl_text, gateway_identity
 from geoscada.services import Mosquitto
+from plant.site import load_site
 
 pytestmark = pytest.mark.integration
 
@@ -197,3 +200,16 @@ def test_the_acl_names_every_station_and_grants_commands_only_to_controller_and_
                if any(r.split()[1] in ("write", "readwrite") and r.endswith("/cmd")
                       and "+" in r for r in rules)}
     assert writers == {"controller", "ui"}
+
+
+def test_the_controller_may_write_every_command_of_the_demo_stations(tmp_path: Path) -> None:
+    pki = Pki(tmp_path / "pki")
+    pki.root.mkdir()
+    pki.write_policy(SIGNERS)
+    policy = load_policy(pki.policy)
+    sites = sorted((Path(__file__).resolve().parents[2] / "sites").glob("*.yaml"))
+    writable = [p.id for path in sites for p in load_site(path).points if p.writable]
+    assert any(w.endswith(".remote_mode") for w in writable)
+    assert any(w.endswith(".heartbeat") for w in writable)
+    assert [w for w in writable if not policy.may_write("controller", w)] == []
+    assert not policy.may_write("controller", "HP1.cop")

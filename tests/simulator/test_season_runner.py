@@ -18,6 +18,7 @@ from plant.site import Site
 from plant.supervision import PlantView, Setpoint
 from simulator.season import SeasonSettings, WeatherFileError, read_weather, run_season
 from simulator.season_cli import main
+from simulator.sim import StationSim
 from tests.simulator.helpers import DOUBLET, SCHOOL, site
 
 START = datetime(2025, 12, 1, tzinfo=UTC)
@@ -130,3 +131,12 @@ def test_the_command_writes_the_report_and_refuses_bad_input(tmp_path: Path,
                  "--supervisor", "no_such_module:factory", "--out", str(out)])
     assert code == 2
     assert "no_such_module" in capsys.readouterr().err
+
+
+def test_the_lazy_view_reads_what_the_full_snapshot_reads() -> None:
+    sim = StationSim(site(DOUBLET), seed=5, start=START, warm_up_s=600.0)
+    for _ in range(3):
+        sim.advance(60.0)
+        lazy = sim.view()
+        read = {point_id: lazy[point_id] for point_id in reversed(list(lazy))}
+        assert read == sim.values()
