@@ -21,6 +21,9 @@ log = logging.getLogger(__name__)
 
 router = APIRouter()
 NAV = [("Overview", "/", "view")]
+TODAY_TTL_S = 60.0
+"""Today's figures move slowly: each station's is read from the historian at most once a
+minute, however many pages ask."""
 
 
 @dataclass(frozen=True)
@@ -34,28 +37,41 @@ class StationCard:
 
 
 def reinjection_today(ctx: UiContext, site: Site, figures: StationFigures) -> float | None:
-    """Σ reinjection ÷ Σ production flow since local midnight, from the hourly rollups;
-    None without a historian or without data."""
+    """Today's reinjection ratio, read again when older than :data:`TODAY_TTL_S`."""
     if ctx.settings.database is None or not figures.has_reinjection:
         return None
+    cache: dict[str, tuple[float, float | None]] = ctx.extras.setdefault("reinjection_today", {})
+    now = ctx.clock()
+    kept = cache.get(site.station.id)
+    if kept is not None and now - kept[0] < TODAY_TTL_S:
+        return kept[1]
+    value = _read_reinjection_today(ctx, site, figures)
+    cache[site.station.id] = (now, value)
+    return value
+
+
+def _read_reinjection_today(ctx: UiContext, site: Site, figures: StationFigures
+                            ) -> float | None:
+    """Σ reinjection ÷ Σ production flow since local midnight, from the hourly rollups;
+    None without data."""
     import psycopg
 
     from historian import query
+    from ui.alarm_feed import HistorianUnavailableError, connect
 
     now = datetime.fromtimestamp(ctx.clock(), UTC)
     start = local_midnight(now, ZoneInfo(site.station.timezone))
     if now - start < timedelta(minutes=1):
         return None
     try:
-        with psycopg.connect(ctx.settings.database, connect_timeout=3) as conn:
-            conn.read_only = True
+        with connect(ctx.settings) as conn:
             means: dict[str, dict[datetime, float]] = {}
             for name in (*figures.production_flow, *figures.reinjection_flow):
                 rows = query.aggregates(conn, query.PointRef(site.station.id, name), start, now,
                                         timedelta(hours=1))
                 means[name] = {row.bucket: row.time_weighted_mean for row in rows
                                if row.time_weighted_mean is not None}
-    except (psycopg.Error, query.QueryError) as exc:
+    except (HistorianUnavailableError, query.QueryError, psycopg.Error) as exc:
         log.info("no reinjection figure for %s today: %s", site.station.id, exc)
         return None
     buckets = set.intersection(*(set(m) for m in means.values())) if means else set()
