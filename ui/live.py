@@ -188,6 +188,17 @@ class LiveCache:
         live.alarms[alarm] = data
         self._change({"station": station, "alarm": data})
 
+    def seed_alarm(self, station: str, data: dict[str, Any]) -> None:
+        """Take an alarm's state from the stored journal (alarms raised before the UI started);
+        a live event already seen for it wins."""
+        live = self.stations.get(station)
+        if live is None or str(data["alarm"]) in live.alarms:
+            return
+        entry = {"seq": -1, **data}
+        live.alarms[str(data["alarm"])] = entry
+        self._change({"station": station, "alarm": entry})
+        self._wake()
+
     # -- reading -------------------------------------------------------------------------------
 
     def active_alarms(self, station: str) -> list[dict[str, Any]]:

@@ -80,6 +80,31 @@ def _read_reinjection_today(ctx: UiContext, site: Site, figures: StationFigures
     return reinjected / produced if produced > 0 else None
 
 
+def seed_alarms(ctx: UiContext) -> None:
+    """Put the alarms the historian's journal holds into the live cache, once it can be read:
+    alarms raised before the UI started count from the first page on."""
+    if ctx.settings.database is None or ctx.extras.get("alarms_seeded"):
+        return
+    now = ctx.clock()
+    if now - ctx.extras.get("alarms_seed_tried", -TODAY_TTL_S) < TODAY_TTL_S:
+        return
+    ctx.extras["alarms_seed_tried"] = now
+    from ui.alarm_feed import HistorianUnavailableError
+    from ui.routes_alarms import journal
+
+    try:
+        summaries, _ = journal(ctx).summaries(list(ctx.sites), fresh=True)
+    except HistorianUnavailableError as exc:
+        log.info("alarms not yet seeded from the journal: %s", exc)
+        return
+    for item in summaries:
+        ctx.live.seed_alarm(item.station, {
+            "alarm": item.alarm, "state": item.state.value, "priority": item.priority,
+            "equipment": item.equipment, "message": item.message,
+            "t": item.changed.isoformat(), "active": item.active})
+    ctx.extras["alarms_seeded"] = True
+
+
 def alarm_counts(ctx: UiContext, station: str) -> dict[str, int]:
     """Active alarms of the station by priority."""
     counts = {"high": 0, "medium": 0, "low": 0}
@@ -93,6 +118,7 @@ def alarm_counts(ctx: UiContext, station: str) -> dict[str, int]:
 def overview(request: Request, user: Annotated[User, Depends(require("view"))]) -> Response:
     """Every station the user may see, live."""
     ctx = context(request)
+    seed_alarms(ctx)
     cards = []
     for sid in visible_stations(request, user):
         site = ctx.sites[sid]

@@ -11,6 +11,7 @@ from ui.auth import User, require, require_station
 from ui.context import context
 from ui.mimic import layout
 from ui.pages import render
+from ui.routes_overview import seed_alarms
 
 router = APIRouter()
 
@@ -24,6 +25,7 @@ def station(request: Request, station: StationId,
             user: Annotated[User, Depends(require("view"))]) -> Response:
     """The station's mimic with live values."""
     require_station(request, user, station)
+    seed_alarms(context(request))
     site = context(request).sites[station]
     snapshot = context(request).live.snapshot([station])["stations"][station]
     return render(request, "station.html", site=site, mimic=layout(site), snapshot=snapshot,

@@ -156,3 +156,17 @@ def test_alarm_events_keep_the_latest_transition_per_alarm() -> None:
     assert [a["state"] for a in cache.active_alarms("north")] == ["acknowledged"]
     cache.feed(topic("north", Topic.EVENT), event(4, "normal"))
     assert cache.active_alarms("north") == []
+
+
+def test_alarms_from_the_journal_seed_the_cache_and_live_events_win() -> None:
+    cache = LiveCache(STATIONS)
+    cache.seed_alarm("north", {"alarm": "RW1.clog", "state": "acknowledged", "priority": "low",
+                               "t": T0.isoformat()})
+    assert [a["alarm"] for a in cache.active_alarms("north")] == ["RW1.clog"]
+    live = Event(station="north", id="RW1.clog#9", t=T0 + timedelta(minutes=1), kind="alarm",
+                 source="controller", data={"alarm": "RW1.clog", "seq": 9, "state": "normal",
+                                            "priority": "low"})
+    cache.feed(topic("north", Topic.EVENT), live.model_dump_json().encode())
+    cache.seed_alarm("north", {"alarm": "RW1.clog", "state": "acknowledged", "priority": "low",
+                               "t": T0.isoformat()})
+    assert cache.active_alarms("north") == []
