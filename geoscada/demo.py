@@ -323,7 +323,7 @@ def main(argv: Sequence[str]) -> int:
         ], workdir / "logs" / "simulator.log")
         sim.start()
         children.append(sim)
-        _wait_for_file(endpoints_file, sim, timeout_s=60)
+        _wait_for_file(endpoints_file, sim, timeout_s=180)
         endpoints: dict[str, dict[str, str]] = json.loads(endpoints_file.read_text())
 
         secure_sites = secure_opcua_sites(args.sites, workdir / "sites")
