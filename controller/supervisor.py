@@ -38,6 +38,7 @@ from controller.staging import (
     stage_table,
     step,
 )
+from plant.contract import Event
 from plant.heating import heating_wanted, in_heating_season
 from plant.measurands import Measurand
 from plant.models.water import heat_power_kw
@@ -212,6 +213,17 @@ class StagingSupervisor:
             if produced > limit or (produced < 0.97 * limit and target > speed + 0.5):
                 writes.append(Setpoint(point, round(target, 1)))
         return writes
+
+
+def decision_event(station: str, seq: int, at: datetime, decision: Decision,
+                   source: str) -> Event:
+    """A staging decision as a contract event (``kind`` decision): the condition that fired,
+    the stages, the units started and stopped and the values behind it."""
+    return Event(station=station, id=f"staging#{seq}", t=at, kind="decision", source=source,
+                 data={"condition": decision.condition, "stage_from": decision.stage_from,
+                       "stage_to": decision.stage_to, "start": list(decision.start),
+                       "stop": list(decision.stop), "values": dict(decision.values),
+                       "text": decision.detail})
 
 
 def supervisor_for(site: Site) -> StagingSupervisor:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.supervisor import production_speed_hz, supervisor_for
+from controller.supervisor import decision_event, production_speed_hz, supervisor_for
+from plant.contract import Event
 from plant.site import load_site
 from plant.supervision import PlantView, Setpoint
 from simulator.season import SeasonSettings, run_season
@@ -92,3 +93,20 @@ def test_school_season_supervisory_against_local_logic() -> None:
     assert supervised.antifreeze_violation_hours == 0.0
     assert supervised.reinjection_violation_hours == 0.0
     assert not supervised.refused_writes
+
+
+def test_every_decision_becomes_an_event_with_its_condition_and_values() -> None:
+    school = load_site(SITES / "deep-borehole-school.yaml")
+    sup = supervisor_for(school)
+    run_season(school, SeasonSettings(days=0.5, control="supervisory",
+                                      start=datetime(2025, 10, 15, tzinfo=UTC)), sup)
+    assert sup.log
+    events = [decision_event(school.station.id, n, at, d, "controller-1")
+              for n, (at, d) in enumerate(sup.log)]
+    for (at, decision), event in zip(sup.log, events, strict=True):
+        again = Event.model_validate_json(event.model_dump_json())
+        assert again.kind == "decision" and again.t == at
+        assert again.data["condition"] == decision.condition
+        assert again.data["values"]["required_kw"] == decision.values["required_kw"]
+        assert set(again.data["start"]) | set(again.data["stop"]) <= {"HP1"}
+    assert len({e.id for e in events}) == len(events)
