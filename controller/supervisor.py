@@ -16,6 +16,9 @@ What it reads, by equipment and measurand from the site file:
 * production and reinjection wells: production is held below the reinjection wells' measured
   capacity (:func:`production_speed_hz`).
 
+Every cycle it writes a new value to the station's supervisory heartbeat point, if the site
+has one: the station's PLC hands its units back to its own logic when that falls silent.
+
 The supply setpoint itself stays the station's climate curve (:func:`plant.heating.
 climate_curve_c`, which the PLC computes); the supervisor owns the heat pumps and, where the
 reinjection wells cannot take the production, the production pumps' speed.
@@ -82,6 +85,7 @@ class StagingSupervisor:
     table: StageTable = field(init=False)
     _point: dict[tuple[str, Measurand], str] = field(init=False, default_factory=dict)
     _written: bool = field(init=False, default=False)
+    _beats: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.table = stage_table(self.site, self.params)
@@ -98,6 +102,8 @@ class StagingSupervisor:
         self._network_id = next((e.id for e in self.site.equipment if e.kind == "network"), "")
         self.weather_id = next((e.id for e in self.site.equipment if e.kind == "weather"), "")
         self._points = {p.id: p for p in self.site.points}
+        self._heartbeat = next((p.id for p in self.site.points
+                                if p.measurand.value == "heartbeat" and p.writable), None)
 
     def point(self, equipment: str, measurand: Measurand) -> str | None:
         """The id of an equipment's point for a measurand, if the site has one."""
@@ -170,6 +176,9 @@ class StagingSupervisor:
             writes += [Setpoint(self._point[(u, M.RUN_COMMAND)], True) for u in decision.start]
             writes += [Setpoint(self._point[(u, M.RUN_COMMAND)], False) for u in decision.stop]
         writes += self._production(view)
+        if self._heartbeat is not None:  # a new value every cycle keeps the station ours
+            self._beats = (self._beats + 1) % 65536
+            writes.append(Setpoint(self._heartbeat, self._beats))
         return writes
 
     def reinjection_capacity_m3h(self, view: PlantView) -> float | None:
