@@ -4,12 +4,13 @@
 # definition time.
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
-from historian.query import Period, QueryError, coverage, gaps
+from historian.query import Period, QueryError, coverage, gaps, station_zone
 from ui.alarm_feed import HistorianUnavailableError, connect
 from ui.auth import User, require, require_station
 from ui.context import context
@@ -19,7 +20,7 @@ router = APIRouter()
 NAV = [("Gap ledger", "/ledger", "view")]
 LONGEST_DAYS = 366
 """The longest period the ledger page answers (a year of days)."""
-SHOWN_POINTS = 40
+SHOWN_POINTS = 8
 """Points listed under a period, the worst covered first."""
 
 
@@ -37,8 +38,9 @@ def station_ledger(request: Request, station: str,
             entries = gaps(conn, station, start, end)
             try:
                 periods = coverage(conn, station, start, end, by=Period.DAY, at=end)
+                zone_name, zone = station_zone(conn, station)
             except QueryError:  # the historian has not heard of the station yet
-                periods = []
+                periods, zone_name, zone = [], "UTC", ZoneInfo("UTC")
     except (HistorianUnavailableError, psycopg.Error) as error:
         raise HTTPException(503, str(error)) from None
     rows = [{
@@ -47,14 +49,15 @@ def station_ledger(request: Request, station: str,
         "share": p.covered_s / (p.covered_s + p.missing_s) if p.covered_s + p.missing_s
         else None,
         "worst": sorted((pc for pc in p.points if pc.missing_s > p.missing_s),
-                        key=lambda pc: -pc.missing_s)[:SHOWN_POINTS],
+                        key=lambda pc: -pc.missing_s),
     } for p in reversed(periods)]
     if "text/html" not in request.headers.get("accept", ""):
         return JSONResponse(_json({"station": station, "coverage": rows,
                                    "ledger": [e.__dict__ for e in entries]}))
     return render(request, "ledger.html", station=station, site=ctx.sites[station],
-                  days=days, periods=rows, entries=entries,
-                  timezone=periods[0].timezone if periods else "UTC")
+                  days=days, periods=rows, entries=entries, timezone=zone_name,
+                  local=lambda moment: moment.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                  shown_points=SHOWN_POINTS)
 
 
 def _json(value: Any) -> Any:

@@ -170,3 +170,26 @@ def test_an_action_without_the_csrf_token_or_session_changes_nothing(screens: Sc
 def test_a_malformed_kpi_period_is_refused(screens: Screens, query: str) -> None:
     answer = screens.operator.get(f"/alarms/kpi?{query}", headers=JSON)
     assert answer.status_code in (400, 404) and answer.json()["error"]
+
+
+@pytest.mark.parametrize(("who", "path", "status"), [
+    ("operator", f"/stations/{SCHOOL}/ledger?days=abc", 400),
+    ("operator", f"/stations/{SCHOOL}/ledger?days=3650000", 400),
+    ("operator", "/stations/nowhere/ledger", 404),
+    ("regulator", f"/stations/{SCHOOL}/ledger", 404),
+    ("regulator", f"/stations/{SCHOOL}/staging", 404),
+    ("regulator", f"/stations/{SCHOOL}/commands", 403),
+    ("regulator", "/commands", 403),
+])
+def test_ledger_staging_and_commands_refuse_what_they_should(screens: Screens, who: str,
+                                                             path: str, status: int) -> None:
+    client = screens.operator if who == "operator" else screens.regulator
+    answer = client.get(path, headers=JSON)
+    assert answer.status_code == status and answer.json()["error"]
+
+
+def test_the_ledger_of_a_station_the_historian_has_not_heard_of_is_empty(
+        screens: Screens) -> None:
+    answer = screens.operator.get(f"/stations/{SCHOOL}/ledger?days=2", headers=JSON)
+    assert answer.status_code == 200
+    assert answer.json() == {"station": SCHOOL, "coverage": [], "ledger": []}

@@ -1,0 +1,137 @@
+"""The alarm, command, ledger, staging and KPI screens in Chromium against the running demo:
+an alarm caused in the simulator appears, sounds, is acknowledged, shelved with a reason and
+returns when the shelf runs out; a command within limits is confirmed and acknowledged with
+its read-back; a command outside its limits or from a regulator changes nothing."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from tests.ui.conftest import UiStack, screenshot
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.allow_thread_leak]
+SCHOOL = "deep-borehole-school"
+TRIP = f"{SCHOOL}/HP1.fault"
+ROW = f'tr[data-alarm="{TRIP}"]'
+ALARM_WAIT_MS = 60_000
+
+
+def _row_in(page: Any, state: str, timeout_ms: float = ALARM_WAIT_MS) -> None:
+    page.wait_for_selector(f'{ROW}[data-state="{state}"]', timeout=timeout_ms)
+
+
+def _post(page: Any, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """A form POST from the page itself, with its session and CSRF token."""
+    status, body = page.evaluate(
+        """async ([path, form]) => {
+            const answer = await fetch(path, {method: "POST", body: new URLSearchParams(form),
+                headers: {"X-CSRF-Token": document.body.dataset.csrf,
+                          "Accept": "application/json"}});
+            return [answer.status, await answer.json()];
+        }""", [path, form])
+    return int(status), dict(body)
+
+
+def _horn(page: Any) -> tuple[str | None, bool]:
+    shown, paused = page.evaluate(
+        "() => [document.documentElement.dataset.horn || null, window.geoscadaHorn.paused]")
+    return shown, bool(paused)
+
+
+def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
+        ui_stack: UiStack, logged_in: Any) -> None:
+    page = logged_in("operator")
+    page.goto(f"{ui_stack.url}/alarms", timeout=60_000)
+    page.click("h1")  # a browser lets a page sound once the operator has touched it
+    fault = ui_stack.fault(SCHOOL, {"kind": "heat_pump_trip", "target": "HP1"})
+    try:
+        _row_in(page, "unacknowledged")
+        page.wait_for_function("() => document.documentElement.dataset.horn === 'sounding'")
+        assert _horn(page) == ("sounding", False)
+        assert page.text_content(".banner-high b") != "0"
+        screenshot(page, "alarms")
+
+        page.click(f'{ROW} button[data-verb="ack"]')
+        _row_in(page, "acknowledged", 15_000)
+        page.wait_for_function("() => document.documentElement.dataset.horn === 'quiet'")
+        assert _horn(page) == ("quiet", True)
+        assert "operator" in page.text_content(ROW)
+
+        page.fill(f'{ROW} input[name="reason"]', "contactor being replaced")
+        page.fill(f'{ROW} input[name="duration"]', "8 s")
+        page.click(f'{ROW} button[data-verb="shelve"]')
+        _row_in(page, "shelved", 15_000)
+        assert "contactor being replaced" in page.text_content(ROW)
+        assert _horn(page) == ("quiet", True)
+        screenshot(page, "alarms-shelved")
+
+        # the trip still stands: when the shelf runs out it is annunciated again, and sounds
+        shelved_at = time.monotonic()
+        _row_in(page, "unacknowledged", 40_000)
+        assert time.monotonic() - shelved_at > 4
+        page.wait_for_function("() => document.documentElement.dataset.horn === 'sounding'")
+        assert _horn(page) == ("sounding", False)
+        page.click(f'{ROW} button[data-verb="ack"]')
+        _row_in(page, "acknowledged", 15_000)
+        assert _horn(page)[0] == "quiet"
+    finally:
+        ui_stack.clear_fault(SCHOOL, fault)
+
+
+def test_a_command_within_limits_is_confirmed_and_acknowledged(ui_stack: UiStack,
+                                                                logged_in: Any) -> None:
+    point = "HP1.supply_temp_setpoint"
+    before = float(ui_stack.plant_values(SCHOOL)[point])
+    wanted = before + 1.0 if before + 1.0 <= 65.0 else before - 1.0
+    page = logged_in("operator")
+    page.goto(f"{ui_stack.url}/stations/{SCHOOL}/commands")
+    row = f'tr[data-point="{point}"]'
+    assert "50 … 65 degC, at most 2 per change" in page.text_content(f"{row} .limits")
+    screenshot(page, "commands")
+    page.fill(f'{row} input[name="value"]', f"{wanted:g}")
+    page.click(f"{row} button[type=submit]")
+    page.wait_for_selector("#confirm-command")
+    assert f"{wanted:.1f}" in page.text_content(".new-value")
+    screenshot(page, "command-confirm")
+    page.click("#confirm-command")
+    page.wait_for_selector('#command-result[data-outcome]', timeout=30_000)
+    assert page.text_content('[data-field="outcome"]') == "done"
+    assert abs(float(page.text_content('[data-field="readback"]')) - wanted) < 0.06
+    screenshot(page, "command-result")
+    assert abs(float(ui_stack.plant_values(SCHOOL)[point]) - wanted) < 0.06
+
+    # outside its limits: refused with the reason before anything is signed; a send that was
+    # not confirmed is refused too
+    status, answer = _post(page, f"/stations/{SCHOOL}/commands/confirm",
+                           {"point": point, "value": "80"})
+    assert status == 422 and "outside limits" in answer["error"]
+    status, answer = _post(page, f"/stations/{SCHOOL}/commands/send",
+                           {"point": point, "value": f"{wanted:g}"})
+    assert status == 400 and "not confirmed" in answer["error"]
+    assert abs(float(ui_stack.plant_values(SCHOOL)[point]) - wanted) < 0.06
+
+
+def test_a_regulator_never_sees_a_command(ui_stack: UiStack, logged_in: Any) -> None:
+    page = logged_in("regulator")
+    assert page.locator('nav a[href="/commands"]').count() == 0
+    station = "hydrothermal-doublet"
+    assert page.goto(f"{ui_stack.url}/stations/{station}/commands").status == 403
+    page.goto(f"{ui_stack.url}/alarms")
+    assert page.locator("button[data-verb]").count() == 0
+
+
+def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any) -> None:
+    page = logged_in("engineer")
+    page.goto(f"{ui_stack.url}/stations/{SCHOOL}/ledger?days=2")
+    page.wait_for_selector(".coverage-table")
+    assert "Gap ledger and coverage" in page.text_content("h1")
+    screenshot(page, "ledger")
+    page.goto(f"{ui_stack.url}/stations/hydrothermal-doublet/staging")
+    page.wait_for_selector('.unit [data-point$=".run_state"][data-q]', timeout=20_000)
+    screenshot(page, "staging")
+    page.goto(f"{ui_stack.url}/alarms/kpi")
+    page.wait_for_selector(".kpi-period")
+    screenshot(page, "alarm-kpi")
