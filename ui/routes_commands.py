@@ -8,7 +8,7 @@ import hashlib
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from plant.site import Site
@@ -72,14 +72,18 @@ def _site(request: Request, user: User, station: str) -> Site:
 
 @router.get("/stations/{station}/commands")
 def command_form(request: Request, station: str,
-                 user: Annotated[User, Depends(require("command"))]) -> Response:
-    """The station's writable points, their limits and current values, each with a form."""
+                 user: Annotated[User, Depends(require("command"))],
+                 point: Annotated[str | None, Query(max_length=96)] = None) -> Response:
+    """The station's writable points (or one), their limits and current values, each with a
+    form."""
     ctx = context(request)
     site = _site(request, user, station)
-    points = command_points(site)
+    points = [p for p in command_points(site) if point is None or p.id == point]
+    if not points:
+        raise HTTPException(404, f"{station} has no writable point {point!r}")
     current = {p.id: ctx.live.stations[station].values.get(p.id) for p in points}
     return render(request, "commands.html", station=station, site=site, points=points,
-                  current=current)
+                  current=current, one=point is not None)
 
 
 def _checked(request: Request, user: User, station: str, point: str, value: str
