@@ -17,6 +17,8 @@ PRIORITIES = (Priority.HIGH.value, Priority.MEDIUM.value, Priority.LOW.value)
 UNACKNOWLEDGED = frozenset({State.UNACKNOWLEDGED, State.RTN_UNACKNOWLEDGED})
 """States an operator has not acknowledged yet."""
 HIDDEN = frozenset({State.SHELVED, State.SUPPRESSED, State.OUT_OF_SERVICE})
+PUT_ASIDE = frozenset({State.SHELVED, State.OUT_OF_SERVICE})
+"""Hidden by an operator, so shown until they bring it back."""
 KEPT_ROWS = 200
 """Rows kept per alarm besides its last annunciation (comments and hidden condition changes
 can follow one without end)."""
@@ -101,7 +103,8 @@ def banner(items: Iterable[AlarmSummary], journal: int = 0) -> Banner:
 @dataclass(frozen=True)
 class AlarmFilter:
     """What the alarm table shows: a station, a priority, a state or a word; only alarms that
-    want attention or are hidden (shelved, suppressed, out of service) unless ``everything``."""
+    want attention or that an operator put aside (shelved, out of service) unless ``everything``
+    or a state is asked for (suppression by design is the plant's state, not news)."""
 
     station: str | None = None
     priority: str | None = None
@@ -111,7 +114,7 @@ class AlarmFilter:
 
     def admits(self, item: AlarmSummary) -> bool:
         """Whether the table shows this alarm."""
-        if not self.everything and item.state not in ATTENTION | HIDDEN:
+        if not (self.everything or self.state) and item.state not in ATTENTION | PUT_ASIDE:
             return False
         if self.station and item.station != self.station:
             return False

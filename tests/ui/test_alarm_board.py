@@ -129,3 +129,16 @@ def test_shelving_times_an_operator_types(text: str, seconds: float) -> None:
 def test_malformed_shelving_times_are_refused(text: str) -> None:
     with pytest.raises(ValueError, match="shelving time"):
         parse_duration(text)
+
+
+def test_suppressed_alarms_are_listed_only_when_asked_for() -> None:
+    board = AlarmBoard()
+    board.add([row("HP1.cop_low", 1, Trigger.SUPPRESS, S.NORMAL, S.SUPPRESSED,
+                   priority=Priority.MEDIUM, active=False),
+               row("HP2.fault", 1, *RAISE), row("HP2.fault", 2, *ACK, user="olga"),
+               row("HP2.fault", 3, Trigger.SHELVE, S.ACKNOWLEDGED, S.SHELVED, user="olga",
+                   text="swap")])
+    assert [s.alarm for s in table(board.summaries(), AlarmFilter())] == ["HP2.fault"]
+    assert [s.alarm for s in table(board.summaries(), AlarmFilter(state="suppressed"))] == [
+        "HP1.cop_low"]
+    assert len(table(board.summaries(), AlarmFilter(everything=True))) == 2
