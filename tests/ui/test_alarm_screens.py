@@ -23,6 +23,8 @@ from controller.alarms import (
     new_status,
     step,
 )
+from controller.staging import Decision
+from controller.supervisor import decision_event
 from geoscada.services import PostgresCluster
 from historian.decode import StationMessage
 from historian.store import Inbound, Store
@@ -35,6 +37,8 @@ pytestmark = pytest.mark.parametrize("postgres", ["postgres"], indirect=True)
 SCHOOL = "deep-borehole-school"
 T0 = datetime(2027, 1, 10, 6, tzinfo=UTC)
 JSON = {"accept": "application/json"}
+STAGE_UP = Decision(condition="efficiency", stage_from=1, stage_to=2, start=("HP2",),
+                    values={"operating_plr": 0.93}, detail="part load above 0.9 for 900 s")
 HTML = {"accept": "text/html"}
 
 
@@ -79,6 +83,8 @@ def screens(postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory
         store.write([Inbound(topic(r.station, Topic.EVENT), b"",
                              StationMessage(r.station, r.to_event("controller")))
                      for r in _journal()])
+        store.write([Inbound(topic(SCHOOL, Topic.EVENT), b"", StationMessage(
+            SCHOOL, decision_event(SCHOOL, 1, T0, STAGE_UP, "controller")))])
     finally:
         store.close()
     directory = tmp_path_factory.mktemp("alarm-screens")
@@ -193,3 +199,13 @@ def test_the_ledger_of_a_station_the_historian_has_not_heard_of_is_empty(
     answer = screens.operator.get(f"/stations/{SCHOOL}/ledger?days=2", headers=JSON)
     assert answer.status_code == 200
     assert answer.json() == {"station": SCHOOL, "coverage": [], "ledger": []}
+
+
+def test_the_staging_view_shows_the_units_and_the_controllers_decisions(
+        screens: Screens) -> None:
+    page = screens.operator.get(f"/stations/{SCHOOL}/staging", headers=HTML).text
+    assert 'data-point="HP1.run_state"' in page
+    assert "Stage now: <b>2</b>" in page
+    assert "part load above 0.9 for 900 s" in page and "operating_plr 0.93" in page
+    doublet = screens.operator.get("/stations/hydrothermal-doublet/staging", headers=HTML).text
+    assert "has published no staging decision" in doublet
