@@ -1,7 +1,7 @@
 """Season of each demo station under its local logic and under supervisory staging.
 
-    PYTHONPATH=. .venv/bin/python bench/bench_staging.py [--days 180] [--site NAME ...] \
-        [--out FILE.json]
+    PYTHONPATH=. .venv/bin/python bench/bench_staging.py [--days 180] [--start ISO] \
+        [--site NAME ...] [--out FILE.json]
 
 Runs ``simulator.season.run_season`` twice per station (same seed, weather and start) and
 prints, side by side, what docs/staging.md compares: delivered heat, electricity, SCOP, hours
@@ -17,6 +17,7 @@ import json
 import sys
 import time
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,16 @@ FIELDS = ("delivered_heat_kwh", "electricity_kwh", "scop", "hours_below_setpoint
           "wall_s")
 
 
-def compare(name: str, days: float) -> dict[str, Any]:
+def compare(name: str, days: float, start: datetime | None) -> dict[str, Any]:
     """Both runs of one station and their figures."""
     site = load_site(ROOT / "sites" / f"{name}.yaml")
-    result: dict[str, Any] = {"station": name, "days": days}
+    result: dict[str, Any] = {"station": name, "days": days,
+                              "start": start.isoformat() if start else "season start"}
     for control in ("local", "supervisory"):
         supervisor = supervisor_for(site) if control == "supervisory" else None
         wall = time.perf_counter()
-        report = run_season(site, SeasonSettings(days=days, control=control), supervisor)
+        report = run_season(site, SeasonSettings(days=days, control=control, start=start),
+                            supervisor)
         figures = {k: getattr(report, k) for k in FIELDS}
         figures["starts"] = sum(u.starts for u in report.units.values())
         figures["starts_by_unit"] = {u: f.starts for u, f in report.units.items()}
@@ -58,9 +61,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=float, default=180.0)
     parser.add_argument("--site", action="append", choices=SITES)
+    parser.add_argument("--start", type=datetime.fromisoformat,
+                        help="first moment, ISO 8601 with offset (default: the season's start)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    results = [compare(name, args.days) for name in (args.site or SITES)]
+    results = [compare(name, args.days, args.start) for name in (args.site or SITES)]
     if args.out:
         args.out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     return 0
