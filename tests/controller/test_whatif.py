@@ -18,6 +18,7 @@ from controller.whatif import Proposal, preview
 from plant.site import load_site
 from plant.supervision import PlantView, Setpoint
 from simulator.season import SeasonSettings, run_season
+from simulator.sim import StationSim
 
 SITES = Path(__file__).resolve().parents[2] / "sites"
 START = datetime(2025, 12, 20, tzinfo=UTC)
@@ -61,3 +62,18 @@ def test_preview_with_a_unit_out_agrees_with_the_simulator_on_electricity() -> N
     assert all("HP2-1" not in h.running for h in ahead.hours)
     assert ahead.electricity_kwh == pytest.approx(simulated, rel=0.05)
     assert ahead.reinjection_margin_m3h is not None and ahead.reinjection_margin_m3h > 0
+
+
+def test_a_colder_forecast_costs_more_and_a_higher_supply_lowers_the_cop() -> None:
+    doublet = load_site(SITES / "hydrothermal-doublet.yaml")
+    sim = StationSim(doublet, start=START, warm_up_s=3600.0)
+    view = PlantView(sim.station_id, sim.now, sim.values())
+    sup = supervisor_for(doublet)
+    sup.step(view)
+    mild = preview(sup, view, Proposal(hours=6, outdoor_forecast_c=[-5.0] * 6))
+    cold = preview(sup, view, Proposal(hours=6, outdoor_forecast_c=[-22.0] * 6))
+    warmer = preview(sup, view, Proposal(hours=6, outdoor_forecast_c=[-22.0] * 6,
+                                         supply_shift_k=3.0))
+    assert cold.heat_kwh > mild.heat_kwh and cold.electricity_kwh > mild.electricity_kwh
+    assert cold.cop is not None and warmer.cop is not None and warmer.cop < cold.cop
+    assert sup.state.last_s == view.now.timestamp()  # the preview left the live state alone
