@@ -290,8 +290,10 @@ def _observe(state: StagingState, inputs: StagingInputs, params: Staging) -> Non
                 < params.compressor_on_min_s):
             record.last_start_s = now  # a start staging did not command (local logic, hand)
             record.starts_s.append(now)
-        if record.running and not reading.running:
-            record.last_stop_s = now
+        if record.running and not reading.running and not (
+                record.last_stop_s is not None and now - record.last_stop_s
+                < params.compressor_off_min_s):
+            record.last_stop_s = now  # a stop staging did not command (trip, local logic)
         record.running = reading.running
         record.starts_s = [t for t in record.starts_s if now - t < HOUR_S]
         if not reading.available:
@@ -380,6 +382,8 @@ def _apply(state: StagingState, run: frozenset[str], start: Sequence[str],
         record.starts_s.append(now)
     for unit_id in stop:
         record = state.units.setdefault(unit_id, UnitRecord())
+        if record.commanded or record.running:
+            record.last_stop_s = now  # rests from now, even if it had not begun to heat
         record.commanded = False
     for unit_id, record in state.units.items():
         if unit_id in run:
