@@ -1198,7 +1198,10 @@ class StationModel:
         capacity = [w.capacity_m3h() * self._valve_ratio("reinjection", ident)
                     for ident, w in self.reinjection.items()]
         total_capacity = sum(capacity)
-        taken = min(produced, total_capacity)
+        # the reinjection line's booster pumps carry the water to the wells: with every one
+        # stopped or failed, what is produced overflows (is discharged) instead
+        carried = not self.boosters or any(u.running for u in self.boosters)
+        taken = min(produced, total_capacity) if carried else 0.0
         self.overflow_m3h = produced - taken
         for well, cap in zip(wells, capacity, strict=True):
             flow = taken * cap / total_capacity if total_capacity > 0 else 0.0
