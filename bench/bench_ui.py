@@ -25,6 +25,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import signal
 import statistics
 import subprocess
@@ -149,6 +150,7 @@ def bench_render(args: argparse.Namespace) -> None:
     finally:
         os.killpg(demo.pid, signal.SIGINT)
         demo.wait(90)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 FIGURES_FILLED = """() => {
@@ -327,6 +329,7 @@ def bench_pages(args: argparse.Namespace) -> None:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(30)
         broker.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import psycopg
 import pytest
+import yaml
 from paho.mqtt.enums import CallbackAPIVersion
 
 from geoscada.demo import database_dir
@@ -154,6 +156,10 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
         # OPC UA over SignAndEncrypt, the simulator's certificates in the gateways' trust stores
         _wait(lambda: _stations_with_good_opcua(dsn) == STATIONS, 60,
               "good OPC UA samples from every station", demo)
+        # the web UI answers on the port its settings name
+        ui_port = yaml.safe_load((workdir / "ui" / "ui.yaml").read_text())["listen_port"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/login", timeout=10) as page:
+            assert page.status == 200
     finally:
         client.loop_stop()
         client.disconnect()
@@ -161,6 +167,11 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
         out, _ = demo.communicate(timeout=90)
     assert demo.returncode == 0, out
     assert "GeoSCADA demo is running" in out
+    printed_users = dict(line.split(" ", 1) for line in
+                         (workdir / "ui" / "credentials").read_text().splitlines())
+    assert f"Web UI: http://127.0.0.1:{ui_port}/" in out
+    assert all(f"{name:<10} {password}" in out for name, password in printed_users.items())
+    assert set(printed_users) == {"operator", "engineer", "admin", "regulator"}
     controller = (workdir / "logs" / "controller.log").read_text()
     assert "connected to broker" in controller and "refused" not in controller, controller[-2000:]
     for log in (workdir / "logs").glob("*.log"):
