@@ -10,7 +10,8 @@ Two measurements:
    against the finest step.
 
 Run: .venv/bin/python bench/bench_season.py [--days 180] [--accuracy-days 3]
-                                            [--steps 10,60,300,600] [--skip-accuracy]
+        [--accuracy-start 2026-01-10] [--steps 10,60,300,600] [--skip-accuracy]
+        [--skip-performance]
 """
 
 from __future__ import annotations
@@ -71,15 +72,15 @@ def performance(days: float, step_s: float) -> list[dict[str, object]]:
     return rows
 
 
-def accuracy(days: float, steps: list[float]) -> list[dict[str, object]]:
+def accuracy(days: float, steps: list[float], start: datetime) -> list[dict[str, object]]:
     """Each demo station at each step under one recorded weather, against the finest step."""
     rows = []
     for name in SITE_FILES:
         site = load_site(ROOT / "sites" / name)
-        weather = hourly_weather(site, MIDWINTER, days)
+        weather = hourly_weather(site, start, days)
         reference: dict[str, float] = {}
         for step in sorted(steps):
-            report = run_season(site, SeasonSettings(days=days, step_s=step, start=MIDWINTER,
+            report = run_season(site, SeasonSettings(days=days, step_s=step, start=start,
                                                      weather=weather)).as_json()
             figures = {k: report[k] for k in FIGURES}
             figures["starts"] = sum(u["starts"] for u in report["units"].values())
@@ -104,6 +105,8 @@ def main() -> int:
     parser.add_argument("--step", type=float, default=SEASON_STEP_S)
     parser.add_argument("--accuracy-days", type=float, default=3.0)
     parser.add_argument("--steps", default="10,60,300,600")
+    parser.add_argument("--accuracy-start", type=datetime.fromisoformat, default=MIDWINTER,
+                        help="first moment of the accuracy runs (default 2026-01-10, UTC)")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-performance", action="store_true")
     args = parser.parse_args()
@@ -111,7 +114,10 @@ def main() -> int:
     if not args.skip_performance:
         performance(args.days, args.step)
     if not args.skip_accuracy:
-        accuracy(args.accuracy_days, [float(s) for s in args.steps.split(",")])
+        start = args.accuracy_start
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=UTC)
+        accuracy(args.accuracy_days, [float(s) for s in args.steps.split(",")], start)
     print(f"# load average {os.getloadavg()[0]:.2f} at end", flush=True)
     return 0
 

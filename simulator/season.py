@@ -264,7 +264,7 @@ class _Tally:
             figures.protection_trips = hp.protection_trips - self.trips[ident]
         report.max_starts_in_hour = max(
             (f.max_starts_in_hour for f in report.units.values()), default=0)
-        report.watchdog_takeovers = getattr(model, "watchdog_takeovers", 0)
+        report.watchdog_takeovers = model.watchdog_takeovers
         report.wall_s = wall_s
         return report
 

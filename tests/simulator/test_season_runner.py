@@ -127,6 +127,11 @@ def test_the_command_writes_the_report_and_refuses_bad_input(tmp_path: Path,
     assert report["station"] == "deep-borehole-school"
     assert set(report["units"]) == {"HP1"}
     assert "SCOP" in capsys.readouterr().out
+    code = main([str(SCHOOL), "--days", "0.5", "--start", START.isoformat(),
+                 "--control", "supervisory", "--out", str(out)])
+    assert code == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["control"] == "supervisory"
+    capsys.readouterr()
     code = main([str(SCHOOL), "--days", "1", "--control", "supervisory",
                  "--supervisor", "no_such_module:factory", "--out", str(out)])
     assert code == 2
