@@ -97,6 +97,11 @@ def create_app(settings: UiSettings, *, clock: Callable[[], float] = time.time,
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in ROUTERS:
         app.include_router(module.router)
+    if settings.regulator_database is not None:
+        # the regulator API authenticates by its own bearer tokens, not by the UI's sessions
+        from report.api import make_router
+
+        app.include_router(make_router(settings.regulator_database, sites.get))
 
     @app.exception_handler(NotAuthenticatedError)
     async def not_authenticated(request: Request, exc: NotAuthenticatedError) -> Response:

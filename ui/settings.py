@@ -64,6 +64,9 @@ class UiSettings(BaseModel):
     database: str | None = None
     """Read-only DSN of the historian, for today's figures, trends and the ledger."""
     database_password_file: Path | None = None
+    regulator_database: str | None = None
+    """DSN of the historian's database with the rights of the regulator API (read reports,
+    write its audit table); None: the UI serves no regulator API."""
     listen_host: str = "127.0.0.1"
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 8480
     session_lifetime_s: Annotated[float, Field(gt=0, le=7 * 86400)] = 8 * 3600.0
