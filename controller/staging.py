@@ -503,7 +503,8 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
                 state.small_short_since_s, now, params.exchanger_long_delay_s):
             return go(up, "exchangers_short",
                       f"the exchangers alone leave the supply {shortfall:.1f} K short")
-    elif state.stage == 0 and up > 0 and inputs.required_kw > 0 and shortfall > 0:
+    elif (state.stage == 0 and up > 0 and inputs.exchangers_short_k is None
+          and inputs.required_kw > 0 and shortfall > 0):
         # no exchangers: the plant enabled with heat asked for starts its first stage at once
         return go(up, "enable", f"heat asked for, supply {shortfall:.1f} K short")
     elif settled and up > state.stage:

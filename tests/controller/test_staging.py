@@ -58,7 +58,7 @@ class Plant:
 
     def run(self, seconds: float, required_kw: float | Callable[[float], float], *,
             supply_short_k: float = 0.0, heating: bool = True, source_out_c: float | None = None,
-            dt: float = 10.0) -> list[Decision]:
+            exchangers_short_k: float | None = None, dt: float = 10.0) -> list[Decision]:
         """Step for ``seconds``; returns the decisions taken meanwhile."""
         taken: list[Decision] = []
         end = self.now + seconds
@@ -69,7 +69,7 @@ class Plant:
                                     available=u not in self.tripped)
                      for u, on in self.running.items()}
             inputs = StagingInputs(self.now, need, 45.0 - supply_short_k, 45.0, heating, units,
-                                   source_out_c)
+                                   source_out_c, exchangers_short_k)
             for decision in step(self.table, self.state, inputs, self.params):
                 taken.append(decision)
                 self.decisions.append((self.now, decision))
@@ -157,6 +157,25 @@ def test_failsafe_stages_up_when_supply_is_2_5_k_short_for_900_s() -> None:
     up = plant.run(10, 1000.0, supply_short_k=2.6)
     assert [d.condition for d in up] == ["failsafe"]
     assert up[0].values["supply_c"] == pytest.approx(42.4)
+
+
+def test_exchangers_first_then_the_first_stage_after_1_k_for_1200_s() -> None:
+    plant = Plant(stage_table(site("hydrothermal-doublet"), G36))
+    # heat asked for beyond the exchangers, the supply 0.5 K short: they carry on alone
+    assert plant.run(3000, 500.0, supply_short_k=0.5, exchangers_short_k=0.5) == []
+    assert plant.run(1190, 1200.0, supply_short_k=1.2, exchangers_short_k=1.2) == []
+    up = plant.run(20, 1200.0, supply_short_k=1.2, exchangers_short_k=1.2)
+    assert [(d.condition, d.stage_to) for d in up] == [("exchangers_short", 1)]
+    # 2 K short needs only 600 s
+    plant = Plant(stage_table(site("hydrothermal-doublet"), G36))
+    assert plant.run(590, 2500.0, supply_short_k=2.1, exchangers_short_k=2.1) == []
+    assert [d.condition for d in plant.run(20, 2500.0, supply_short_k=2.1,
+                                           exchangers_short_k=2.1)] == ["exchangers_short"]
+    # back to the exchangers alone when they would leave the supply less than 0.5 K short
+    down = plant.run(1300, 300.0, exchangers_short_k=0.3)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 0)]
+    # just down, a little short again: still the exchangers' rule, not a plant enable
+    assert plant.run(600, 300.0, supply_short_k=0.4, exchangers_short_k=0.4) == []
 
 
 def test_stage_down_when_the_next_lower_stage_carries_the_load() -> None:
