@@ -1,7 +1,7 @@
 """The trend tool over a point-year in a private historian database: levels, extremes, breaks at
 every outage and bad run, refusals, and the page drawn in Debian's Chromium.
 
-The year is hourly raw data written by binary COPY and rolled up by the historian's own worker
+The year is raw data every two hours, written by binary COPY and rolled up by the historian's own worker
 (``historian.bulk``): a year trend reads the hourly rollup whatever the raw rate, so the page
 draws the same 2,000 vertices as from a year of 1 s data; ``bench/bench_trend.py`` times the
 same path over a true year of 1 s data.
@@ -34,7 +34,7 @@ from tests.ui.test_downsample import _crosses
 from ui.app import create_app
 from ui.settings import load_settings
 
-# Plain PostgreSQL: rolling up a year of sparse (hourly) samples marks 8,760 separate minutes,
+# Plain PostgreSQL: rolling up a year of sparse samples marks 4,380 separate minutes,
 # and on a hypertable each one's successor lookup visits the year's chunks (minutes of CPU);
 # the trend's queries are the same on both flavours (tests/historian/test_query.py runs both).
 pytestmark = [pytest.mark.integration,
@@ -45,7 +45,7 @@ POINT = f"{STATION}/PW1.flow"
 YEAR = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
 OUTAGE = (datetime(2025, 4, 11, tzinfo=UTC), datetime(2025, 4, 11, 6, tzinfo=UTC))
 BAD = (datetime(2025, 7, 20, tzinfo=UTC), datetime(2025, 7, 21, tzinfo=UTC))
-SPIKE = datetime(2025, 9, 3, 17, tzinfo=UTC)
+SPIKE = datetime(2025, 9, 3, 16, tzinfo=UTC)
 YEAR_QUERY = {"point": POINT, "from": "2025-01-01T00:00:00Z", "to": "2026-01-01T00:00:00Z",
               "width": "1000"}
 
@@ -58,16 +58,16 @@ def flow(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 @pytest.fixture(scope="module")
 def year(postgres: PostgresCluster) -> Iterator[str]:
-    """A database holding a year of PW1.flow at one sample an hour, an outage and a bad day."""
+    """A database holding a year of PW1.flow every two hours, an outage and a bad day."""
     name = f"trend_year_{int(time.time())}"
     dsn = postgres.create_database(name)
     site = load_site(SITES[0])
     birth = Birth(station=STATION, session=1, bdseq=1, t=YEAR[0], gateway="bulk",
                   name=site.station.name, kind=site.station.kind,
                   timezone=site.station.timezone, site_hash="0" * 64,
-                  points=(point_info(site, "PW1.flow", 3600),))
+                  points=(point_info(site, "PW1.flow", 7200),))
     bulk.write_history(dsn, bulk.History(
-        birth, "PW1.flow", YEAR[0], YEAR[1], timedelta(hours=1), flow,
+        birth, "PW1.flow", YEAR[0], YEAR[1], timedelta(hours=2), flow,
         outages=(OUTAGE,), bad=(BAD,)))
     yield dsn
     postgres.drop_database(name)
@@ -122,7 +122,7 @@ def test_half_a_day_across_the_outage_is_drawn_from_raw_samples_and_broken_at_th
     series = body["series"][0]
     stored = scalar(year, "SELECT count(*) FROM samples WHERE time >= %s AND time < %s",
                     datetime(2025, 4, 10, 20, tzinfo=UTC), datetime(2025, 4, 11, 8, tzinfo=UTC))
-    assert len([v for v in series["values"] if v is not None]) == stored == 6
+    assert len([v for v in series["values"] if v is not None]) == stored == 3
     gap = series["values"].index(None)
     assert series["times"][gap - 1] < OUTAGE[0].timestamp()
     assert series["times"][gap + 1] >= OUTAGE[1].timestamp()
