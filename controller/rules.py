@@ -85,6 +85,9 @@ STUCK_MEASURANDS = frozenset({
 COMM_REASONS = frozenset({Reason.TIMEOUT, Reason.COMM_LOST, Reason.NOT_CONNECTED})
 """Why a gateway marks a point it could not read because the device did not answer."""
 
+BOREHOLE_REFRESH_S = 3600.0
+"""How often the deep borehole's outlet is compared with its ground model: the model over the
+season costs about 1.5 s CPU per evaluation, and a decline over months needs no fresher look."""
 
 @dataclass(frozen=True)
 class Rule:
@@ -615,6 +618,18 @@ WINDOWED: dict[str, Callable[[AlarmRule, Mapping[str, Window]], Observation]] = 
 }
 
 
+def refresh_s(rule: AlarmRule) -> float:
+    """How often a windowed rule is evaluated again: its own ``refresh_s``, else window ÷ 60.
+
+    Window ÷ 60 lies between 2 s and 60 s; a rule whose evaluation is costly (the deep
+    borehole's ground model over the season) sets a longer period of its own.
+    """
+    own = rule.params.get("refresh_s")
+    if own is not None:
+        return own
+    return min(60.0, max(2.0, rule.params["window_s"] / 60.0))
+
+
 def observe_window(rule: AlarmRule, windows: Mapping[str, Window], station: Station
                    ) -> Observation:
     """Evaluate a windowed rule on history windows of its points (keyed by point id)."""
@@ -813,7 +828,7 @@ def _model_alarms(site: Site, item: object) -> list[AlarmRule]:
                 {"heat": (heat.id,), "inlet": (inlet.id,), "outlet": (outlet.id,)},
                 {"tolerance_k": 2.0, "recent_s": 6 * 3600.0,
                  "min_heat_kw": 0.1 * item.rated_extraction_kw, "kw_per_unit": _factor(heat, "kW"),
-                 "window_s": season_s, "min_coverage": 0.8},
+                 "window_s": season_s, "min_coverage": 0.8, "refresh_s": BOREHOLE_REFRESH_S},
                 model=item))
     return alarms
 

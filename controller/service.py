@@ -21,6 +21,7 @@ import logging
 import queue
 import threading
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,7 @@ from controller.rules import (
     observe,
     observe_window,
     plant_flags,
+    refresh_s,
     site_alarms,
 )
 from controller.store import StateDir, StationState
@@ -66,8 +68,8 @@ from runtime.mqtt import BrokerSettings, delivered, new_client
 log = logging.getLogger(__name__)
 
 HISTORY_STALE_S = 180.0
-"""A windowed rule's observation older than this (the worker refreshes each within 60 s) is
-not used: the alarm freezes and says why."""
+"""A windowed rule's observation older than its refresh period and this is not used: the
+alarm freezes and says why."""
 BATCH_WAIT_S = 0.1
 """How long new data may wait before its station is evaluated (batches arriving together are
 evaluated together)."""
@@ -109,6 +111,11 @@ class _Station:
     evaluated_at: float = -float("inf")
     published_on: int = -1
     """The connection the station's pending events were last all sent on."""
+    refresh_s: dict[str, float] = field(default_factory=dict)
+    """Windowed alarm id -> how often the history worker evaluates it again."""
+
+    def __post_init__(self) -> None:
+        self.refresh_s = {r.spec.id: refresh_s(r) for r in self.rules if r.rule.windowed}
 
 
 def station_rules(site: Site, settings: Mapping[str, AlarmSettings]) -> tuple[AlarmRule, ...]:
@@ -327,7 +334,8 @@ class Controller:
         now_m = time.monotonic()
         for alarm, (seen, made) in windowed.items():
             # a history worker that stopped answering must not hold the alarm as it was
-            observations[alarm] = seen if now_m - made <= HISTORY_STALE_S else Observation(
+            stale_s = HISTORY_STALE_S + station.refresh_s.get(alarm, 0.0)
+            observations[alarm] = seen if now_m - made <= stale_s else Observation(
                 value=None, limit=seen.limit, good=False,
                 why=f"history not refreshed for {now_m - made:.0f} s")
         flags = plant_flags(station.site, latest, now)
@@ -458,8 +466,11 @@ class Controller:
                 for rule in station.rules:
                     if not rule.rule.windowed or due.get((sid, rule.spec.id), 0.0) > now_m:
                         continue
-                    window_s = rule.params["window_s"]
-                    due[(sid, rule.spec.id)] = now_m + min(60.0, max(2.0, window_s / 60.0))
+                    key = (sid, rule.spec.id)
+                    every = refresh_s(rule)
+                    # a slow rule's second round falls somewhere in its period, so the rounds
+                    # of many stations spread out instead of all coming due in the same minute
+                    due[key] = now_m + (every if key in due else every * _spread(key))
                     try:
                         conn, observation = self._observe_history(conn, station, rule)
                     except Exception as error:  # one rule's bug must not stop the others
@@ -495,6 +506,11 @@ class Controller:
                 conn.close()
             return None, Observation(value=None, limit=rule.params.get("limit", 0.0), good=False,
                                      why=f"history unavailable: {type(error).__name__}")
+
+
+def _spread(key: tuple[str, str]) -> float:
+    """A fraction in [0.5, 1) fixed by the key, for spreading periodic work in time."""
+    return 0.5 + 0.5 * zlib.crc32("/".join(key).encode()) / 2**32
 
 
 def _answer(request: Path, answer: dict[str, Any]) -> None:

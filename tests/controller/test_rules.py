@@ -22,6 +22,7 @@ from controller.rules import (
     observe,
     observe_window,
     plant_flags,
+    refresh_s,
     site_alarms,
 )
 from plant.contract import Quality, Reason, Sample
@@ -426,6 +427,16 @@ def test_a_silent_device_polled_in_groups_raises_its_comm_alarm_before_anything_
     cleared = [(r.t - NOW).total_seconds() for r in journal
                if r.alarm == "plc-well.comm" and r.trigger.value == "clear"]
     assert cleared and silent_until < cleared[0] <= silent_until + 30
+
+
+def test_the_deep_borehole_model_has_its_own_refresh_period() -> None:
+    """The season-long ground model is evaluated hourly; every other windowed rule within 60 s."""
+    every = {a.spec.id: refresh_s(a) for a in site_alarms(SCHOOL) if a.rule.windowed}
+    assert every.pop("BH1.outlet_decline") == 3600.0
+    assert every and all(2.0 <= s <= 60.0 for s in every.values())
+    tuned = configure(site_alarms(SCHOOL), {"borehole_outlet": AlarmSettings(
+        params={"refresh_s": 7200.0})})
+    assert [refresh_s(a) for a in tuned if a.spec.rule == "borehole_outlet"] == [7200.0]
 
 
 def test_site_settings_replace_defaults_by_rule_and_by_alarm() -> None:
