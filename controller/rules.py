@@ -249,12 +249,28 @@ def _filter_dp(rule: AlarmRule, v: dict[str, float]) -> Observation:
 
 
 def _small_dt(rule: AlarmRule, v: dict[str, float]) -> Observation:
+    """ΔT against what the network gives at design flow for today's weather.
+
+    On its climate curve a network at design flow carries the weather's share of the design
+    load with that share of the design ΔT (quality control, :func:`climate_curve_c`); a network
+    whose flow follows the load keeps about the design ΔT and is below the flow floor at part
+    load. Either way, a ΔT under half of the curve's at design flow means the network pumps at
+    least twice what the weather's load needs.
+    """
     p = rule.params
     dt = v["supply"] - v["return"]
-    limit = p["dt_fraction"] * p["design_dt_k"]
+    share = 1.0
+    if "outdoor" in v:
+        indoor, design = p["indoor_c"], p["design_outdoor_c"]
+        share = min(max((indoor - v["outdoor"]) / (indoor - design), 0.0), 1.0)
+    expected = share * p["design_dt_k"]
+    limit = p["dt_fraction"] * expected
     flow_floor = p["flow_fraction"] * p["design_flow_m3h"]
+    weather = (f" ({share:.0%} of the design load at {v['outdoor']:.1f} °C outdoors)"
+               if "outdoor" in v else "")
     return Observation(value=dt, limit=limit, applicable=v["flow"] >= flow_floor,
-                       detail=f"ΔT {dt:.1f} K at {v['flow']:.0f} m³/h; alarm below "
+                       detail=f"ΔT {dt:.1f} K at {v['flow']:.0f} m³/h; the curve gives "
+                              f"{expected:.1f} K at design flow{weather}; alarm below "
                               f"{limit:.1f} K while the flow is at least {flow_floor:.0f} m³/h")
 
 
@@ -700,11 +716,12 @@ def _kpa(point: Point) -> float:
     return TO_BASE[point.unit] / TO_BASE["kPa"]
 
 
-def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
+def site_alarms(site: Site, *, freezing_point_c: float | None = None,
                 small_dt_rule: bool = True) -> tuple[AlarmRule, ...]:
     """Every alarm the rules give this station, with defaults derived from its site file.
 
-    ``freezing_point_c`` is the loop fluid's (0 °C for water; lower with antifreeze);
+    ``freezing_point_c`` replaces the evaporator fluid's freezing point the site file states
+    for each heat pump (``source_freezing_point_c``: 0 °C for water, lower with antifreeze);
     ``small_dt_rule`` False for networks designed for large flow and small ΔT (003 L2627).
     """
     alarms: list[AlarmRule] = []
@@ -717,7 +734,8 @@ def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
                           f"{item.id} evaporator water near freezing", priority=Priority.HIGH,
                           deadband=0.5, on_delay_s=60.0, point=temp.id),
                     {"temp": (temp.id,)},
-                    {"freezing_point_c": freezing_point_c, "margin_k": 3.0}))
+                    {"freezing_point_c": item.source_freezing_point_c
+                     if freezing_point_c is None else freezing_point_c, "margin_k": 3.0}))
         if isinstance(item, Filter):
             dp = _point(site, item.id, M.DIFFERENTIAL_PRESSURE)
             if dp is not None:
@@ -735,7 +753,7 @@ def site_alarms(site: Site, *, freezing_point_c: float = 0.0,
                     _spec(site, f"{item.id}.fault", item.id, "equipment_fault",
                           f"{item.id} tripped", priority=Priority.HIGH, point=fault.id),
                     {"fault": (fault.id,)}))
-    alarms += _station_alarms(site, freezing_point_c, small_dt_rule)
+    alarms += _station_alarms(site, small_dt_rule)
     alarms += _capacity_alarms(site)
     alarms += _instrument_alarms(site, alarms)
     alarms += _health_alarms(site, alarms)
@@ -932,7 +950,7 @@ def _flow_points(site: Site, kind: type[ProductionWell | ReinjectionWell]) -> tu
                  for p in site.points_of(e.id) if p.measurand is M.FLOW)
 
 
-def _station_alarms(site: Site, freezing_point_c: float, small_dt_rule: bool
+def _station_alarms(site: Site, small_dt_rule: bool
                     ) -> list[AlarmRule]:
     alarms: list[AlarmRule] = []
     station = site.station
@@ -971,13 +989,18 @@ def _station_alarms(site: Site, freezing_point_c: float, small_dt_rule: bool
             design_flow = flow_for_heat_m3h(station.design_heat_load_kw,
                                             station.design_supply_temp_c,
                                             station.design_return_temp_c)
+            inputs = {"supply": (supply.id,), "return": (ret.id,), "flow": (flow.id,)}
+            if weather is not None:
+                inputs["outdoor"] = (weather.id,)
             alarms.append(AlarmRule(
                 _spec(site, f"{net}.small_dt", net, "small_dt_large_flow",
                       f"{net} small ΔT at large flow: pumping more than the load needs",
                       deadband=0.5, on_delay_s=1800.0, off_delay_s=600.0),
-                {"supply": (supply.id,), "return": (ret.id,), "flow": (flow.id,)},
+                inputs,
                 {"design_dt_k": design_dt, "design_flow_m3h": design_flow,
-                 "dt_fraction": 0.5, "flow_fraction": 0.9}))
+                 "dt_fraction": 0.5, "flow_fraction": 0.9,
+                 "indoor_c": station.indoor_design_temp_c,
+                 "design_outdoor_c": station.climate.design_outdoor_temp_c}))
         if supply is not None and weather is not None:
             alarms.append(AlarmRule(
                 _spec(site, f"{net}.climate_curve", net, "climate_curve",

@@ -359,6 +359,10 @@ class HeatPump(_Equipment):
     """Condenser water heating at the rated point (EN 14511's water rating: 5 K)."""
     compressor: Literal["screw", "scroll", "centrifugal"] = "screw"
     """Compressor type; screw and scroll are positive displacement for staging (G36)."""
+    source_freezing_point_c: Annotated[float, Field(ge=-40, le=0)] = 0.0
+    """Freezing point of the fluid through the evaporator: 0 °C for water; a ground loop
+    carrying antifreeze states its own (3–5 K below the loop's lowest design water
+    temperature, 004 L2370)."""
 
     @property
     def design_condenser_flow_m3h(self) -> float:

@@ -96,10 +96,39 @@ figure: pressures build and the refrigerant settles)."""
 """How fast a started heat pump may load up (full capacity five minutes after start)."""
 MAX_CONDENSER_LIFT_K = 10.0
 """How far above its rated sink temperature a heat pump can heat."""
-MIN_SOURCE_OUT_C = 2.0
-"""Lowest evaporator leaving-water temperature (freeze protection)."""
-LOW_EVAPORATOR_TRIP_C = MIN_SOURCE_OUT_C + 0.2
+FREEZE_GUARD_K = 4.0
+"""How far above its fluid's freezing point a unit holds its evaporator's leaving water: the
+middle of the 3–5 K by which the fluid's freezing point lies below the lowest design water
+temperature (004 L2370)."""
+LOW_EVAPORATOR_TRIP_K = 0.2
 """An evaporator held at its freezing guard (within 0.2 K) trips the unit."""
+
+
+def _exchanged_kw(ua: float, c_hot: float, c_cold: float, t_hot: float, t_cold: float
+                  ) -> float:
+    """Heat a counterflow exchanger moves at these capacity rates and inlet temperatures."""
+    return counterflow_effectiveness(ua, c_hot, c_cold) * min(c_hot, c_cold) * (t_hot - t_cold)
+
+
+def _primary_for(ua: float, c_hot: float, c_cold: float, t_hot: float, t_cold: float, *,
+                 wanted_kw: float) -> float:
+    """The hot-side capacity rate, at most ``c_hot``, at which the exchanger moves ``wanted_kw``.
+
+    The heat grows with the hot-side rate, so bisection finds it (to 0.01 % of ``c_hot``).
+    """
+    low, high = 0.0, c_hot
+    while high - low > 1e-4 * c_hot:
+        middle = 0.5 * (low + high)
+        if _exchanged_kw(ua, middle, c_cold, t_hot, t_cold) < wanted_kw:
+            low = middle
+        else:
+            high = middle
+    return high
+
+
+def freeze_guard_c(spec: HeatPump) -> float:
+    """Lowest evaporator leaving-water temperature the unit allows (freeze protection)."""
+    return spec.source_freezing_point_c + FREEZE_GUARD_K
 HIGH_CONDENSER_TRIP_MARGIN_K = 0.2
 """A condenser held at its limit (within 0.2 K) trips the unit on high pressure."""
 CHILLED_SUPPLY_C = 7.0
@@ -961,21 +990,27 @@ class StationModel:
         ua_total = sum(x.ua_kw_per_k for x in group)
         opening = sum(x.ua_kw_per_k * self._exchanger_ratio(x, direct=True)
                       for x in group) / ua_total
+        c_primary = c_src * opening
         if c_src > 0 and c_user > 0 and t_src > t_user and opening > 0:
-            c_primary = c_src * opening
-            eps = counterflow_effectiveness(ua_total, c_primary, c_user)
-            heat = min(eps * min(c_primary, c_user) * (t_src - t_user),
-                       max(0.0, c_user * (target - t_user)))
+            heat = _exchanged_kw(ua_total, c_primary, c_user, t_src, t_user)
+            wanted = max(0.0, c_user * (target - t_user))
+            if heat > wanted:
+                # the primary control valve throttles until the exchangers move what the
+                # network asks: less primary flow through them, the rest sent past
+                c_primary = _primary_for(ua_total, c_primary, c_user, t_src, t_user,
+                                         wanted_kw=wanted)
+                heat = _exchanged_kw(ua_total, c_primary, c_user, t_src, t_user)
         t_src_out = t_src - heat / c_src if c_src > 0 else t_src
         t_user_out = t_user + heat / c_user if c_user > 0 else t_user
         # the exchangers' own primary outlet, before the water sent past them rejoins
-        t_primary_out = t_src - heat / (c_src * opening) if c_src > 0 and opening > 0 else t_src
+        t_primary_out = t_src - heat / c_primary if c_primary > 0 else t_src
+        through = c_primary / c_src if c_src > 0 else 0.0
         for x in group:
             share = x.ua_kw_per_k / ua_total
             x.heat_kw = heat * share
             x.primary_in_c, x.primary_out_c = t_src, t_primary_out
             x.secondary_in_c, x.secondary_out_c = t_user, t_user_out
-            x.primary_flow_m3h = src_flow * share * self._exchanger_ratio(x, direct=True)
+            x.primary_flow_m3h = src_flow * share * through
             x.secondary_flow_m3h = user_flow * share
             design_flow = max(self.user_group.required_m3h * share, 1e-6)
             x.dp_kpa = EXCHANGER_DESIGN_DP_KPA * (x.secondary_flow_m3h / design_flow) ** 2
@@ -1092,7 +1127,7 @@ class StationModel:
                 if direct:
                     # an evaporator may not leave below the freezing guard: the unit throttles
                     c_evap = capacity_rate_kw_per_k(hp.evaporator_flow_m3h, t_src)
-                    allowed = max(c_evap * (t_src - MIN_SOURCE_OUT_C), 0.0)
+                    allowed = max(c_evap * (t_src - freeze_guard_c(hp.spec)), 0.0)
                     if hp.evaporator_kw > allowed:
                         self._throttle(hp, allowed / hp.evaporator_kw)
                     hp.evaporator_out_c = (t_src - hp.evaporator_kw / c_evap if c_evap > 0
@@ -1105,7 +1140,8 @@ class StationModel:
                     scale = 1.0
                 else:
                     lift_k = approach_k * (total_evap / hx_rated if hx_rated else 0.0)
-                    allowed = c_src * opening * (t_src - MIN_SOURCE_OUT_C - lift_k)
+                    guard = max(freeze_guard_c(hp.spec) for hp in units)
+                    allowed = c_src * opening * (t_src - guard - lift_k)
                     scale = 1.0 if total_evap <= allowed else max(allowed, 0.0) / total_evap
                 if scale < 1.0:
                     for hp in units:
@@ -1227,7 +1263,8 @@ class StationModel:
             # low-temperature or high-pressure switch trips it
             cornered = hp.running and hp.starting_s <= 0.0 and hp.heat_kw < (
                 0.99 * hp.spec.min_load_pct / 100.0 * hp.spec.rated_heat_kw)
-            hp.protect(cornered and hp.evaporator_out_c <= LOW_EVAPORATOR_TRIP_C,
+            hp.protect(cornered and hp.evaporator_out_c
+                       <= freeze_guard_c(hp.spec) + LOW_EVAPORATOR_TRIP_K,
                        cornered and hp.condenser_out_c >= (
                            hp.spec.rated_sink_out_temp_c + MAX_CONDENSER_LIFT_K
                            - HIGH_CONDENSER_TRIP_MARGIN_K), dt_s)

@@ -1236,19 +1236,23 @@ def shallow_field() -> StationSpec:
             *(equip("hpc", lambda f: heat_pump_points(f, setpoint=COOL_HEAT_SETPOINT),
                     ["four big centrifugal units, 4500 kW heating / 4600 kW cooling (003 L152);",
                      "unit COP is not in the seeds (system heating COP > 3.80, 003 L211): 4.6",
-                     "assumed"] if n == 1 else (),
+                     "assumed; the ground loop carries antifreeze freezing at -2 °C, 4 K below",
+                     "the 2 °C the evaporators may leave at (004 L2370: 3-5 K; -2 °C assumed)"]
+                    if n == 1 else (),
                     id=f"HP{n}", name=f"Centrifugal heat pump {n}", kind="heat_pump", stage=1,
                     rated_heat_kw=4500.0, rated_cop=4.6, rated_source_out_temp_c=6.0,
                     rated_sink_out_temp_c=47.0, min_load_pct=30.0,
                     rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0,
-                    compressor="centrifugal")
+                    compressor="centrifugal",
+                    source_freezing_point_c=GROUND_LOOP_FREEZING_C)
               for n in (1, 2, 3, 4)),
             equip("hpc", lambda f: heat_pump_points(f, setpoint=COOL_HEAT_SETPOINT),
                   "one small screw unit, 1689 kW heating / 1614 kW cooling (003 L152, L116)",
                   id="HP5", name="Screw heat pump", kind="heat_pump", stage=1,
                   rated_heat_kw=1689.0, rated_cop=4.4, rated_source_out_temp_c=6.0,
                   rated_sink_out_temp_c=47.0, min_load_pct=15.0,
-                  rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0),
+                  rated_evaporator_dt_k=5.0, rated_condenser_dt_k=7.0,
+                  source_freezing_point_c=GROUND_LOOP_FREEZING_C),
             *(equip("plc-plant", lambda f: pump_points(f, with_flow=False),
                     "source-side primary pumps, one per unit, variable speed (003 L120); "
                     + MOTOR_SIZED
@@ -1339,6 +1343,9 @@ STATIONS: tuple[Callable[[], StationSpec], ...] = (
 
 
 # --------------------------------------------------------------------------- docs
+
+GROUND_LOOP_FREEZING_C = -2.0
+"""Freezing point of the shallow field's ground-loop antifreeze (assumed)."""
 
 MOTOR_SIZED = "motor kW assumed, sized for the duty point"
 

@@ -99,9 +99,10 @@ def window_of(values: np.ndarray, good: np.ndarray, count: int, step_s: float,
 
 
 def run_season(site: Site, faults: list[Injected], *, days: float, step_s: float,
-               seed: int = 1, alarms: tuple[AlarmRule, ...] | None = None) -> Season:
-    """Advance the station through ``days`` of its season with ``faults``; return the journal."""
-    start = season_start(site)
+               seed: int = 1, alarms: tuple[AlarmRule, ...] | None = None,
+               from_day: float = 0.0, windowed_every_s: float = WINDOWED_EVERY_S) -> Season:
+    """Advance the station through ``days`` of its season from ``from_day`` with ``faults``."""
+    start = season_start(site) + timedelta(days=from_day)
     sim = StationSim(site, seed=seed, start=start, warm_up_s=12 * 3600.0)
     skews = [f.spec for f in faults if isinstance(f.spec, Skew)]
     for fault in faults:
@@ -119,7 +120,7 @@ def run_season(site: Site, faults: list[Injected], *, days: float, step_s: float
     silent_points = {d.id: {p.id for p in site.points_on(d.id)} for d in site.devices}
     season = Season(site, start, start)
     windowed_obs: dict[str, Observation] = {}
-    every = max(1, round(WINDOWED_EVERY_S / step_s))
+    every = max(1, round(windowed_every_s / step_s))
     for step in range(steps):
         sim.advance(step_s)
         now = sim.now

@@ -18,7 +18,7 @@ from gateway.quality import range_quality
 from plant.contract import Quality
 from plant.site import ModbusBinding, load_site
 from simulator.sim import StationSim
-from simulator.station import MIN_SOURCE_OUT_C
+from simulator.station import freeze_guard_c
 from tools.assign_addresses import complete
 
 TONGWEI = Path(__file__).resolve().parents[2] / "sites" / "hand-written" / "tongwei-school.yaml"
@@ -47,7 +47,7 @@ def test_its_season_shows_that_the_boreholes_cannot_carry_the_load() -> None:
             shortfall += model.supply_target_c - model.station_supply_c
         if unit.running:
             running += 1
-            at_guard += unit.evaporator_out_c <= MIN_SOURCE_OUT_C + 0.5
+            at_guard += unit.evaporator_out_c <= freeze_guard_c(unit.spec) + 0.5
     assert at_guard > 0.5 * running  # the unit is held at its freezing guard most of its time
     assert shortfall / heating > 10.0  # while heating, the supply misses its target by > 10 K
     schedule = model.site.station.schedule
