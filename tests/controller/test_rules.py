@@ -146,18 +146,28 @@ def test_small_dt_applies_only_at_large_flow() -> None:
     load_kw = DOUBLET.station.design_heat_load_kw
     assert design_flow == pytest.approx(load_kw / (4.19 * 988 / 3600 * 10), rel=0.01)
 
-    def seen(supply: float, ret: float, flow: float) -> tuple[float, bool]:
+    station = DOUBLET.station
+    design_outdoor = station.climate.design_outdoor_temp_c
+    (outdoor_point,) = rule.inputs["outdoor"]
+
+    def seen(supply: float, ret: float, flow: float, outdoor: float = design_outdoor
+             ) -> tuple[float, float, bool]:
         o = observe(rule, {"NET.supply_temp": sample("s", supply),
                            "NET.return_temp": sample("r", ret),
-                           "NET.flow": sample("f", flow)}, NOW)
+                           "NET.flow": sample("f", flow),
+                           outdoor_point: sample(outdoor_point, outdoor)}, NOW)
         assert o.value is not None
-        return round(o.value, 9), o.applicable
+        return round(o.value, 9), round(o.limit, 9), o.applicable
 
-    assert seen(50.0, 46.0, design_flow) == (4.0, True)   # 4 K < 5 K: alarm
-    assert seen(50.0, 46.0, 0.5 * design_flow) == (4.0, False)
-    assert observe(rule, {"NET.supply_temp": sample("s", 50.0),
-                          "NET.return_temp": sample("r", 46.0),
-                          "NET.flow": sample("f", design_flow)}, NOW).limit == 5.0
+    # at the design outdoor temperature the curve's ΔT is the design ΔT (10 K): alarm below 5 K
+    assert seen(50.0, 46.0, design_flow) == (4.0, 5.0, True)
+    assert seen(50.0, 46.0, 0.5 * design_flow) == (4.0, 5.0, False)
+    assert seen(50.0, 46.0, design_flow, design_outdoor - 10.0)[1] == 5.0  # at most design
+    # halfway to the indoor temperature the weather asks half the design load: on its curve at
+    # design flow the network carries it with half the design ΔT, 5 K; alarm below 2.5 K
+    halfway = 0.5 * (station.indoor_design_temp_c + design_outdoor)
+    assert seen(40.0, 36.0, design_flow, halfway) == (4.0, 2.5, True)  # 4 K: on its curve
+    assert seen(40.0, 38.0, design_flow, halfway) == (2.0, 2.5, True)  # pumping twice the need
 
 
 def test_plant_flags_follow_run_state_and_fault_and_admit_ignorance() -> None:
@@ -312,6 +322,7 @@ def test_a_station_steady_at_design_raises_nothing() -> None:
         "NET.flow": alarm(SCHOOL, "NET.small_dt").params["design_flow_m3h"],
         "HP1.condenser_out_temp": hp.rated_sink_out_temp_c, "HP1.cop": hp.rated_cop,
         "HP1.load": 100.0, "gateway.clock_offset": 0.1,
+        "WX.outdoor_temp": station.climate.design_outdoor_temp_c,
     }
     values["HP1.evaporator_out_temp"] = hp.rated_source_out_temp_c
     latest = {p: sample(p, v) for p, v in values.items()}
