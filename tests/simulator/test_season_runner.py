@@ -145,3 +145,10 @@ def test_the_lazy_view_reads_what_the_full_snapshot_reads() -> None:
         lazy = sim.view()
         read = {point_id: lazy[point_id] for point_id in reversed(list(lazy))}
         assert read == sim.values()
+
+
+def test_a_colder_climate_asks_for_more_heat() -> None:
+    school = site(SCHOOL)
+    reports = [run_season(school, SeasonSettings(days=1, start=START, climate_offset_k=offset))
+               for offset in (0.0, -5.0)]
+    assert reports[1].delivered_heat_kwh > 1.1 * reports[0].delivered_heat_kwh
