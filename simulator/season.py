@@ -283,6 +283,13 @@ def run_season(site: Site, settings: SeasonSettings,
         raise ValueError("supervisory control needs a supervisor")
     if not settings.days > 0 or not settings.step_s > 0 or not settings.control_interval_s > 0:
         raise ValueError("days, step and control interval must be positive")
+    supervision = site.station.supervision
+    if (settings.control == "supervisory" and supervision is not None
+            and settings.control_interval_s >= supervision.heartbeat_timeout_s):
+        raise ValueError(
+            f"a supervisor called every {settings.control_interval_s:g} s cannot keep the "
+            f"heartbeat of station {site.station.id}, which times out after "
+            f"{supervision.heartbeat_timeout_s:g} s")
     wall = time.perf_counter()
     start = settings.start or season_start(site, datetime.now(UTC).year - 1)
     sim = StationSim(site, seed=settings.seed, start=start, warm_up_s=0.0)

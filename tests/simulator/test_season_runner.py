@@ -91,6 +91,12 @@ def test_local_control_calls_no_supervisor_and_a_unit_out_never_runs() -> None:
     assert report.reinjected_m3 + report.overflow_m3 == pytest.approx(report.produced_m3)
     with pytest.raises(ValueError, match="no heat pump"):
         run_season(doublet, SeasonSettings(days=1, start=START, units_out=("HP9",)))
+    timeout = doublet.station.supervision
+    assert timeout is not None
+    with pytest.raises(ValueError, match="cannot keep the heartbeat"):
+        run_season(doublet, SeasonSettings(days=1, start=START, control="supervisory",
+                                           control_interval_s=timeout.heartbeat_timeout_s),
+                   Watcher([]))
 
 
 def _weather_file(path: Path, start: datetime, hours: int, temp: float) -> Path:
