@@ -24,7 +24,8 @@ parameter defaults (:class:`plant.site.Staging`):
   used nor commanded; a running unit hands over to an idle one once its staging runtime is
   ``rotation_runtime_s`` ahead; lifetime runtime is kept in the persisted state;
 * the source's protective limit: while the source leaving the evaporators is below
-  ``source_out_min_c`` no stage comes down, and if it stays there a stage is added: at the
+  ``source_out_min_c`` + ``source_recovery_k`` no stage comes down, and if it stays below the
+  limit itself a stage is added: at the
   same load, one more evaporator with its own source flow takes the heat out of a warmer
   stream (the units' freezing guard stays the last protection).
 
@@ -471,7 +472,10 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     else:
         carries = average <= 0.0
     source_low = inputs.source_out_c is not None and inputs.source_out_c < params.source_out_min_c
-    state.down_since_s = _since(state.down_since_s, carries and not short and not source_low, now)
+    source_near = inputs.source_out_c is not None and (
+        inputs.source_out_c < params.source_out_min_c + params.source_recovery_k)
+    state.down_since_s = _since(state.down_since_s, carries and not short and not source_near,
+                                now)
     state.source_low_since_s = _since(state.source_low_since_s, source_low, now)
     if inputs.source_out_c is not None:
         values["source_out_c"] = round(inputs.source_out_c, 2)

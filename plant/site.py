@@ -159,6 +159,8 @@ class Staging(_Frozen):
     source_out_min_c: Annotated[float, Field(ge=-5, le=30)] = 2.5
     """Protective limit of the source leaving the evaporators into the ground: 0.5 K above the
     2 °C freezing guard the units hold themselves, so staging acts before a unit trips."""
+    source_recovery_k: Annotated[float, Field(ge=0, le=10)] = 2.0
+    """How far above its limit the source must be again before a stage may come down."""
     reinjection_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
     """Share of the measured reinjection capacity production may use."""
 

@@ -301,6 +301,8 @@ def test_source_below_its_protective_limit_adds_a_stage_and_holds_it() -> None:
     # stage comes down: one more is added every 900 s instead
     during = plant.run(2000, 3000.0, source_out_c=2.3)
     assert [d.condition for d in during] == ["source_protection"] * 2
+    # above the limit but within 2 K of it: nothing added, nothing taken away yet
+    assert plant.run(1300, 3000.0, source_out_c=4.0) == []
     down = plant.run(1300, 3000.0, source_out_c=6.0)
     assert [d.condition for d in down] == ["stage_down"]
 
