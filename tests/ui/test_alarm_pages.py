@@ -5,6 +5,7 @@ its read-back; a command outside its limits or from a regulator changes nothing.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -35,10 +36,30 @@ def _post(page: Any, path: str, form: dict[str, str]) -> tuple[int, dict[str, An
     return int(status), dict(body)
 
 
-def _horn(page: Any) -> tuple[str | None, bool]:
-    shown, paused = page.evaluate(
-        "() => [document.documentElement.dataset.horn || null, window.geoscadaHorn.paused]")
-    return shown, bool(paused)
+def _audited(ui_stack: UiStack) -> list[tuple[str, str, str, str]]:
+    """(user, action, target, outcome) of every entry of the UI's audit log."""
+    path = ui_stack.workdir / "ui" / "audit.jsonl"
+    entries = [json.loads(line) for line in path.read_text().splitlines() if line]
+    return [(e["user"], e["action"], e["target"], e["outcome"]) for e in entries]
+
+
+SOUNDING = ("document.documentElement.dataset.horn === 'sounding'"
+            " && !window.geoscadaHorn.paused")
+QUIET = "document.documentElement.dataset.horn === 'quiet' && window.geoscadaHorn.paused"
+
+
+def _until(page: Any, condition: str, timeout_s: float = 15.0) -> None:
+    """Wait until the condition holds in the page, across the reloads of the alarm table."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            if page.evaluate(f"() => Boolean(window.geoscadaHorn && {condition})"):
+                return
+        except Exception as error:  # a reload destroyed the context: ask the new page
+            if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                raise
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {condition}"
+        time.sleep(0.2)
 
 
 def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
@@ -49,15 +70,13 @@ def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
     fault = ui_stack.fault(SCHOOL, {"kind": "heat_pump_trip", "target": "HP1"})
     try:
         _row_in(page, "unacknowledged")
-        page.wait_for_function("() => document.documentElement.dataset.horn === 'sounding'")
-        assert _horn(page) == ("sounding", False)
+        _until(page, SOUNDING)
         assert page.text_content(".banner-high b") != "0"
         screenshot(page, "alarms")
 
         page.click(f'{ROW} button[data-verb="ack"]')
         _row_in(page, "acknowledged", 15_000)
-        page.wait_for_function("() => document.documentElement.dataset.horn === 'quiet'")
-        assert _horn(page) == ("quiet", True)
+        _until(page, QUIET)
         assert "operator" in page.text_content(ROW)
 
         page.fill(f'{ROW} input[name="reason"]', "contactor being replaced")
@@ -65,18 +84,20 @@ def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
         page.click(f'{ROW} button[data-verb="shelve"]')
         _row_in(page, "shelved", 15_000)
         assert "contactor being replaced" in page.text_content(ROW)
-        assert _horn(page) == ("quiet", True)
+        _until(page, QUIET)
         screenshot(page, "alarms-shelved")
 
         # the trip still stands: when the shelf runs out it is annunciated again, and sounds
         shelved_at = time.monotonic()
         _row_in(page, "unacknowledged", 40_000)
         assert time.monotonic() - shelved_at > 4
-        page.wait_for_function("() => document.documentElement.dataset.horn === 'sounding'")
-        assert _horn(page) == ("sounding", False)
+        _until(page, SOUNDING)
         page.click(f'{ROW} button[data-verb="ack"]')
         _row_in(page, "acknowledged", 15_000)
-        assert _horn(page)[0] == "quiet"
+        _until(page, QUIET)
+        done = [(action, outcome) for user, action, target, outcome in _audited(ui_stack)
+                if user == "operator" and target == TRIP]
+        assert done == [("alarm_ack", "done"), ("alarm_shelve", "done"), ("alarm_ack", "done")]
     finally:
         ui_stack.clear_fault(SCHOOL, fault)
 
@@ -102,6 +123,12 @@ def test_a_command_within_limits_is_confirmed_and_acknowledged(ui_stack: UiStack
     assert abs(float(page.text_content('[data-field="readback"]')) - wanted) < 0.06
     screenshot(page, "command-result")
     assert abs(float(ui_stack.plant_values(SCHOOL)[point]) - wanted) < 0.06
+    target = f"{SCHOOL}/{point}"
+    audited = [(action, outcome) for user, action, where, outcome in _audited(ui_stack)
+               if user == "operator" and where == target]
+    # the gateway's ack may be logged before the send's own entry
+    assert audited[0] == ("command_confirm", "asked")
+    assert sorted(audited[1:]) == [("command_ack", "done"), ("command_send", "sent")]
 
     # outside its limits: refused with the reason before anything is signed; a send that was
     # not confirmed is refused too
