@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -49,6 +51,24 @@ async def take(cache: LiveCache, stations: tuple[str, ...], last_id: str | None,
             break
     await messages.aclose()
     return out
+
+
+def run(scenario: Coroutine[Any, Any, None]) -> None:
+    """Run a scenario on a loop of its own thread: a browser test's Playwright may be running
+    an event loop in this one."""
+    failure: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            asyncio.run(scenario)
+        except BaseException as exc:
+            failure.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
 
 
 def test_liveness_follows_births_and_deaths_by_bdseq() -> None:
@@ -100,7 +120,7 @@ def test_a_new_page_gets_a_snapshot_then_changes() -> None:
         assert got[1][0] == "changes"
         assert [c["values"]["PW1.flow"]["v"] for c in got[1][2]] == [43.0]
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_reconnecting_page_gets_exactly_what_it_missed() -> None:
@@ -118,7 +138,7 @@ def test_a_reconnecting_page_gets_exactly_what_it_missed() -> None:
         (kind, _, again), = await take(cache, ("north",), resumed_id, 1)
         assert kind == "changes" and again == []
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_page_too_far_behind_or_from_another_ui_gets_a_snapshot() -> None:
@@ -138,7 +158,7 @@ def test_a_page_too_far_behind_or_from_another_ui_gets_a_snapshot() -> None:
             (kind, _, _), = await take(cache, ("north",), bad, 1)
             assert kind == "snapshot"
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_alarm_events_keep_the_latest_transition_per_alarm() -> None:
