@@ -128,8 +128,10 @@ def point_trend(conn: Connection, ref: PointRef, window: Window, now: datetime) 
     vertices = query.trend(conn, ref, window.start, window.end, window.max_points)
     horizon = max(window.start, min(window.end, now))
     ledger = query.gaps(conn, ref.station, window.start, window.end)
+    # the spans' ends cost a query planned over every chunk of the samples: only when needed
     bad = query.bad_quality_spans(conn, ref.station, [ref.name], start=window.start,
-                                  end=window.end, horizon=horizon)[ref.name]
+                                  end=window.end, horizon=horizon)[ref.name] if any(
+        e.kind == "bad_quality" and e.point == ref.name for e in ledger) else []
     missing = missing_spans(ledger, bad, window, horizon)
     line = line_with_gaps([(v.time, v.value) for v in vertices],
                           [(m.start, m.end) for m in missing])
