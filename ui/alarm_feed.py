@@ -14,6 +14,7 @@ import psycopg
 
 from controller.actions import AlarmAction, NoAnswerError, Verb, submit
 from controller.journal import AlarmSummary, read_journal_after
+from runtime.settings import SecretError, read_secret
 from ui.alarm_board import AlarmBoard
 from ui.settings import UiSettings
 
@@ -33,12 +34,12 @@ def connect(settings: UiSettings) -> psycopg.Connection[tuple[object, ...]]:
     """A read-only connection to the historian's database; raise HistorianUnavailableError."""
     if settings.database is None:
         raise HistorianUnavailableError("no historian database is configured")
-    extra: dict[str, Any] = {}
-    if settings.database_password_file is not None:
-        extra["passfile"] = str(settings.database_password_file)
     try:
-        conn = psycopg.connect(settings.database, autocommit=True, connect_timeout=5, **extra)
-    except psycopg.Error as error:
+        password = (read_secret(settings.database_password_file, "database password file")
+                    if settings.database_password_file else None)
+        conn = psycopg.connect(settings.database, password=password, autocommit=True,
+                               connect_timeout=5)
+    except (psycopg.Error, SecretError) as error:
         raise HistorianUnavailableError(f"historian database unavailable: {error}") from None
     conn.read_only = True
     conn.execute("SET statement_timeout = '20s'")
