@@ -128,7 +128,7 @@ def point_trend(conn: Connection, ref: PointRef, window: Window, now: datetime) 
     vertices = query.trend(conn, ref, window.start, window.end, window.max_points)
     horizon = max(window.start, min(window.end, now))
     ledger = query.gaps(conn, ref.station, window.start, window.end)
-    # the spans' ends cost a query planned over every chunk of the samples: only when needed
+    # the spans' ends cost a query on the samples: only when the ledger has a span to end
     bad = query.bad_quality_spans(conn, ref.station, [ref.name], start=window.start,
                                   end=window.end, horizon=horizon)[ref.name] if any(
         e.kind == "bad_quality" and e.point == ref.name for e in ledger) else []
