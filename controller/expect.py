@@ -17,11 +17,11 @@ from numpy.typing import NDArray
 
 from plant.models.borehole import Borehole, expected_outlet_decline
 from plant.models.heat_pump import (
-    MIN_LIFT_K,
+    STANDARD_PRESSURE_RATIO,
     carnot_fraction,
+    design_pressure_ratio,
     expected_cop,
     fraction_from_history,
-    min_lift_for,
 )
 from plant.site import HeatPump
 
@@ -81,16 +81,16 @@ def rated_fraction(hp: HeatPump) -> float:
     return carnot_fraction(hp.rated_cop, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
 
 
-def rated_min_lift_k(hp: HeatPump) -> float:
-    """The refrigerant lift below which the unit's COP stops rising (from its rating)."""
-    return min_lift_for(hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
+def rated_built_in_ratio(hp: HeatPump) -> float:
+    """The pressure ratio the unit's compressor is built for (its rated point's)."""
+    return design_pressure_ratio(hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
 
 
 def cop_expected(fraction: float, source_out_c: float, sink_out_c: float,
-                 load_ratio: float, min_lift_k: float = MIN_LIFT_K) -> float:
+                 load_ratio: float, built_in_ratio: float = STANDARD_PRESSURE_RATIO) -> float:
     """COP the unit should reach at these outlet temperatures and load (plant.models)."""
     return float(expected_cop(source_out_c, sink_out_c, fraction,
-                              min(max(load_ratio, 0.01), 1.0), min_lift_k))
+                              min(max(load_ratio, 0.01), 1.0), built_in_ratio))
 
 
 @dataclass(frozen=True)

@@ -150,6 +150,8 @@ HANDBACK_RAMP_K_PER_S = 2.0 / 600.0
 curve: the 2 K step the setpoint points allow, every ten minutes."""
 STAGE_DOWN_DELAY_S = 900.0
 STAGE_DOWN_MARGIN = 0.85
+STAGE_UP_SHORT_K = 0.5
+"""How far below its target the supply must be to count as short of heat."""
 VALVE_RATE_PCT_PER_S = 1.0
 NETWORK_STATIC_MPA = 0.15
 LOOP_STATIC_MPA = 0.3
@@ -419,6 +421,9 @@ class StationModel:
             {e.spec.stage for e in self.exchangers.values()}
             | {h.spec.stage for h in self.heat_pumps.values()})
         self._hp_order = sorted(self.heat_pumps.values(), key=lambda h: h.spec.stage)
+        hp_stages = {h.spec.stage for h in self.heat_pumps.values()}
+        self._has_direct_exchangers = any(e.spec.stage not in hp_stages
+                                          for e in self.exchangers.values())
         for item in equipment:
             if isinstance(item, HeatMeter):
                 self.heat_meters[item.id] = HeatMeterState(self._meter_source(item))
@@ -617,6 +622,16 @@ class StationModel:
             for hp in self.heat_pumps.values():
                 if not hp.remote_run:
                     hp.run_command = False
+
+    @property
+    def direct_supply_holds(self) -> bool:
+        """True when the direct exchangers alone hold the heating supply target.
+
+        Direct supply has priority (003 L2625): the heat pumps then stage down, one by one,
+        and start again only when the exchangers fall short.
+        """
+        return (self.heating_on and self._has_direct_exchangers
+                and self.heat_pump_inlet_c >= self.supply_target_c - STAGE_UP_SHORT_K)
 
     @property
     def plant_on(self) -> bool:
@@ -1077,7 +1092,12 @@ class StationModel:
                 hp.condenser_flow_m3h = flow
                 hp.condenser_in_c = t_user
                 hp.condenser_out_c = t_user + hp.heat_kw / c_i
-            # evaporators, stage by stage along the source stream
+            # evaporators, stage by stage along the source stream; an isolating exchanger
+            # whose units all stand still moves nothing
+            stages = {h.spec.stage for h in running} | {h.spec.stage for h in self._starting}
+            for x in self.exchangers.values():
+                if x.serves_heat_pumps and x.spec.stage not in stages:
+                    x.heat_kw = x.primary_flow_m3h = x.secondary_flow_m3h = x.dp_kpa = 0.0
             for stage in sorted({h.spec.stage for h in running}):
                 units = [h for h in running if h.spec.stage == stage]
                 t_src = self._evaporator_stage(stage, units, t_src, c_src, src_flow)
@@ -1279,7 +1299,7 @@ class StationModel:
         error = self.plant_supply_c - self.supply_target_c
         if self.cooling_on:  # too warm is short of cooling
             error = -error
-        short = error < -0.5 and self.network_flow_m3h > 0
+        short = error < -STAGE_UP_SHORT_K and self.network_flow_m3h > 0
         saturated = all(h.capacity_ratio >= 1.0 and h.heat_kw >= 0.98 * h.spec.rated_heat_kw
                         for h in self.heat_pumps.values() if h.running)
         st.up_s = st.up_s + dt_s if short and saturated else 0.0
@@ -1300,7 +1320,7 @@ class StationModel:
         rest = sum(h.spec.rated_heat_kw for h in self.heat_pumps.values()
                    if h.running and h is not last)
         over = error > 2.0
-        surplus = total_heat < STAGE_DOWN_MARGIN * rest or over
+        surplus = total_heat < STAGE_DOWN_MARGIN * rest or over or self.direct_supply_holds
         st.down_s = st.down_s + dt_s if surplus else 0.0
         if st.down_s >= STAGE_DOWN_DELAY_S:
             last.run_command = False

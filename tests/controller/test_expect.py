@@ -20,6 +20,7 @@ from controller.expect import (
     reinjection_capacity_m3h,
     trend,
 )
+from plant.models.heat_pump import design_pressure_ratio
 
 
 def test_injectivity_is_flow_per_metre_of_rise() -> None:
@@ -48,7 +49,10 @@ def test_expected_cop_and_a_calibration_on_own_history() -> None:
     # 10 -> 45 °C water at full load: refrigerant 3 K beyond each, 7 -> 48 °C, so Carnot
     # 321.15 / 41; a fraction of 0.5 of the lifting part
     carnot = 321.15 / 41.0
-    assert cop_expected(0.5, 10.0, 45.0, 1.0) == pytest.approx(1.0 + 0.5 * (carnot - 1.0))
+    # at the pressure ratio its compressor is built for, so no over- or under-compression
+    built_in = design_pressure_ratio(10.0, 45.0)
+    assert cop_expected(0.5, 10.0, 45.0, 1.0, built_in) == pytest.approx(
+        1.0 + 0.5 * (carnot - 1.0))
     rng = np.random.default_rng(3)
     source = rng.uniform(5.0, 15.0, 400)
     sink = rng.uniform(40.0, 50.0, 400)

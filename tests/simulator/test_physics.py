@@ -246,6 +246,10 @@ def test_a_source_that_cannot_carry_the_load_shows_it() -> None:
     assert healthy.model.heat_pumps["HP1"].protection_trips == 0
     assert unit.protection_trips >= 10
     assert unit.last_protection == "low evaporator temperature"
+    # and its COP falls, not rises: its evaporator sits at the freezing guard, so the lift it
+    # works against grows even though the rooms and the supply it reaches are colder
+    sound = healthy.model.heat_pumps["HP1"]
+    assert unit.heat_kwh / unit.energy_kwh < sound.heat_kwh / sound.energy_kwh
 
 
 def test_a_start_costs_its_minimum_load_power_without_heat_and_the_balance_holds() -> None:

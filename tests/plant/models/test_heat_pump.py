@@ -1,16 +1,20 @@
+import itertools
+
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from plant.models.heat_pump import (
-    MIN_LIFT_K,
     carnot_cop,
     carnot_fraction,
     cop_from_rating,
+    design_pressure_ratio,
     expected_cop,
     fraction_from_history,
+    over_compression_ratio,
     part_load_factor,
+    saturation_pressure_ratio,
 )
 from plant.site import HeatPump
 
@@ -28,8 +32,26 @@ def test_rated_point_returns_rated_cop() -> None:
     assert cop_from_rating(HP, 16.0, 60.0) == pytest.approx(5.2)
 
 
-def test_small_lift_is_floored() -> None:
-    assert carnot_cop(40.0, 41.0) == pytest.approx((41.0 + 273.15) / MIN_LIFT_K)
+def test_r134a_saturation_pressures_match_the_refrigerant_tables() -> None:
+    # ASHRAE Handbook Fundamentals, R134a: 20 °C 571.7 kPa, 40 °C 1016.6 kPa, -10 °C 200.6 kPa
+    assert saturation_pressure_ratio(20.0, 40.0) == pytest.approx(1016.6 / 571.7, rel=0.01)
+    assert saturation_pressure_ratio(-10.0, 40.0) == pytest.approx(1016.6 / 200.6, rel=0.02)
+
+
+def test_a_fixed_built_in_ratio_costs_work_off_its_design_ratio_only() -> None:
+    built_in = design_pressure_ratio(16.0, 60.0)
+    assert over_compression_ratio(built_in, built_in) == pytest.approx(1.0)
+    assert over_compression_ratio(0.6 * built_in, built_in) > 1.05
+    assert over_compression_ratio(1.4 * built_in, built_in) > 1.0
+
+
+def test_no_lift_floor_and_a_finite_cop_at_no_lift() -> None:
+    # the COP keeps rising as the lift shrinks, with no floor, and stays finite at no lift
+    # (water warmer on the source side than on the sink side is a zero refrigerant lift)
+    cops = [float(cop_from_rating(HP, 30.0, 30.0 + lift)) for lift in (12.0, 8.0, 4.0, 1.0)]
+    assert all(a < b for a, b in itertools.pairwise(cops))
+    at_no_lift = float(cop_from_rating(HP, 40.0, 34.0))
+    assert np.isfinite(at_no_lift) and cops[-1] < at_no_lift < 25.0
 
 
 def test_part_load_factor_en14825() -> None:
@@ -49,8 +71,8 @@ def test_fraction_recovered_from_history() -> None:
     source = rng.uniform(5, 30, 500)
     sink = source + rng.uniform(15, 50, 500)
     load = rng.uniform(0.3, 1.0, 500)
-    cop = np.asarray(expected_cop(source, sink, 0.47, load))
-    assert fraction_from_history(source, sink, cop, load) == pytest.approx(0.47)
+    cop = np.asarray(expected_cop(source, sink, 0.47, load, 3.2))
+    assert fraction_from_history(source, sink, cop, load, 3.2) == pytest.approx(0.47)
 
 
 temps = st.floats(-5.0, 60.0)
