@@ -8,8 +8,9 @@ import pytest
 
 from plant.site import Holiday, OccupiedPeriod, Schedule, SiteFileError, parse_site
 from simulator.local_control import heating_wanted, occupied
+from simulator.sim import StationSim
 from simulator.station import StationModel
-from tests.simulator.helpers import SCHOOL
+from tests.simulator.helpers import DOUBLET, SCHOOL, site
 
 SCHOOL_HOURS = Schedule(
     occupied=(OccupiedPeriod(days=("mon", "tue", "wed", "thu", "fri"), start="06:30",
@@ -83,3 +84,31 @@ def test_a_scheduled_school_heats_in_school_hours_and_guards_the_rest() -> None:
     assert weekend_on < 0.5 * weekend_steps  # most of the weekend off ...
     assert coldest > 8.0 - 1.0  # ... yet no room below the anti-freeze threshold (1 K lag)
     assert scheduled.balance.delivered_kwh < 0.8 * always.balance.delivered_kwh
+
+
+def _units_and_supply(start: datetime) -> tuple[float, float]:
+    """Two days of the doublet: the share of time a heat pump runs, the mean supply shortfall."""
+    sim = StationSim(site(DOUBLET), seed=5, start=start)
+    model = sim.model
+    steps = int(2 * 86400 / 300)
+    running = 0
+    shortfall = 0.0
+    for _ in range(steps):
+        sim.advance(300.0)
+        running += any(h.running for h in model.heat_pumps.values())
+        shortfall += max(0.0, model.supply_target_c - model.station_supply_c)
+    return running / steps, shortfall / steps
+
+
+@pytest.mark.parametrize(("start", "units_run"), [
+    (datetime(2025, 11, 16, tzinfo=UTC), False),  # start of the season: direct supply
+    (datetime(2026, 1, 12, tzinfo=UTC), True),  # midwinter: the heat pumps lift the rest
+    (datetime(2026, 3, 20, tzinfo=UTC), False),  # end of the season: direct supply again
+], ids=["november", "january", "march"])
+def test_direct_supply_has_priority_and_the_units_start_only_when_it_falls_short(
+        start: datetime, units_run: bool) -> None:
+    # 003 L2567, L2625: direct supply at the start and end of the season, the units only when
+    # the load needs them; either way the supply holds its target
+    share, shortfall = _units_and_supply(start)
+    assert (share > 0.5) if units_run else (share < 0.1)
+    assert shortfall < 0.5
