@@ -311,6 +311,9 @@ class CoaxialBorehole(_Equipment):
     ground_conductivity_w_per_mk: Annotated[float, Field(gt=0.2, le=8)] = 2.5
     ground_heat_capacity_mj_per_m3k: Annotated[float, Field(gt=0.5, le=5)] = 2.3
     borehole_diameter_m: Annotated[float, Field(gt=0.05, le=0.6)] = 0.2
+    neighbour_distances_m: tuple[Annotated[float, Field(ge=2, le=500)], ...] = ()
+    """Distance to each other coaxial borehole of the same field; each is taken to draw as much
+    heat per metre as this one (they share one loop), so its cooling reaches this one's wall."""
 
 
 class BoreholeField(_Equipment):

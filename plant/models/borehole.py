@@ -168,17 +168,14 @@ def _grid_offsets(count: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]
 
 @cache
 def _modes_for(
-    radius_m: float, diffusivity: float, conductivity: float, count: int, spacing_m: float
+    radius_m: float, diffusivity: float, conductivity: float, neighbours_m: tuple[float, ...]
 ) -> GroundModes:
-    """Coaxial: the infinite line source (depth ≫ any season's thermal reach)."""
+    """Coaxial: the infinite line source (depth ≫ any season's thermal reach), plus the line
+    source of each neighbouring borehole of the field at its distance."""
     t = _FIT_TIMES_S
     target = line_source_response(t, radius_m, diffusivity, conductivity)
-    if count > 1:
-        dist2, weight = _grid_offsets(count)
-        for d2, w in zip(dist2, weight, strict=True):
-            target = target + w * line_source_response(
-                t, math.sqrt(d2) * spacing_m, diffusivity, conductivity
-            )
+    for distance in neighbours_m:
+        target = target + line_source_response(t, distance, diffusivity, conductivity)
     return _fit_modes(target)
 
 
@@ -217,7 +214,8 @@ def ground_modes(b: Borehole) -> GroundModes:
     k = b.ground_conductivity_w_per_mk
     alpha = k / (b.ground_heat_capacity_mj_per_m3k * 1e6)
     if isinstance(b, CoaxialBorehole):
-        return _modes_for(b.borehole_diameter_m / 2.0, alpha, k, 1, 0.0)
+        return _modes_for(b.borehole_diameter_m / 2.0, alpha, k,
+                          tuple(sorted(b.neighbour_distances_m)))
     return _field_modes_for(SHALLOW_BOREHOLE_RADIUS_M, b.depth_m, alpha, k,
                             count=b.borehole_count, spacing_m=b.spacing_m)
 

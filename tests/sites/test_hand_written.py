@@ -5,8 +5,9 @@ simulated season, heated in school hours with a frost guard as the case is (003 
 plainly that two 1250 m coaxial boreholes cannot carry the school's 840 kW design load in this
 model: the borehole outlet sinks towards the evaporator's freezing guard, the unit unloads to
 hold it, the supply stays far below its target and the rooms cool below even the frost guard's
-threshold. (The case also uses direct supply at the start and end of the season, 003 L2567,
-which the site schema cannot say yet.)
+threshold. (The case also uses direct supply at the start and end of the season, 003 L2567:
+a direct exchanger on the borehole loop says it in the schema, but with the boreholes this cold
+it would have nothing to give, so the file has none.)
 """
 
 from __future__ import annotations

@@ -92,6 +92,33 @@ def test_modes_reproduce_the_line_source(b: CoaxialBorehole | BoreholeField) -> 
     assert ground_modes(b).step_response(t) == pytest.approx(reference, rel=5e-3)
 
 
+def test_a_neighbouring_coaxial_borehole_adds_its_line_source_at_its_distance() -> None:
+    # two coaxial boreholes 12.5 m apart (case 1.30 has them 10-15 m apart, 003 L2552-2556),
+    # against the exponential integral by direct quadrature, E1(x) = ∫0^∞ exp(−x·e^u) du, not
+    # the model's own series
+    def exp1(x: np.ndarray) -> np.ndarray:
+        out = []
+        for value in x:
+            u = np.linspace(0.0, math.log(60.0 / value) if value < 60.0 else 1.0, 40001)
+            out.append(np.trapezoid(np.exp(-value * np.exp(u)), u))
+        return np.array(out)
+
+    pair = CASE.model_copy(update={"neighbour_distances_m": (12.5,)})
+    k = CASE.ground_conductivity_w_per_mk
+    alpha = k / (CASE.ground_heat_capacity_mj_per_m3k * 1e6)
+    t = np.logspace(np.log10(3600), np.log10(50 * 3.15e7), 60)
+
+    def ils(r: float) -> np.ndarray:
+        return np.asarray(exp1(r * r / (4 * alpha * t)) / (4 * math.pi * k))
+
+    assert ground_modes(pair).step_response(t) == pytest.approx(ils(0.11) + ils(12.5), rel=5e-3)
+    # within a season the neighbour is not felt; after ten years it is
+    season, decade = np.array([150 * 86400.0]), np.array([10 * 3.15e7])
+    alone = ground_modes(CASE)
+    assert ground_modes(pair).step_response(season)[0] < 1.01 * alone.step_response(season)[0]
+    assert ground_modes(pair).step_response(decade)[0] > 1.1 * alone.step_response(decade)[0]
+
+
 def test_stepping_matches_convolution_of_a_load_history() -> None:
     loads = [300.0, 0.0, 550.0, -100.0, 200.0]
     state = initial_ground_state(CASE)
