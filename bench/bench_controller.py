@@ -29,12 +29,12 @@ Run: .venv/bin/python bench/bench_controller.py [stations] [seconds] [--mix]
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import statistics
 import tempfile
 import threading
 import time
-import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,6 +79,11 @@ def _windows(site: Site, rule: AlarmRule, rng: np.random.Generator) -> dict[str,
     return windows
 
 
+def _phase(key: str) -> float:
+    """A fraction in [0, 1) fixed by the key, spread evenly over keys however alike."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") / 2**64
+
+
 class HistoryLoad:
     """Every windowed rule of every station evaluated at its refresh period, in a thread."""
 
@@ -107,8 +112,8 @@ class HistoryLoad:
     def _run(self) -> None:
         started = time.monotonic()
         # steady state: each rule's rounds fall at a phase fixed by its id within its period
-        due = [started + every * (zlib.crc32(f"{site.station.id}/{rule.spec.id}".encode())
-                                  / 2**32) for site, rule, _, every in self.work]
+        due = [started + every * _phase(f"{site.station.id}/{rule.spec.id}")
+               for site, rule, _, every in self.work]
         while not self._stop.is_set():
             now = time.monotonic()
             for i, (site, rule, windows, every) in enumerate(self.work):

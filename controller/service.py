@@ -16,12 +16,12 @@ made again, with the same sequence numbers).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
 import threading
 import time
-import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -510,7 +510,8 @@ class Controller:
 
 def _spread(key: tuple[str, str]) -> float:
     """A fraction in [0.5, 1) fixed by the key, for spreading periodic work in time."""
-    return 0.5 + 0.5 * zlib.crc32("/".join(key).encode()) / 2**32
+    digest = hashlib.sha256("/".join(key).encode()).digest()
+    return 0.5 + 0.5 * int.from_bytes(digest[:8], "big") / 2**64
 
 
 def _answer(request: Path, answer: dict[str, Any]) -> None:
