@@ -153,6 +153,7 @@ def main(stations: int, seconds: int, mix: bool, borehole_refresh_s: float | Non
                 if mix:  # the evaluator's 1 s pace, in real time
                     time.sleep(max(0.0, begun + second + 1 - time.perf_counter()))
         finally:
+            elapsed = time.perf_counter() - begun
             if load is not None:
                 load.__exit__()
         events = sum(len(s.state.pending) for s in controller.stations.values())
@@ -165,7 +166,7 @@ def main(stations: int, seconds: int, mix: bool, borehole_refresh_s: float | Non
           f"(load average {os.getloadavg()[0]:.1f})")
     if load is not None:
         print(f"  windowed rounds in the history thread: {dict(sorted(load.rounds.items()))}, "
-              f"{load.cpu:.1f} s CPU ({load.cpu / seconds:.0%} of a core)")
+              f"{load.cpu:.1f} s CPU in {elapsed:.0f} s ({load.cpu / elapsed:.0%} of a core)")
     print(f"  CPU per evaluation of every station: mean {mean_cpu * 1000:.0f} ms "
           f"({mean_cpu * 100:.0f} % of a core at 1 s)")
     print(f"  samples evaluated per CPU second: {samples / mean_cpu:,.0f}")
