@@ -2,7 +2,7 @@
 
 ``ui_stack`` runs ``geoscada demo`` (simulator, secure broker, PostgreSQL, gateways, historian,
 controller and the UI) on free loopback ports in a private folder, once per test session, and
-waits until the UI answers and every station is alive on its live stream. ``browser`` is a
+waits until the UI answers and every station is alive on its live stream. ``browser`` (per module) is a
 headless ``/usr/bin/chromium`` driven by Playwright (never a downloaded browser); ``page`` is a
 fresh browser context per test; ``logged_in`` logs a demo user in through the login form.
 Screenshots go to ``docs/ui/``.
@@ -10,6 +10,7 @@ Screenshots go to ``docs/ui/``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -122,9 +123,14 @@ def ui_stack(service_root: Path) -> Iterator[UiStack]:
             shutil.rmtree(database_dir(workdir).parent, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium under Playwright."""
+    """Headless Debian Chromium under Playwright, for one test module at a time.
+
+    Playwright's sync API keeps an event loop running in this thread while it is started, and
+    ``asyncio.run`` refuses to start inside it: held for the session, it broke every asyncio
+    test that pytest's grouping by database flavour ran after a browser test.
+    """
     if not CHROMIUM.exists():
         pytest.fail("/usr/bin/chromium is missing: deploy/setup.sh installs it")
     from playwright.sync_api import sync_playwright
@@ -134,6 +140,8 @@ def browser() -> Iterator[Any]:
                                               args=["--no-sandbox"])
         yield chromium
         chromium.close()
+    # what follows this module may run asyncio tests: the loop Playwright ran must be gone
+    assert asyncio.run(asyncio.sleep(0, result=True)), "an event loop is still running"
 
 
 @pytest.fixture
