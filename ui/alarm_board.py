@@ -19,6 +19,8 @@ UNACKNOWLEDGED = frozenset({State.UNACKNOWLEDGED, State.RTN_UNACKNOWLEDGED})
 HIDDEN = frozenset({State.SHELVED, State.SUPPRESSED, State.OUT_OF_SERVICE})
 PUT_ASIDE = frozenset({State.SHELVED, State.OUT_OF_SERVICE})
 """Hidden by an operator, so shown until they bring it back."""
+HORN_PRIORITIES = frozenset({Priority.HIGH.value})
+"""Priorities that sound the horn while an alarm of theirs is unacknowledged (ISA-18.2)."""
 KEPT_ROWS = 200
 """Rows kept per alarm besides its last annunciation (comments and hidden condition changes
 can follow one without end)."""
@@ -68,16 +70,23 @@ class Banner(BaseModel):
     """Of those, the ones nobody has acknowledged yet, by priority."""
     shelved: int
     horn: list[str]
-    """One key per unacknowledged high-priority annunciation: the horn sounds while one of them
-    has not been silenced, stops at its acknowledgement and sounds again for a new one."""
+    """One key per unacknowledged annunciation of horn priority (:func:`horn_key`): the horn
+    sounds while one of them has not been silenced, stops once every one is acknowledged and
+    sounds again for a new one."""
     journal: int = 0
     """How far the journal was read: a page shows the alarms as they stood at this row."""
 
 
 def horn_key(item: AlarmSummary) -> str:
-    """The annunciation an operator hears: the alarm and when it was raised."""
+    """The annunciation an operator hears: the alarm (``station/alarm``, as the alarm table
+    names it) and when it was raised, after an ``@``."""
     raised = item.raised.isoformat() if item.raised is not None else ""
     return f"{item.station}/{item.alarm}@{raised}"
+
+
+def alarm_of(key: str) -> str:
+    """The alarm (``station/alarm``) of an annunciation's horn key."""
+    return key.rpartition("@")[0]
 
 
 def banner(items: Iterable[AlarmSummary], journal: int = 0) -> Banner:
@@ -94,7 +103,7 @@ def banner(items: Iterable[AlarmSummary], journal: int = 0) -> Banner:
         standing[item.priority] += 1
         if item.state in UNACKNOWLEDGED:
             unacked[item.priority] += 1
-            if item.priority == Priority.HIGH.value:
+            if item.priority in HORN_PRIORITIES:
                 horn.append(horn_key(item))
     return Banner(standing=standing, unacknowledged=unacked, shelved=shelved, horn=sorted(horn),
                   journal=journal)

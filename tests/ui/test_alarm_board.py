@@ -7,7 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from controller.alarms import AlarmRecord, Priority, State, Trigger
-from ui.alarm_board import AlarmBoard, AlarmFilter, banner, horn_key, parse_duration, table
+from ui.alarm_board import (
+    AlarmBoard,
+    AlarmFilter,
+    alarm_of,
+    banner,
+    horn_key,
+    parse_duration,
+    table,
+)
 
 T0 = datetime(2026, 1, 10, 8, 0, tzinfo=UTC)
 S = State
@@ -46,6 +54,24 @@ def test_the_horn_sounds_for_an_unacknowledged_high_alarm_stops_at_ack_and_sound
     back = banner(board.summaries())
     # the shelf ran out: a new annunciation, a new key, so the horn sounds again
     assert back.horn == ["doublet/HP1.fault@2026-01-10T08:03:00+00:00"]
+
+
+def test_the_horn_sounds_until_every_unacknowledged_high_alarm_of_a_trip_is_acknowledged() -> None:
+    board = AlarmBoard()
+    # a trip and its consequence: both high, both unacknowledged
+    board.add([row("HP1.fault", 1, *RAISE), row("NET.supply_low", 1, *RAISE, minute=1)])
+    both = banner(board.summaries())
+    assert [alarm_of(key) for key in both.horn] == ["doublet/HP1.fault", "doublet/NET.supply_low"]
+    board.add([row("HP1.fault", 2, *ACK, minute=2, user="olga")])
+    one_left = banner(board.summaries())
+    assert [alarm_of(key) for key in one_left.horn] == ["doublet/NET.supply_low"]
+    # the consequence returns to normal unacknowledged: still an alarm nobody acknowledged
+    board.add([row("NET.supply_low", 2, Trigger.CLEAR, S.UNACKNOWLEDGED, S.RTN_UNACKNOWLEDGED,
+                   minute=3, active=False)])
+    assert [alarm_of(key) for key in banner(board.summaries()).horn] == ["doublet/NET.supply_low"]
+    board.add([row("NET.supply_low", 3, Trigger.ACK, S.RTN_UNACKNOWLEDGED, S.NORMAL, minute=4,
+                   user="olga", active=False)])
+    assert banner(board.summaries()).horn == []
 
 
 def test_medium_and_low_alarms_are_counted_but_never_sound() -> None:
@@ -114,6 +140,7 @@ def test_horn_key_names_the_annunciation() -> None:
     board.add([row("HP1.fault", 1, *RAISE, minute=7)])
     (item,) = board.summaries()
     assert horn_key(item) == "doublet/HP1.fault@2026-01-10T08:07:00+00:00"
+    assert alarm_of(horn_key(item)) == "doublet/HP1.fault"
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -1,6 +1,8 @@
 // The alarm banner on every page: alarms wanting attention by priority, and the horn. The horn
-// sounds while a high-priority alarm is unacknowledged and not silenced on this page; it stops
-// at the acknowledgement and sounds again for a new annunciation. The figures come from the
+// sounds while an alarm of horn priority is unacknowledged and not silenced on this page; it
+// stops once every one is acknowledged and sounds again for a new annunciation. The alarms that
+// keep it sounding are listed on <html data-horn-alarms="station/alarm ...">, named as the
+// alarm table names its rows. The figures come from the
 // journal the historian stored; the page's live stream says when an alarm moved.
 (function () {
   "use strict";
@@ -26,8 +28,13 @@
   const silence = slot.querySelector(".banner-silence");
   const note = slot.querySelector(".banner-note");
 
+  // a horn key is "station/alarm@raised": the alarm, then when this annunciation was raised
+  function alarmOf(key) { return key.slice(0, key.lastIndexOf("@")); }
+
   function sound(keys) {
     sounding = keys.filter((key) => !silenced.has(key));
+    const alarms = Array.from(new Set(sounding.map(alarmOf))).sort();
+    document.documentElement.dataset.hornAlarms = alarms.join(" ");
     document.documentElement.dataset.horn = sounding.length ? "sounding" : "quiet";
     silence.hidden = sounding.length === 0;
     if (sounding.length && horn.paused) {
