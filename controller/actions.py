@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from controller import alarms
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus
+from controller.holds import HoldAction
 
 INBOX = "inbox"
 """The state directory's folder where a running controller picks up operator actions."""
@@ -68,9 +69,11 @@ class NoAnswerError(RuntimeError):
     """No controller took an action within the time allowed (the request is withdrawn)."""
 
 
-def submit(state_dir: Path, action: AlarmAction, timeout_s: float) -> dict[str, Any]:
-    """Hand an action to the controller running on ``state_dir`` and return its answer
-    (``ok``, then ``state`` or ``error``); raise NoAnswerError or FileNotFoundError."""
+def submit(state_dir: Path, action: AlarmAction | HoldAction, timeout_s: float
+           ) -> dict[str, Any]:
+    """Hand an action (on an alarm, or a staging hold) to the controller running on
+    ``state_dir`` and return its answer (``ok``, then what it did or ``error``); raise
+    NoAnswerError or FileNotFoundError."""
     inbox = state_dir / INBOX
     if not inbox.is_dir():
         raise FileNotFoundError(f"{inbox} is not a controller's inbox")

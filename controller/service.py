@@ -34,10 +34,11 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel, ValidationError
 
-from controller import alarms, history
+from controller import alarms, history, holds
 from controller.actions import INBOX, AlarmAction, apply
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus, Observation
 from controller.feed import StationFeed, holds_for_s
+from controller.holds import HoldAction
 from controller.rules import (
     AlarmRule,
     AlarmSettings,
@@ -277,7 +278,7 @@ class Controller:
         """
         fresh = self._take_messages()
         acked = self._take_acks()
-        requests = self._take_actions()
+        requests = self._take_actions(now)
         due = time.monotonic() - 0.9 * self.settings.period_s
         for sid, station in self.stations.items():
             statuses = dict(station.state.statuses)
@@ -421,14 +422,20 @@ class Controller:
                                if key[0] == generation}
         return result
 
-    def _take_actions(self) -> dict[str, list[tuple[Path, AlarmAction]]]:
-        """Operator requests waiting in the inbox, by station; malformed ones answered now."""
+    def _take_actions(self, now: datetime) -> dict[str, list[tuple[Path, AlarmAction]]]:
+        """Operator requests waiting in the inbox, by station; malformed ones, and staging
+        holds, answered now."""
         found: dict[str, list[tuple[Path, AlarmAction]]] = {}
         for path in sorted((self.settings.state_dir / INBOX).glob("*.json")):
             if path.name.endswith(".result.json"):
                 continue
             try:
-                action = AlarmAction.model_validate_json(path.read_bytes())
+                request = path.read_bytes()
+                hold = _hold_or_none(request)
+                if hold is not None:
+                    self._hold(path, hold, now)
+                    continue
+                action = AlarmAction.model_validate_json(request)
             except (OSError, ValidationError) as error:
                 _answer(path, {"ok": False, "error": f"not a valid alarm action: {error}"})
                 continue
@@ -438,6 +445,17 @@ class Controller:
                 continue
             found.setdefault(action.station, []).append((path, action))
         return found
+
+    def _hold(self, path: Path, action: HoldAction, now: datetime) -> None:
+        """Record an operator's hold of a unit out of automatic staging (or its release)."""
+        station = self.stations.get(action.station)
+        if station is None:
+            _answer(path, {"ok": False, "error": f"station {action.station} is not followed here"})
+            return
+        answer = holds.take(self.settings.state_dir, station.site, action, now)
+        log.info("%s/%s: %s by %s: %s", action.station, action.unit,
+                 "hold out" if action.held else "release", action.user, answer)
+        _answer(path, answer)
 
     def _act(self, station: _Station, action: AlarmAction, statuses: dict[str, AlarmStatus],
              now: datetime, rows: list[AlarmRecord]) -> dict[str, Any]:
@@ -512,6 +530,14 @@ def _spread(key: tuple[str, str]) -> float:
     """A fraction in [0.5, 1) fixed by the key, for spreading periodic work in time."""
     digest = hashlib.sha256("/".join(key).encode()).digest()
     return 0.5 + 0.5 * int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _hold_or_none(request: bytes) -> HoldAction | None:
+    """The request as a staging hold, or None when it is not one (an alarm action)."""
+    try:
+        return HoldAction.model_validate_json(request)
+    except ValidationError:
+        return None
 
 
 def _answer(request: Path, answer: dict[str, Any]) -> None:

@@ -54,10 +54,12 @@ class Role(StrEnum):
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.REGULATOR: frozenset({"view"}),
     Role.OPERATOR: frozenset({"view", "ack_alarm", "shelve_alarm", "command"}),
-    Role.ENGINEER: frozenset({"view", "ack_alarm", "shelve_alarm", "command"}),
-    Role.ADMIN: frozenset({"view", "ack_alarm", "shelve_alarm", "command", "admin"}),
+    Role.ENGINEER: frozenset({"view", "ack_alarm", "shelve_alarm", "command", "hold_unit"}),
+    Role.ADMIN: frozenset({"view", "ack_alarm", "shelve_alarm", "command", "hold_unit",
+                           "admin"}),
 }
-"""Permission names every route checks: view, ack_alarm, shelve_alarm, command, admin."""
+"""Permission names every route checks: view, ack_alarm, shelve_alarm, command, hold_unit (a
+heat pump out of automatic staging and back), admin."""
 ALL_PERMISSIONS = frozenset().union(*PERMISSIONS.values())
 
 
