@@ -1,11 +1,11 @@
 """Benchmark: a heating-season reinjection report of one station from one-second data.
 
 Fills the doublet's reinjection points (well flows, reinjection temperatures, water levels) with
-one sample per second for ``--days`` days from the season's start (binary COPY,
-``historian.bulk``), rolls them up with the historian's rollup worker, then
+one sample per second for ``--days`` days from the season's start and rolls them up
+(``historian.bulk``: binary COPY, then the set-based rollup of each point's range), then
 times the season's reinjection report (database reads and computation) and its PDF.
 
-    .venv/bin/python bench/bench_report.py [--days 193] [--plain]
+    .venv/bin/python bench/bench_report.py [--days 193] [--workers 2] [--plain]
 """
 
 from __future__ import annotations
@@ -23,10 +23,8 @@ import numpy as np
 import psycopg
 
 from geoscada.services import PostgresCluster
-from historian import bulk, rollups
+from historian import bulk
 from historian.bulk import Values
-from historian.store import Inbound, Store
-from plant.contract import Topic, topic
 from plant.site import load_site
 from report.make import reinjection_report
 from report.periods import parse_period
@@ -52,6 +50,8 @@ def wave(name: str) -> Values:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--days", type=int, default=193, help="days of 1 s data (season: 193)")
+    parser.add_argument("--workers", type=int, default=bulk.WORKERS,
+                        help="connections loading and rolling up points side by side")
     parser.add_argument("--plain", action="store_true", help="plain PostgreSQL, no TimescaleDB")
     args = parser.parse_args()
     site = load_site(SITE)
@@ -65,29 +65,14 @@ def main() -> int:
         cluster.start()
         dsn = cluster.create_database("bench")
         writer = SeasonWriter(site, Season(period.start, period.end, points=tuple(names)))
-        store = Store(dsn)
-        store.connect()
-        store.write([Inbound(topic(site.station.id, Topic.BIRTH), b"",
-                             writer.birth(1, period.start))])
-        store.close()
         end = min(period.end, period.start + timedelta(days=args.days))
-        began = time.perf_counter()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            ids: dict[str, int] = dict(conn.execute(
-                "SELECT name, id FROM points WHERE station = %s", (site.station.id,)).fetchall())
-            for name in names:
-                bulk.load_series(conn, ids[name], start=period.start, end=end,
-                                 step=timedelta(seconds=1), values=wave(name))
-            rows = conn.execute("SELECT count(*) FROM samples").fetchone()
-        loaded = time.perf_counter() - began
-        print(f"loaded {rows[0] if rows else 0:,} samples of {len(names)} points "
-              f"({(end - period.start).days} days at 1 s) in {loaded:.0f} s")
-        with psycopg.connect(dsn) as conn:
-            rollups.prepare(conn)
-            began = time.perf_counter()
-            buckets = rollups.refresh_all(conn, limit=20000)
-            took = time.perf_counter() - began
-            print(f"rolled up {buckets:,} one-minute buckets in {took:.0f} s")
+        loaded = bulk.write_points(dsn, writer.birth(1, period.start),
+                                   {name: wave(name) for name in names}, start=period.start,
+                                   end=end, step=timedelta(seconds=1), workers=args.workers)
+        print(f"loaded {loaded.rows:,} samples of {len(names)} points "
+              f"({(end - period.start).days} days at 1 s) in {loaded.load_s:.0f} s; rolled up "
+              f"{loaded.rollup_buckets:,} one-minute buckets in {loaded.rollup_s:.0f} s "
+              f"(load average {os.getloadavg()[0]:.1f})")
         timings = []
         pdf_timings = []
         for _ in range(3):

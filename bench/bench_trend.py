@@ -1,8 +1,8 @@
 """Benchmark: time to first render of a point-year trend, on the server and in the browser.
 
 Writes one point with a year of 1 s data (31,536,000 rows by binary COPY, with a 6-hour outage
-and a bad day in the gap ledger; ``historian.bulk``), rolls it up with the historian's worker,
-serves the UI on loopback and times:
+and a bad day in the gap ledger; ``historian.bulk``), rolls it up set-based, serves the UI on
+loopback and times:
 
 * server: ``GET /api/trend`` of the year at 1,000 px (the first call, then the median), as the
   route measures itself (``Server-Timing``) and as the client waits for it;

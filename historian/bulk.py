@@ -1,17 +1,18 @@
 """Bulk loading of long regular series into the samples table, for benchmarks and tests that
 need months or years of data: binary COPY of rows built with numpy, one transaction per chunk,
-with the 1-minute rollup marks the historian's writer would leave, so that
-:func:`historian.rollups.refresh_all` then rolls them up exactly as the historian does.
+then the set-based rollup of each point's range (:func:`historian.rollups.rollup_range`, the
+same rollups the historian's incremental pass makes), points side by side on a few connections.
 
-It bypasses the ledgers (sessions, received batches, gaps): the series it writes are good
-samples of points that already exist.
+The series themselves bypass the ledgers (sessions, received batches, gaps): they are good
+samples of points that already exist; births, deaths and bad samples go through the store.
 """
 
 from __future__ import annotations
 
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -63,10 +64,12 @@ def load_series(
     step: timedelta,
     values: Values,
     chunk: timedelta = timedelta(days=1),
+    mark: bool = True,
 ) -> int:
     """Write good samples every ``step`` in [start, end) and mark their minutes for rollup.
 
-    One transaction per ``chunk``; returns the number of rows written.
+    One transaction per ``chunk``; returns the number of rows written. ``mark=False`` leaves
+    the minutes unmarked, for a caller that rolls the range up itself (:func:`roll_up`).
     """
     step_s = int(step.total_seconds())
     if step_s < 1 or step_s != step.total_seconds():
@@ -81,27 +84,96 @@ def load_series(
                 "COPY samples (point_id, time, value, quality) FROM STDIN (FORMAT BINARY)"
             ) as copy:
                 copy.write(copy_rows(point_id, lower, count, step_s, values))
-            # every minute holds a sample when the step is under a minute
-            mark_step = step_s if step_s >= _MINUTE else _MINUTE
-            cur.execute(
-                "INSERT INTO rollup_dirty (point_id, bucket)"
-                " SELECT %(p)s, date_bin(interval '1 minute', t, %(origin)s)"
-                " FROM generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz,"
-                "  %(step)s::interval) t WHERE t < %(hi)s"
-                " ON CONFLICT DO NOTHING",
-                {"p": point_id, "lo": lower if step_s >= _MINUTE else _floor_minute(lower),
-                 "hi": upper, "origin": BUCKET_ORIGIN, "step": timedelta(seconds=mark_step)},
-            )
+            if mark:
+                _mark(cur, point_id, lower, upper, step_s)
         written += count
         lower = lower + count * step
     return written
+
+
+def _mark(cur: psycopg.Cursor[tuple[object, ...]], point_id: int, lower: datetime,
+          upper: datetime, step_s: int) -> None:
+    # every minute holds a sample when the step is under a minute
+    mark_step = step_s if step_s >= _MINUTE else _MINUTE
+    cur.execute(
+        "INSERT INTO rollup_dirty (point_id, bucket)"
+        " SELECT %(p)s, date_bin(interval '1 minute', t, %(origin)s)"
+        " FROM generate_series(%(lo)s::timestamptz, %(hi)s::timestamptz,"
+        "  %(step)s::interval) t WHERE t < %(hi)s"
+        " ON CONFLICT DO NOTHING",
+        {"p": point_id, "lo": lower if step_s >= _MINUTE else _floor_minute(lower),
+         "hi": upper, "origin": BUCKET_ORIGIN, "step": timedelta(seconds=mark_step)},
+    )
+
+
+Span = tuple[int, datetime, datetime]
+"""A point's id and a time range [start, end)."""
+
+WORKERS = 2
+"""Connections that load or roll up points side by side (this machine has two cores)."""
+
+
+def roll_up(dsn: str, spans: Sequence[Span], workers: int = WORKERS) -> int:
+    """Roll up each span set-based, ``workers`` points at a time, then any marks left over.
+
+    Returns the number of 1-minute buckets written.
+    """
+
+    def one(span: Span) -> int:
+        point_id, start, end = span
+        with psycopg.connect(dsn) as conn:
+            return rollups.rollup_range(conn, point_id, start, end)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        written = sum(pool.map(one, spans))
+    with psycopg.connect(dsn) as conn:
+        rollups.prepare(conn)
+        return written + rollups.refresh_all(conn)
+
+
+def write_points(
+    dsn: str,
+    birth: Birth,
+    series: Mapping[str, Values],
+    *,
+    start: datetime,
+    end: datetime,
+    step: timedelta,
+    workers: int = WORKERS,
+) -> Loaded:
+    """Store a station's birth, then a regular good series of each named point, rolled up."""
+    began = time.perf_counter()
+    store = Store(dsn)
+    store.connect()
+    try:
+        store.write([Inbound(topic(birth.station, Topic.BIRTH), b"", birth)])
+    finally:
+        store.close()
+    with psycopg.connect(dsn) as conn:
+        ids: dict[str, int] = {str(name): int(str(pid)) for name, pid in conn.execute(
+            "SELECT name, id FROM points WHERE station = %s", (birth.station,)).fetchall()}
+    missing = sorted(set(series) - set(ids))
+    if missing:
+        raise ValueError(f"the birth does not announce {', '.join(missing)}")
+
+    def load(name: str) -> int:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            return load_series(conn, ids[name], start=start, end=end, step=step,
+                               values=series[name], mark=False)
+
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        rows = sum(pool.map(load, series))
+    loaded = time.perf_counter() - began
+    began = time.perf_counter()
+    buckets = roll_up(dsn, [(ids[name], start, end) for name in series], workers)
+    return Loaded(rows, loaded, time.perf_counter() - began, buckets)
 
 
 def _floor_minute(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-Span = tuple[datetime, datetime]
+Period = tuple[datetime, datetime]
 
 
 @dataclass(frozen=True)
@@ -116,8 +188,8 @@ class History:
     end: datetime
     step: timedelta
     values: Values
-    outages: tuple[Span, ...] = ()
-    bad: tuple[Span, ...] = ()
+    outages: tuple[Period, ...] = ()
+    bad: tuple[Period, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -132,8 +204,8 @@ class Loaded:
 
 def write_history(dsn: str, history: History) -> Loaded:
     """Store a history: births, deaths and bad samples through the historian's store (so the
-    gap ledger holds the outages and bad runs), the good series by binary COPY, then roll up
-    everything with the historian's rollup worker."""
+    gap ledger holds the outages and bad runs), the good series by binary COPY, then roll the
+    point's whole period up set-based."""
     began = time.perf_counter()
     birth = history.birth
     station = birth.station
@@ -184,13 +256,11 @@ def write_history(dsn: str, history: History) -> Loaded:
             begin, stop = _on_grid(history.start, lower, step_s), min(first, history.end)
             if begin < stop:
                 rows += load_series(conn, int(str(pid[0])), start=begin, end=stop,
-                                    step=history.step, values=history.values)
+                                    step=history.step, values=history.values, mark=False)
             lower = max(lower, last)
     loaded = time.perf_counter() - began
     began = time.perf_counter()
-    with psycopg.connect(dsn) as conn:
-        rollups.prepare(conn)
-        buckets = rollups.refresh_all(conn)
+    buckets = roll_up(dsn, [(int(str(pid[0])), history.start, history.end)])
     return Loaded(rows, loaded, time.perf_counter() - began, buckets)
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from psycopg import sql
@@ -251,9 +251,9 @@ _AFFECT_COARSER = sql.SQL(
     " FROM {finer_affected} ON CONFLICT DO NOTHING"
 )
 
-_RECOMPUTE_COARSER = sql.SQL(
-    "INSERT INTO {table} AS r ({columns})"
-    " SELECT a.point_id, a.bucket, sum(f.samples)::int, sum(f.bad)::int,"
+# How a coarser bucket is made of the finer ones below it (both passes use this).
+_COARSER_AGGREGATES = sql.SQL(
+    " sum(f.samples)::int, sum(f.bad)::int,"
     "  sum(f.uncertain)::int, sum(f.valued)::int,"
     "  min(f.min), (array_agg(f.min_time ORDER BY f.min, f.min_time)"
     "   FILTER (WHERE f.min IS NOT NULL))[1],"
@@ -264,11 +264,109 @@ _RECOMPUTE_COARSER = sql.SQL(
     "  (array_agg(f.last ORDER BY f.last_time DESC) FILTER (WHERE f.last_time IS NOT NULL))[1],"
     "  max(f.last_time), sum(f.sum), sum(f.tw_integral), sum(f.tw_seconds),"
     "  sum(f.counter_delta)"
+)
+
+_RECOMPUTE_COARSER = sql.SQL(
+    "INSERT INTO {table} AS r ({columns})"
+    " SELECT a.point_id, a.bucket,{aggregates}"
     " FROM {affected} a JOIN {finer} f ON f.point_id = a.point_id AND f.bucket >= a.bucket"
     "  AND f.bucket < a.bucket + {interval}"
     " GROUP BY a.point_id, a.bucket"
     " ON CONFLICT (point_id, bucket) DO UPDATE SET {upsert}"
 )
+
+
+# The bulk path: one point over a range of whole minutes [lo, hi), every sample of it read by
+# one index range scan. One sort by time serves both the predecessor of every sample and each
+# minute's extremes, first and last (taken as "the earliest valued sample at the minute's
+# minimum" and so on, the same as the incremental pass's ordered array_agg).
+_BULK_1M = sql.SQL(
+    "WITH rows_all AS ("
+    "  (SELECT time, value, quality, true AS inside FROM samples"
+    "   WHERE point_id = {point} AND time >= {lo} AND time < {hi})"
+    "  UNION ALL"
+    "  (SELECT time, value, quality, false FROM samples"
+    "   WHERE point_id = {point} AND time < {lo} ORDER BY time DESC LIMIT 1)),"
+    " w AS ("
+    "  SELECT r.*, date_bin('1 minute', r.time, {origin}) AS bucket,"
+    "   r.quality <> {bad} AND r.value IS NOT NULL AS valued"
+    "  FROM rows_all r),"
+    " ordered AS ("
+    "  SELECT w.*,"
+    "   lag(time) OVER o AS prev_time, lag(value) OVER o AS prev_value,"
+    "   lag(valued) OVER o AS prev_valued,"
+    "   min(value) FILTER (WHERE valued) OVER b AS b_min,"
+    "   max(value) FILTER (WHERE valued) OVER b AS b_max,"
+    "   min(time) FILTER (WHERE valued) OVER b AS b_first,"
+    "   max(time) FILTER (WHERE valued) OVER b AS b_last"
+    "  FROM w WINDOW b AS (PARTITION BY bucket), o AS (ORDER BY bucket, time)),"
+    " stats AS ("
+    "  SELECT bucket, count(*)::int AS samples,"
+    "   count(*) FILTER (WHERE quality = {bad})::int AS bad,"
+    "   count(*) FILTER (WHERE quality = {uncertain})::int AS uncertain,"
+    "   count(*) FILTER (WHERE valued)::int AS valued,"
+    "   min(value) FILTER (WHERE valued) AS min,"
+    "   min(time) FILTER (WHERE valued AND value = b_min) AS min_time,"
+    "   max(value) FILTER (WHERE valued) AS max,"
+    "   min(time) FILTER (WHERE valued AND value = b_max) AS max_time,"
+    "   min(value) FILTER (WHERE valued AND time = b_first) AS first,"
+    "   min(time) FILTER (WHERE valued) AS first_time,"
+    "   min(value) FILTER (WHERE valued AND time = b_last) AS last,"
+    "   max(time) FILTER (WHERE valued) AS last_time,"
+    "   sum(value) FILTER (WHERE valued) AS sum,"
+    "   coalesce(sum(prev_value * extract(epoch FROM time - prev_time))"
+    "    FILTER (WHERE prev_valued AND time - prev_time <= {max_hold}), 0) AS tw_integral,"
+    "   coalesce(sum(extract(epoch FROM time - prev_time))"
+    "    FILTER (WHERE prev_valued AND time - prev_time <= {max_hold}), 0) AS tw_seconds"
+    "  FROM ordered WHERE inside GROUP BY bucket){counter_ctes}"
+    " INSERT INTO rollup_1m AS r ({columns})"
+    " SELECT {point}, st.bucket, st.samples, st.bad, st.uncertain, st.valued, st.min,"
+    "  st.min_time, st.max, st.max_time, st.first, st.first_time, st.last, st.last_time,"
+    "  st.sum, st.tw_integral, st.tw_seconds, {counter_delta}"
+    " FROM stats st{counter_join}"
+    " ON CONFLICT (point_id, bucket) DO UPDATE SET {upsert}"
+)
+
+_BULK_DELTAS = sql.SQL(
+    ", valued_rows AS ("
+    "  (SELECT time, value, true AS inside FROM samples WHERE point_id = {point}"
+    "   AND time >= {lo} AND time < {hi} AND quality <> {bad} AND value IS NOT NULL)"
+    "  UNION ALL"
+    "  (SELECT time, value, false FROM samples WHERE point_id = {point}"
+    "   AND time < {lo} AND quality <> {bad} AND value IS NOT NULL"
+    "   ORDER BY time DESC LIMIT 2)),"
+    " deltas AS ("
+    "  SELECT date_bin('1 minute', time, {origin}) AS bucket,"
+    "   sum(counter_step(v2, t2, v1, t1, value, time, {rollover}, {reset_id}))"
+    "    AS counter_delta"
+    "  FROM (SELECT v.*, lag(v.value) OVER o AS v1, lag(v.time) OVER o AS t1,"
+    "         lag(v.value, 2) OVER o AS v2, lag(v.time, 2) OVER o AS t2"
+    "        FROM valued_rows v WINDOW o AS (ORDER BY v.time)) x"
+    "  WHERE inside GROUP BY 1)"
+)
+
+_BULK_COARSER = sql.SQL(
+    "INSERT INTO {table} AS r ({columns})"
+    " SELECT f.point_id, date_bin({interval}, f.bucket, {origin}) AS coarse,{aggregates}"
+    " FROM {finer} f WHERE f.point_id = {point} AND f.bucket >= {lo} AND f.bucket < {hi}"
+    " GROUP BY f.point_id, coarse"
+    " ON CONFLICT (point_id, bucket) DO UPDATE SET {upsert}"
+)
+
+_BULK_AFFECT = sql.SQL(
+    "INSERT INTO affected_1m SELECT {point}, m"
+    " FROM generate_series({lo}, {hi} - interval '1 minute', interval '1 minute') m"
+    " ON CONFLICT DO NOTHING"
+)
+
+_POINT = (
+    "SELECT p.counter, p.rollover,"
+    " (SELECT r.id FROM points r WHERE r.station = p.station AND r.name = p.reset_point)"
+    " FROM points p WHERE p.id = %s"
+)
+
+_ORIGIN_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+BULK_CHUNK = timedelta(days=1)
 
 
 def prepare(conn: Connection) -> None:
@@ -303,43 +401,49 @@ def refresh_once(
         ).rowcount
         if taken <= 0:
             return 0
-        # A pass sorts up to ~1 M samples; keep that in memory rather than in temp files.
-        conn.execute("SET LOCAL work_mem = '256MB'")
-        conn.execute("ANALYZE affected_1m")
-        conn.execute(_ADD_SUCCESSORS.format(origin=_ORIGIN, bad=sql.Literal(BAD)))
+        _recompute_affected(conn, max_hold)
+        return taken
+
+
+def _recompute_affected(conn: Connection, max_hold: timedelta) -> None:
+    """Recompute the minutes in ``affected_1m``, their successors' and everything above them."""
+    # A pass sorts up to ~1 M samples; keep that in memory rather than in temp files.
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    conn.execute("ANALYZE affected_1m")
+    conn.execute(_ADD_SUCCESSORS.format(origin=_ORIGIN, bad=sql.Literal(BAD)))
+    conn.execute(
+        _RECOMPUTE_1M.format(
+            columns=_COLUMN_LIST,
+            origin=_ORIGIN,
+            bad=sql.Literal(BAD),
+            uncertain=sql.Literal(UNCERTAIN),
+            max_hold=sql.SQL("{}::interval").format(sql.Literal(max_hold)),
+            upsert=_UPSERT_SET,
+        )
+    )
+    conn.execute(_FORGET_SUSPECTS)
+    conn.execute(_LEDGER_SUSPECTS.format(bad=sql.Literal(BAD)))
+    for finer, level in itertools.pairwise(LEVELS):
+        interval = sql.SQL("interval {}").format(sql.Literal(level.interval))
         conn.execute(
-            _RECOMPUTE_1M.format(
-                columns=_COLUMN_LIST,
+            _AFFECT_COARSER.format(
+                affected=sql.Identifier(f"affected_{level.name}"),
+                interval=interval,
                 origin=_ORIGIN,
-                bad=sql.Literal(BAD),
-                uncertain=sql.Literal(UNCERTAIN),
-                max_hold=sql.SQL("{}::interval").format(sql.Literal(max_hold)),
-                upsert=_UPSERT_SET,
+                finer_affected=sql.Identifier(f"affected_{finer.name}"),
             )
         )
-        conn.execute(_FORGET_SUSPECTS)
-        conn.execute(_LEDGER_SUSPECTS.format(bad=sql.Literal(BAD)))
-        for finer, level in itertools.pairwise(LEVELS):
-            interval = sql.SQL("interval {}").format(sql.Literal(level.interval))
-            conn.execute(
-                _AFFECT_COARSER.format(
-                    affected=sql.Identifier(f"affected_{level.name}"),
-                    interval=interval,
-                    origin=_ORIGIN,
-                    finer_affected=sql.Identifier(f"affected_{finer.name}"),
-                )
+        conn.execute(
+            _RECOMPUTE_COARSER.format(
+                table=sql.Identifier(level.table),
+                columns=_COLUMN_LIST,
+                affected=sql.Identifier(f"affected_{level.name}"),
+                finer=sql.Identifier(finer.table),
+                interval=interval,
+                upsert=_UPSERT_SET,
+                aggregates=_COARSER_AGGREGATES,
             )
-            conn.execute(
-                _RECOMPUTE_COARSER.format(
-                    table=sql.Identifier(level.table),
-                    columns=_COLUMN_LIST,
-                    affected=sql.Identifier(f"affected_{level.name}"),
-                    finer=sql.Identifier(finer.table),
-                    interval=interval,
-                    upsert=_UPSERT_SET,
-                )
-            )
-        return taken
+        )
 
 
 def refresh_all(
@@ -359,6 +463,112 @@ def refresh_all(
             conn.commit()
             continue
         total += done
+
+
+def floor_bucket(moment: datetime, width: timedelta) -> datetime:
+    """The start of the bucket of ``width`` that holds ``moment`` (buckets from the origin)."""
+    return _ORIGIN_TIME + ((moment - _ORIGIN_TIME) // width) * width
+
+
+def rollup_range(
+    conn: Connection,
+    point_id: int,
+    start: datetime,
+    end: datetime,
+    *,
+    max_hold: timedelta = DEFAULT_MAX_HOLD,
+    chunk: timedelta = BULK_CHUNK,
+) -> int:
+    """Recompute every rollup of one point over [start, end) set-based; return the minutes written.
+
+    For bulk loads: the minutes from ``start``'s to ``end``'s are rolled up ``chunk`` by chunk
+    (one transaction each, whole days by default), each with one statement per level, to the
+    same definitions as the incremental pass; the minutes after the range that its samples
+    change (the next sample's, the next two valued ones') are recomputed by the incremental
+    pass itself, and the range's rollup marks are cleared. ``conn`` must be idle.
+    """
+    if end <= start:
+        raise ValueError(f"the range to roll up is empty: {start} to {end}")
+    if chunk < timedelta(days=1) or chunk % timedelta(days=1):
+        raise ValueError("the bulk rollup's chunk must be a whole number of days")
+    prepare(conn)
+    row = conn.execute(_POINT, (point_id,)).fetchone()
+    conn.commit()
+    if row is None:
+        raise ValueError(f"no point with id {point_id}")
+    counter, rollover, reset_id = bool(row[0]), row[1], row[2]
+    minute = timedelta(minutes=1)
+    first, last = floor_bucket(start, minute), floor_bucket(end - timedelta(microseconds=1), minute)
+    written = 0
+    lower = first
+    while lower <= last:
+        upper = min(floor_bucket(lower, chunk) + chunk, last + minute)
+        with conn.transaction():
+            # shared: bulk chunks of different points run side by side, never beside a pass
+            conn.execute("SELECT pg_advisory_xact_lock_shared(%s)", (ROLLUP_LOCK,))
+            written += _bulk_chunk(conn, point_id, lower, upper, max_hold=max_hold,
+                                   counter=counter, rollover=rollover, reset_id=reset_id)
+        lower = upper
+    # the minutes after the range whose hold interval or increment its samples decide
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (ROLLUP_LOCK,))
+        conn.execute("INSERT INTO affected_1m VALUES (%s, %s)", (point_id, last))
+        _recompute_affected(conn, max_hold)
+    return written
+
+
+def _bulk_chunk(
+    conn: Connection, point_id: int, lo: datetime, hi: datetime, *, max_hold: timedelta,
+    counter: bool, rollover: object, reset_id: object,
+) -> int:
+    """Roll up one point's minutes [lo, hi) and the coarser buckets that hold them."""
+    point, lo_, hi_ = sql.Literal(point_id), sql.Literal(lo), sql.Literal(hi)
+    bad = sql.Literal(BAD)
+    # marks cleared first: a sample written meanwhile leaves a mark the worker will take
+    conn.execute(
+        "DELETE FROM rollup_dirty WHERE point_id = %s AND bucket >= %s AND bucket < %s",
+        (point_id, lo, hi),
+    )
+    conn.execute("SET LOCAL work_mem = '256MB'")
+    parts = {"point": point, "lo": lo_, "hi": hi_, "origin": _ORIGIN, "bad": bad}
+    written = conn.execute(
+        _BULK_1M.format(
+            **parts,
+            uncertain=sql.Literal(UNCERTAIN),
+            max_hold=sql.SQL("{}::interval").format(sql.Literal(max_hold)),
+            columns=_COLUMN_LIST,
+            upsert=_UPSERT_SET,
+            counter_ctes=_BULK_DELTAS.format(
+                **parts, rollover=sql.SQL("{}::float8").format(sql.Literal(rollover)),
+                reset_id=sql.SQL("{}::int").format(sql.Literal(reset_id)))
+            if counter else sql.SQL(""),
+            counter_delta=sql.SQL("coalesce(d.counter_delta, 0)" if counter else "NULL"),
+            counter_join=sql.SQL(" LEFT JOIN deltas d ON d.bucket = st.bucket" if counter
+                                 else ""),
+        )
+    ).rowcount
+    if counter:
+        conn.execute(_BULK_AFFECT.format(point=point, lo=lo_, hi=hi_))
+        conn.execute(_FORGET_SUSPECTS)
+        conn.execute(_LEDGER_SUSPECTS.format(bad=bad))
+        conn.execute("DELETE FROM affected_1m")
+    for finer, level in itertools.pairwise(LEVELS):
+        width = timedelta(seconds=level.seconds)
+        conn.execute(
+            _BULK_COARSER.format(
+                table=sql.Identifier(level.table),
+                columns=_COLUMN_LIST,
+                interval=sql.SQL("interval {}").format(sql.Literal(level.interval)),
+                origin=_ORIGIN,
+                aggregates=_COARSER_AGGREGATES,
+                finer=sql.Identifier(finer.table),
+                point=point,
+                lo=sql.Literal(floor_bucket(lo, width)),
+                hi=sql.Literal(floor_bucket(hi - timedelta(microseconds=1), width) + width),
+                upsert=_UPSERT_SET,
+            )
+        )
+    return max(written, 0)
 
 
 def drop_raw_before(conn: Connection, features: Features, cutoff: datetime) -> int:
