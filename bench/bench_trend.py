@@ -9,12 +9,18 @@ loopback and times:
 * browser: headless Debian Chromium opens ``/trend`` for the year (logged in): milliseconds from
   navigation start to the chart drawn, the first time and the median of reloads.
 
+Every opening is also checked, and the benchmark fails naming what is wrong: the data the page
+received spans the whole period, is broken exactly at the outage and the bad day and nowhere
+else, and the line is drawn in every pixel column of the plot except within two pixels of
+those two spans or of the plot's edges (read back from the chart's canvas).
+
     .venv/bin/python bench/bench_trend.py [--days 365] [--step 1] [--repeat 5] [--plain]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import secrets
 import shutil
@@ -55,18 +61,89 @@ def temperature(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
                       dtype=np.float64)
 
 
-def load(dsn: str, days: int, step_s: int) -> bulk.Loaded:
-    """Write the point's year (or ``days``) with an outage and a bad day, and roll it up."""
+def history(days: int, step_s: int) -> bulk.History:
+    """The point's year (or ``days``) with a six-hour outage and a bad day."""
     site = load_site(SITE)
     birth = Birth(station=site.station.id, session=1, bdseq=1, t=START, gateway="bench",
                   name=site.station.name, kind=site.station.kind,
                   timezone=site.station.timezone, site_hash="0" * 64,
                   points=(point_info(site, POINT, step_s),))
     middle = START + timedelta(days=days // 2)
-    return bulk.write_history(dsn, bulk.History(
+    return bulk.History(
         birth, POINT, START, START + timedelta(days=days), timedelta(seconds=step_s),
         temperature, outages=((middle, middle + timedelta(hours=6)),),
-        bad=((middle + timedelta(days=days // 4), middle + timedelta(days=days // 4 + 1)),)))
+        bad=((middle + timedelta(days=days // 4), middle + timedelta(days=days // 4 + 1)),))
+
+
+class RenderError(AssertionError):
+    """The trend page did not draw the period as written."""
+
+
+# Which pixel columns of the plot hold the line's ink (its pen is dark blue; the outage shade
+# is grey and the bad-quality hatch orange).
+_INKED_COLUMNS = """() => {
+  const box = document.getElementById("trend-chart");
+  const canvas = box.querySelector("canvas"), over = box.querySelector(".u-over");
+  const c = canvas.getBoundingClientRect(), o = over.getBoundingClientRect();
+  const sx = canvas.width / c.width, sy = canvas.height / c.height;
+  const left = Math.round((o.left - c.left) * sx), top = Math.round((o.top - c.top) * sy);
+  const w = Math.round(o.width * sx), h = Math.round(o.height * sy);
+  const px = canvas.getContext("2d").getImageData(left, top, w, h).data;
+  const inked = [];
+  for (let x = 0; x < w; x++) {
+    let hit = false;
+    for (let y = 0; y < h && !hit; y++) {
+      const i = 4 * (y * w + x);
+      hit = px[i + 3] > 0 && px[i + 2] > px[i] + 60 && px[i + 2] > px[i + 1] + 30;
+    }
+    inked.push(hit);
+  }
+  return inked;
+}"""
+
+
+def check_render(body: dict[str, Any], inked: list[bool], written: bulk.History) -> str:
+    """Raise :class:`RenderError` unless the page drew the whole period broken only where the
+    history has its outage and bad run; otherwise say what was checked."""
+    start, end = written.start.timestamp(), written.end.timestamp()
+    series = body["series"][0]
+    times: list[float] = series["times"]
+    values: list[float | None] = series["values"]
+    slot = (end - start) / max(1, series["vertices"] / 2)
+    step = written.step.total_seconds()
+    expected = sorted([(a.timestamp(), b.timestamp(), "outage") for a, b in written.outages]
+                      + [(a.timestamp(), b.timestamp(), "bad_quality") for a, b in written.bad])
+    missing = sorted((m["start"], m["end"], m["kind"]) for m in series["missing"])
+    if len(missing) != len(expected) or any(
+            kind != want_kind or abs(a - want_a) > step or abs(b - want_b) > step
+            for (a, b, kind), (want_a, want_b, want_kind) in zip(missing, expected, strict=False)):
+        raise RenderError(f"missing spans {missing}, written {expected}")
+    drawn = [t for t, v in zip(times, values, strict=True) if v is not None]
+    if not drawn or drawn[0] - start > 2 * slot or end - drawn[-1] > 2 * slot:
+        raise RenderError(f"the line spans {drawn[:1]}..{drawn[-1:]}, not {start}..{end}")
+    breaks = [t for t, v in zip(times, values, strict=True) if v is None]
+    if len(breaks) != len(expected) or any(
+            not a <= t <= b for t, (a, b, _) in zip(breaks, expected, strict=False)):
+        raise RenderError(f"the line breaks at {breaks}, the history at {expected}")
+    for before, after in itertools.pairwise(drawn):
+        if after - before > 2 * slot and not any(
+                a - 2 * slot <= before and after <= b + 2 * slot for a, b, _ in expected):
+            raise RenderError(f"no vertex between {before} and {after} outside any gap")
+    width = len(inked)
+    if width < 300:
+        raise RenderError(f"the plot is {width} px wide")
+    near_gap = {x for a, b, _ in expected
+                for x in range(int((a - start) / (end - start) * width) - 2,
+                               int((b - start) / (end - start) * width) + 3)}
+    # the line starts and ends on the plot's edge, where its ink may fall half outside
+    edges = {0, 1, width - 2, width - 1}
+    blank = [x for x, ink in enumerate(inked) if not ink and x not in near_gap | edges]
+    if blank:
+        raise RenderError(f"{len(blank)} of {width} pixel columns have no line away from the "
+                          f"gaps, first at {blank[:5]}")
+    return (f"{series['vertices']:,} vertices over the whole period, broken at the outage and "
+            f"the bad day only; the line in all but {width - sum(inked)} of {width} pixel "
+            f"columns (all of them within 2 px of the two gaps or the plot's edges)")
 
 
 def serve(settings_path: Path) -> tuple[uvicorn.Server, threading.Thread, str]:
@@ -115,9 +192,10 @@ def server_times(url: str, password: str, query: dict[str, str], repeat: int
         return times
 
 
-def browser_times(url: str, password: str, query: dict[str, str], repeat: int
-                  ) -> list[dict[str, Any]]:
-    """``window.trendTiming`` of the first opening of the trend page and of each reload."""
+def browser_times(url: str, password: str, query: dict[str, str], repeat: int,
+                  written: bulk.History) -> tuple[list[dict[str, Any]], str]:
+    """``window.trendTiming`` of the first opening of the trend page and of each reload, each
+    opening checked against the history written (:func:`check_render`)."""
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
     from playwright.sync_api import sync_playwright
 
@@ -132,12 +210,16 @@ def browser_times(url: str, password: str, query: dict[str, str], repeat: int
         page.click("button[type=submit]")
         page.wait_for_url(f"{url}/")
         address = f"{url}/trend?{urllib.parse.urlencode(query)}"
+        checked = ""
         for _ in range(repeat):
-            page.goto(address)
+            with page.expect_response(lambda r: "/api/trend" in r.url,
+                                      timeout=120_000) as answer:
+                page.goto(address)
             page.wait_for_selector('#trend-chart[data-ready="1"]', timeout=120_000)
             timings.append(page.evaluate("window.trendTiming"))
+            checked = check_render(answer.value.json(), page.evaluate(_INKED_COLUMNS), written)
         browser.close()
-    return timings
+    return timings, checked
 
 
 def main() -> int:
@@ -154,7 +236,8 @@ def main() -> int:
     try:
         cluster.start()
         dsn = cluster.create_database("bench")
-        loaded = load(dsn, args.days, args.step)
+        written = history(args.days, args.step)
+        loaded = bulk.write_history(dsn, written)
         print(f"loaded {loaded.rows:,} samples ({args.days} days at {args.step} s) in "
               f"{loaded.load_s:.0f} s; rolled up {loaded.rollup_buckets:,} one-minute buckets "
               f"in {loaded.rollup_s:.0f} s")
@@ -168,8 +251,10 @@ def main() -> int:
               f"{calls[0][0]:.0f} ms in the route, {calls[0][1]:.0f} ms at the client; median "
               f"{statistics.median(c[0] for c in calls):.0f} ms / "
               f"{statistics.median(c[1] for c in calls):.0f} ms")
-        pages = browser_times(url, password, {k: v for k, v in query.items() if k != "width"},
-                              args.repeat)
+        pages, checked = browser_times(
+            url, password, {k: v for k, v in query.items() if k != "width"}, args.repeat,
+            written)
+        print(f"browser check, every opening: {checked}")
         first = pages[0]
         print(f"browser, navigation to chart drawn: first {first['since_navigation_ms']:.0f} ms "
               f"(fetch {first['fetch_ms']:.0f} ms, draw {first['draw_ms']:.0f} ms, "
