@@ -22,6 +22,7 @@ from plant.models.heat_pump import (
     design_pressure_ratio,
     expected_cop,
     fraction_from_history,
+    standing_power_share,
 )
 from plant.site import HeatPump
 
@@ -81,16 +82,23 @@ def rated_fraction(hp: HeatPump) -> float:
     return carnot_fraction(hp.rated_cop, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
 
 
+def rated_standing_share(hp: HeatPump) -> float:
+    """The unit's standing power per kW of rated heat (plant.models.heat_pump)."""
+    return standing_power_share(hp.rated_cop)
+
+
 def rated_built_in_ratio(hp: HeatPump) -> float:
     """The pressure ratio the unit's compressor is built for (its rated point's)."""
     return design_pressure_ratio(hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
 
 
 def cop_expected(fraction: float, source_out_c: float, sink_out_c: float,
-                 load_ratio: float, built_in_ratio: float = STANDARD_PRESSURE_RATIO) -> float:
+                 load_ratio: float, built_in_ratio: float = STANDARD_PRESSURE_RATIO,
+                 *, standing_share: float = 0.0) -> float:
     """COP the unit should reach at these outlet temperatures and load (plant.models)."""
     return float(expected_cop(source_out_c, sink_out_c, fraction,
-                              min(max(load_ratio, 0.01), 1.0), built_in_ratio))
+                              min(max(load_ratio, 0.01), 1.0), built_in_ratio,
+                              standing_share=standing_share))
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ class CopCalibration:
 
 def calibrate_cop(source_out_c: NDArray[np.float64], sink_out_c: NDArray[np.float64],
                   cop: NDArray[np.float64], load_ratio: NDArray[np.float64],
-                  min_samples: int = 100) -> CopCalibration:
+                  min_samples: int = 100, *, standing_share: float = 0.0) -> CopCalibration:
     """Fit the unit's Carnot fraction on samples where it ran; refuse too little history."""
     running = (np.isfinite(cop) & (cop > 1.0) & np.isfinite(load_ratio) & (load_ratio > 0.05)
                & np.isfinite(source_out_c) & np.isfinite(sink_out_c))
@@ -116,9 +124,9 @@ def calibrate_cop(source_out_c: NDArray[np.float64], sink_out_c: NDArray[np.floa
                          f"{min_samples} needed")
     loads = np.minimum(load_ratio[running], 1.0)
     fraction = fraction_from_history(source_out_c[running], sink_out_c[running], cop[running],
-                                     loads)
+                                     loads, standing_share=standing_share)
     expected = np.asarray(expected_cop(source_out_c[running], sink_out_c[running], fraction,
-                                       loads), dtype=np.float64)
+                                       loads, standing_share=standing_share), dtype=np.float64)
     residual = cop[running] / expected - 1.0
     return CopCalibration(fraction, float(residual.std()), count)
 

@@ -39,6 +39,7 @@ from controller.expect import (
     mean_offset,
     rated_built_in_ratio,
     rated_fraction,
+    rated_standing_share,
     reinjection_capacity_m3h,
     trend,
 )
@@ -321,7 +322,8 @@ def _cop(rule: AlarmRule, v: dict[str, float]) -> Observation:
     if load < p["min_load_ratio"] or v["cop"] <= 1.0:
         return Observation(value=None, limit=limit, applicable=False,
                            detail=f"load {load:.0%}: not running steadily")
-    expected = cop_expected(p["fraction"], v["source"], v["sink"], load, p["built_in_ratio"])
+    expected = cop_expected(p["fraction"], v["source"], v["sink"], load, p["built_in_ratio"],
+                            standing_share=p["standing_share"])
     residual = v["cop"] / expected - 1.0
     return Observation(value=residual, limit=limit,
                        detail=f"COP {v['cop']:.2f} against {expected:.2f} expected at "
@@ -790,6 +792,7 @@ def _model_alarms(site: Site, item: object) -> list[AlarmRule]:
                 {"source": (source.id,), "sink": (sink.id,), "cop": (cop.id,),
                  "load": (load.id,)},
                 {"fraction": rated_fraction(item), "built_in_ratio": rated_built_in_ratio(item),
+                 "standing_share": rated_standing_share(item),
                  "limit": -0.15, "min_load_ratio": 0.2,
                  "ratio_per_unit": 0.01 if load.unit == "%" else 1.0}))
     if isinstance(item, PlateExchanger):

@@ -19,7 +19,12 @@ from plant.models.borehole import (
     profile_at_depth_c,
     wall_temp_at_depth_c,
 )
-from plant.models.heat_pump import carnot_fraction, design_pressure_ratio, expected_cop
+from plant.models.heat_pump import (
+    carnot_fraction,
+    design_pressure_ratio,
+    expected_cop,
+    standing_power_share,
+)
 from plant.models.water import density_kg_m3, specific_heat_kj_per_kgk
 from plant.site import (
     BoreholeField,
@@ -360,6 +365,7 @@ class HeatPumpState:
     run_hours: float = 0.0
     started_order: int = 0
     built_in_ratio: float = 3.0
+    standing_share: float = 0.0
     """Pressure ratio the compressor is built for (its rated point's)."""
     starting_s: float = 0.0
     """Time left of the start-up, during which the unit draws power and gives no heat."""
@@ -381,6 +387,7 @@ class HeatPumpState:
         unit = cls(spec, fraction)
         unit.built_in_ratio = design_pressure_ratio(spec.rated_source_out_temp_c,
                                                     spec.rated_sink_out_temp_c)
+        unit.standing_share = standing_power_share(spec.rated_cop)
         return unit
 
     @property
@@ -421,7 +428,8 @@ class HeatPumpState:
     def cop_at(self, source_out_c: float, sink_out_c: float, load_ratio: float) -> float:
         """Expected COP at these outlet temperatures and load (plant.models.heat_pump)."""
         return float(expected_cop(source_out_c, sink_out_c, self.fraction,
-                                  min(max(load_ratio, 0.01), 1.0), self.built_in_ratio))
+                                  min(max(load_ratio, 0.01), 1.0), self.built_in_ratio,
+                                  standing_share=self.standing_share))
 
 
 @dataclass

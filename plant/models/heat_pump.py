@@ -24,8 +24,15 @@ Model (used alike by the simulator and the controller's "COP below expectation" 
   further, so the COP stays finite without any floor on the lift, and a refrigerant cannot
   evaporate above its condensing temperature (a negative water lift is a zero refrigerant
   lift);
-* part load: the EN 14825 degradation ``PLF = PLR / (Cd·PLR + 1 − Cd)`` with ``Cd = 0.9`` on
-  the lifting part, i.e. ``COP = 1 + f·(COP_C − 1)·PLF / r``; at full load ``PLF = 1``.
+* part load: EN 14825 splits a unit's electric power at part load into a part that follows the
+  load and a standing part, ``1 − Cd`` of the full-load power (default ``Cd = 0.9``). The
+  standing part is held here as a power, ``(1 − Cd)`` of the *rated* input, at every lift: the
+  losses it stands for (motor iron and friction, oil circulation, controls, unloading) belong to
+  the machine, not to its pressure lift, and its heat ends in the condenser (semi-hermetic
+  motor cooled by suction gas). The cycle lifts with the rest: ``W = (Q − W_s)/(1 + f·L) + W_s``
+  with ``L`` the Carnot lifting COP over the over-compression ratio, so ``COP = Q / W``. At the
+  rated point this is the rated COP; at small lifts and low load the standing power, not the
+  vanishing ideal work, bounds the COP (:func:`standing_power_share`).
 """
 
 from __future__ import annotations
@@ -43,7 +50,7 @@ CONDENSER_APPROACH_K = 3.0
 """Condensing minus leaving water temperature at full load."""
 
 DEGRADATION_CD = 0.9
-"""EN 14825 default degradation coefficient for part-load cycling."""
+"""EN 14825 default degradation coefficient: ``1 − Cd`` of the full-load power is standing."""
 
 R134A_CLAPEYRON_K = float(np.log(1318.1 / 292.8) / (1.0 / 273.15 - 1.0 / 323.15))
 """Slope of ln p_sat against −1/T for R134a through its saturation pressures at 0 °C
@@ -143,10 +150,12 @@ def carnot_fraction(rated_cop: float, rated_source_out_c: float, rated_sink_out_
         raise ValueError(f"rated COP {rated_cop} must be above 1")
     evaporating, condensing = refrigerant_temps(rated_source_out_c, rated_sink_out_c)
     ideal = float(carnot_cop(evaporating, condensing))
-    fraction = (rated_cop - 1.0) / (ideal - 1.0)
+    cycle = cycle_cop_at_rating(rated_cop)
+    fraction = (cycle - 1.0) / (ideal - 1.0)
     if fraction >= 1.0:
         raise ValueError(
-            f"rated COP {rated_cop} reaches the Carnot COP {ideal:.2f} of its rated "
+            f"rated COP {rated_cop} (its cycle without the standing losses {cycle:.2f}) "
+            f"reaches the Carnot COP {ideal:.2f} of its rated "
             f"temperatures {rated_source_out_c} → {rated_sink_out_c} °C (refrigerant "
             f"{float(evaporating):g} → {float(condensing):g} °C behind "
             f"{EVAPORATOR_APPROACH_K:g} K approaches)"
@@ -154,13 +163,34 @@ def carnot_fraction(rated_cop: float, rated_source_out_c: float, rated_sink_out_
     return fraction
 
 
-def part_load_factor(load_ratio: float | NDArray[np.float64]) -> float | NDArray[np.float64]:
-    """EN 14825 part-load factor PLR/(Cd·PLR + 1 − Cd); 1 at full load, load ratio in (0, 1]."""
+def standing_power_share(rated_cop: float) -> float:
+    """Standing electric power per kW of rated heat: ``(1 − Cd)`` of the rated input."""
+    if rated_cop <= 1.0:
+        raise ValueError(f"rated COP {rated_cop} must be above 1")
+    return (1.0 - DEGRADATION_CD) / rated_cop
+
+
+def cycle_cop_at_rating(rated_cop: float) -> float:
+    """COP of the cycle alone at the rated point: rated heat less the standing heat over the
+    rated input less the standing power."""
+    standing = 1.0 - DEGRADATION_CD
+    return (rated_cop - standing) / (1.0 - standing)
+
+
+def _load(load_ratio: float | NDArray[np.float64]) -> NDArray[np.float64]:
     plr = np.asarray(load_ratio, dtype=np.float64)
     if np.any(~(plr > 0.0)):
         raise ValueError("load ratio must be above 0 (a stopped unit has no COP)")
-    plr = np.minimum(plr, 1.0)
-    return _out(plr / (DEGRADATION_CD * plr + 1.0 - DEGRADATION_CD))
+    return np.minimum(plr, 1.0)
+
+
+def _cop(cycle: NDArray[np.float64], plr: NDArray[np.float64],
+         standing_share: float) -> NDArray[np.float64]:
+    """Heat over cycle work plus standing power, per kW of rated heat; 1 when the standing
+    power alone is all the heat."""
+    lifted = np.maximum(plr - standing_share, 0.0)
+    return np.asarray(plr / (lifted / cycle + np.minimum(standing_share, plr)),
+                      dtype=np.float64)
 
 
 def expected_cop(
@@ -169,15 +199,23 @@ def expected_cop(
     fraction: float,
     load_ratio: float | NDArray[np.float64] = 1.0,
     built_in_ratio: float = STANDARD_PRESSURE_RATIO,
+    *,
+    standing_share: float,
 ) -> FloatArray:
-    """Expected heating COP ``1 + f·(COP_C − 1)·PLF / r`` on refrigerant temperatures."""
+    """Expected heating COP: heat over ``(Q − W_s)/(1 + f·L) + W_s`` on refrigerant temperatures.
+
+    ``standing_share`` is the standing power per kW of rated heat
+    (:func:`standing_power_share`), ``load_ratio`` the heat over the rated heat.
+    """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"Carnot fraction {fraction} must lie in (0, 1)")
-    evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, load_ratio)
+    if not 0.0 <= standing_share < 1.0:
+        raise ValueError(f"standing power share {standing_share} must lie in [0, 1)")
+    plr = _load(load_ratio)
+    evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, plr)
     lifting = _lifting_per_work(np.asarray(evaporating, dtype=np.float64),
                                 np.asarray(condensing, dtype=np.float64), built_in_ratio)
-    plf = np.asarray(part_load_factor(load_ratio), dtype=np.float64)
-    return _out(1.0 + fraction * lifting * plf)  # type: ignore[return-value]
+    return _out(_cop(1.0 + fraction * lifting, plr, standing_share))  # type: ignore[return-value]
 
 
 def cop_from_rating(
@@ -189,7 +227,8 @@ def cop_from_rating(
     """Expected COP of a configured heat pump, calibrated to its rated COP and temperatures."""
     fraction = carnot_fraction(hp.rated_cop, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
     built_in = design_pressure_ratio(hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
-    return expected_cop(source_out_c, sink_out_c, fraction, load_ratio, built_in)
+    return expected_cop(source_out_c, sink_out_c, fraction, load_ratio, built_in,
+                        standing_share=standing_power_share(hp.rated_cop))
 
 
 def fraction_from_history(
@@ -198,15 +237,20 @@ def fraction_from_history(
     measured_cop: NDArray[np.float64],
     load_ratio: NDArray[np.float64] | float = 1.0,
     built_in_ratio: float = STANDARD_PRESSURE_RATIO,
+    *,
+    standing_share: float,
 ) -> float:
-    """Carnot fraction that best explains a unit's measured COPs (least squares on COP − 1)."""
-    evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, load_ratio)
-    lifting = _lifting_per_work(np.asarray(evaporating, dtype=np.float64),
-                                np.asarray(condensing, dtype=np.float64), built_in_ratio)
-    plf = np.asarray(part_load_factor(load_ratio), dtype=np.float64)
-    x = lifting * plf
-    y = np.asarray(measured_cop, dtype=np.float64) - 1.0
-    good = np.isfinite(x) & np.isfinite(y)
+    """Carnot fraction that best explains a unit's measured COPs (least squares on the cycle's
+    lifting COP, the standing power taken off)."""
+    plr = _load(load_ratio) * np.ones_like(np.asarray(measured_cop, dtype=np.float64))
+    evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, plr)
+    x = _lifting_per_work(np.asarray(evaporating, dtype=np.float64),
+                          np.asarray(condensing, dtype=np.float64), built_in_ratio)
+    measured = np.asarray(measured_cop, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cycle_work = plr / measured - standing_share
+        y = (plr - standing_share) / cycle_work - 1.0
+    good = np.isfinite(x) & np.isfinite(y) & (cycle_work > 0.0) & (plr > standing_share)
     if not np.any(good):
         raise ValueError("no finite COP samples to calibrate from")
     fraction = float(np.dot(x[good], y[good]) / np.dot(x[good], x[good]))

@@ -89,7 +89,7 @@ def test_cop_below_the_model_at_the_rated_point() -> None:
     assert seen.value is not None and seen.value < seen.limit
     # a unit calibrated on its own history to a lower fraction is judged against that
     calibrated = configure([rule], {"HP2-1.cop_low": AlarmSettings(
-        params={"fraction": rule.params["fraction"] * 0.76})})[0]
+        params={"fraction": rule.params["fraction"] * 0.739})})[0]
     assert observe(calibrated, _hp_samples(4.4), NOW).value == pytest.approx(0.0, abs=0.01)
     assert not observe(rule, _hp_samples(0.0, load=0.0), NOW).applicable
 

@@ -13,8 +13,8 @@ from plant.models.heat_pump import (
     expected_cop,
     fraction_from_history,
     over_compression_ratio,
-    part_load_factor,
     saturation_pressure_ratio,
+    standing_power_share,
 )
 from plant.site import HeatPump
 
@@ -54,11 +54,21 @@ def test_no_lift_floor_and_a_finite_cop_at_no_lift() -> None:
     assert np.isfinite(at_no_lift) and cops[-1] < at_no_lift < 25.0
 
 
-def test_part_load_factor_en14825() -> None:
-    assert part_load_factor(1.0) == pytest.approx(1.0)
-    assert part_load_factor(0.5) == pytest.approx(0.5 / (0.45 + 0.1))
+def test_standing_power_is_a_tenth_of_the_rated_input_at_every_lift() -> None:
+    # EN 14825's default Cd = 0.9: a tenth of the full-load input stands at part load. At the
+    # rated lift the power at half load is close to EN 14825's 0.9·0.5 + 0.1 of full power
+    # (a little less: the standing power's heat is recovered in the condenser)
+    rated_kw = 735.0 / 5.2
+    half = 0.5 * 735.0 / float(cop_from_rating(HP, 16.0, 60.0, 0.5))
+    assert standing_power_share(5.2) * 735.0 == pytest.approx(0.1 * rated_kw)
+    assert 0.50 * rated_kw < half < 0.55 * rated_kw
+    # at a small lift the standing power stays: the same 25 % load costs more than a tenth of
+    # the rated input, so the COP stays far below the cycle's
+    small_lift = 0.25 * 735.0 / float(cop_from_rating(HP, 30.0, 36.0, 0.25))
+    assert small_lift > 0.1 * rated_kw
+    assert float(cop_from_rating(HP, 30.0, 36.0, 0.25)) < float(cop_from_rating(HP, 30.0, 36.0, 1.0))
     with pytest.raises(ValueError, match="above 0"):
-        part_load_factor(0.0)
+        cop_from_rating(HP, 30.0, 36.0, 0.0)
 
 
 def test_fraction_refuses_cop_above_carnot() -> None:
@@ -71,23 +81,26 @@ def test_fraction_recovered_from_history() -> None:
     source = rng.uniform(5, 30, 500)
     sink = source + rng.uniform(15, 50, 500)
     load = rng.uniform(0.3, 1.0, 500)
-    cop = np.asarray(expected_cop(source, sink, 0.47, load, 3.2))
-    assert fraction_from_history(source, sink, cop, load, 3.2) == pytest.approx(0.47)
+    cop = np.asarray(expected_cop(source, sink, 0.47, load, 3.2, standing_share=0.02))
+    assert fraction_from_history(source, sink, cop, load, 3.2,
+                                 standing_share=0.02) == pytest.approx(0.47)
 
 
 temps = st.floats(-5.0, 60.0)
 
 
-@given(temps, st.floats(5.0, 60.0), st.floats(0.05, 0.9), st.floats(0.05, 1.0))
-def test_cop_above_one_and_below_carnot(source: float, lift: float, fraction: float, load: float) -> None:
-    cop = expected_cop(source, source + lift, fraction, load)
+@given(temps, st.floats(5.0, 60.0), st.floats(0.05, 0.9), st.floats(0.05, 1.0),
+       st.floats(0.0, 0.04))
+def test_cop_above_one_and_below_carnot(source: float, lift: float, fraction: float, load: float,
+                                        standing: float) -> None:
+    cop = expected_cop(source, source + lift, fraction, load, standing_share=standing)
     assert 1.0 < cop < carnot_cop(source, source + lift)
 
 
 @given(temps, st.floats(5.0, 60.0), st.floats(0.1, 20.0), st.floats(0.05, 0.9))
 def test_cop_falls_as_lift_grows(source: float, lift: float, more: float, fraction: float) -> None:
-    assert expected_cop(source, source + lift + more, fraction) < expected_cop(
-        source, source + lift, fraction
+    assert expected_cop(source, source + lift + more, fraction, standing_share=0.02) < expected_cop(
+        source, source + lift, fraction, standing_share=0.02
     )
 
 
