@@ -47,7 +47,6 @@ from typing import Any
 from plant.models.heat_pump import cop_from_rating
 from plant.site import HeatPump, Site, Staging
 
-POSITIVE_DISPLACEMENT = frozenset({"screw", "scroll"})
 HOUR_S = 3600.0
 
 
@@ -124,10 +123,9 @@ def stage_table(site: Site, params: Staging) -> StageTable:
 def _nested(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
     def stage(counts: tuple[int, ...]) -> Stage:
         capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
-        displacement = any(n and k.rating.compressor in POSITIVE_DISPLACEMENT
-                           for k, n in zip(kinds, counts, strict=True))
-        splr = params.plr_staging_positive_displacement if displacement else params.plr_staging
-        return Stage(counts, capacity, splr)
+        # G36's heat-pump plant stages every heat pump at one SPLR; the lower SPLR of
+        # positive-displacement machines belongs to its chiller plant
+        return Stage(counts, capacity, params.plr_staging)
 
     stages = [stage(tuple(0 for _ in kinds))]
     while True:
@@ -199,6 +197,9 @@ class StagingState:
     stage_since_s: float = -math.inf
     last_s: float | None = None
     requirement: list[tuple[float, float]] = field(default_factory=list)
+    held_kw: float | None = None
+    """The requirement held at the last stage change (G36 ``hol``), while it holds."""
+    held_until_s: float = -math.inf
     efficiency_since_s: float | None = None
     failsafe_since_s: float | None = None
     down_since_s: float | None = None
@@ -211,19 +212,24 @@ class StagingState:
     def to_json(self) -> dict[str, Any]:
         """The state as plain JSON values (infinite times as None)."""
         data = asdict(self)
-        if math.isinf(self.stage_since_s):
-            data["stage_since_s"] = None
+        for key in _TIMES:
+            if math.isinf(data[key]):
+                data[key] = None
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StagingState:
         """Read back :meth:`to_json`."""
         units = {k: UnitRecord(**v) for k, v in data.get("units", {}).items()}
-        since = data.get("stage_since_s")
-        fields = {k: v for k, v in data.items() if k not in ("units", "stage_since_s")}
+        fields = {k: v for k, v in data.items() if k != "units"}
+        for key in _TIMES:
+            fields[key] = -math.inf if fields.get(key) is None else float(fields[key])
         fields["requirement"] = [tuple(p) for p in fields.get("requirement", [])]
-        return cls(**fields, units=units,
-                   stage_since_s=-math.inf if since is None else float(since))
+        return cls(**fields, units=units)
+
+
+_TIMES = ("stage_since_s", "held_until_s")
+"""Moments that are minus infinity until they first happen (None in JSON)."""
 
 
 @dataclass(frozen=True)
@@ -407,6 +413,10 @@ def _change(state: StagingState, table: StageTable, inputs: StagingInputs, param
     if target != state.stage:
         state.stage_since_s = inputs.now_s
         state.efficiency_since_s = state.failsafe_since_s = state.down_since_s = None
+        # G36 holds the requirement at its value of the change for dtRun: the new stage's
+        # own flow and temperatures take that long to show what it really needs
+        state.held_kw = average_requirement_kw(state)
+        state.held_until_s = inputs.now_s + params.efficiency_delay_s
     state.stage = target
     state.waiting = ""
     return [decision] if start or stop or decision.stage_from != target else []
@@ -436,6 +446,10 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
                               for k in table.kinds), params)
     _adopt(table, state)
     average = average_requirement_kw(state)
+    if state.held_kw is not None and now < state.held_until_s:
+        average = state.held_kw
+    else:
+        state.held_kw = None
     stage = table.stages[state.stage]
     values = {"required_kw": round(average, 1), "capacity_kw": stage.capacity_kw,
               "supply_c": round(inputs.supply_c, 2),

@@ -125,9 +125,7 @@ class Staging(_Frozen):
     capacity_average_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     """Rolling average of the capacity requirement (``avePer``, ``dtMea``)."""
     plr_staging: Annotated[float, Field(gt=0, le=1)] = 0.9
-    """Staging part-load ratio of a stage (``plrSta``, ``anyOutOfScoMult``)."""
-    plr_staging_positive_displacement: Annotated[float, Field(gt=0, le=1)] = 0.8
-    """Staging part-load ratio of a stage with a screw or scroll compressor (``posDisMult``)."""
+    """Staging part-load ratio of every stage (``plrSta`` of the heat-pump plant)."""
     plr_hysteresis: Annotated[float, Field(ge=0, le=0.5)] = 0.05
     """Part-load ratio hysteresis for staging down (``effConSigDif``)."""
     efficiency_delay_s: Annotated[float, Field(ge=0, le=7200)] = 900.0

@@ -105,7 +105,8 @@ def test_shallow_field_stages_add_one_unit_each_big_then_small() -> None:
     for below, above in itertools.pairwise(table.stages):
         assert all(b >= a for a, b in zip(below.counts, above.counts, strict=True))
         assert sum(above.counts) == sum(below.counts) + 1  # a change never swaps units
-    assert [s.plr_staging for s in table.stages[1:]] == [0.9, 0.8, 0.8, 0.8, 0.8]
+    # G36's heat-pump plant: one SPLR for every stage, the screw's included
+    assert [s.plr_staging for s in table.stages[1:]] == [0.9] * 5
 
 
 def test_doublet_stages_lead_with_the_efficient_units() -> None:
@@ -114,7 +115,7 @@ def test_doublet_stages_lead_with_the_efficient_units() -> None:
     added = [names[[b - a for a, b in zip(lo.counts, hi.counts, strict=True)].index(1)]
              for lo, hi in itertools.pairwise(table.stages)]
     # the stage-2 units on the warmer source (COP 5.5) before the stage-3 ones (COP 4.6);
-    # of those the small one first, as it carries 0.8 × 4000 kW at a better part load
+    # of those the small one first, as it carries 0.9 × 4000 kW at a better part load
     assert added == ["HP2-1", "HP2-1", "HP3-2", "HP3-1"]
     assert [s.capacity_kw for s in table.stages] == [0, 2000, 4000, 4700, 5900]
 
@@ -191,6 +192,31 @@ def test_stage_down_when_the_next_lower_stage_carries_the_load() -> None:
     down = plant.run(20, 3800.0)
     assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
     assert down[0].stop == ("HP5",)
+
+
+def test_a_stage_with_the_screw_unit_stages_up_at_0_9_as_every_heat_pump_stage() -> None:
+    plant = shallow()
+    plant.run(2000, 4800.0)
+    assert plant.on() == {"HP1", "HP5"}
+    # 5300 kW is 0.86 of 6189 kW: above the chiller plant's 0.8 for positive displacement,
+    # below the heat-pump plant's 0.9, so the screw and the big unit carry it on
+    assert plant.run(3000, 5300.0) == []
+    assert [(d.condition, d.stage_to) for d in plant.run(1300, 5700.0)] == [("efficiency", 3)]
+
+
+def test_requirement_is_held_for_900_s_after_a_stage_change() -> None:
+    plant = shallow()
+    up = plant.run(1000, 3000.0)
+    assert [d.condition for d in up] == ["efficiency"]
+    changed = next(t for t, d in plant.decisions if d.condition == "efficiency")
+    # the load goes at once; G36 holds the 3000 kW of the change for dtRun (900 s), so the
+    # stage-down timer starts only then and runs its own 900 s: down 1800 s after the change,
+    # where the 300 s average alone would have allowed it after 300 + 900 s
+    plant.run(changed + 1790 - plant.now, 0.0)
+    assert plant.state.stage == 1
+    down = plant.run(20, 0.0)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 0)]
+    assert down[0].values["required_kw"] == 0.0
 
 
 def test_no_stage_down_while_the_failsafe_holds() -> None:
