@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from ui.auth import User, require, require_station
 from ui.context import context
-from ui.mimic import layout
+from ui.mimic import drawn_pipes, layout
 from ui.pages import render
 from ui.routes_overview import seed_alarms
 
@@ -28,8 +28,9 @@ def station(request: Request, station: StationId,
     seed_alarms(context(request))
     site = context(request).sites[station]
     snapshot = context(request).live.snapshot([station])["stations"][station]
-    return render(request, "station.html", site=site, mimic=layout(site), snapshot=snapshot,
-                  page_stations=[station])
+    mimic = layout(site)
+    return render(request, "station.html", site=site, mimic=mimic,
+                  pipes=drawn_pipes(site, mimic), snapshot=snapshot, page_stations=[station])
 
 
 @router.get("/stations/{station}/equipment/{equipment}")

@@ -213,7 +213,29 @@ def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any) -> No
     screenshot(page, "ledger")
     page.goto(f"{ui_stack.url}/stations/hydrothermal-doublet/staging")
     page.wait_for_selector('.unit [data-point$=".run_state"][data-q]', timeout=20_000)
+    # the engineer holds a unit out through the running controller, then releases it
+    page.fill('#hold-HP3-2 + form input[name="text"]', "expansion valve check")
+    page.click('#hold-HP3-2 + form button[data-hold-action="hold"]')
+    page.wait_for_selector('[data-hold="HP3-2"][data-held="true"]', timeout=20_000)
+    assert "expansion valve check" in page.text_content("#hold-HP3-2")
+    page.wait_for_selector('.unit [data-point$=".run_state"][data-q]', timeout=20_000)
     screenshot(page, "staging")
+    page.click('#hold-HP3-2 + form button[data-hold-action="release"]')
+    page.wait_for_selector('[data-hold="HP3-2"][data-held="false"]', timeout=20_000)
+    held = [(action, outcome) for user, action, target, outcome in _audited(ui_stack)
+            if user == "engineer" and target == "hydrothermal-doublet/HP3-2"]
+    assert held == [("staging_hold", "done"), ("staging_release", "done")]
+    # what if HP2-1 were out and the supply 2 K warmer, for the next 6 hours
+    page.check('#whatif-form input[name="out"][value="HP2-1"]')
+    page.fill('#whatif-form input[name="shift"]', "2")
+    page.fill('#whatif-form input[name="hours"]', "6")
+    page.click('#whatif-form button[type="submit"]')
+    page.wait_for_selector("#whatif-hours")
+    assert page.locator("#whatif-hours tr[data-hour]").count() == 6
+    assert all("HP2-1" not in text for text in page.locator(
+        '#whatif-hours [data-field="running"]').all_text_contents())
+    assert "kWh" in page.text_content('#whatif-totals [data-field="electricity_kwh"]')
+    screenshot(page, "staging-whatif")
     page.goto(f"{ui_stack.url}/alarms/kpi")
     page.wait_for_selector(".kpi-period")
     screenshot(page, "alarm-kpi")

@@ -1,9 +1,13 @@
 """In Chromium: log in, the overview of three live stations, a plant change on screen within
-2 s, the mimic and faceplate, and what a regulator cannot see."""
+2 s, the mimic and faceplate, what a regulator cannot see, and a page whose live stream resumes
+after its UI process is stopped or killed."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -67,6 +71,13 @@ def test_the_station_mimic_shows_equipment_with_live_values(ui_stack: UiStack,
     page.wait_for_selector('svg.mimic [data-equipment="PW1"]')
     for equipment in ("PW1", "RW1", "HX1-1", "HP2-1", "NET", "SS1"):
         assert page.locator(f'svg.mimic g[data-equipment="{equipment}"]').count() == 1
+    # the pipes, gray, each ending in an arrow in the direction of flow
+    for pipe in ("PW1>V-HX1", "HX2>P-E2", "P-E2>HP2-1", "V-RW1>RW1", "NET>SS1"):
+        drawn = page.locator(f'svg.mimic path.pipe[data-pipe="{pipe}"]')
+        assert drawn.count() == 1 and drawn.get_attribute("marker-end") == "url(#flow)"
+    stroke = page.eval_on_selector('svg.mimic path.pipe', "p => getComputedStyle(p).stroke")
+    red, green, blue = (int(c) for c in stroke[stroke.index("(") + 1:-1].split(","))
+    assert red == green == blue, stroke  # gray
     page.wait_for_selector('svg.mimic [data-point="PW1.flow"][data-q=good]',
                            timeout=LIVE_TIMEOUT_MS)
     screenshot(page, "station-mimic")
@@ -86,3 +97,70 @@ def test_a_regulator_sees_one_station_and_no_command(ui_stack: UiStack,
     assert page.locator("tr[data-setpoint]").count() > 0
     assert page.locator(".command-link, form[action*=command], button.command").count() == 0
     screenshot(page, "regulator-faceplate")
+
+
+def _ui_process(ui_stack: UiStack) -> int:
+    """The id of the demo's UI process (``geoscada ui serve`` on this stack's settings)."""
+    config = str(ui_stack.workdir / "ui" / "ui.yaml")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and config.encode() in argv:
+            return int(entry.name)
+    raise AssertionError(f"no UI process serves {config}")
+
+
+EVERY_VALUE_SINCE = """since => {
+    const cells = Array.from(document.querySelectorAll("[data-station][data-point]"));
+    return cells.length > 0 && cells.every(cell => {
+        const value = window.geoscadaLive.values[cell.dataset.station + "/" + cell.dataset.point];
+        return value && Date.parse(value.t) >= since && cell.dataset.q === value.q;
+    });
+}"""
+"""Every value on the page has been shown again from a sample taken after ``since`` (ms)."""
+
+
+def test_the_live_stream_resumes_after_the_ui_is_killed_or_stopped(ui_stack: UiStack,
+                                                                   logged_in: Any) -> None:
+    station = "deep-borehole-school"
+    page = logged_in("operator")
+    page.goto(f"{ui_stack.url}/stations/{station}")
+    page.wait_for_function(EVERY_VALUE_SINCE, arg=0, timeout=LIVE_TIMEOUT_MS)
+    epoch = page.evaluate("document.body.dataset.liveSeq").split(":")[0]
+
+    # SIGSTOP for a few seconds: the same process goes on, the page misses nothing
+    process = _ui_process(ui_stack)
+    os.kill(process, signal.SIGSTOP)
+    try:
+        time.sleep(4)
+        point = "NET.supply_temp"
+        cell = f'[data-station="{station}"][data-point="{point}"]'
+        shown = float(page.locator(cell).inner_text().split()[0])
+        target = round(shown + 6.1 if shown < 80 else shown - 6.1, 1)
+        fault = ui_stack.fault(station, {"kind": "sensor_stuck", "target": point,
+                                         "value": target})
+    finally:
+        os.kill(process, signal.SIGCONT)
+    try:
+        page.wait_for_function(
+            """([sel, want]) => parseFloat(document.querySelector(sel).textContent) === want""",
+            arg=[cell, target], timeout=30_000)
+    finally:
+        ui_stack.clear_fault(station, fault)
+    assert _ui_process(ui_stack) == process
+    assert page.evaluate("document.body.dataset.liveSeq").split(":")[0] == epoch
+
+    # kill -9: the demo starts the UI again; the page's stream reconnects by itself, gets a
+    # new snapshot from the new process and shows every value again from fresh samples
+    killed_ms = time.time() * 1000
+    os.kill(process, signal.SIGKILL)
+    page.wait_for_function(
+        "epoch => !document.body.dataset.liveSeq.startsWith(epoch + ':')",
+        arg=epoch, timeout=LIVE_TIMEOUT_MS)
+    assert _ui_process(ui_stack) != process
+    page.wait_for_function(EVERY_VALUE_SINCE, arg=killed_ms, timeout=LIVE_TIMEOUT_MS)
+    assert page.text_content("#live-status") == "live"
