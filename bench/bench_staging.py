@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -43,12 +44,15 @@ def compare(name: str, days: float, start: datetime | None) -> dict[str, Any]:
     for control in ("local", "supervisory"):
         supervisor = supervisor_for(site) if control == "supervisory" else None
         wall = time.perf_counter()
+        cpu = time.process_time()
         report = run_season(site, SeasonSettings(days=days, control=control, start=start),
                             supervisor)
         figures = {k: getattr(report, k) for k in FIELDS}
         figures["starts"] = sum(u.starts for u in report.units.values())
         figures["starts_by_unit"] = {u: f.starts for u, f in report.units.items()}
         figures["wall_s"] = round(time.perf_counter() - wall, 1)
+        figures["cpu_s"] = round(time.process_time() - cpu, 1)
+        figures["load_average"] = round(os.getloadavg()[0], 2)
         if supervisor is not None:
             figures["decisions"] = dict(Counter(d.condition for _, d in supervisor.log))
         result[control] = figures

@@ -95,6 +95,24 @@ def test_school_season_supervisory_against_local_logic() -> None:
     assert not supervised.refused_writes
 
 
+def test_doublet_days_supervisory_against_local_logic() -> None:
+    doublet = load_site(SITES / "hydrothermal-doublet.yaml")
+    # early March: the exchangers carry most of the load and a heat pump joins each evening
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    local = run_season(doublet, SeasonSettings(days=3.0, control="local", start=start))
+    supervised = run_season(doublet, SeasonSettings(days=3.0, control="supervisory",
+                                                    start=start), supervisor_for(doublet))
+    assert supervised.hours_below_setpoint <= local.hours_below_setpoint
+    assert supervised.scop is not None and local.scop is not None
+    assert supervised.scop >= local.scop
+    assert (sum(u.starts for u in supervised.units.values())
+            < sum(u.starts for u in local.units.values()))
+    assert supervised.max_starts_in_hour <= 3
+    assert supervised.antifreeze_violation_hours == 0.0
+    assert supervised.reinjection_violation_hours == 0.0
+    assert not supervised.refused_writes
+
+
 def test_every_decision_becomes_an_event_with_its_condition_and_values() -> None:
     school = load_site(SITES / "deep-borehole-school.yaml")
     sup = supervisor_for(school)
