@@ -14,6 +14,7 @@ from types import FrameType
 
 import yaml
 
+from controller.commander import Signer, load_signer_key
 from controller.service import Controller, ControllerSettings, load_alarm_settings
 from controller.store import StateError
 from plant.site import load_site
@@ -25,7 +26,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="geoscada controller",
         description="Evaluate every station's rules and alarms from its MQTT stream; publish "
-                    "each alarm transition on the station's event topic.")
+                    "each alarm transition on the station's event topic; stage the heat pumps "
+                    "of stations whose site has staging, through signed gateway commands.")
     parser.add_argument("--site", action="append", required=True, type=Path, metavar="SITE.yaml",
                         help="a station's site file (repeat for every station)")
     parser.add_argument("--broker", required=True, help="mqtt://host:port or mqtts://host:port")
@@ -43,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-ca", type=Path, help="CA certificate of a TLS broker")
     parser.add_argument("--tls-cert", type=Path, help="client certificate (PEM) for the broker")
     parser.add_argument("--tls-key", type=Path, help="client private key (PEM) for the broker")
+    parser.add_argument("--signer-key", type=Path,
+                        help="Ed25519 key (PEM) the controller signs its writes with; needed "
+                             "when a site has staging (geoscada pki: signers/controller.key)")
+    parser.add_argument("--signer-id", default="controller",
+                        help="the key's name in the gateways' command policy")
     parser.add_argument("--period", type=float, default=1.0, metavar="SECONDS",
                         help="evaluation period (default 1 s)")
     parser.add_argument("--log-level", default="INFO")
@@ -67,9 +74,12 @@ def settings_from(args: argparse.Namespace) -> ControllerSettings:
     broker = BrokerSettings.from_options(args.broker, client_id=args.id, username=args.username,
                                          password_file=args.password_file, tls_ca=args.tls_ca,
                                          tls_cert=args.tls_cert, tls_key=args.tls_key)
+    signer = None if args.signer_key is None else Signer(load_signer_key(args.signer_key),
+                                                          args.signer_id)
     return ControllerSettings(sites=tuple(sites), broker=broker, db=args.db,
                               state_dir=args.state_dir, source=args.id,
-                              alarm_settings=alarm_settings, period_s=args.period)
+                              alarm_settings=alarm_settings, period_s=args.period,
+                              signer=signer)
 
 
 def main(argv: Sequence[str]) -> int:

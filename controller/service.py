@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 from controller import alarms, history, holds
 from controller.actions import INBOX, AlarmAction, apply
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus, Observation
+from controller.commander import Commander, Signer
 from controller.feed import StationFeed, holds_for_s
 from controller.holds import HoldAction
 from controller.rules import (
@@ -53,6 +54,7 @@ from controller.store import StateDir, StationState
 from plant.contract import (
     RETAINED,
     Birth,
+    CommandAck,
     DataBatch,
     Death,
     Event,
@@ -95,6 +97,8 @@ class ControllerSettings:
     resend_s: float = 5.0
     startup_grace_s: float = 30.0
     """A station not yet heard of in full is first evaluated this long after the start."""
+    signer: Signer | None = None
+    """The key the controller signs its writes with; needed when a site has ``staging``."""
 
 
 @dataclass
@@ -152,6 +156,8 @@ class Controller:
         unknown = sorted(set(settings.alarm_settings) - set(self.stations))
         if unknown:
             raise ValueError(f"alarm settings for stations not configured: {', '.join(unknown)}")
+        self._commander = _commander(settings)
+        self._answers: list[CommandAck] = []
         self._inbound: queue.Queue[tuple[str, bytes, bool]] = queue.Queue()
         self._lock = threading.Lock()
         """Guards what the network thread hands over; never held while calling paho, whose
@@ -186,7 +192,8 @@ class Controller:
             log.warning("broker refused the connection: %s", reason)
             return
         client.subscribe([(subscription(kind, sid), 1)
-                          for sid in self.stations for kind in FOLLOWED])
+                          for sid in self.stations for kind in FOLLOWED]
+                         + [(subscription(Topic.ACK, sid), 1) for sid in self._acting()])
         # gateways report by exception: ask each for every point once, so a (re)started
         # controller knows the values that have not changed lately
         request = RebirthRequest(origin=self.settings.source).model_dump_json().encode()
@@ -279,6 +286,7 @@ class Controller:
         fresh = self._take_messages()
         acked = self._take_acks()
         requests = self._take_actions(now)
+        staged = self._stage(now)
         due = time.monotonic() - 0.9 * self.settings.period_s
         for sid, station in self.stations.items():
             statuses = dict(station.state.statuses)
@@ -301,8 +309,10 @@ class Controller:
             for row in rows:
                 event = row.to_event(self.settings.source)
                 pending[event.id] = event
+            for event in staged.get(sid, ()):
+                pending[event.id] = event
             state = StationState(statuses, pending)
-            if rows or held or acked.get(sid):
+            if rows or held or acked.get(sid) or staged.get(sid):
                 self._dir.save(sid, state)
             station.state = state
             for row in rows:
@@ -387,6 +397,9 @@ class Controller:
             if retained and kind not in RETAINED:
                 self._complain(f"retained {name}", "ignored a retained message on %s", name)
                 continue
+            if kind is Topic.ACK:
+                self._take_answer(sid, payload)
+                continue
             model = FOLLOWED.get(kind)
             if model is None:
                 continue
@@ -406,6 +419,44 @@ class Controller:
                 station.feed.take_birth(message)
             elif isinstance(message, Death):
                 station.feed.take_death(message)
+
+    # -- staging -------------------------------------------------------------------------------
+
+    def _acting(self) -> list[str]:
+        """The stations this controller stages."""
+        return [] if self._commander is None else list(self._commander.stations)
+
+    def _take_answer(self, sid: str, payload: bytes) -> None:
+        if self._commander is None or sid not in self._commander.stations:
+            return
+        try:
+            ack = CommandAck.model_validate_json(payload)
+        except ValidationError:
+            self._complain(f"bad {sid} ack", "%s: malformed command ack; ignoring such", sid)
+            return
+        self._answers.append(ack)
+
+    def _stage(self, now: datetime) -> dict[str, list[Event]]:
+        """Run the staging cycles that are due (only while connected: a write that cannot
+        leave must not be taken as made); the events they give, per station."""
+        commander = self._commander
+        if commander is None:
+            return {}
+        events: dict[str, list[Event]] = {}
+        answers, self._answers = self._answers, []
+        for ack in answers:
+            answered = commander.answered(ack)
+            if answered is not None:
+                events.setdefault(answered[0], []).append(answered[1])
+        if self._connected.is_set():
+            def publish(name: str, payload: bytes) -> bool:
+                info = self._client.publish(name, payload, qos=1)
+                return info.rc == paho.MQTT_ERR_SUCCESS
+
+            feeds = {sid: self.stations[sid].feed for sid in commander.stations}
+            for sid, made in commander.cycle(feeds, now, time.monotonic(), publish).items():
+                events.setdefault(sid, []).extend(made)
+        return events
 
     def _take_acks(self) -> dict[str, list[str]]:
         with self._lock:
@@ -524,6 +575,17 @@ class Controller:
                 conn.close()
             return None, Observation(value=None, limit=rule.params.get("limit", 0.0), good=False,
                                      why=f"history unavailable: {type(error).__name__}")
+
+
+def _commander(settings: ControllerSettings) -> Commander | None:
+    """The staging of the stations whose sites ask for it; ValueError without a signer key."""
+    staged = [s.station.id for s in settings.sites if s.station.staging is not None]
+    if not staged:
+        return None
+    if settings.signer is None:
+        raise ValueError(f"station {staged[0]} has staging: the controller needs its command "
+                         "signing key (--signer-key) to act on it")
+    return Commander(settings.sites, settings.signer, settings.state_dir, settings.source)
 
 
 def _spread(key: tuple[str, str]) -> float:

@@ -38,6 +38,7 @@ from controller.staging import (
     StagingInputs,
     StagingState,
     UnitReading,
+    UnitRecord,
     stage_table,
     step,
 )
@@ -161,6 +162,27 @@ class StagingSupervisor:
         return StagingInputs(view.now.timestamp(), required,
                              supply if supply is not None else setpoint, setpoint, heating,
                              units, min(evaporators) if evaporators else None, short_k)
+
+    def take_over(self, view: PlantView) -> dict[str, bool]:
+        """Seed staging from what the units do now, so the next step keeps them as they are.
+
+        Each unit staging commands is taken as its run command reads (its run state where the
+        command cannot be read); the stage they make starts its minimum runtime now, and the
+        next :meth:`step` writes those same commands. Returns the run command taken per unit.
+        """
+        taken: dict[str, bool] = {}
+        for hp in self.heat_pumps:
+            record = self.state.units.setdefault(hp.id, UnitRecord())
+            state = self._read(view, hp.id, M.RUN_STATE)
+            command = self._read(view, hp.id, M.RUN_COMMAND)
+            record.running = bool(state)
+            if not record.held_out:
+                record.commanded = bool(state) if command is None else bool(command)
+                taken[hp.id] = record.commanded
+        self.state.stage_since_s = view.now.timestamp()
+        self.state.last_s = None  # the time away is no unit's runtime
+        self._written = False
+        return taken
 
     def step(self, view: PlantView) -> Sequence[Setpoint]:
         """One supervisory cycle: staging decisions as run commands, production within limits."""

@@ -161,6 +161,9 @@ class Staging(_Frozen):
     """How far above its limit the source must be again before a stage may come down."""
     reinjection_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
     """Share of the measured reinjection capacity production may use."""
+    cycle_s: Annotated[float, Field(gt=0, le=600)] = 10.0
+    """How often the live controller runs a staging step and writes the heartbeat; at most
+    half the station's heartbeat timeout, so one lost heartbeat never hands the station back."""
 
 
 class Supervision(_Frozen):
@@ -199,6 +202,20 @@ class Station(_Frozen):
     def _supply_above_return(self) -> Station:
         if self.design_supply_temp_c <= self.design_return_temp_c:
             raise ValueError("design supply temperature must be above design return temperature")
+        return self
+
+    @model_validator(mode="after")
+    def _staging_watched(self) -> Station:
+        if self.staging is None:
+            return self
+        if self.supervision is None:
+            raise ValueError("staging needs supervision.heartbeat_timeout_s: a station the "
+                             "controller stages must fall back to its local logic when the "
+                             "controller falls silent")
+        if self.staging.cycle_s > self.supervision.heartbeat_timeout_s / 2:
+            raise ValueError(f"staging.cycle_s {self.staging.cycle_s:g} s is more than half "
+                             f"supervision.heartbeat_timeout_s "
+                             f"{self.supervision.heartbeat_timeout_s:g} s")
         return self
 
     @property

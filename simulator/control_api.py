@@ -59,6 +59,9 @@ async def handle(host: SimulatorHost, method: str, path: str, body: bytes) -> tu
         _allow(method, "GET")
         values = host.sim(station_id).values()
         return HTTPStatus.OK, {k: _json_value(v) for k, v in values.items()}
+    if resource == ["units"]:
+        _allow(method, "GET")
+        return HTTPStatus.OK, host.sim(station_id).units()
     if resource == ["faults"] and method == "POST":
         spec = _fault_spec(body)
         try:

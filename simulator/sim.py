@@ -100,6 +100,18 @@ class StationSim:
         snapshot = self.table.snapshot(self.steps, self.elapsed_s)
         return {p.id: v for p, v in zip(self.table.points, snapshot, strict=True)}
 
+    def units(self) -> dict[str, object]:
+        """The heat pumps as the plant knows them (run, command, remote, starts, trips) and how
+        often the supervisory watchdog handed the station back: the outside view of staging."""
+        model = self.model
+        return {"heat_pumps": {ident: {"running": hp.running, "run_command": hp.run_command,
+                                       "remote": hp.remote_run, "starts": hp.starts,
+                                       "protection_trips": hp.protection_trips,
+                                       "tripped": hp.tripped}
+                               for ident, hp in model.heat_pumps.items()},
+                "watchdog_takeovers": model.watchdog_takeovers,
+                "heartbeat": model.heartbeat.value, "now": model.now.isoformat()}
+
     def view(self) -> Mapping[str, Value | None]:
         """Every point's reading now by point id, each computed when first read."""
         return self.table.view(self.steps, self.elapsed_s)

@@ -1,0 +1,288 @@
+"""The controller stages a simulated station at real time, through the gateway's commands.
+
+Everything is a process of its own: a private Mosquitto, ``geoscada sim`` serving the doublet
+over Modbus and OPC UA, ``geoscada gateway`` with a command policy that trusts the controller's
+key in the role ``geoscada pki`` gives it, and ``geoscada controller`` with that key. The
+site's staging timers and heartbeat timeout are set short in the test's copy of the site file
+(parameters, not constants in the code). What happened is judged from outside the controller:
+the simulator's own units (run state, starts, protection trips, remote mode, watchdog
+take-overs, through its control API), the gateway's acknowledgements and the events on the
+station's event topic.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from geoscada.pki import DEFAULT_ROLES
+from geoscada.services import Mosquitto, free_port
+from plant.signing import public_key_text
+from tests.controller.procs import DOUBLET, _start
+from tests.gateway.mqtt_helpers import Collector
+from tests.gateway.procs import GatewayProcess, SimProcess, stop
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+STATION = "hydrothermal-doublet"
+TIMEOUT_S = 3.0
+"""The station's heartbeat timeout in this test's site file."""
+STAGING = {"cycle_s": 1.0, "capacity_average_s": 2.0, "efficiency_delay_s": 2.0,
+           "failsafe_delay_s": 2.0, "stage_runtime_min_s": 3.0, "compressor_on_min_s": 2.0,
+           "compressor_off_min_s": 2.0, "compressor_starts_per_hour_max": 12,
+           "exchanger_short_delay_s": 2.0, "exchanger_long_delay_s": 2.0}
+"""Staging timers of seconds instead of minutes, so a stage change fits in the test."""
+
+
+def _site(root: Path) -> Path:
+    data = yaml.safe_load(DOUBLET.read_text())
+    data["station"]["supervision"] = {"heartbeat_timeout_s": TIMEOUT_S}
+    data["station"]["staging"] = STAGING
+    path = root / "doublet-staged.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+class Controller:
+    """``geoscada controller`` with a signing key, as a process."""
+
+    def __init__(self, root: Path, broker_port: int, site: Path, key: Path) -> None:
+        self.log = root / "controller.log"
+        self.args = ["controller", "--site", str(site), "--broker",
+                     f"mqtt://127.0.0.1:{broker_port}", "--db",
+                     f"postgresql://nobody@127.0.0.1:{free_port()}/none?connect_timeout=1",
+                     "--state-dir", str(root / "ctl-state"), "--id", "controller-acting",
+                     "--signer-key", str(key), "--signer-id", "ctl-acting"]
+        self.process = _start(self.args, self.log)
+
+    def start(self) -> None:
+        """Start again with the same state directory."""
+        self.process = _start(self.args, self.log)
+
+    def signal(self, sig: signal.Signals) -> None:
+        """Send a signal (SIGKILL waits for the end)."""
+        self.process.send_signal(sig)
+        if sig is signal.SIGKILL:
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
+        stop(self.process)
+
+
+class Rig:
+    """Broker, simulated doublet, its gateway, the controller and a subscriber."""
+
+    def __init__(self, root: Path, cleanup: ExitStack) -> None:
+        site = _site(root)
+        key = Ed25519PrivateKey.generate()
+        key_file = root / "controller.key"
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        policy = root / "command-policy.yaml"
+        policy.write_text(yaml.safe_dump({
+            "keys": {"ctl-acting": {"public_key": public_key_text(key.public_key()),
+                                    "roles": ["controller"]}},
+            "roles": {"controller": list(DEFAULT_ROLES["controller"])}}))
+        self.broker = Mosquitto(root / "mq")
+        self.broker.start()
+        cleanup.callback(self.broker.stop)
+        self.sim = SimProcess(root / "sim", site)
+        cleanup.callback(self.sim.stop)
+        self.collector = Collector(self.broker.port, f"geoscada/v1/{STATION}/#")
+        cleanup.callback(self.collector.close)
+        gateway = GatewayProcess(root / "gw", self.broker.port, self.sim.endpoints_file, site,
+                                 "--command-policy", str(policy))
+        cleanup.callback(gateway.stop)
+        self.controller = Controller(root, self.broker.port, site, key_file)
+        cleanup.callback(self.controller.stop)
+        self.history: list[tuple[float, dict[str, Any]]] = []
+
+    def units(self) -> dict[str, Any]:
+        """The simulator's own view of its heat pumps, noted with the time it was taken."""
+        seen: dict[str, Any] = self.sim.request("GET", f"/stations/{STATION}/units")
+        self.history.append((time.monotonic(), seen))
+        return seen
+
+    def wait(self, condition: Callable[[dict[str, Any]], bool], timeout: float, what: str
+             ) -> dict[str, Any]:
+        """Poll the simulator until ``condition`` holds of its units; their view then."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            seen = self.units()
+            if condition(seen):
+                return seen
+            time.sleep(0.2)
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}: {self.units()}\n"
+                             f"{self.controller.log.read_text()[-3000:]}")
+
+    def events(self) -> list[dict[str, Any]]:
+        """The staging events published on the station's event topic, in order."""
+        return [m.json() for m in self.collector.of("event")
+                if m.json()["id"].startswith("staging-")]
+
+    def acks(self) -> dict[str, dict[str, Any]]:
+        """The gateway's answers to the controller's commands, by command id."""
+        sent = {m.json()["id"]: m.json() for m in self.collector.of("cmd")}
+        return {a["id"]: {**a, "value": sent[a["id"]]["value"]}
+                for a in (m.json() for m in self.collector.of("ack")) if a["id"] in sent}
+
+    def fault(self, spec: dict[str, Any]) -> str:
+        """Inject a simulator fault now."""
+        answer: dict[str, str] = self.sim.request("POST", f"/stations/{STATION}/faults", spec)
+        return answer["id"]
+
+    def clear_faults(self) -> None:
+        """End every fault."""
+        self.sim.request("DELETE", f"/stations/{STATION}/faults")
+
+
+def running(seen: dict[str, Any]) -> dict[str, bool]:
+    """Each heat pump's run state."""
+    return {u: s["running"] for u, s in seen["heat_pumps"].items()}
+
+
+def counters(seen: dict[str, Any]) -> dict[str, tuple[int, int, bool]]:
+    """Each heat pump's starts, protection trips and trip flag."""
+    return {u: (s["starts"], s["protection_trips"], s["tripped"])
+            for u, s in seen["heat_pumps"].items()}
+
+
+def all_remote(seen: dict[str, Any]) -> bool:
+    """Every heat pump under the controller's command."""
+    return all(s["remote"] for s in seen["heat_pumps"].values())
+
+
+def none_remote(seen: dict[str, Any]) -> bool:
+    """Every heat pump back under the station's local logic."""
+    return not any(s["remote"] for s in seen["heat_pumps"].values())
+
+
+@pytest.fixture
+def rig(tmp_path: Path) -> Iterator[Rig]:
+    with ExitStack() as cleanup:
+        yield Rig(tmp_path, cleanup)
+
+
+def _changes(history: list[tuple[float, dict[str, Any]]], since: float
+             ) -> list[tuple[str, bool]]:
+    """Run-state changes the simulator showed after ``since`` (unit, now running)."""
+    views = [seen for at, seen in history if at >= since]
+    changes: list[tuple[str, bool]] = []
+    for before, after in itertools.pairwise(views):
+        for unit, on in running(after).items():
+            if running(before)[unit] != on:
+                changes.append((unit, on))
+    return changes
+
+
+def _starts_since(history: list[tuple[float, dict[str, Any]]], since: float) -> dict[str, int]:
+    views = [seen for at, seen in history if at >= since]
+    first, last = counters(views[0]), counters(views[-1])
+    return {u: last[u][0] - first[u][0] for u in first}
+
+
+def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) -> None:
+    # the controller takes the station as it runs: every unit remote, nothing started or stopped
+    before = rig.wait(lambda s: s["heartbeat"] is not None, 60, "the first heartbeat")
+    start = time.monotonic()
+    taken = rig.wait(all_remote, 30, "every heat pump under the controller")
+    assert running(taken) == running(before)
+    assert _starts_since(rig.history, start) == dict.fromkeys(running(taken), 0)
+    takeover = next(e for e in rig.events() if e["data"]["condition"] == "take-over")
+    assert takeover["data"]["values"]["units"] == running(before)
+    trips = {u: c[1:] for u, c in counters(taken).items()}
+
+    # (a) a load the running stage cannot carry: the network return reads 15 K low; the
+    # controller stages up through the gateway, then down again when the return reads high
+    up_from = sum(running(taken).values())
+    rig.fault({"kind": "sensor_stuck", "target": "NET.return_temp", "value": 20.0})
+    seen = rig.wait(lambda s: sum(running(s).values()) > up_from, 30, "a stage up")
+    started = [u for u, on in running(seen).items() if on and not running(taken)[u]]
+    rig.collector.wait_for(lambda: any(
+        a["point"] == f"{u}.run_command" and a["value"] is True and a["outcome"] == "done"
+        and a["readback"] is True for a in rig.acks().values() for u in started),
+        10, f"the gateway's acknowledgement of starting {started}")
+    rig.collector.wait_for(lambda: any(
+        set(started) <= set(e["data"].get("start", [])) for e in rig.events()), 10,
+        f"a decision event starting {started}: {[e['data'] for e in rig.events()]}")
+    rig.clear_faults()
+    rig.fault({"kind": "sensor_stuck", "target": "NET.return_temp", "value": 60.0})
+    high = sum(running(seen).values())
+    down = rig.wait(lambda s: sum(running(s).values()) < high, 30, "a stage down")
+    stopped = [u for u, on in running(down).items() if not on and running(seen)[u]]
+    rig.collector.wait_for(lambda: any(
+        a["point"] == f"{u}.run_command" and a["value"] is False and a["outcome"] == "done"
+        and a["readback"] is False for a in rig.acks().values() for u in stopped),
+        10, f"the gateway's acknowledgement of stopping {stopped}")
+    rig.collector.wait_for(lambda: any(
+        set(stopped) <= set(e["data"].get("stop", [])) for e in rig.events()), 10,
+        f"a decision event stopping {stopped}")
+    rig.clear_faults()
+    assert all(d["outcome"] == "done" for d in rig.acks().values()), rig.acks()
+
+    # (b) kill -9: the station's watchdog hands every unit to the local logic within the
+    # timeout, as they run, and nothing trips
+    steady = rig.units()
+    rig.controller.signal(signal.SIGKILL)
+    killed = time.monotonic()
+    local = rig.wait(none_remote, TIMEOUT_S + 10, "the local logic to take over")
+    handed = time.monotonic() - killed
+    assert local["watchdog_takeovers"] == steady["watchdog_takeovers"] + 1
+    assert handed <= TIMEOUT_S + 2.0, f"handed back after {handed:.1f} s"
+    assert running(local) == running(steady)
+    time.sleep(1.0)
+    # (c) restart: the controller takes over as the local logic left things
+    as_left = rig.units()
+    rig.controller.start()
+    restarted = time.monotonic()
+    retaken = rig.wait(all_remote, 30, "the restarted controller to take over")
+    quiet_until = time.monotonic() + STAGING["stage_runtime_min_s"] - 1.0
+    while time.monotonic() < quiet_until:
+        rig.units()
+        time.sleep(0.2)
+    assert _changes(rig.history, restarted) == []
+    assert running(retaken) == running(as_left)
+    assert _starts_since(rig.history, restarted) == dict.fromkeys(running(retaken), 0)
+    second = [e for e in rig.events() if e["data"]["condition"] == "take-over"]
+    assert len({e["id"].split("#")[0] for e in second}) == 2  # one per run, distinct ids
+    assert second[-1]["data"]["values"]["units"] == running(as_left)
+
+    # (d) SIGSTOP: a frozen controller is as silent as a dead one; after SIGCONT it sees that
+    # it was away longer than the timeout and takes over again, as the units then run
+    rig.controller.signal(signal.SIGSTOP)
+    frozen = time.monotonic()
+    local = rig.wait(none_remote, TIMEOUT_S + 10, "the local logic to take over")
+    handed_frozen = time.monotonic() - frozen
+    assert handed_frozen <= TIMEOUT_S + 2.0, f"handed back after {handed_frozen:.1f} s"
+    time.sleep(1.0)
+    as_left = rig.units()
+    rig.controller.signal(signal.SIGCONT)
+    resumed = time.monotonic()
+    retaken = rig.wait(all_remote, 30, "the thawed controller to take over")
+    quiet_until = time.monotonic() + STAGING["stage_runtime_min_s"] - 1.0
+    while time.monotonic() < quiet_until:
+        rig.units()
+        time.sleep(0.2)
+    assert _changes(rig.history, resumed) == []
+    assert running(retaken) == running(as_left)
+    assert any(e["data"]["condition"] == "silent" for e in rig.events())
+
+    end = rig.units()
+    assert {u: c[1:] for u, c in counters(end).items()} == trips
+    assert end["watchdog_takeovers"] == steady["watchdog_takeovers"] + 2
+    assert all(d["outcome"] == "done" for d in rig.acks().values()), rig.acks()
+    print(json.dumps({"handed_back_s": round(handed, 2), "frozen_handed_back_s":
+                      round(handed_frozen, 2), "started": started, "stopped": stopped}))
