@@ -131,6 +131,7 @@ def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
         # the horn stops once none is left
         consequences = _acknowledge_until_quiet(page)
         assert TRIP not in consequences
+        print(f"the horn also sounded for: {sorted(consequences) or 'nothing else'}")
         assert "operator" in page.text_content(ROW)
 
         page.fill(f'{ROW} input[name="reason"]', "contactor being replaced")
@@ -214,6 +215,7 @@ def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any) -> No
     page.goto(f"{ui_stack.url}/stations/hydrothermal-doublet/staging")
     page.wait_for_selector('.unit [data-point$=".run_state"][data-q]', timeout=20_000)
     # the engineer holds a unit out through the running controller, then releases it
+    started = time.monotonic()
     page.fill('#hold-HP3-2 + form input[name="text"]', "expansion valve check")
     page.click('#hold-HP3-2 + form button[data-hold-action="hold"]')
     page.wait_for_selector('[data-hold="HP3-2"][data-held="true"]', timeout=20_000)
@@ -225,6 +227,8 @@ def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any) -> No
     held = [(action, outcome) for user, action, target, outcome in _audited(ui_stack)
             if user == "engineer" and target == "hydrothermal-doublet/HP3-2"]
     assert held == [("staging_hold", "done"), ("staging_release", "done")]
+    print(f"hold and release shown after {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
     # what if HP2-1 were out and the supply 2 K warmer, for the next 6 hours
     page.check('#whatif-form input[name="out"][value="HP2-1"]')
     page.fill('#whatif-form input[name="shift"]', "2")
@@ -236,6 +240,7 @@ def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any) -> No
         '#whatif-hours [data-field="running"]').all_text_contents())
     assert "kWh" in page.text_content('#whatif-totals [data-field="electricity_kwh"]')
     screenshot(page, "staging-whatif")
+    print(f"what-if shown after {time.monotonic() - started:.1f} s")
     page.goto(f"{ui_stack.url}/alarms/kpi")
     page.wait_for_selector(".kpi-period")
     screenshot(page, "alarm-kpi")
