@@ -102,9 +102,12 @@ class StationActing:
     def _event(self, at: datetime, condition: str, text: str,
                values: Mapping[str, Any] | None = None) -> Event:
         self.seq += 1
+        stage = self.supervisor.state.stage  # shaped as a decision that changes no stage
         return Event(station=self.station, id=f"staging-{self.boot}#{self.seq}", t=at,
                      kind=EVENT_KIND, source=self.source,
-                     data={"condition": condition, "values": dict(values or {}), "text": text})
+                     data={"condition": condition, "stage_from": stage, "stage_to": stage,
+                           "start": [], "stop": [], "values": dict(values or {}),
+                           "text": text})
 
     def cycle(self, samples: Mapping[str, Sample], alive: bool, heard: datetime | None,
               now: datetime, in_flight: frozenset[str], *, held: frozenset[str] = frozenset()
@@ -158,18 +161,20 @@ class StationActing:
                                       "automatic staging by an operator", {"unit": unit}))
             if released:
                 lost.add(unit)
+        taken: dict[str, bool] | None = None
         if not self.cycled or lost:
             taken = self.supervisor.take_over(view)
             writes += [Setpoint(self._remote[u], True) for u in sorted(taken)
                        if u in self._remote and (u in lost or not self.cycled)]
+        before = len(self.supervisor.log)
+        writes += self.supervisor.step(view)
+        if taken is not None:  # told after the step, which adopts the stage the units make
             events.append(self._event(
                 now, "take-over", "taken over as the units run: "
                 + (", ".join(f"{u} {'on' if on else 'off'}" for u, on in sorted(taken.items()))
                    or "no unit"),
                 {"units": taken, "lost": sorted(lost), "first": not self.cycled}))
             self.cycled = True
-        before = len(self.supervisor.log)
-        writes += self.supervisor.step(view)
         for at, decision in self.supervisor.log[before:]:
             self.seq += 1
             event = decision_event(self.station, self.seq, at, decision, self.source)

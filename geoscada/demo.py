@@ -345,7 +345,7 @@ def main(argv: Sequence[str]) -> int:
         children.append(Child("controller", [
             *_geoscada(), "controller", *(f"--site={path}" for path in args.sites),
             "--broker", broker.url, "--db", dsn, "--state-dir", str(workdir / "controller"),
-            *broker_args(pki, "controller"),
+            *broker_args(pki, "controller"), "--signer-key", str(pki.signer("controller")),
         ], workdir / "logs" / "controller.log"))
         ui_port = port_or_free(args.ui_port)
         ui_config, credentials = write_ui_config(

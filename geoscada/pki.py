@@ -45,9 +45,11 @@ SIGNERS = {"controller": "controller", "operator": "operator"}
 """Command-signing key name -> its role."""
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "operator": ("*",),
-    "controller": ("*_setpoint", "*.run_command", "*.remote_mode", "*.heartbeat"),
+    "controller": ("*.run_command", "*.remote_mode", "*.heartbeat", "*.speed_setpoint"),
 }
-"""What each role may write (point id patterns); the operator edits command-policy.yaml."""
+"""What each role may write (point id patterns); the operator edits command-policy.yaml. The
+controller gets what staging writes: units' run commands and remote modes, the heartbeat and
+production pumps' speeds; not supply or valve set-points, which it does not command."""
 CA_DAYS = 3650
 LEAF_DAYS = 825
 

@@ -202,14 +202,16 @@ def test_the_acl_names_every_station_and_grants_commands_only_to_controller_and_
     assert writers == {"controller", "ui"}
 
 
-def test_the_controller_may_write_every_command_of_the_demo_stations(tmp_path: Path) -> None:
+def test_the_controller_may_write_what_staging_writes_at_the_demo_stations_and_no_more(
+        tmp_path: Path) -> None:
     pki = Pki(tmp_path / "pki")
     pki.root.mkdir()
     pki.write_policy(SIGNERS)
     policy = load_policy(pki.policy)
     sites = sorted((Path(__file__).resolve().parents[2] / "sites").glob("*.yaml"))
-    writable = [p.id for path in sites for p in load_site(path).points if p.writable]
-    assert any(w.endswith(".remote_mode") for w in writable)
-    assert any(w.endswith(".heartbeat") for w in writable)
-    assert [w for w in writable if not policy.may_write("controller", w)] == []
+    points = [p for path in sites for p in load_site(path).points if p.writable]
+    staged = {"run_command", "remote_mode", "heartbeat", "speed_setpoint"}
+    assert {p.measurand.value for p in points} > staged
+    assert [p.id for p in points if (p.measurand.value in staged)
+            != policy.may_write("controller", p.id)] == []
     assert not policy.may_write("controller", "HP1.cop")
