@@ -537,6 +537,38 @@ Equipment = Annotated[
 ]
 
 
+# --------------------------------------------------------------------------- operating modes
+
+ModeKind = Literal["direct_supply", "heat_pump_supply", "cooling", "antifreeze_standby"]
+"""What a mode does (docs/site-guide.md, "Operating modes"):
+
+* ``direct_supply``: the source heats the network through the direct exchangers alone, no heat
+  pump runs (the cases' start and end of the season, 003 L2567, L2625);
+* ``heat_pump_supply``: the heat pumps in ``units`` run behind the direct exchangers, if any;
+* ``cooling``: the heat pumps in ``units`` chill the network and reject into the ground loop;
+* ``antifreeze_standby``: outside the schedule's occupied periods the plant stands by and only
+  the units in ``units`` may run for the anti-freeze guard (003 L2497).
+"""
+
+HEATING_MODES: frozenset[str] = frozenset({"direct_supply", "heat_pump_supply",
+                                           "antifreeze_standby"})
+"""Modes that heat the network from the source."""
+
+
+class OperatingMode(_Frozen):
+    """A named line-up of the plant: the valves it opens and closes, the units that may run."""
+
+    id: Ident
+    kind: ModeKind
+    name: str = ""
+    open: tuple[Ident, ...] = ()
+    """Valves opened in this mode (their position setpoint goes to 100 %)."""
+    closed: tuple[Ident, ...] = ()
+    """Valves closed in this mode (0 %)."""
+    units: tuple[Ident, ...] = ()
+    """Heat pumps the local logic may run in this mode; the others stay off."""
+
+
 # --------------------------------------------------------------------------- points
 
 RegisterType = Literal["bool", "int16", "uint16", "int32", "uint32", "float32"]
@@ -740,6 +772,9 @@ class Site(_Frozen):
     devices: tuple[Device, ...]
     equipment: tuple[Equipment, ...]
     points: tuple[Point, ...]
+    modes: tuple[OperatingMode, ...] = ()
+    """Named operating modes; without them the local logic runs every unit and leaves the
+    valves where they are."""
 
     @model_validator(mode="after")
     def _references(self) -> Site:
@@ -863,6 +898,69 @@ def _cross_check(site: Site) -> Iterator[_KeyedError]:
                 )
             node_ids[node] = point.id
     yield from _overlaps(site.points, spans)
+    yield from _mode_errors(site)
+
+
+def _mode_errors(site: Site) -> Iterator[_KeyedError]:
+    """Modes that name unknown or wrong equipment, or line up valves against their roles."""
+    yield from _duplicates("modes", (m.id for m in site.modes))
+    items = {e.id: e for e in site.equipment}
+    hp_stages = {e.stage for e in site.equipment if isinstance(e, HeatPump)}
+    direct = {e.id for e in site.equipment
+              if isinstance(e, PlateExchanger) and e.stage not in hp_stages}
+    kinds_seen: set[str] = set()
+    for index, mode in enumerate(site.modes):
+        loc: tuple[str | int, ...] = ("modes", index)
+        if mode.kind in kinds_seen:
+            yield _KeyedError((*loc, "kind"), f"a second {mode.kind} mode: one mode per kind")
+        kinds_seen.add(mode.kind)
+        if mode.kind == "direct_supply" and not direct:
+            yield _KeyedError((*loc, "kind"), "a direct_supply mode needs a plate exchanger at a "
+                                              "stage no heat pump shares")
+        if mode.kind == "cooling" and site.station.kind == "hydrothermal":
+            yield _KeyedError((*loc, "kind"), "a hydrothermal station does not cool")
+        for key in ("open", "closed"):
+            for j, ident in enumerate(getattr(mode, key)):
+                item = items.get(ident)
+                if item is None:
+                    yield _KeyedError((*loc, key, j), f"unknown valve {ident!r}")
+                elif not isinstance(item, Valve):
+                    yield _KeyedError((*loc, key, j), f"{ident!r} is a {item.kind}, not a valve")
+                elif key == "closed" and ident in mode.open:
+                    yield _KeyedError((*loc, key, j), f"valve {ident!r} is both open and closed")
+                elif key == "closed":
+                    problem = _closing_contradicts(mode.kind, item, direct)
+                    if problem is not None:
+                        yield _KeyedError((*loc, key, j), f"a {mode.kind} mode cannot close "
+                                                          f"{item.role} valve {ident!r}: {problem}")
+        for j, ident in enumerate(mode.units):
+            item = items.get(ident)
+            if item is None:
+                yield _KeyedError((*loc, "units", j), f"unknown heat pump {ident!r}")
+            elif not isinstance(item, HeatPump):
+                yield _KeyedError((*loc, "units", j),
+                                  f"{ident!r} is a {item.kind}, not a heat pump")
+            elif mode.kind == "direct_supply":
+                yield _KeyedError((*loc, "units", j),
+                                  f"a direct_supply mode runs no heat pump, not {ident!r}")
+        if mode.kind in ("heat_pump_supply", "cooling") and not mode.units:
+            yield _KeyedError((*loc, "units"), f"a {mode.kind} mode needs at least one heat pump")
+
+
+def _closing_contradicts(kind: str, valve: Valve, direct: set[str]) -> str | None:
+    """Why closing this valve defeats a mode of this kind, or None."""
+    if valve.role == "network":
+        return "it isolates the network the mode supplies"
+    if kind in HEATING_MODES and valve.role == "cooling_tower_changeover":
+        return "it sends the ground loop to the cooling tower"
+    if valve.role == "production" and valve.serves is None:
+        return "it stops the production the mode draws on"
+    if valve.role == "source_loop" and valve.serves is None:
+        return "it stops the ground loop the mode draws on"
+    if kind == "direct_supply" and valve.role == "exchanger" and (
+            valve.serves is None or valve.serves in direct):
+        return "direct supply passes the direct exchangers"
+    return None
 
 
 def _overlaps(

@@ -44,6 +44,7 @@ from plant.site import (
     Filter,
     HeatMeter,
     HeatPump,
+    ModeKind,
     Network,
     PlateExchanger,
     ProductionWell,
@@ -72,10 +73,13 @@ from simulator.equipment import (
 )
 from simulator.local_control import (
     Heartbeat,
+    PlantState,
     climate_curve_c,
     disarmed,
     heartbeat_written,
     heating_wanted,
+    next_mode,
+    occupied,
     supervisor_silent,
 )
 
@@ -176,6 +180,8 @@ class ValveState:
     spec: Valve
     setpoint_pct: float = 100.0
     position_pct: float = 100.0
+    remote: bool = False
+    """Written by a command: the operating modes leave it alone until handed back."""
 
     @classmethod
     def build(cls, spec: Valve) -> ValveState:
@@ -262,6 +268,10 @@ class StationModel:
         self.damped_outdoor_c: float | None = None
         self.heating_on = False
         self.antifreeze_guarding = False
+        self._modes = {m.kind: m for m in site.modes}
+        self._mode_valves = {v for m in site.modes for v in (*m.open, *m.closed)}
+        self.mode: ModeKind | None = None
+        """The operating mode the local logic runs (None: the site names none for the case)."""
         self._local_zone = ZoneInfo(station.timezone)
         self.cooling_on = False
         self._setpoint_mode = "heating"
@@ -572,7 +582,8 @@ class StationModel:
         wanted, self.antifreeze_guarding = heating_wanted(
             self.site.station.schedule, self.now.astimezone(self._local_zone), coldest,
             self.antifreeze_guarding)
-        self.heating_on = self.weather.in_heating_season(self.now) and wanted
+        season = self.weather.in_heating_season(self.now)
+        self.heating_on = season and wanted
         self.cooling_on = (self.can_cool and not self.heating_on
                            and self.weather.in_cooling_season(self.now))
         mode = "cooling" if self.cooling_on else "heating"
@@ -591,6 +602,8 @@ class StationModel:
                 self.supply_target_c)
         self.user_group.required_m3h = (self.cooling_flow_m3h if self.cooling_on
                                         else self.heating_flow_m3h)
+        if self._modes:
+            self._choose_mode(season)
         on = self.plant_on
         for well in self.wells.values():
             if not well.pump.remote_run:
@@ -622,6 +635,41 @@ class StationModel:
             for hp in self.heat_pumps.values():
                 if not hp.remote_run:
                     hp.run_command = False
+        for hp in self.heat_pumps.values():
+            if not hp.remote_run and not self.mode_allows(hp):
+                hp.run_command = False
+
+    def _choose_mode(self, season: bool) -> None:
+        """Switch operating mode by the local conditions and line its valves up."""
+        schedule = self.site.station.schedule
+        comfort = schedule is None or occupied(schedule, self.now.astimezone(self._local_zone))
+        short = (self.plant_supply_c < self.supply_target_c - STAGE_UP_SHORT_K
+                 and self.network_flow_m3h > 0)
+        state = PlantState(
+            heating_season=season, comfort=comfort, cooling=self.cooling_on,
+            direct_holds=self.direct_supply_holds,
+            units_running=any(h.running and not h.remote_run for h in self.heat_pumps.values()),
+            short=short)
+        self.mode = next_mode(frozenset(self._modes), self.mode, state)
+        mode = self._modes.get(self.mode) if self.mode is not None else None
+        for ident in self._mode_valves:
+            valve = self.valves[ident]
+            if valve.remote:
+                continue
+            if mode is not None and ident in mode.open:
+                valve.setpoint_pct = 100.0
+            elif mode is not None and ident in mode.closed:
+                valve.setpoint_pct = 0.0
+            else:
+                valve.setpoint_pct = 100.0 if valve.spec.normally_open else 0.0
+
+    def mode_allows(self, hp: HeatPumpState) -> bool:
+        """True when the operating mode lets the local logic run this unit (always, without
+        modes)."""
+        if not self._modes:
+            return True
+        mode = self._modes.get(self.mode) if self.mode is not None else None
+        return mode is not None and hp.spec.id in mode.units
 
     @property
     def direct_supply_holds(self) -> bool:
@@ -1288,7 +1336,8 @@ class StationModel:
                        cornered and hp.condenser_out_c >= (
                            hp.spec.rated_sink_out_temp_c + MAX_CONDENSER_LIFT_K
                            - HIGH_CONDENSER_TRIP_MARGIN_K), dt_s)
-        local = [h for h in self._hp_order if not h.remote_run and not h.faulted]
+        local = [h for h in self._hp_order
+                 if not h.remote_run and not h.faulted and self.mode_allows(h)]
         for hp in self.heat_pumps.values():
             if hp.faulted and not hp.remote_run:
                 hp.run_command = False
@@ -1422,6 +1471,7 @@ class StationModel:
         if measurand is M.VALVE_POSITION_SETPOINT:
             if equipment_id in self.valves:
                 self.valves[equipment_id].setpoint_pct = float(value)
+                self.valves[equipment_id].remote = True
             elif equipment_id in self.zones:
                 self.zones[equipment_id].valve_setpoint_pct = float(value)
                 self.zones[equipment_id].remote_valve = True
@@ -1477,6 +1527,8 @@ class StationModel:
             unit.remote_run = unit.remote_speed = False
         for zone in self.zones.values():
             zone.remote_valve = False
+        for valve in self.valves.values():
+            valve.remote = False
         if self.remote_supply_setpoint_c is not None:
             self._handback_from_c = self.supply_target_c
             self.remote_supply_setpoint_c = None

@@ -133,6 +133,15 @@ class StationSpec:
     devices: tuple[dict[str, Any], ...]
     equipment: tuple[Equip, ...]
     device_comments: dict[str, str] = field(default_factory=dict)
+    modes: tuple[Mode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Mode:
+    """An operating mode: its YAML fields and the comment printed above it."""
+
+    fields: dict[str, Any]
+    comment: tuple[str, ...] = ()
 
 
 M = Measurand
@@ -688,6 +697,11 @@ def render_site(spec: StationSpec) -> str:
         for point in item.points:
             head, binding = _point_mapping(spec, item, point, book)
             out.extend(_wrapped("  - ", [head, binding], "     "))
+    if spec.modes:
+        out.append("modes:")
+        for mode in spec.modes:
+            out.extend(_comment_lines(mode.comment, "  "))
+            out.extend(_wrapped("  - ", [_items(mode.fields)], "     "))
     return "\n".join(out) + "\n"
 
 
@@ -947,6 +961,15 @@ def hydrothermal_doublet() -> StationSpec:
             equip("opc", weather_points, "outdoor conditions for climate compensation",
                   id="WX", name="Weather station", kind="weather"),
         ),
+        modes=(
+            Mode({"id": "direct-supply", "name": "Direct supply", "kind": "direct_supply",
+                  "open": ["V-HX1"]},
+                 ("in early winter the geothermal water alone heats through the stage-1",
+                  "exchangers (003 L449); they come first, the heat pumps stage in as load",
+                  "rises",)),
+            Mode({"id": "heat-pump-supply", "name": "Heat-pump supply", "kind": "heat_pump_supply",
+                  "open": ["V-HX1"], "units": ["HP2-1", "HP2-2", "HP3-1", "HP3-2"]}),
+        ),
     )
 
 
@@ -1116,6 +1139,12 @@ def deep_borehole_school() -> StationSpec:
             equip("opc", weather_points,
                   "outdoor dry-bulb and relative humidity (003 L3011)",
                   id="WX", name="Weather station", kind="weather"),
+        ),
+        modes=(
+            Mode({"id": "heat-pump-supply", "name": "Heat-pump supply",
+                  "kind": "heat_pump_supply", "units": ["HP1"]},
+                 ("the source water heats the user water through the unit only (003 L2895): the",
+                  "case names no direct supply (that of 003 L2567, L2625 is case 1.30's)",)),
         ),
     )
 
@@ -1328,6 +1357,15 @@ def shallow_field() -> StationSpec:
               for n, a in ((1, 100_000.0), (2, 90_000.0), (3, 77_300.0))),
             equip("opc", weather_points, "outdoor conditions for load forecasting (003 L132)",
                   id="WX", name="Weather station", kind="weather"),
+        ),
+        modes=(
+            Mode({"id": "heat-pump-supply", "name": "Heat-pump supply",
+                  "kind": "heat_pump_supply", "open": ["V-CT"],
+                  "units": ["HP1", "HP2", "HP3", "HP4", "HP5"]},
+                 ("heating 47/40 °C and cooling 6.5/13.5 °C from the same units and the borehole",
+                  "fields, the cooling tower kept off the loop (003 L112-114)",)),
+            Mode({"id": "cooling", "name": "Cooling", "kind": "cooling", "open": ["V-CT"],
+                  "units": ["HP1", "HP2", "HP3", "HP4", "HP5"]}),
         ),
     )
 

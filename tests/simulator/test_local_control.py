@@ -86,18 +86,23 @@ def test_a_scheduled_school_heats_in_school_hours_and_guards_the_rest() -> None:
     assert scheduled.balance.delivered_kwh < 0.8 * always.balance.delivered_kwh
 
 
-def _units_and_supply(start: datetime) -> tuple[float, float]:
-    """Two days of the doublet: the share of time a heat pump runs, the mean supply shortfall."""
+def _units_and_supply(start: datetime) -> tuple[float, float, float, int]:
+    """Two days of the doublet: the share of time a heat pump runs, the mean supply shortfall,
+    the share of time in the direct-supply mode and the steps a unit ran in it."""
     sim = StationSim(site(DOUBLET), seed=5, start=start)
     model = sim.model
     steps = int(2 * 86400 / 300)
-    running = 0
+    running = direct = units_in_direct = 0
     shortfall = 0.0
     for _ in range(steps):
         sim.advance(300.0)
-        running += any(h.running for h in model.heat_pumps.values())
+        unit_runs = any(h.running for h in model.heat_pumps.values())
+        running += unit_runs
+        direct += model.mode == "direct_supply"
+        units_in_direct += model.mode == "direct_supply" and unit_runs
         shortfall += max(0.0, model.supply_target_c - model.station_supply_c)
-    return running / steps, shortfall / steps
+        assert model.valves["V-HX1"].setpoint_pct == 100.0  # both modes keep stage 1 open
+    return running / steps, shortfall / steps, direct / steps, units_in_direct
 
 
 @pytest.mark.parametrize(("start", "units_run"), [
@@ -109,6 +114,10 @@ def test_direct_supply_has_priority_and_the_units_start_only_when_it_falls_short
         start: datetime, units_run: bool) -> None:
     # 003 L2567, L2625: direct supply at the start and end of the season, the units only when
     # the load needs them; either way the supply holds its target
-    share, shortfall = _units_and_supply(start)
+    share, shortfall, direct, units_in_direct = _units_and_supply(start)
     assert (share > 0.5) if units_run else (share < 0.1)
     assert shortfall < 0.5
+    # the site's operating modes follow (003 L449): mostly direct supply at the start and end
+    # of the season, mostly heat-pump supply in midwinter, and no unit runs in direct supply
+    assert (direct < 0.5) if units_run else (direct > 0.9)
+    assert units_in_direct == 0
