@@ -110,6 +110,9 @@ class StationSim:
                                        "tripped": hp.tripped}
                                for ident, hp in model.heat_pumps.items()},
                 "watchdog_takeovers": model.watchdog_takeovers,
+                "last_takeover": None if model.last_takeover is None else {
+                    "heartbeat_at": model.last_takeover[0].isoformat(),
+                    "at": model.last_takeover[1].isoformat()},
                 "heartbeat": model.heartbeat.value, "now": model.now.isoformat()}
 
     def view(self) -> Mapping[str, Value | None]:

@@ -279,6 +279,8 @@ class StationModel:
         self.heartbeat = Heartbeat()
         self.watchdog_takeovers = 0
         """Times the local logic took the station back from a silent supervisor."""
+        self.last_takeover: tuple[datetime, datetime] | None = None
+        """The last watchdog take-over: when the heartbeat last changed before it, and when."""
         self._handback_from_c: float | None = None
         self.supply_target_c = station.design_supply_temp_c
         self.plant_supply_c = station.design_supply_temp_c
@@ -1538,6 +1540,8 @@ class StationModel:
         if supervision is None:
             return
         if supervisor_silent(self.heartbeat, self.now, supervision.heartbeat_timeout_s):
+            if self.heartbeat.changed_at is not None:
+                self.last_takeover = (self.heartbeat.changed_at, self.now)
             self.hand_back()
             self.heartbeat = disarmed(self.heartbeat)
             self.watchdog_takeovers += 1

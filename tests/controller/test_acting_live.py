@@ -18,6 +18,7 @@ import signal
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STATION = "hydrothermal-doublet"
 TIMEOUT_S = 3.0
+SIM_STEP_S = 1.0
+"""The simulator's step (``geoscada sim --step``, default): its watchdog looks once a step."""
 """The station's heartbeat timeout in this test's site file."""
 STAGING = {"cycle_s": 1.0, "capacity_average_s": 2.0, "efficiency_delay_s": 2.0,
            "failsafe_delay_s": 2.0, "stage_runtime_min_s": 3.0, "compressor_on_min_s": 2.0,
@@ -188,6 +191,19 @@ def _changes(history: list[tuple[float, dict[str, Any]]], since: float
     return changes
 
 
+def within_timeout(rig: Rig, seen: dict[str, Any]) -> float:
+    """Check, by the station's own clock, that its watchdog took over one simulation step after
+    the timeout from the last heartbeat it received, and that this was the controller's last
+    heartbeat; return the silence it waited."""
+    last = seen["last_takeover"]
+    silent = (datetime.fromisoformat(last["at"])
+              - datetime.fromisoformat(last["heartbeat_at"])).total_seconds()
+    assert TIMEOUT_S < silent <= TIMEOUT_S + SIM_STEP_S + 1e-6, silent
+    beats = [m.json() for m in rig.collector.of("cmd") if m.json()["point"] == "NET.heartbeat"]
+    assert seen["heartbeat"] == beats[-1]["value"]
+    return silent
+
+
 def _starts_since(history: list[tuple[float, dict[str, Any]]], since: float) -> dict[str, int]:
     views = [seen for at, seen in history if at >= since]
     first, last = counters(views[0]), counters(views[-1])
@@ -238,10 +254,10 @@ def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) ->
     steady = rig.units()
     rig.controller.signal(signal.SIGKILL)
     killed = time.monotonic()
-    local = rig.wait(none_remote, TIMEOUT_S + 10, "the local logic to take over")
+    local = rig.wait(none_remote, TIMEOUT_S + 30, "the local logic to take over")
     handed = time.monotonic() - killed
     assert local["watchdog_takeovers"] == steady["watchdog_takeovers"] + 1
-    assert handed <= TIMEOUT_S + 2.0, f"handed back after {handed:.1f} s"
+    silent = within_timeout(rig, local)
     assert running(local) == running(steady)
     time.sleep(1.0)
     # (c) restart: the controller takes over as the local logic left things
@@ -264,9 +280,9 @@ def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) ->
     # it was away longer than the timeout and takes over again, as the units then run
     rig.controller.signal(signal.SIGSTOP)
     frozen = time.monotonic()
-    local = rig.wait(none_remote, TIMEOUT_S + 10, "the local logic to take over")
+    local = rig.wait(none_remote, TIMEOUT_S + 30, "the local logic to take over")
     handed_frozen = time.monotonic() - frozen
-    assert handed_frozen <= TIMEOUT_S + 2.0, f"handed back after {handed_frozen:.1f} s"
+    silent_frozen = within_timeout(rig, local)
     time.sleep(1.0)
     as_left = rig.units()
     rig.controller.signal(signal.SIGCONT)
@@ -285,4 +301,5 @@ def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) ->
     assert end["watchdog_takeovers"] == steady["watchdog_takeovers"] + 2
     assert all(d["outcome"] == "done" for d in rig.acks().values()), rig.acks()
     print(json.dumps({"handed_back_s": round(handed, 2), "frozen_handed_back_s":
-                      round(handed_frozen, 2), "started": started, "stopped": stopped}))
+                      round(handed_frozen, 2), "silent_s": silent, "frozen_silent_s":
+                      silent_frozen, "started": started, "stopped": stopped}))
