@@ -80,6 +80,8 @@ class StationActing:
 
     def __post_init__(self) -> None:
         ids = [hp.id for hp in self.supervisor.heat_pumps]
+        self._failing: dict[str, str] = {}
+        """Point -> why its writes fail, while they do (said once)."""
         self._remote = {u: p for u in ids if (p := self.supervisor.point(u, M.REMOTE_MODE))}
         self._command = {u: p for u in ids if (p := self.supervisor.point(u, M.RUN_COMMAND))}
         self._needed = [p for u in ids for m in (M.RUN_STATE, M.RUN_COMMAND, M.REMOTE_MODE)
@@ -217,21 +219,30 @@ class StationActing:
         return again
 
     def answered(self, written: Written, ack: CommandAck) -> Event | None:
-        """Take the gateway's answer to a write; an event when it was not carried out."""
+        """Take the gateway's answer to a write; an event when it was not carried out, once
+        per point and reason until a write to that point is done again."""
+        self.confirmed[written.point] = ack.t
         if ack.outcome is Outcome.DONE:
-            self.confirmed[written.point] = ack.t
+            self._failing.pop(written.point, None)
             for unit, point in self._remote.items():
                 if point == written.point and written.value:
                     self.owned[unit] = ack.t
             return None
-        self.confirmed[written.point] = ack.t
+        code = ack.reason.split(":", 1)[0]
+        if self._failing.get(written.point) == code:
+            return None
+        self._failing[written.point] = code
         return self._event(ack.t, "write-" + ack.outcome.value,
                            f"{written.point} := {written.value} {ack.outcome.value}: "
                            f"{ack.reason}", {"point": written.point, "value": written.value,
                                              "readback": ack.readback})
 
-    def unanswered(self, written: Written, now: datetime) -> Event:
-        """A write the gateway did not answer in time."""
+    def unanswered(self, written: Written, now: datetime) -> Event | None:
+        """A write the gateway did not answer in time: an event, once per point until a write
+        to it is done again."""
+        if self._failing.get(written.point) == "unanswered":
+            return None
+        self._failing[written.point] = "unanswered"
         return self._event(now, "write-unanswered",
                            f"{written.point} := {written.value}: no answer from the gateway "
                            f"since {written.sent_at.isoformat()}",

@@ -121,10 +121,12 @@ class Commander:
             if now - written.sent_at > timedelta(seconds=self._lifetime(written.station)
                                                  + ANSWER_GRACE_S):
                 del self.waiting[written_id]
-                acting = self.stations[written.station].acting
-                events.setdefault(written.station, []).append(acting.unanswered(written, now))
+                told = self.stations[written.station].acting.unanswered(written, now)
+                if told is not None:
+                    events.setdefault(written.station, []).append(told)
                 log.warning("%s: %s := %s not answered", written.station, written.point,
                             written.value)
+        holds = self._holds() if any(now_m >= s.due for s in self.stations.values()) else {}
         for sid, station in self.stations.items():
             if now_m < station.due:
                 continue
@@ -132,7 +134,7 @@ class Commander:
             feed = feeds[sid]
             in_flight = frozenset(w.point for w in self.waiting.values() if w.station == sid)
             writes, made = station.acting.cycle(feed.latest, feed.alive, feed.heard_at, now,
-                                                in_flight, held=held_units(self._holds(), sid))
+                                                in_flight, held=held_units(holds, sid))
             for write in writes:
                 self._send(sid, write.point, write.value, now, publish)
             if made:

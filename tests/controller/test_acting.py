@@ -198,6 +198,11 @@ def test_a_refused_write_is_an_event_and_a_run_command_not_carried_out_is_writte
                                        t=answered))
     assert event is not None and event.data["condition"] == "write-failed"
     assert "write_failed" in event.data["text"]
+    again = acting.answered(Written(SITE.station.id, "HP2-2.run_command", True, T0),
+                            CommandAck(id="z", point="HP2-2.run_command",
+                                       outcome=Outcome.FAILED, reason="write_failed: timeout",
+                                       t=answered))
+    assert again is None  # the same failure is said once
     later = T0 + timedelta(seconds=CYCLE_S)
     stopped = {"HP2-1": True}  # HP2-2 tripped off its command meanwhile? the stream says off
     samples = _samples(later, stopped, dict.fromkeys(UNITS, True), commanded=stopped)
