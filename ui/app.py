@@ -64,7 +64,9 @@ def create_app(settings: UiSettings, *, clock: Callable[[], float] = time.time,
     templates.env.filters["unit"] = display_unit
     ctx = UiContext(
         settings=settings, sites=sites, users=load_users(settings.users_file),
-        sessions=SessionSigner(settings.session_secret, settings.session_lifetime_s),
+        sessions=SessionSigner(settings.session_secret, settings.session_lifetime_s,
+                               settings.ended_sessions_file
+                               or settings.audit_log.with_name("ended-sessions.json")),
         throttle=LoginThrottle(settings.login_failures_allowed, settings.login_window_s,
                                settings.login_lockout_s),
         audit=Audit(settings.audit_log, clock), live=LiveCache(sites, settings.live_history),

@@ -183,12 +183,21 @@ class Session:
 
 
 class SessionSigner:
-    """Makes and checks session cookies; keeps the ids revoked by logging out."""
+    """Makes and checks session cookies; keeps the ids revoked by logging out, in ``ended``
+    (a JSON file, 0600) when given, so a restarted UI still refuses them."""
 
-    def __init__(self, secret: str, lifetime_s: float) -> None:
+    def __init__(self, secret: str, lifetime_s: float, ended: Path | None = None) -> None:
         self._key = hashlib.sha256(b"geoscada-ui-session\0" + secret.encode()).digest()
         self.lifetime_s = lifetime_s
+        self._ended = ended
         self._revoked: dict[str, float] = {}
+        if ended is not None and ended.exists():
+            try:
+                data = json.loads(ended.read_text(encoding="utf-8"))
+                self._revoked = {str(sid): float(end) for sid, end in data.items()}
+            except (ValueError, TypeError, AttributeError, OSError) as error:
+                raise ValueError(f"{ended}: not a file of ended sessions ({error}); "
+                                 "remove it to start afresh") from None
 
     def _mac(self, body: bytes) -> str:
         digest = hmac.new(self._key, body, hashlib.sha256).digest()
@@ -222,6 +231,14 @@ class SessionSigner:
         """End a session before its expiry (logout); forget revocations that expired."""
         self._revoked = {sid: end for sid, end in self._revoked.items() if end > now}
         self._revoked[session.session_id] = session.expires
+        if self._ended is not None:
+            temporary = self._ended.with_name(f".{self._ended.name}.tmp")
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                json.dump(self._revoked, out)
+                out.flush()
+                os.fsync(out.fileno())
+            temporary.replace(self._ended)
 
     def csrf_token(self, session_id: str) -> str:
         """The CSRF token of a session (or of a login form's nonce)."""

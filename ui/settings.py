@@ -58,6 +58,9 @@ class UiSettings(BaseModel):
     sites: Annotated[tuple[Path, ...], Field(min_length=1)]
     users_file: Path
     audit_log: Path
+    ended_sessions_file: Path | None = None
+    """Where the sessions ended by logging out are kept across restarts; None: beside the
+    audit log, as ``ended-sessions.json``."""
     session_secret: Annotated[str, Field(repr=False, min_length=MIN_SECRET_CHARS)]
     broker: BrokerOptions | None = None
     """None: no live data (pages render, values stay empty)."""
@@ -137,8 +140,8 @@ def _relative(base: Path, value: Any) -> Path:
 def _resolve_paths(base: Path, data: dict[str, Any]) -> dict[str, Any]:
     """Paths in the file are relative to the file's folder."""
     out = dict(data)
-    for key in ("users_file", "audit_log", "database_password_file", "controller_state_dir",
-                "command_pki"):
+    for key in ("users_file", "audit_log", "ended_sessions_file", "database_password_file",
+                "controller_state_dir", "command_pki"):
         if out.get(key) is not None:
             out[key] = _relative(base, out[key])
     if isinstance(out.get("sites"), list):

@@ -6,8 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from tests.ui.apphelpers import PASSWORDS, UiHarness, log_in, login_token
+from ui.app import create_app
 from ui.auth import LoginThrottle
 from ui.settings import SettingsError, check_secret, load_settings
 
@@ -103,6 +105,27 @@ def test_a_session_ended_by_logout_cannot_be_replayed(harness: UiHarness) -> Non
     client.cookies.clear()
     client.cookies.set("geoscada_session", cookie)
     assert client.get("/").status_code == 401
+    # a restarted UI (a new app on the same settings) still refuses it; a live session works
+    other = TestClient(create_app(load_settings(harness.directory / "ui.yaml"),
+                                  clock=harness.clock, connect=False))
+    log_in(other, "engineer")
+    restarted = TestClient(create_app(load_settings(harness.directory / "ui.yaml"),
+                                      clock=harness.clock, connect=False))
+    restarted.cookies.set("geoscada_session", cookie)
+    answer = restarted.get("/")
+    assert answer.status_code == 401 and "ended" in answer.json()["error"]
+    restarted.cookies.set("geoscada_session", other.cookies["geoscada_session"])
+    assert restarted.get("/").status_code == 200
+    ended = harness.directory / "ended-sessions.json"
+    assert ended.stat().st_mode & 0o077 == 0
+
+
+def test_a_file_of_ended_sessions_that_cannot_be_read_stops_the_start(
+        harness: UiHarness) -> None:
+    harness.write()
+    (harness.directory / "ended-sessions.json").write_text("[not, json")
+    with pytest.raises(ValueError, match=r"ended-sessions\.json"):
+        harness.client()
 
 
 def test_unknown_stations_and_malformed_parameters_are_refused(harness: UiHarness) -> None:
