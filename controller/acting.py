@@ -182,7 +182,10 @@ class StationActing:
             event = decision_event(self.station, self.seq, at, decision, self.source)
             events.append(event.model_copy(update={"id": f"staging-{self.boot}#{self.seq}"}))
         writes += self._again(samples, in_flight, {w.point for w in writes})
-        return writes, events
+        # the gateway refuses a second write to a point while one is being made ("busy"): a
+        # heartbeat still in flight is this cycle's heartbeat; a run command, written again
+        # once its answer shows it was not carried out
+        return [w for w in writes if w.point not in in_flight], events
 
     def _timeout_s(self) -> float:
         supervision = self.site.station.supervision

@@ -187,6 +187,15 @@ def test_a_held_out_unit_is_neither_taken_nor_commanded_and_taken_as_it_runs_whe
     assert {e.data["condition"] for e in events} >= {"released", "take-over"}
 
 
+def test_no_second_write_to_a_point_while_one_is_in_flight() -> None:
+    acting = _acting()
+    writes, _ = acting.cycle(_samples(T0, RUNNING), True, T0, T0,
+                             frozenset({"NET.heartbeat", "HP2-1.remote_mode"}))
+    points = _points(writes)
+    assert "NET.heartbeat" not in points and "HP2-1.remote_mode" not in points
+    assert points["HP2-2.remote_mode"] is True
+
+
 def test_a_refused_write_is_an_event_and_a_run_command_not_carried_out_is_written_again() -> None:
     acting = _acting()
     writes, _ = acting.cycle(_samples(T0, RUNNING), True, T0, T0, frozenset())
