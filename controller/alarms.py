@@ -411,7 +411,8 @@ def _quality(run: _Step, obs: Observation) -> None:
         run.apply(T.QUALITY_BAD, text=obs.why, unsafe=True, unsafe_why=obs.why,
                   pending_since=None)
     elif not obs.good:
-        run.status = status.model_copy(update={"unsafe_why": obs.why})
+        if status.unsafe_why != obs.why:
+            run.status = status.model_copy(update={"unsafe_why": obs.why})
     elif obs.good and status.unsafe:
         run.apply(T.QUALITY_GOOD, text=f"inputs good again (was: {status.unsafe_why})",
                   unsafe=False, unsafe_why="")
@@ -424,7 +425,10 @@ def _condition(run: _Step, spec: AlarmSpec, obs: Observation) -> None:
     }
     raw = _exceeds(spec, obs, status.active)
     if raw == status.active:
-        run.status = status.model_copy(update={**reading, "pending_since": None})
+        if status.pending_since is not None or status.value != obs.value \
+                or status.limit != obs.limit or status.detail != obs.detail \
+                or status.values != obs.values:  # else the copy would equal the status
+            run.status = status.model_copy(update={**reading, "pending_since": None})
         return
     since = status.pending_since or run.now
     delay = spec.on_delay_s if raw else spec.off_delay_s
@@ -636,15 +640,18 @@ def evaluate(
     observations: Mapping[str, Observation],
     flags: Mapping[str, bool | None],
     now: datetime,
+    *,
+    ordered: bool = False,
 ) -> tuple[dict[str, AlarmStatus], list[AlarmRecord]]:
     """Advance every alarm of a station to ``now``; root causes first, so they show first.
 
     ``observations`` holds the alarms the rules evaluated now (others only see time pass);
-    ``flags`` the plant states alarms may be suppressed by (None: unreadable).
+    ``flags`` the plant states alarms may be suppressed by (None: unreadable); ``ordered``
+    says ``specs`` are already in :func:`evaluation_order`.
     """
     current = dict(statuses)
     records: list[AlarmRecord] = []
-    for spec in evaluation_order(specs):
+    for spec in specs if ordered else evaluation_order(specs):
         status = current.get(spec.id) or new_status(spec)
         found = suppression_of(spec, flags, current)
         suppression = (status.suppressed_by or None) if found is False else found

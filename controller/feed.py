@@ -14,7 +14,7 @@ means what it should (nothing heard from the gateway, or a point it stopped rest
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -42,6 +42,8 @@ class StationFeed:
     batches: int = 0
     heard_at: datetime | None = None
     """Newest sample time of a live (not replayed) batch."""
+    changed: set[str] = field(default_factory=set)
+    """Points given a new sample since :meth:`take_changed` was last called."""
 
     def take(self, batch: DataBatch) -> None:
         """Keep each sample that is newer than the one held for its point."""
@@ -49,21 +51,36 @@ class StationFeed:
             held = self.latest.get(sample.p)
             if held is None or sample.t >= held.t:
                 self.latest[sample.p] = sample
+                self.changed.add(sample.p)
         self.batches += 1
         if not batch.historical and batch.samples:
             newest = max(sample.t for sample in batch.samples)
             if self.heard_at is None or newest > self.heard_at:
                 self.heard_at = newest
 
+    def take_changed(self) -> set[str]:
+        """The points given a new sample since the last call (and forget them)."""
+        changed, self.changed = self.changed, set()
+        return changed
+
     def current(self) -> dict[str, Sample]:
         """The latest samples, each dated to the gateway's latest batch while it still holds."""
+        view = self.view()
+        return {point: view[point] for point in self.latest}
+
+    def view(self, now: datetime | None = None, fresh_s: float = 0.0) -> DatedSamples:
+        """The same as :meth:`current` for any rule, dating only the samples looked up.
+
+        With ``now``, a sample no older than ``fresh_s`` there is given as it is: it is fresh
+        for every rule whose ``stale_after_s`` is at least ``fresh_s``, dated or not, and the
+        rules read a sample's time only to judge its staleness.
+        """
         heard = self.heard_at
         if heard is None or not self.alive:
-            return dict(self.latest)
-        horizon = heard - timedelta(seconds=holds_for_s(self.refresh_s))
-        return {point: sample.model_copy(update={"t": heard})
-                if horizon <= sample.t < heard else sample
-                for point, sample in self.latest.items()}
+            return DatedSamples(self.latest, None, None)
+        keep = None if now is None else now - timedelta(seconds=fresh_s)
+        return DatedSamples(self.latest, heard,
+                            heard - timedelta(seconds=holds_for_s(self.refresh_s)), keep)
 
     def take_birth(self, birth: Birth) -> None:
         """A gateway connection announced itself (an older bdSeq is ignored)."""
@@ -79,6 +96,48 @@ class StationFeed:
     def alive(self) -> bool:
         """True while the station's gateway is connected, judged from birth and death."""
         return station_alive(self.birth, self.death)
+
+
+class DatedSamples(Mapping[str, Sample]):
+    """Latest samples, each dated to the gateway's latest batch while it still holds."""
+
+    def __init__(self, latest: Mapping[str, Sample], heard: datetime | None,
+                 horizon: datetime | None, keep_from: datetime | None = None) -> None:
+        self._latest = latest
+        self._heard = heard
+        self._horizon = horizon
+        self._keep_from = keep_from
+        self._dated: dict[str, Sample] = {}
+
+    def time_of(self, sample: Sample) -> datetime:
+        """The time a sample holds at: the latest batch's while it holds, else its own."""
+        heard, horizon = self._heard, self._horizon
+        if heard is not None and horizon is not None and horizon <= sample.t < heard:
+            return heard
+        return sample.t
+
+    def __getitem__(self, point: str) -> Sample:
+        dated = self._dated.get(point)
+        if dated is None:
+            sample = self._latest[point]
+            t = self.time_of(sample)
+            keep = t == sample.t or (self._keep_from is not None and sample.t >= self._keep_from)
+            dated = sample if keep else sample.model_copy(update={"t": t})
+            self._dated[point] = dated
+        return dated
+
+    def get(self, point: str, default: Sample | None = None) -> Sample | None:  # type: ignore[override]
+        """The dated sample of a point, or ``default`` when it has none."""
+        return self[point] if point in self._latest else default
+
+    def __contains__(self, point: object) -> bool:
+        return point in self._latest
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._latest)
+
+    def __len__(self) -> int:
+        return len(self._latest)
 
 
 def window_from_buckets(means: Sequence[float | None], good: Sequence[bool], step_s: float

@@ -338,6 +338,28 @@ def _clock(rule: AlarmRule, v: dict[str, float]) -> Observation:
                               f"alarm beyond ±{limit:g} s")
 
 
+def comm_problem(point: str, sample: Sample | None, now: datetime, stale_after_s: float
+                 ) -> tuple[str, str]:
+    """Why a device's point is unusable ('' when usable), and whether the device did not
+    answer it (its text, else '')."""
+    problem = _bad(point, sample, now, stale_after_s)
+    if problem and sample is not None and sample.q is not Quality.GOOD \
+            and sample.r in COMM_REASONS:
+        return problem, f"{point}: {sample.r.value}"
+    return problem, ""
+
+
+def device_comm_observation(rule: AlarmRule, problems: Sequence[str], lost: Sequence[str]
+                            ) -> Observation:
+    """The device's comm alarm from its points' problems and those it did not answer."""
+    count = len(rule.points())
+    silent = bool(lost) or len(problems) == count
+    detail = (f"{len(lost)} of {count} points not answered, {len(problems)} unusable"
+              + (f", e.g. {(lost or problems)[0]}" if problems else ""))
+    return Observation(value=1.0 if silent else len(problems) / count, limit=0.999,
+                       detail=detail)
+
+
 def _device_comm(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -> Observation:
     """Active when the device does not answer: any point lost to communication, or none usable.
 
@@ -348,16 +370,15 @@ def _device_comm(rule: AlarmRule, latest: Mapping[str, Sample], now: datetime) -
     once every point has been read again.
     """
     stale_after_s = rule.params.get("stale_after_s", 60.0)
-    points = rule.points()
-    problems = [p for p in (_bad(p, latest.get(p), now, stale_after_s) for p in points) if p]
-    lost = [f"{p}: {sample.r.value}" for p in points
-            if (sample := latest.get(p)) is not None and sample.q is not Quality.GOOD
-            and sample.r in COMM_REASONS]
-    silent = bool(lost) or len(problems) == len(points)
-    detail = (f"{len(lost)} of {len(points)} points not answered, {len(problems)} unusable"
-              + (f", e.g. {(lost or problems)[0]}" if problems else ""))
-    return Observation(value=1.0 if silent else len(problems) / len(points), limit=0.999,
-                       detail=detail)
+    problems: list[str] = []
+    lost: list[str] = []
+    for point in rule.points():
+        problem, unanswered = comm_problem(point, latest.get(point), now, stale_after_s)
+        if problem:
+            problems.append(problem)
+        if unanswered:
+            lost.append(unanswered)
+    return device_comm_observation(rule, problems, lost)
 
 
 INSTANT: dict[str, Callable[[AlarmRule, dict[str, float]], Observation]] = {
@@ -673,16 +694,21 @@ def observe_window(rule: AlarmRule, windows: Mapping[str, Window], station: Stat
 # --------------------------------------------------------------------------- plant states
 
 
+def flag_points(site: Site) -> tuple[Point, ...]:
+    """The points :func:`plant_flags` reads: run states and fault points."""
+    return tuple(p for p in site.points if p.measurand in (M.RUN_STATE, M.FAULT))
+
+
 def plant_flags(site: Site, latest: Mapping[str, Sample], now: datetime,
-                stale_after_s: float = 60.0) -> dict[str, bool | None]:
+                stale_after_s: float = 60.0, *, points: Sequence[Point] | None = None
+                ) -> dict[str, bool | None]:
     """Plant states alarms may be suppressed by: ``<equipment>.stopped`` and ``.tripped``.
 
     None when the state is unreadable, so a suppression is neither started nor ended on it.
+    ``points`` are the site's :func:`flag_points`, when already known.
     """
     flags: dict[str, bool | None] = {}
-    for point in site.points:
-        if point.measurand not in (M.RUN_STATE, M.FAULT):
-            continue
+    for point in flag_points(site) if points is None else points:
         sample = latest.get(point.id)
         known = not _bad(point.id, sample, now, stale_after_s)
         value = bool(sample.v) if known and sample is not None else None

@@ -40,11 +40,12 @@ from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus, O
 from controller.commander import Commander, Signer
 from controller.feed import StationFeed, holds_for_s
 from controller.holds import HoldAction
+from controller.instant import InstantRules, instant_rules
 from controller.rules import (
     AlarmRule,
     AlarmSettings,
     configure,
-    observe,
+    flag_points,
     observe_window,
     plant_flags,
     refresh_s,
@@ -65,7 +66,7 @@ from plant.contract import (
     topic,
     utc_now,
 )
-from plant.site import Site
+from plant.site import Point, Site
 from runtime.mqtt import BrokerSettings, delivered, new_client
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,16 @@ class _Station:
     """The connection the station's pending events were last all sent on."""
     refresh_s: dict[str, float] = field(default_factory=dict)
     """Windowed alarm id -> how often the history worker evaluates it again."""
+    instant: InstantRules | None = None
+    order: list[AlarmSpec] = field(default_factory=list)
+    """The alarms, root causes first (``alarms.evaluation_order``)."""
+    flag_points: tuple[Point, ...] = ()
 
     def __post_init__(self) -> None:
         self.refresh_s = {r.spec.id: refresh_s(r) for r in self.rules if r.rule.windowed}
+        self.instant = instant_rules(self.rules, self.site.full_refresh_s)
+        self.order = alarms.evaluation_order(list(self.specs.values()))
+        self.flag_points = flag_points(self.site)
 
 
 def station_rules(site: Site, settings: Mapping[str, AlarmSettings]) -> tuple[AlarmRule, ...]:
@@ -337,9 +345,9 @@ class Controller:
             if station.alive is not None or not alive:
                 log.info("%s: gateway %s", feed.station, "online" if alive else "offline")
             station.alive = alive
-        latest = feed.current()
-        observations = {r.spec.id: observe(r, latest, now)
-                        for r in station.rules if not r.rule.windowed}
+        assert station.instant is not None
+        # only the rules whose inputs changed, or may have gone stale, are observed again
+        observations = station.instant.observe(feed, now)
         with self._lock:
             windowed = dict(station.windowed)
         now_m = time.monotonic()
@@ -349,8 +357,9 @@ class Controller:
             observations[alarm] = seen if now_m - made <= stale_s else Observation(
                 value=None, limit=seen.limit, good=False,
                 why=f"history not refreshed for {now_m - made:.0f} s")
-        flags = plant_flags(station.site, latest, now)
-        return alarms.evaluate(list(station.specs.values()), statuses, observations, flags, now)
+        flags = plant_flags(station.site, feed.view(now, station.instant.fresh_s), now,
+                            points=station.flag_points)
+        return alarms.evaluate(station.order, statuses, observations, flags, now, ordered=True)
 
     def _publish(self, sid: str, station: _Station) -> None:
         if not self._connected.is_set():
