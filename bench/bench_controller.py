@@ -26,6 +26,7 @@ per evaluation round (rounds that had data), samples evaluated per CPU second, a
 sample-to-published-alarm latency p50 / p99 / max.
 
 Run: .venv/bin/python bench/bench_controller.py [stations] [seconds] [--mix] [--by-exception]
+[--warm-up S]
 [--borehole-refresh S]
 """
 
@@ -203,7 +204,9 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 def main(stations: int, seconds: int, mix: bool, by_exception: bool,
-         borehole_refresh_s: float | None) -> None:
+         borehole_refresh_s: float | None, warm_up_s: int = 20) -> None:
+    measured_from = warm_up_s
+    seconds += warm_up_s
     sites = tuple(_station(i, mix) for i in range(stations))
     kinds = DEMO if mix else (SITE,)
     made = _recorded if by_exception else _every_point
@@ -211,6 +214,7 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
     of_kind = {s.station.id: s.station.id.rsplit("-", 1)[0] for s in sites}
     trips = {s.station.id: _trip_point(s) for s in sites}
     loads: list[float] = [os.getloadavg()[0]]
+    begun_measuring = time.perf_counter()
     with tempfile.TemporaryDirectory() as state_dir:
         controller = Controller(ControllerSettings(
             sites=sites, broker=BrokerSettings("127.0.0.1", 1), db="postgresql://x@127.0.0.1:1/x",
@@ -221,9 +225,10 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
         controller._connected.set()
         rounds: list[tuple[float, float]] = []
         tick = controller.tick
+        measuring = threading.Event()
 
         def timed(now: datetime, *, full: bool = True) -> None:
-            busy = not controller._inbound.empty()
+            busy = measuring.is_set() and not controller._inbound.empty()
             cpu, wall = time.thread_time(), time.perf_counter()
             tick(now, full=full)
             if busy:
@@ -256,18 +261,22 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
                 controller._inbound.put((topic(tripped.station.id, Topic.DATA),
                                          _trip(tripped, point, True, 10**6 + second, stamp),
                                          False))
-                sent[(tripped.station.id, alarm)] = now.timestamp()
+                if second >= measured_from:
+                    sent[(tripped.station.id, alarm)] = now.timestamp()
                 if second >= RESET_AFTER_S:  # reset once its trip was surely evaluated
                     before = sites[(second - RESET_AFTER_S) % stations]
                     point, _ = trips[before.station.id]
                     controller._inbound.put((topic(before.station.id, Topic.DATA),
                                              _trip(before, point, False, 10**6 + second, stamp),
                                              False))
-                if second == seconds // 2:
+                if second == measured_from:  # the first rounds build every status
+                    measuring.set()
+                    begun_measuring = time.perf_counter()
                     loads.append(os.getloadavg()[0])
             time.sleep(2.0)  # the last trips' events
         finally:
             elapsed = time.perf_counter() - begun
+            measured = time.perf_counter() - begun_measuring
             controller._stop.set()
             evaluator.join(30)
             if load is not None:
@@ -279,25 +288,25 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
         key = (data["station"], data["data"]["alarm"])
         if data["data"]["trigger"] == "activate" and key in sent:
             latency.append(published.at - sent[key])
-    steady = rounds[3:]  # the first rounds build every status
+    steady = rounds
     cpu = [c for c, _ in steady]
     wall = [w for _, w in steady]
-    samples = delivered * len(steady) / max(1, len(rounds))
     stream = ("as their gateways publish them (by exception, recorded from the simulator)"
               if by_exception else "every point every second")
     print(f"{stations} stations ({'the three demo stations in turn' if mix else SITE.station.id}"
-          f", {sum(len(s.points) for s in sites)} points), {stream}, {seconds} s; load average "
-          f"{' / '.join(f'{x:.1f}' for x in loads)} (start / middle / end)")
+          f", {sum(len(s.points) for s in sites)} points), {stream}, {seconds - warm_up_s} s "
+          f"measured after {warm_up_s} s; load average "
+          f"{' / '.join(f'{x:.1f}' for x in loads)} (start / measuring / end)")
     print(f"  samples delivered: {delivered:,} ({delivered / seconds:,.0f} a second)")
     if load is not None:
         print(f"  windowed rounds in the history thread: {dict(sorted(load.rounds.items()))}, "
               f"{load.cpu:.1f} s CPU in {elapsed:.0f} s ({load.cpu / elapsed:.0%} of a core)")
     print(f"  evaluation rounds with data: {len(steady)}; CPU per round mean "
           f"{statistics.fmean(cpu) * 1000:.0f} ms, p99 {_percentile(cpu, 0.99) * 1000:.0f} ms; "
-          f"samples evaluated per CPU second: {samples / sum(cpu):,.0f}")
+          f"samples evaluated per CPU second: {delivered / seconds * measured / sum(cpu):,.0f}")
     print(f"  round wall time p50 {statistics.median(wall) * 1000:.0f} ms, "
           f"p99 {_percentile(wall, 0.99) * 1000:.0f} ms")
-    print(f"  sample to published alarm ({len(latency)} trips of {seconds}): p50 "
+    print(f"  sample to published alarm ({len(latency)} trips of {len(sent)}): p50 "
           f"{statistics.median(latency) * 1000:.0f} ms, p99 "
           f"{_percentile(latency, 0.99) * 1000:.0f} ms, max {max(latency) * 1000:.0f} ms")
 
@@ -309,5 +318,8 @@ if __name__ == "__main__":
     parser.add_argument("--mix", action="store_true")
     parser.add_argument("--by-exception", action="store_true")
     parser.add_argument("--borehole-refresh", type=float, default=None)
+    parser.add_argument("--warm-up", type=int, default=20,
+                        help="seconds streamed before measuring (every status is built)")
     args = parser.parse_args()
-    main(args.stations, args.seconds, args.mix, args.by_exception, args.borehole_refresh)
+    main(args.stations, args.seconds, args.mix, args.by_exception, args.borehole_refresh,
+         args.warm_up)

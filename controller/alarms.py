@@ -642,20 +642,30 @@ def evaluate(
     now: datetime,
     *,
     ordered: bool = False,
+    previous: Mapping[str, Observation] | None = None,
 ) -> tuple[dict[str, AlarmStatus], list[AlarmRecord]]:
     """Advance every alarm of a station to ``now``; root causes first, so they show first.
 
     ``observations`` holds the alarms the rules evaluated now (others only see time pass);
     ``flags`` the plant states alarms may be suppressed by (None: unreadable); ``ordered``
-    says ``specs`` are already in :func:`evaluation_order`.
+    says ``specs`` are already in :func:`evaluation_order`; ``previous`` holds the
+    observations of the previous evaluation of these statuses.
     """
     current = dict(statuses)
     records: list[AlarmRecord] = []
+    before = previous or {}
     for spec in specs if ordered else evaluation_order(specs):
         status = current.get(spec.id) or new_status(spec)
         found = suppression_of(spec, flags, current)
         suppression = (status.suppressed_by or None) if found is False else found
-        status, rows = step(status, spec, observations.get(spec.id), now, suppression)
+        observation = observations.get(spec.id)
+        if observation is not None and observation is before.get(spec.id) \
+                and status.pending_since is None and status.state is not S.SHELVED \
+                and bool(suppression) == bool(status.suppressed_by):
+            # the very observation this status already took, no delay running, no shelf to
+            # run out, no suppression to engage or release: stepping it changes nothing
+            continue
+        status, rows = step(status, spec, observation, now, suppression)
         current[spec.id] = status
         records.extend(rows)
     return current, records

@@ -67,6 +67,8 @@ class InstantRules:
     """How many rule observations were made (the others were reused)."""
     _readers: dict[str, tuple[int, ...]] = field(default_factory=dict)
     _points: list[tuple[str, ...]] = field(default_factory=list)
+    _ids: list[str] = field(default_factory=list)
+    _device_rule: list[bool] = field(default_factory=list)
     _seen: dict[int, _Seen] = field(default_factory=dict)
     _devices: dict[int, _Device] = field(default_factory=dict)
     _alive: bool | None = None
@@ -76,6 +78,8 @@ class InstantRules:
             raise ValueError("only instantaneous rules are observed on the latest samples")
         self.fresh_s = min([60.0, *(r.params.get("stale_after_s", 60.0) for r in self.rules)])
         self._points = [rule.points() for rule in self.rules]
+        self._ids = [rule.spec.id for rule in self.rules]
+        self._device_rule = [rule.spec.rule == "device_comm" for rule in self.rules]
         readers: dict[str, list[int]] = {}
         for index, rule in enumerate(self.rules):
             for point in set(rule.points()):
@@ -101,9 +105,9 @@ class InstantRules:
         view = feed.view(now, self.fresh_s)
         result: dict[str, Observation] = {}
         for index, rule in enumerate(self.rules):
-            if rule.spec.rule == "device_comm":
-                result[rule.spec.id] = self._device(index, rule, feed, view, now=now,
-                                                    horizon=horizon)
+            if self._device_rule[index]:
+                result[self._ids[index]] = self._device(index, rule, feed, view, now=now,
+                                                        horizon=horizon)
                 continue
             seen = self._seen.get(index)
             if seen is None or seen.every_time or (
@@ -111,10 +115,10 @@ class InstantRules:
                     and (now - seen.oldest).total_seconds() > seen.stale_after_s) or (
                     horizon is not None and seen.oldest_raw is not None
                     and seen.oldest_raw < horizon):
-                seen = self._observe(rule, feed, view, now)
+                seen = self._observe(index, feed, view, now)
                 self._seen[index] = seen
                 self.observed += 1
-            result[rule.spec.id] = seen.observation
+            result[self._ids[index]] = seen.observation
         return result
 
     def _device(self, index: int, rule: AlarmRule, feed: StationFeed, view: DatedSamples, *,
@@ -165,15 +169,15 @@ class InstantRules:
         self.observed += 1
         return device.observation
 
-    @staticmethod
-    def _observe(rule: AlarmRule, feed: StationFeed, view: DatedSamples, now: datetime
+    def _observe(self, index: int, feed: StationFeed, view: DatedSamples, now: datetime
                  ) -> _Seen:
+        rule = self.rules[index]
         observation = observe(rule, view, now)
         stale_after_s = rule.params.get("stale_after_s", 60.0)
         oldest: datetime | None = None
         oldest_raw: datetime | None = None
         every_time = False
-        for point in rule.points():
+        for point in self._points[index]:
             raw = feed.latest.get(point)
             if raw is None:
                 continue

@@ -123,6 +123,9 @@ class _Station:
     order: list[AlarmSpec] = field(default_factory=list)
     """The alarms, root causes first (``alarms.evaluation_order``)."""
     flag_points: tuple[Point, ...] = ()
+    observed: dict[str, Observation] = field(default_factory=dict)
+    """The observations the saved statuses have taken (an alarm given the same one again,
+    with nothing pending, is not stepped)."""
 
     def __post_init__(self) -> None:
         self.refresh_s = {r.spec.id: refresh_s(r) for r in self.rules if r.rule.windowed}
@@ -303,10 +306,11 @@ class Controller:
             for path, action in requests.get(sid, []):
                 answers.append((path, self._act(station, action, statuses, now, rows)))
             held = False
+            observed = station.observed
             if sid in fresh or (full and station.evaluated_at <= due):
                 station.evaluated_at = time.monotonic()
                 before = statuses
-                statuses, evaluated = self._evaluate(station, statuses, now)
+                statuses, evaluated, observed = self._evaluate(station, statuses, now)
                 rows += evaluated
                 held = any(_held(statuses[a]) != _held(before[a]) if a in before else True
                            for a in statuses)
@@ -323,6 +327,7 @@ class Controller:
             if rows or held or acked.get(sid) or staged.get(sid):
                 self._dir.save(sid, state)
             station.state = state
+            station.observed = observed
             for row in rows:
                 log.info("%s", _summary(row))
             for path, answer in answers:
@@ -330,7 +335,7 @@ class Controller:
             self._publish(sid, station)
 
     def _evaluate(self, station: _Station, statuses: dict[str, AlarmStatus], now: datetime
-                  ) -> tuple[dict[str, AlarmStatus], list[AlarmRecord]]:
+                  ) -> tuple[dict[str, AlarmStatus], list[AlarmRecord], dict[str, Observation]]:
         feed = station.feed
         if not station.ready:
             # judge a station once every point has been heard of (or the grace has run out),
@@ -338,7 +343,7 @@ class Controller:
             waited = time.monotonic() - self._started
             if len(feed.latest) < len(station.site.points) and \
                     waited < self.settings.startup_grace_s:
-                return statuses, []
+                return statuses, [], station.observed
             station.ready = True
         alive = feed.alive
         if alive != station.alive:
@@ -359,7 +364,9 @@ class Controller:
                 why=f"history not refreshed for {now_m - made:.0f} s")
         flags = plant_flags(station.site, feed.view(now, station.instant.fresh_s), now,
                             points=station.flag_points)
-        return alarms.evaluate(station.order, statuses, observations, flags, now, ordered=True)
+        statuses, rows = alarms.evaluate(station.order, statuses, observations, flags, now,
+                                         ordered=True, previous=station.observed)
+        return statuses, rows, observations
 
     def _publish(self, sid: str, station: _Station) -> None:
         if not self._connected.is_set():

@@ -4,8 +4,9 @@ One recorded stream of the simulated school, as its gateway publishes it (report
 exception), with a heat-pump trip, a silent device, a dead sensor, the gateway silent for
 80 s (everything goes stale), and its connection dying and coming back (the dating of
 unrestated values changes), is replayed second by second through two evaluators: every
-instantaneous rule observed on every evaluation (the service's earlier way), and
-:class:`controller.instant.InstantRules`. The journal rows and the final statuses must be
+instantaneous rule observed on every evaluation and every alarm stepped (the service's
+earlier way), and :class:`controller.instant.InstantRules` with the alarm engine skipping the
+alarms given the same observation again. The journal rows and the final statuses must be
 equal, field by field.
 """
 
@@ -13,7 +14,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from controller.alarms import AlarmRecord, AlarmStatus, evaluate, evaluation_order
+from controller.alarms import (
+    AlarmRecord,
+    AlarmStatus,
+    Observation,
+    evaluate,
+    evaluation_order,
+)
 from controller.feed import StationFeed
 from controller.instant import instant_rules
 from controller.rules import AlarmRule, flag_points, observe, plant_flags, site_alarms
@@ -61,6 +68,7 @@ def _replay(site: Site, rules: tuple[AlarmRule, ...], batches: list[DataBatch],
     journal: list[AlarmRecord] = []
     statuses: dict[str, AlarmStatus] = {}
     observed = 0
+    previous: dict[str, Observation] = {}
     for second, batch in enumerate(batches):
         if second not in GAP:
             feed.take(batch)
@@ -80,7 +88,9 @@ def _replay(site: Site, rules: tuple[AlarmRule, ...], batches: list[DataBatch],
             observations = {r.spec.id: observe(r, latest, now) for r in every}
             observed += len(every)
             flags = plant_flags(site, latest, now)
-        statuses, rows = evaluate(order, statuses, observations, flags, now, ordered=True)
+        statuses, rows = evaluate(order, statuses, observations, flags, now, ordered=True,
+                                  previous=previous if incremental else None)
+        previous = observations
         journal += rows
     return journal, statuses, observed
 
