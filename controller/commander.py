@@ -14,7 +14,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -75,7 +75,8 @@ class Commander:
     signer: Signer
     state_dir: Path
     source: str
-    boot: str = field(default_factory=lambda: datetime.now().strftime("%Y%m%dT%H%M%S"))
+    boot: str = field(default_factory=lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f"))
+    """This run's mark in its event ids: UTC to the microsecond, so no restart reuses an id."""
     stations: dict[str, _Station] = field(init=False, default_factory=dict)
     waiting: dict[str, Written] = field(init=False, default_factory=dict)
     """Command id -> the write, until the gateway answers or it is given up."""
