@@ -288,6 +288,12 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
         key = (data["station"], data["data"]["alarm"])
         if data["data"]["trigger"] == "activate" and key in sent:
             latency.append(published.at - sent[key])
+    if not rounds or not latency:
+        print(f"{stations} stations: no evaluation round with data, or no trip published, "
+              f"after the {warm_up_s} s warm-up: the evaluator fell behind (load average "
+              f"{' / '.join(f'{x:.1f}' for x in loads)}; {len(rounds)} rounds, "
+              f"{len(latency)} of {len(sent)} trips published)")
+        return
     steady = rounds
     cpu = [c for c, _ in steady]
     wall = [w for _, w in steady]
