@@ -44,7 +44,7 @@ from controller.expect import (
     trend,
 )
 from plant.contract import Quality, Reason, Sample
-from plant.heating import climate_curve_c
+from plant.heating import climate_curve_c, emitter_share
 from plant.measurands import Measurand
 from plant.models.kpi import reinjection_ratio
 from plant.models.water import flow_for_heat_m3h
@@ -264,14 +264,21 @@ def _small_dt(rule: AlarmRule, v: dict[str, float]) -> Observation:
     if "outdoor" in v:
         indoor, design = p["indoor_c"], p["design_outdoor_c"]
         share = min(max((indoor - v["outdoor"]) / (indoor - design), 0.0), 1.0)
-    expected = share * p["design_dt_k"]
+    # a supply below the curve is a shortage of heat, not of ΔT: its emitters take less at
+    # design flow, and a network that gets less heat shows a smaller ΔT however it pumps
+    supplied = emitter_share(v["supply"], p["indoor_c"], p["design_supply_c"],
+                             p["design_return_c"])
+    short = supplied < share
+    expected = min(share, supplied) * p["design_dt_k"]
     limit = p["dt_fraction"] * expected
     flow_floor = p["flow_fraction"] * p["design_flow_m3h"]
     weather = (f" ({share:.0%} of the design load at {v['outdoor']:.1f} °C outdoors)"
                if "outdoor" in v else "")
+    gives = (f"its emitters take {supplied:.0%} of the design load from a {v['supply']:.1f} °C "
+             f"supply{weather}: {expected:.1f} K at design flow" if short else
+             f"the curve gives {expected:.1f} K at design flow{weather}")
     return Observation(value=dt, limit=limit, applicable=v["flow"] >= flow_floor,
-                       detail=f"ΔT {dt:.1f} K at {v['flow']:.0f} m³/h; the curve gives "
-                              f"{expected:.1f} K at design flow{weather}; alarm below "
+                       detail=f"ΔT {dt:.1f} K at {v['flow']:.0f} m³/h; {gives}; alarm below "
                               f"{limit:.1f} K while the flow is at least {flow_floor:.0f} m³/h")
 
 
@@ -1027,6 +1034,8 @@ def _station_alarms(site: Site, small_dt_rule: bool
                       deadband=0.5, on_delay_s=1800.0, off_delay_s=600.0),
                 inputs,
                 {"design_dt_k": design_dt, "design_flow_m3h": design_flow,
+                 "design_supply_c": station.design_supply_temp_c,
+                 "design_return_c": station.design_return_temp_c,
                  "dt_fraction": 0.5, "flow_fraction": 0.9,
                  "indoor_c": station.indoor_design_temp_c,
                  "design_outdoor_c": station.climate.design_outdoor_temp_c}))

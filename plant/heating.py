@@ -22,6 +22,31 @@ def climate_curve_c(station: Station, outdoor_c: float) -> float:
     return indoor + (design_mean - indoor) * emitters + 0.5 * design_dt * ratio
 
 
+def emitter_share(supply_c: float, indoor_c: float, design_supply_c: float,
+                  design_return_c: float) -> float:
+    """Share of the design load design-sized emitters give at design flow from this supply.
+
+    The inverse of :func:`climate_curve_c` in its load ratio (EN 442 emitters, exponent 1.3,
+    through the design point), found by bisection; 0 at or below the indoor temperature.
+    """
+    design_mean = 0.5 * (design_supply_c + design_return_c)
+    design_dt = design_supply_c - design_return_c
+    if supply_c <= indoor_c or design_mean <= indoor_c:
+        return 0.0
+
+    def supply_at(ratio: float) -> float:
+        emitters = float(ratio ** (1.0 / EMITTER_EXPONENT))
+        return indoor_c + (design_mean - indoor_c) * emitters + 0.5 * design_dt * ratio
+
+    low, high = 0.0, 1.0
+    while supply_at(high) < supply_c and high < 64.0:
+        high *= 2.0
+    for _ in range(50):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if supply_at(middle) < supply_c else (low, middle)
+    return 0.5 * (low + high)
+
+
 def occupied(schedule: Schedule, local: datetime) -> bool:
     """True when the local time lies in an occupied period on a day that is no holiday."""
     day = f"{local:%m-%d}"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from controller.alarms import Priority, State, evaluate, evaluation_order
+from controller.alarms import Observation, Priority, State, evaluate, evaluation_order
 from controller.rules import (
     CLOCK_OFFSET_POINT,
     RULES,
@@ -26,7 +26,7 @@ from controller.rules import (
     site_alarms,
 )
 from plant.contract import Quality, Reason, Sample
-from plant.heating import climate_curve_c
+from plant.heating import climate_curve_c, emitter_share
 from plant.site import HeatPump, Site, load_site
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -160,14 +160,59 @@ def test_small_dt_applies_only_at_large_flow() -> None:
         return round(o.value, 9), round(o.limit, 9), o.applicable
 
     # at the design outdoor temperature the curve's ΔT is the design ΔT (10 K): alarm below 5 K
-    assert seen(50.0, 46.0, design_flow) == (4.0, 5.0, True)
-    assert seen(50.0, 46.0, 0.5 * design_flow) == (4.0, 5.0, False)
-    assert seen(50.0, 46.0, design_flow, design_outdoor - 10.0)[1] == 5.0  # at most design
+    assert seen(55.0, 51.0, design_flow) == (4.0, 5.0, True)
+    assert seen(55.0, 51.0, 0.5 * design_flow) == (4.0, 5.0, False)
+    assert seen(55.0, 51.0, design_flow, design_outdoor - 10.0)[1] == 5.0  # at most design
     # halfway to the indoor temperature the weather asks half the design load: on its curve at
     # design flow the network carries it with half the design ΔT, 5 K; alarm below 2.5 K
     halfway = 0.5 * (station.indoor_design_temp_c + design_outdoor)
-    assert seen(40.0, 36.0, design_flow, halfway) == (4.0, 2.5, True)  # 4 K: on its curve
-    assert seen(40.0, 38.0, design_flow, halfway) == (2.0, 2.5, True)  # pumping twice the need
+    on_curve = climate_curve_c(station, halfway)
+    assert seen(on_curve, on_curve - 4.0, design_flow, halfway) == (4.0, 2.5, True)
+    assert seen(on_curve, on_curve - 2.0, design_flow, halfway) == (2.0, 2.5, True)  # twice
+
+
+def test_small_dt_of_a_network_short_of_heat_is_not_over_pumping() -> None:
+    """Below the curve the emitters take less at design flow: the ΔT follows the supply.
+
+    The shallow field's cold weeks: at the design outdoor temperature a supply 5 K below the
+    curve, at design flow, with half the design ΔT. Its emitters take only the share of the
+    design load that supply gives, so the ΔT expected at design flow is that share of the
+    design ΔT; half of it is the alarm limit. A network on its curve with that ΔT, or one
+    short of heat whose ΔT is still far below what its supply gives, alarms.
+    """
+    site = load_site(ROOT / "sites" / "shallow-field.yaml")
+    rule = alarm(site, "NET.small_dt")
+    station = site.station
+    design_flow = rule.params["design_flow_m3h"]
+    design_dt = station.design_supply_temp_c - station.design_return_temp_c
+    cold = station.climate.design_outdoor_temp_c
+    (outdoor_point,) = rule.inputs["outdoor"]
+    supply = station.design_supply_temp_c - 5.0
+
+    def seen(supply_c: float, dt: float) -> Observation:
+        return observe(rule, {"NET.supply_temp": sample("s", supply_c),
+                              "NET.return_temp": sample("r", supply_c - dt),
+                              "NET.flow": sample("f", design_flow),
+                              outdoor_point: sample(outdoor_point, cold)}, NOW)
+
+    share = emitter_share(supply, station.indoor_design_temp_c, station.design_supply_temp_c,
+                          station.design_return_temp_c)
+    # the share inverts the curve: where the weather asks that share, the curve gives the supply
+    assert 0.5 < share < 0.9
+    indoor = station.indoor_design_temp_c
+    assert climate_curve_c(station, indoor - share * (indoor - cold)) == pytest.approx(supply)
+    short = seen(supply, 0.5 * design_dt)
+    assert short.limit == pytest.approx(0.5 * share * design_dt)
+    assert not _exceeds_low(short), short.detail  # half the design ΔT: short of heat only
+    assert "emitters take" in short.detail
+    assert _exceeds_low(seen(supply, 0.4 * share * design_dt))  # still far below: pumping
+    assert _exceeds_low(seen(station.design_supply_temp_c, 0.45 * design_dt))  # on the curve
+    assert emitter_share(station.indoor_design_temp_c, 20.0, 55.0, 45.0) == 0.0
+
+
+def _exceeds_low(observation: Observation) -> bool:
+    assert observation.value is not None and observation.applicable
+    return observation.value < observation.limit
 
 
 def test_plant_flags_follow_run_state_and_fault_and_admit_ignorance() -> None:
