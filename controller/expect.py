@@ -94,11 +94,12 @@ def rated_built_in_ratio(hp: HeatPump) -> float:
 
 def cop_expected(fraction: float, source_out_c: float, sink_out_c: float,
                  load_ratio: float, built_in_ratio: float = STANDARD_PRESSURE_RATIO,
-                 *, standing_share: float = 0.0) -> float:
+                 *, standing_share: float = 0.0, max_evaporating_c: float = math.inf) -> float:
     """COP the unit should reach at these outlet temperatures and load (plant.models)."""
     return float(expected_cop(source_out_c, sink_out_c, fraction,
                               min(max(load_ratio, 0.01), 1.0), built_in_ratio,
-                              standing_share=standing_share))
+                              standing_share=standing_share,
+                              max_evaporating_c=max_evaporating_c))
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from controller.expect import (
 from plant.contract import Quality, Reason, Sample
 from plant.heating import climate_curve_c, emitter_share
 from plant.measurands import Measurand
+from plant.models.heat_pump import max_evaporating_temp_c
 from plant.models.kpi import reinjection_ratio
 from plant.models.water import flow_for_heat_m3h
 from plant.site import (
@@ -330,7 +331,8 @@ def _cop(rule: AlarmRule, v: dict[str, float]) -> Observation:
         return Observation(value=None, limit=limit, applicable=False,
                            detail=f"load {load:.0%}: not running steadily")
     expected = cop_expected(p["fraction"], v["source"], v["sink"], load, p["built_in_ratio"],
-                            standing_share=p["standing_share"])
+                            standing_share=p["standing_share"],
+                            max_evaporating_c=p["max_evaporating_c"])
     residual = v["cop"] / expected - 1.0
     return Observation(value=residual, limit=limit,
                        detail=f"COP {v['cop']:.2f} against {expected:.2f} expected at "
@@ -826,6 +828,7 @@ def _model_alarms(site: Site, item: object) -> list[AlarmRule]:
                  "load": (load.id,)},
                 {"fraction": rated_fraction(item), "built_in_ratio": rated_built_in_ratio(item),
                  "standing_share": rated_standing_share(item),
+                 "max_evaporating_c": max_evaporating_temp_c(item),
                  "limit": -0.15, "min_load_ratio": 0.2,
                  "ratio_per_unit": 0.01 if load.unit == "%" else 1.0}))
     if isinstance(item, PlateExchanger):

@@ -383,6 +383,10 @@ class HeatPump(_Equipment):
     """Freezing point of the fluid through the evaporator: 0 °C for water; a ground loop
     carrying antifreeze states its own (3–5 K below the loop's lowest design water
     temperature, 004 L2370)."""
+    max_evaporating_temp_c: Annotated[float, Field(ge=-30, le=60)] | None = None
+    """Evaporating temperature at the expansion valve's maximum operating pressure (MOP), the top
+    of the compressor's envelope: a warmer source still evaporates there. Default: the rated
+    evaporating temperature plus 10 K (plant.models.heat_pump)."""
 
     @property
     def design_condenser_flow_m3h(self) -> float:
@@ -400,7 +404,16 @@ class HeatPump(_Equipment):
         if self.rated_sink_out_temp_c <= self.rated_source_out_temp_c:
             raise ValueError("rated sink outlet temperature must be above the source outlet")
         # imported here: plant.models.heat_pump imports this module for HeatPump
-        from plant.models.heat_pump import carnot_fraction
+        from plant.models.heat_pump import EVAPORATOR_APPROACH_K, carnot_fraction
+
+        rated_evaporating = self.rated_source_out_temp_c - EVAPORATOR_APPROACH_K
+        if (self.max_evaporating_temp_c is not None
+                and self.max_evaporating_temp_c < rated_evaporating):
+            raise _KeyValueError(
+                "max_evaporating_temp_c",
+                f"{self.max_evaporating_temp_c} °C is below the rated evaporating temperature "
+                f"{rated_evaporating:g} °C (rated source leaving water less the "
+                f"{EVAPORATOR_APPROACH_K:g} K approach): the unit could not reach its rating")
 
         try:
             carnot_fraction(self.rated_cop, self.rated_source_out_temp_c,

@@ -23,6 +23,7 @@ from plant.models.heat_pump import (
     carnot_fraction,
     design_pressure_ratio,
     expected_cop,
+    max_evaporating_temp_c,
     standing_power_share,
 )
 from plant.models.water import density_kg_m3, specific_heat_kj_per_kgk
@@ -365,8 +366,10 @@ class HeatPumpState:
     run_hours: float = 0.0
     started_order: int = 0
     built_in_ratio: float = 3.0
-    standing_share: float = 0.0
     """Pressure ratio the compressor is built for (its rated point's)."""
+    standing_share: float = 0.0
+    max_evaporating_c: float = math.inf
+    """Evaporating temperature the expansion valve's MOP holds the suction at."""
     starting_s: float = 0.0
     """Time left of the start-up, during which the unit draws power and gives no heat."""
     was_running: bool = False
@@ -388,6 +391,7 @@ class HeatPumpState:
         unit.built_in_ratio = design_pressure_ratio(spec.rated_source_out_temp_c,
                                                     spec.rated_sink_out_temp_c)
         unit.standing_share = standing_power_share(spec.rated_cop)
+        unit.max_evaporating_c = max_evaporating_temp_c(spec)
         return unit
 
     @property
@@ -429,7 +433,8 @@ class HeatPumpState:
         """Expected COP at these outlet temperatures and load (plant.models.heat_pump)."""
         return float(expected_cop(source_out_c, sink_out_c, self.fraction,
                                   min(max(load_ratio, 0.01), 1.0), self.built_in_ratio,
-                                  standing_share=self.standing_share))
+                                  standing_share=self.standing_share,
+                                  max_evaporating_c=self.max_evaporating_c))
 
 
 @dataclass

@@ -7,6 +7,10 @@ Model (used alike by the simulator and the controller's "COP below expectation" 
   proportional to the heat flux: ``T_evap = t_source,out − 3 K·PLR``,
   ``T_cond = t_sink,out + 3 K·PLR`` (3 K at full load, typical of plate and shell-and-tube
   units; :data:`EVAPORATOR_APPROACH_K`, :data:`CONDENSER_APPROACH_K`);
+* the evaporating temperature goes no higher than the expansion valve's maximum operating
+  pressure (MOP): above it the valve closes and starves the evaporator, so a warmer source
+  raises the superheat, not the suction pressure (:func:`max_evaporating_temp_c`; the site's
+  envelope, or the rated evaporating temperature plus :data:`MOP_MARGIN_K`);
 * Carnot lifting COP on those refrigerant temperatures: ``T_evap / (T_cond − T_evap)`` in K;
 * the unit achieves a fixed fraction ``f`` of it at its rated point, so the heating COP is
   ``1 + f·(COP_C − 1)``: always > 1 (the compressor's work ends up as heat); ``f`` is
@@ -52,6 +56,10 @@ CONDENSER_APPROACH_K = 3.0
 DEGRADATION_CD = 0.9
 """EN 14825 default degradation coefficient: ``1 − Cd`` of the full-load power is standing."""
 
+MOP_MARGIN_K = 10.0
+"""Default maximum operating pressure of the expansion valve, as evaporating temperature above
+the rated one (an assumption, not a seed figure: a site states its compressor's envelope)."""
+
 R134A_CLAPEYRON_K = float(np.log(1318.1 / 292.8) / (1.0 / 273.15 - 1.0 / 323.15))
 """Slope of ln p_sat against −1/T for R134a through its saturation pressures at 0 °C
 (292.8 kPa) and 50 °C (1318.1 kPa), ASHRAE Handbook Fundamentals' refrigerant tables."""
@@ -82,10 +90,14 @@ def carnot_cop(source_out_c: FloatArray, sink_out_c: FloatArray) -> FloatArray:
 def refrigerant_temps(
     source_out_c: FloatArray, sink_out_c: FloatArray,
     load_ratio: float | NDArray[np.float64] = 1.0,
+    max_evaporating_c: float = np.inf,
 ) -> tuple[FloatArray, FloatArray]:
-    """Evaporating and condensing temperatures (°C) behind the exchangers' approaches."""
+    """Evaporating and condensing temperatures (°C) behind the exchangers' approaches, the
+    evaporating one held at the expansion valve's maximum operating pressure."""
     plr = np.minimum(np.asarray(load_ratio, dtype=np.float64), 1.0)
-    evaporating = np.asarray(source_out_c, dtype=np.float64) - EVAPORATOR_APPROACH_K * plr
+    evaporating = np.minimum(
+        np.asarray(source_out_c, dtype=np.float64) - EVAPORATOR_APPROACH_K * plr,
+        max_evaporating_c)
     condensing = np.asarray(sink_out_c, dtype=np.float64) + CONDENSER_APPROACH_K * plr
     return _out(evaporating), _out(condensing)  # type: ignore[return-value]
 
@@ -163,6 +175,14 @@ def carnot_fraction(rated_cop: float, rated_source_out_c: float, rated_sink_out_
     return fraction
 
 
+def max_evaporating_temp_c(hp: HeatPump) -> float:
+    """Evaporating temperature at the unit's expansion-valve MOP: the site's, else the rated
+    evaporating temperature plus :data:`MOP_MARGIN_K`."""
+    if hp.max_evaporating_temp_c is not None:
+        return hp.max_evaporating_temp_c
+    return hp.rated_source_out_temp_c - EVAPORATOR_APPROACH_K + MOP_MARGIN_K
+
+
 def standing_power_share(rated_cop: float) -> float:
     """Standing electric power per kW of rated heat: ``(1 − Cd)`` of the rated input."""
     if rated_cop <= 1.0:
@@ -201,18 +221,21 @@ def expected_cop(
     built_in_ratio: float = STANDARD_PRESSURE_RATIO,
     *,
     standing_share: float,
+    max_evaporating_c: float = np.inf,
 ) -> FloatArray:
     """Expected heating COP: heat over ``(Q − W_s)/(1 + f·L) + W_s`` on refrigerant temperatures.
 
     ``standing_share`` is the standing power per kW of rated heat
-    (:func:`standing_power_share`), ``load_ratio`` the heat over the rated heat.
+    (:func:`standing_power_share`), ``load_ratio`` the heat over the rated heat,
+    ``max_evaporating_c`` the evaporating temperature the expansion valve holds the suction
+    at however warm the source (:func:`max_evaporating_temp_c`).
     """
     if not 0.0 < fraction < 1.0:
         raise ValueError(f"Carnot fraction {fraction} must lie in (0, 1)")
     if not 0.0 <= standing_share < 1.0:
         raise ValueError(f"standing power share {standing_share} must lie in [0, 1)")
     plr = _load(load_ratio)
-    evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, plr)
+    evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, plr, max_evaporating_c)
     lifting = _lifting_per_work(np.asarray(evaporating, dtype=np.float64),
                                 np.asarray(condensing, dtype=np.float64), built_in_ratio)
     return _out(_cop(1.0 + fraction * lifting, plr, standing_share))  # type: ignore[return-value]
@@ -228,7 +251,8 @@ def cop_from_rating(
     fraction = carnot_fraction(hp.rated_cop, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
     built_in = design_pressure_ratio(hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
     return expected_cop(source_out_c, sink_out_c, fraction, load_ratio, built_in,
-                        standing_share=standing_power_share(hp.rated_cop))
+                        standing_share=standing_power_share(hp.rated_cop),
+                        max_evaporating_c=max_evaporating_temp_c(hp))
 
 
 def fraction_from_history(

@@ -12,6 +12,7 @@ from plant.models.heat_pump import (
     design_pressure_ratio,
     expected_cop,
     fraction_from_history,
+    max_evaporating_temp_c,
     over_compression_ratio,
     saturation_pressure_ratio,
     standing_power_share,
@@ -47,11 +48,25 @@ def test_a_fixed_built_in_ratio_costs_work_off_its_design_ratio_only() -> None:
 
 def test_no_lift_floor_and_a_finite_cop_at_no_lift() -> None:
     # the COP keeps rising as the lift shrinks, with no floor, and stays finite at no lift
-    # (water warmer on the source side than on the sink side is a zero refrigerant lift)
-    cops = [float(cop_from_rating(HP, 30.0, 30.0 + lift)) for lift in (12.0, 8.0, 4.0, 1.0)]
+    # (water warmer on the source side than on the sink side is a zero refrigerant lift); the
+    # expansion valve's limit is set out of the way here
+    unit = HP.model_copy(update={"max_evaporating_temp_c": 60.0})
+    cops = [float(cop_from_rating(unit, 30.0, 30.0 + lift)) for lift in (12.0, 8.0, 4.0, 1.0)]
     assert all(a < b for a, b in itertools.pairwise(cops))
-    at_no_lift = float(cop_from_rating(HP, 40.0, 34.0))
+    at_no_lift = float(cop_from_rating(unit, 40.0, 34.0))
     assert np.isfinite(at_no_lift) and cops[-1] < at_no_lift < 25.0
+
+
+def test_a_source_warmer_than_the_valves_limit_evaporates_at_the_limit() -> None:
+    # rated 16 °C leaving water: refrigerant at 13 °C, the MOP 10 K above it by default
+    assert max_evaporating_temp_c(HP) == pytest.approx(23.0)
+    at_limit = float(cop_from_rating(HP, 23.0 + 3.0 * 0.5, 40.0, 0.5))
+    warmer = [float(cop_from_rating(HP, source, 40.0, 0.5)) for source in (30.0, 45.0, 60.0)]
+    assert warmer == pytest.approx([at_limit] * 3)
+    assert float(cop_from_rating(HP, 20.0, 40.0, 0.5)) < at_limit
+    # a site states its compressor's own envelope
+    wider = HP.model_copy(update={"max_evaporating_temp_c": 30.0})
+    assert float(cop_from_rating(wider, 30.0, 40.0, 0.5)) > at_limit
 
 
 def test_standing_power_is_a_tenth_of_the_rated_input_at_every_lift() -> None:
