@@ -521,7 +521,10 @@ def _plate(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
 
     An exchanger that already gives what the network asks for is throttled, and its apparent
     conductance (heat ÷ LMTD) falls with the throttling; at its best over days (the cold hours)
-    it works flat out, so the best is the conductance a fouling lowers.
+    it works flat out, so the best is the conductance a fouling lowers. A bucket whose cold-end
+    approach is under ``min_approach_k`` (the sensors' resolution) is pinched: the exchanger
+    moves all its throttled primary brings, and heat ÷ LMTD only bounds its conductance from
+    below, so it is not judged.
     """
     p = rule.params
     limit = p["limit"]
@@ -537,6 +540,8 @@ def _plate(rule: AlarmRule, windows: Mapping[str, Window]) -> Observation:
         heat = float(got["heat"].values[i]) * p["kw_per_unit"]
         if heat < p["min_heat_kw"]:
             continue
+        if float(got["hot_out"].values[i] - got["cold_in"].values[i]) < p["min_approach_k"]:
+            continue  # pinched: heat ÷ LMTD only bounds the conductance from below
         ua = exchanger_conductance_kw_per_k(
             heat, *(float(got[r].values[i]) for r in ("hot_in", "hot_out", "cold_in", "cold_out")))
         if ua is not None and (best is None or ua > best[0]):
@@ -844,7 +849,7 @@ def _model_alarms(site: Site, item: object) -> list[AlarmRule]:
                  "cold_out": (cold_out.id,), "heat": (heat.id,)},
                 {"clean_ua_kw_per_k": clean_conductance_kw_per_k(item.rated_heat_kw,
                                                                  item.design_approach_k),
-                 "limit": 0.7, "min_heat_kw": 0.2 * item.rated_heat_kw,
+                 "limit": 0.7, "min_heat_kw": 0.2 * item.rated_heat_kw, "min_approach_k": 0.5,
                  "kw_per_unit": _factor(heat, "kW"), "window_s": 3 * 86400.0,
                  "min_coverage": 0.5}))
     if isinstance(item, ReinjectionWell):

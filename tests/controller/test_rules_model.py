@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
@@ -132,6 +133,33 @@ def test_plate_fouling_from_the_best_conductance_over_the_window() -> None:
     seen = observe_window(rule, windows, DOUBLET.station)
     assert seen.value == pytest.approx(0.5)
     assert seen.value is not None and seen.value < seen.limit
+
+
+def test_a_pinched_exchanger_is_not_judged_fouled() -> None:
+    """The doublet's stage-1 exchangers in the season's first days: approach 0.0 K at 2 MW.
+
+    A throttled primary that leaves at the secondary's inlet temperature carries all the heat
+    it brings; heat ÷ LMTD then only bounds the conductance from below (the cold end's
+    difference is within the sensors' resolution), so such a bucket says nothing of fouling.
+    """
+    rule = alarm(DOUBLET, "HX1-1.fouling")
+    n = 30
+    clean = rule.params["clean_ua_kw_per_k"]
+    # pinched: 10 K at the hot end, 0.05 K at the cold end, an LMTD of 9.95 / ln 200 = 1.878 K;
+    # the heat that gives 60 % of the clean conductance
+    heat = 0.6 * clean * 9.95 / math.log(200.0)
+    windows = {"HX1-1.primary_in_temp": _window(np.full(n, 60.0)),
+               "HX1-1.primary_out_temp": _window(np.full(n, 40.05)),
+               "HX1-1.secondary_in_temp": _window(np.full(n, 40.0)),
+               "HX1-1.secondary_out_temp": _window(np.full(n, 50.0)),
+               "HX1-1.heat_power": _window(np.full(n, heat))}
+    seen = observe_window(rule, windows, DOUBLET.station)
+    assert not seen.applicable and seen.value is None
+    # the same heat at a resolvable approach is judged: 1 K at the cold end
+    windows["HX1-1.primary_out_temp"] = _window(np.full(n, 41.0))
+    seen = observe_window(rule, windows, DOUBLET.station)
+    lmtd = (10.0 - 1.0) / math.log(10.0)
+    assert seen.value == pytest.approx(heat / lmtd / clean)
 
 
 def test_filter_dp_forecast_warns_before_the_limit() -> None:
