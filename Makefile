@@ -12,7 +12,7 @@ lint: setup
 	.venv/bin/mypy .
 
 test: setup lint
-	.venv/bin/pytest -q
+	.venv/bin/pytest -q -n 2 --dist loadgroup
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; .venv/bin/python $$b; done

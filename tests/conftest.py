@@ -4,6 +4,10 @@
 extension preloaded) and ``postgres`` (plain PostgreSQL). ``GEOSCADA_TEST_DB=timescaledb`` or
 ``GEOSCADA_TEST_DB=postgres`` restricts the run to one flavour. A test may pin a flavour with
 ``@pytest.mark.parametrize("postgres", ["timescaledb"], indirect=True)``.
+
+``make test`` runs the suite on two pytest-xdist workers (each with its own services): the
+tests of one file stay on one worker, in order, and every browser test shares one worker, so
+the one demo stack of ``tests/ui`` starts once.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ def _flavours() -> list[str]:
             f"GEOSCADA_TEST_DB={chosen!r} is not one of {', '.join(DB_FLAVOURS)}"
         )
     return [chosen]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each file's tests on one xdist worker, and every test of the UI's demo stack on one."""
+    for item in items:
+        group = "ui-stack" if "ui_stack" in getattr(item, "fixturenames", ()) else \
+            item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_configure(config: pytest.Config) -> None:
