@@ -32,11 +32,13 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def count(dsn: str, query: str, *params: object) -> int:
-    """Run a counting query; -1 when the database cannot be reached."""
+    """Run a counting query; -1 when the database cannot be reached or the historian has not
+    finished laying out its schema (tables and columns are added in steps)."""
     try:
         with psycopg.connect(dsn, connect_timeout=3) as conn:
             row = conn.execute(query.encode(), params).fetchone()
-    except (psycopg.OperationalError, psycopg.errors.UndefinedTable):
+    except (psycopg.OperationalError, psycopg.errors.UndefinedTable,
+            psycopg.errors.UndefinedColumn):
         return -1
     return int(row[0]) if row and row[0] is not None else 0
 
