@@ -41,6 +41,9 @@ Model (used alike by the simulator and the controller's "COP below expectation" 
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -213,6 +216,37 @@ def _cop(cycle: NDArray[np.float64], plr: NDArray[np.float64],
                       dtype=np.float64)
 
 
+def _expected_cop_one(source_out_c: float, sink_out_c: float, load_ratio: float, *,
+                      fraction: float, built_in_ratio: float, standing_share: float,
+                      max_evaporating_c: float) -> float:
+    """:func:`expected_cop` of one operating point in plain floats, step for step as the
+    array path computes it (same operations in the same order, so bit-identical)."""
+    # one value per call is the simulator's and the controller's use: the array round trips
+    # cost many times the arithmetic. exp and power stay numpy's: its vectorised ones round
+    # differently from the C library's in the last bit.
+    if not load_ratio > 0.0:
+        raise ValueError("load ratio must be above 0 (a stopped unit has no COP)")
+    plr = min(load_ratio, 1.0)
+    evaporating = min(source_out_c - EVAPORATOR_APPROACH_K * plr, max_evaporating_c)
+    condensing = sink_out_c + CONDENSER_APPROACH_K * plr
+    t_evap = evaporating + KELVIN
+    t_cond = max(condensing + KELVIN, t_evap)
+    lift = t_cond - t_evap
+    ratio = float(np.exp(R134A_CLAPEYRON_K * (1.0 / t_evap - 1.0 / t_cond)))
+    n = R134A_KAPPA / (R134A_KAPPA - 1.0)
+    if lift < 1e-6:
+        ideal_times_carnot = R134A_CLAPEYRON_K / t_cond
+    else:
+        ideal = n * (float(np.power(ratio, 1.0 / n)) - 1.0)
+        ideal_times_carnot = t_evap * ideal / lift
+    volume_ratio: float = built_in_ratio ** (1.0 / R134A_KAPPA)
+    fixed_ratio: float = (n * (built_in_ratio ** (1.0 / n) - 1.0)
+                          + (ratio - built_in_ratio) / volume_ratio)
+    cycle = 1.0 + fraction * (ideal_times_carnot / fixed_ratio)
+    lifted = max(plr - standing_share, 0.0)
+    return plr / (lifted / cycle + min(standing_share, plr))
+
+
 def expected_cop(
     source_out_c: FloatArray,
     sink_out_c: FloatArray,
@@ -234,11 +268,26 @@ def expected_cop(
         raise ValueError(f"Carnot fraction {fraction} must lie in (0, 1)")
     if not 0.0 <= standing_share < 1.0:
         raise ValueError(f"standing power share {standing_share} must lie in [0, 1)")
+    if (isinstance(source_out_c, float | int) and isinstance(sink_out_c, float | int)
+            and isinstance(load_ratio, float | int)
+            and not math.isnan(source_out_c) and not math.isnan(sink_out_c)):
+        return _expected_cop_one(
+            float(source_out_c), float(sink_out_c), float(load_ratio), fraction=fraction,
+            built_in_ratio=built_in_ratio, standing_share=standing_share,
+            max_evaporating_c=max_evaporating_c)
     plr = _load(load_ratio)
     evaporating, condensing = refrigerant_temps(source_out_c, sink_out_c, plr, max_evaporating_c)
     lifting = _lifting_per_work(np.asarray(evaporating, dtype=np.float64),
                                 np.asarray(condensing, dtype=np.float64), built_in_ratio)
     return _out(_cop(1.0 + fraction * lifting, plr, standing_share))  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=256)
+def _rating_calibration(rated_cop: float, rated_source_out_c: float,
+                        rated_sink_out_c: float) -> tuple[float, float]:
+    """Carnot fraction and built-in pressure ratio of a rating (a station has few ratings)."""
+    return (carnot_fraction(rated_cop, rated_source_out_c, rated_sink_out_c),
+            design_pressure_ratio(rated_source_out_c, rated_sink_out_c))
 
 
 def cop_from_rating(
@@ -248,8 +297,8 @@ def cop_from_rating(
     load_ratio: float | NDArray[np.float64] = 1.0,
 ) -> FloatArray:
     """Expected COP of a configured heat pump, calibrated to its rated COP and temperatures."""
-    fraction = carnot_fraction(hp.rated_cop, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
-    built_in = design_pressure_ratio(hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c)
+    fraction, built_in = _rating_calibration(hp.rated_cop, hp.rated_source_out_temp_c,
+                                             hp.rated_sink_out_temp_c)
     return expected_cop(source_out_c, sink_out_c, fraction, load_ratio, built_in,
                         standing_share=standing_power_share(hp.rated_cop),
                         max_evaporating_c=max_evaporating_temp_c(hp))

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plant.models.heat_pump import (
+    STANDARD_PRESSURE_RATIO,
     carnot_cop,
     carnot_fraction,
     cop_from_rating,
@@ -125,3 +126,26 @@ def test_vectorised_matches_scalar() -> None:
     vec = np.asarray(cop_from_rating(HP, source, sink, np.array([0.5, 0.8, 1.0])))
     scal = [cop_from_rating(HP, float(a), float(b), c) for a, b, c in zip(source, sink, [0.5, 0.8, 1.0], strict=True)]
     assert vec == pytest.approx(scal)
+
+
+def test_one_value_path_is_bit_identical_to_the_array_path() -> None:
+    """A single operating point in plain floats gives exactly the array's element, lift by lift."""
+    sources = np.arange(-8.0, 40.0, 0.7)
+    lifts = np.concatenate(([-5.0, -1e-9, 0.0, 1e-9, 1e-7], np.arange(0.3, 70.0, 1.9)))
+    loads = np.array([0.01, 0.05, 0.1, 0.2, 0.37, 0.5, 0.83, 1.0, 1.4])
+    source, lift, load = (a.ravel() for a in np.meshgrid(sources, lifts, loads))
+    sink = source + lift
+    checked = 0
+    for max_evaporating in (np.inf, 12.0):
+        for fraction, built_in, standing in ((0.5, STANDARD_PRESSURE_RATIO, 0.0),
+                                             (0.43, 2.7, standing_power_share(4.5))):
+            array = expected_cop(source, sink, fraction, load, built_in,
+                                 standing_share=standing, max_evaporating_c=max_evaporating)
+            for i in range(source.size):
+                one = expected_cop(float(source[i]), float(sink[i]), fraction, float(load[i]),
+                                   built_in, standing_share=standing,
+                                   max_evaporating_c=max_evaporating)
+                assert type(one) is float
+                assert one == array[i], (source[i], sink[i], load[i])
+                checked += 1
+    assert checked == 4 * sources.size * lifts.size * loads.size
