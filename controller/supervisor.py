@@ -105,6 +105,16 @@ class StagingSupervisor:
         self._points = {p.id: p for p in self.site.points}
         self._heartbeat = next((p.id for p in self.site.points
                                 if p.measurand.value == "heartbeat" and p.writable), None)
+        # the points read every cycle, resolved once: (unit, run state, fault, heat, run
+        # command, evaporator outlet) per heat pump, the network's, the direct exchangers' heat
+        self._unit_points = [
+            (hp.id, self.point(hp.id, M.RUN_STATE), self.point(hp.id, M.FAULT),
+             self.point(hp.id, M.HEAT_POWER), self.point(hp.id, M.RUN_COMMAND),
+             self.point(hp.id, M.EVAPORATOR_OUT_TEMP))
+            for hp in self.heat_pumps]
+        self._network_points = [self.point(self._network_id, m) for m in (
+            M.SUPPLY_TEMP, M.RETURN_TEMP, M.FLOW, M.SUPPLY_TEMP_SETPOINT)]
+        self._direct_heat = [self.point(hx.id, M.HEAT_POWER) for hx in self.direct]
 
     def point(self, equipment: str, measurand: Measurand) -> str | None:
         """The id of an equipment's point for a measurand, if the site has one."""
@@ -118,36 +128,40 @@ class StagingSupervisor:
         value = self._read(view, equipment, measurand)
         return None if value is None else float(value)
 
-    def _network(self, view: PlantView, measurand: Measurand) -> float | None:
-        return self._number(view, self._network_id, measurand)
-
     def inputs(self, view: PlantView) -> StagingInputs:
         """The staging inputs the readings give."""
-        supply = self._network(view, M.SUPPLY_TEMP)
-        back = self._network(view, M.RETURN_TEMP)
-        flow = self._network(view, M.FLOW)
-        setpoint = self._network(view, M.SUPPLY_TEMP_SETPOINT)
+        readings = view.readings
+
+        def read(point: str | None) -> Reading | None:
+            return None if point is None else readings.get(point)
+
+        def number(point: str | None) -> float | None:
+            value = None if point is None else readings.get(point)
+            return None if value is None else float(value)
+
+        supply, back, flow, setpoint = (number(p) for p in self._network_points)
         if setpoint is None:
             setpoint = self.site.station.design_supply_temp_c
         required = 0.0
         if flow is not None and back is not None:
             required = float(heat_power_kw(flow, setpoint, back)) if setpoint > back else 0.0
-        for hx in self.direct:
-            required -= self._number(view, hx.id, M.HEAT_POWER) or 0.0
+        for heat_point in self._direct_heat:
+            required -= number(heat_point) or 0.0
         units: dict[str, UnitReading] = {}
         evaporators: list[float] = []
-        for hp in self.heat_pumps:
-            state = self._read(view, hp.id, M.RUN_STATE)
-            fault = self._read(view, hp.id, M.FAULT)
-            heat = self._number(view, hp.id, M.HEAT_POWER) or 0.0
-            command = self._read(view, hp.id, M.RUN_COMMAND)
+        for unit, state_point, fault_point, heat_point, command_point, out_point \
+                in self._unit_points:
+            state = read(state_point)
+            fault = read(fault_point)
+            heat = number(heat_point) or 0.0
+            command = read(command_point)
             running = bool(state)
-            units[hp.id] = UnitReading(running, state is not None and not bool(fault), heat,
-                                       None if command is None else bool(command))
-            record = self.state.units.get(hp.id)
+            units[unit] = UnitReading(running, state is not None and not bool(fault), heat,
+                                      None if command is None else bool(command))
+            record = self.state.units.get(unit)
             if record is not None and record.held_out and running:
                 required -= heat  # the operator's unit carries its share
-            out = self._number(view, hp.id, M.EVAPORATOR_OUT_TEMP)
+            out = number(out_point)
             if running and out is not None:
                 evaporators.append(out)
         local = view.now.astimezone(self._zone)

@@ -95,6 +95,20 @@ def _heat_block(flow: NDArray[np.float64], supply: NDArray[np.float64],
     out /= 3600.0
 
 
+def _heat_one(flow: float, supply: float, back: float, at: float) -> float:
+    """:func:`_heat_block` for one sample in plain floats, the same operations in the same
+    order (bit-identical); a controller computes one every cycle."""
+    rho = _KELL_NUMERATOR[-1]
+    for coefficient in _KELL_NUMERATOR[-2::-1]:
+        rho = rho * at + coefficient
+    rho /= 1.0 + _KELL_DENOMINATOR * at
+    mean = (supply + back) * 0.005
+    cp = _CP_POLY[0]
+    for coefficient in _CP_POLY[1:]:
+        cp = cp * mean + coefficient
+    return (supply - back) * flow * rho * cp / 3600.0
+
+
 def heat_power_kw(
     flow_m3h: FloatArray,
     supply_c: FloatArray,
@@ -108,6 +122,10 @@ def heat_power_kw(
     capacity is taken at the mean of supply and return. Positive when supply is hotter.
     Long series are processed in cache-sized blocks.
     """
+    if (isinstance(flow_m3h, float | int) and isinstance(supply_c, float | int)
+            and isinstance(return_c, float | int)):
+        return _heat_one(float(flow_m3h), float(supply_c), float(return_c),
+                         float(return_c if meter_at == "return" else supply_c))
     flow, supply, back = np.broadcast_arrays(
         np.asarray(flow_m3h, dtype=np.float64), np.asarray(supply_c, dtype=np.float64),
         np.asarray(return_c, dtype=np.float64))
@@ -121,7 +139,7 @@ def heat_power_kw(
     for start in range(0, out.size, _BLOCK):
         block = slice(start, start + _BLOCK)
         _heat_block(flat[0][block], flat[1][block], flat[2][block], flat[3][block], out[block])
-    return out.reshape(flow.shape)  # type: ignore[return-value]
+    return out.reshape(flow.shape)
 
 
 def flow_for_heat_m3h(heat_kw: float, supply_c: float, return_c: float) -> float:

@@ -64,3 +64,16 @@ def test_heat_is_antisymmetric_and_round_trips_through_flow(flow: float, supply:
 def test_flow_for_heat_refuses_zero_delta() -> None:
     with pytest.raises(ValueError, match="equal"):
         flow_for_heat_m3h(100.0, 40.0, 40.0)
+
+
+def test_one_sample_heat_is_bit_identical_to_the_array_path() -> None:
+    """One sample in plain floats gives exactly the array's element, at either meter position."""
+    flows = np.array([0.0, 0.013, 1.0, 37.5, 410.0, 2500.0])
+    temps = np.arange(0.5, 150.0, 3.7)
+    flow, supply, back = (a.ravel() for a in np.meshgrid(flows, temps, temps))
+    for meter_at in ("return", "supply"):
+        array = heat_power_kw(flow, supply, back, meter_at)
+        for i in range(flow.size):
+            one = heat_power_kw(float(flow[i]), float(supply[i]), float(back[i]), meter_at)
+            assert type(one) is float
+            assert one == array[i], (flow[i], supply[i], back[i], meter_at)
