@@ -94,8 +94,11 @@ def _acknowledge_until_quiet(page: Any, timeout_s: float = 60.0) -> set[str]:
     acknowledged: set[str] = set()
     deadline = time.monotonic() + timeout_s
     while True:
-        listed = _horn_alarms(page)
-        horn = _evaluate(page, "() => document.documentElement.dataset.horn ?? null")
+        # both read in one script: the banner sets them together, and an alarm arriving between
+        # two separate reads would pair an old list with a new horn
+        listed_text, horn = _evaluate(page, "() => [document.documentElement.dataset.hornAlarms"
+                                            " ?? null, document.documentElement.dataset.horn ?? null]")
+        listed = None if listed_text is None else str(listed_text).split()
         if listed is not None:
             assert (horn == "sounding") == bool(listed), f"horn {horn} with {listed}"
         if listed == []:
