@@ -194,7 +194,7 @@ def test_full_spool_drops_the_oldest_and_raises_its_high_water_point(
                 await until(lambda: any(s["p"] == "gateway.spool.dropped" and s["v"] > 0
                                         for s in collector.samples()), 10,
                             "the dropped count published")
-                await until(lambda: not gw.spool_health().high_water, 10, "the spool to drain")
+                await until(lambda: not gw.spool_health().high_water, 30, "the spool to drain")
             finally:
                 collector.close()
             wobbler.cancel()
