@@ -485,7 +485,8 @@ def rollup_range(
     (one transaction each, whole days by default), each with one statement per level, to the
     same definitions as the incremental pass; the minutes after the range that its samples
     change (the next sample's, the next two valued ones') are recomputed by the incremental
-    pass itself, and the range's rollup marks are cleared. ``conn`` must be idle.
+    pass itself, and the range's rollup marks are cleared. ``conn`` must be idle. A run that
+    dies keeps the days it committed; running the same range again completes it.
     """
     if end <= start:
         raise ValueError(f"the range to roll up is empty: {start} to {end}")

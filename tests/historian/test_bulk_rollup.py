@@ -22,9 +22,13 @@ HAND = START + timedelta(hours=5)
 """Where the hand-computed points have their samples, after the random ones."""
 
 
-def _snapshot(conn: Conn) -> dict[tuple[str, str, object], dict[str, object]]:
+Snapshot = dict[tuple[str, str, object], dict[str, object]]
+"""Rollup rows by level, point and bucket, and suspect readings by point and time."""
+
+
+def snapshot(conn: Conn) -> Snapshot:
     """Every rollup row of every level, and the ledgered suspect counter readings."""
-    rows: dict[tuple[str, str, object], dict[str, object]] = {}
+    rows: Snapshot = {}
     for level in rollups.LEVELS:
         found = conn.execute(
             f"SELECT p.name, r.bucket, {', '.join('r.' + c for c in rollups.COLUMNS)}"
@@ -41,8 +45,21 @@ def _snapshot(conn: Conn) -> dict[tuple[str, str, object], dict[str, object]]:
     return rows
 
 
-def _incremental_from_scratch(conn: Conn) -> None:
-    """Forget every rollup and suspect reading, mark every minute, run the incremental pass."""
+def assert_same_rollups(got: Snapshot, want: Snapshot) -> None:
+    """The same rows, nothing more or less, equal column by column (floating sums to 1e-12)."""
+    assert got.keys() == want.keys()
+    for key, row in want.items():
+        for column, value in row.items():
+            if column in FLOATS and value is not None:
+                # the same terms, summed in the order each plan reads them
+                assert got[key][column] == pytest.approx(value, rel=1e-12, abs=1e-9), (
+                    key, column)
+            else:
+                assert got[key][column] == value, (key, column)
+
+
+def forget_rollups(conn: Conn) -> None:
+    """Forget every rollup and suspect reading and mark every minute that holds a sample."""
     for level in rollups.LEVELS:
         conn.execute(f"TRUNCATE {level.table}")
     conn.execute("DELETE FROM gap_ledger WHERE kind = 'counter_suspect'")
@@ -51,6 +68,11 @@ def _incremental_from_scratch(conn: Conn) -> None:
         " date_bin('1 minute', time, timestamptz '2000-01-01 00:00:00+00') FROM samples"
         " ON CONFLICT DO NOTHING")
     conn.commit()
+
+
+def _incremental_from_scratch(conn: Conn) -> None:
+    """Forget every rollup and suspect reading, mark every minute, run the incremental pass."""
+    forget_rollups(conn)
     rollups.prepare(conn)
     rollups.refresh_all(conn, limit=700, max_hold=MAX_HOLD)
 
@@ -103,22 +125,14 @@ def test_the_bulk_rollup_equals_the_incremental_pass(database: str) -> None:
             for point in {r.point for r in late}:
                 rollups.rollup_range(conn, ids[point], late_from, late_to, max_hold=MAX_HOLD)
             assert conn.execute("SELECT count(*) FROM rollup_dirty").fetchone() == (0,)
-            bulk = _snapshot(conn)
+            bulk = snapshot(conn)
             conn.commit()
             _incremental_from_scratch(conn)
-            incremental = _snapshot(conn)
+            incremental = snapshot(conn)
     finally:
         store.close()
-    assert bulk.keys() == incremental.keys()
+    assert_same_rollups(bulk, incremental)
     assert sum(1 for key in bulk if key[0] == "suspect") >= 1
-    for key, want in incremental.items():
-        got = bulk[key]
-        for column, value in want.items():
-            if column in FLOATS and value is not None:
-                # the same terms, summed in the order each plan reads them
-                assert got[column] == pytest.approx(value, rel=1e-12, abs=1e-9), (key, column)
-            else:
-                assert got[column] == value, (key, column)
 
     def minute(point: str, offset_s: int) -> dict[str, object]:
         return bulk[("1m", point, HAND + timedelta(seconds=offset_s))]
