@@ -19,7 +19,6 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 
 from controller import alarms
 from controller.alarms import AlarmError, AlarmRecord, AlarmSpec, AlarmStatus
-from controller.holds import HoldAction
 
 INBOX = "inbox"
 """The state directory's folder where a running controller picks up operator actions."""
@@ -27,18 +26,23 @@ INBOX = "inbox"
 Verb = Literal["ack", "reset", "shelve", "unshelve", "comment", "remove", "restore"]
 
 
-class AlarmAction(BaseModel):
-    """One operator action on one alarm."""
+class OperatorRequest(BaseModel):
+    """What every operator request in the inbox carries: its id, the station, who and why."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
     station: Annotated[StrictStr, Field(min_length=1, max_length=96)]
-    alarm: Annotated[StrictStr, Field(min_length=1, max_length=80)]
-    action: Verb
     user: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     text: Annotated[StrictStr, Field(max_length=400)] = ""
-    """Comment, or the reason of a shelf or of a removal from service."""
+    """A comment, or the reason of a shelf, a removal from service or a hold."""
+
+
+class AlarmAction(OperatorRequest):
+    """One operator action on one alarm."""
+
+    alarm: Annotated[StrictStr, Field(min_length=1, max_length=80)]
+    action: Verb
     duration_s: StrictFloat | StrictInt | None = None
     """How long to shelve."""
 
@@ -69,8 +73,7 @@ class NoAnswerError(RuntimeError):
     """No controller took an action within the time allowed (the request is withdrawn)."""
 
 
-def submit(state_dir: Path, action: AlarmAction | HoldAction, timeout_s: float
-           ) -> dict[str, Any]:
+def submit(state_dir: Path, action: OperatorRequest, timeout_s: float) -> dict[str, Any]:
     """Hand an action (on an alarm, or a staging hold) to the controller running on
     ``state_dir`` and return its answer (``ok``, then what it did or ``error``); raise
     NoAnswerError or FileNotFoundError."""

@@ -28,6 +28,7 @@ from pydantic import (
     ValidationError,
 )
 
+from controller.actions import OperatorRequest
 from controller.staging import StagingState, UnitRecord, hold_out
 from plant.site import HeatPump, Site
 
@@ -35,18 +36,11 @@ HOLDS_FILE = "staging-holds.json"
 """The file in the controller's state folder that keeps every station's holds."""
 
 
-class HoldAction(BaseModel):
+class HoldAction(OperatorRequest):
     """An operator holds a heat pump out of automatic staging (``held``) or releases it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    station: Annotated[StrictStr, Field(min_length=1, max_length=96)]
     unit: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     held: StrictBool
-    user: Annotated[StrictStr, Field(min_length=1, max_length=64)]
-    text: Annotated[StrictStr, Field(max_length=400)] = ""
-    """Why."""
 
 
 class Hold(BaseModel):

@@ -204,6 +204,48 @@ def within_timeout(rig: Rig, seen: dict[str, Any]) -> float:
     return silent
 
 
+def commanded(rig: Rig, units: list[str], run: bool) -> None:
+    """Wait for the gateway's acknowledgement, done and read back, of starting (``run``) or
+    stopping one of ``units``, and for a decision event naming them all."""
+    doing, key = ("starting", "start") if run else ("stopping", "stop")
+    rig.collector.wait_for(lambda: any(
+        a["point"] == f"{u}.run_command" and a["value"] is run and a["outcome"] == "done"
+        and a["readback"] is run for a in rig.acks().values() for u in units),
+        10, f"the gateway's acknowledgement of {doing} {units}")
+    rig.collector.wait_for(lambda: any(
+        set(units) <= set(e["data"].get(key, [])) for e in rig.events()), 10,
+        f"a decision event {doing} {units}: {[e['data'] for e in rig.events()]}")
+
+
+def handed_to_local(rig: Rig, sig: signal.Signals) -> tuple[dict[str, Any], float, float]:
+    """Silence the controller with ``sig`` and wait for the station's watchdog to hand every
+    unit to the local logic; the units then, how long it took and the silence it waited."""
+    rig.controller.signal(sig)
+    silenced = time.monotonic()
+    local = rig.wait(none_remote, TIMEOUT_S + 30, "the local logic to take over")
+    handed = time.monotonic() - silenced
+    return local, handed, within_timeout(rig, local)
+
+
+def taken_back(rig: Rig, resume: Callable[[], None], what: str
+               ) -> tuple[dict[str, Any], float, dict[str, Any]]:
+    """After a second of local logic, let the controller back with ``resume``: it takes every
+    unit as the local logic left them, and for a stage's minimum runtime nothing starts or
+    stops. The units as left, when it was let back and the units once taken."""
+    time.sleep(1.0)
+    as_left = rig.units()
+    resume()
+    resumed = time.monotonic()
+    retaken = rig.wait(all_remote, 30, what)
+    quiet_until = time.monotonic() + STAGING["stage_runtime_min_s"] - 1.0
+    while time.monotonic() < quiet_until:
+        rig.units()
+        time.sleep(0.2)
+    assert _changes(rig.history, resumed) == []
+    assert running(retaken) == running(as_left)
+    return as_left, resumed, retaken
+
+
 def _starts_since(history: list[tuple[float, dict[str, Any]]], since: float) -> dict[str, int]:
     views = [seen for at, seen in history if at >= since]
     first, last = counters(views[0]), counters(views[-1])
@@ -227,50 +269,25 @@ def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) ->
     rig.fault({"kind": "sensor_stuck", "target": "NET.return_temp", "value": 20.0})
     seen = rig.wait(lambda s: sum(running(s).values()) > up_from, 30, "a stage up")
     started = [u for u, on in running(seen).items() if on and not running(taken)[u]]
-    rig.collector.wait_for(lambda: any(
-        a["point"] == f"{u}.run_command" and a["value"] is True and a["outcome"] == "done"
-        and a["readback"] is True for a in rig.acks().values() for u in started),
-        10, f"the gateway's acknowledgement of starting {started}")
-    rig.collector.wait_for(lambda: any(
-        set(started) <= set(e["data"].get("start", [])) for e in rig.events()), 10,
-        f"a decision event starting {started}: {[e['data'] for e in rig.events()]}")
+    commanded(rig, started, run=True)
     rig.clear_faults()
     rig.fault({"kind": "sensor_stuck", "target": "NET.return_temp", "value": 60.0})
     high = sum(running(seen).values())
     down = rig.wait(lambda s: sum(running(s).values()) < high, 30, "a stage down")
     stopped = [u for u, on in running(down).items() if not on and running(seen)[u]]
-    rig.collector.wait_for(lambda: any(
-        a["point"] == f"{u}.run_command" and a["value"] is False and a["outcome"] == "done"
-        and a["readback"] is False for a in rig.acks().values() for u in stopped),
-        10, f"the gateway's acknowledgement of stopping {stopped}")
-    rig.collector.wait_for(lambda: any(
-        set(stopped) <= set(e["data"].get("stop", [])) for e in rig.events()), 10,
-        f"a decision event stopping {stopped}")
+    commanded(rig, stopped, run=False)
     rig.clear_faults()
     assert all(d["outcome"] == "done" for d in rig.acks().values()), rig.acks()
 
     # (b) kill -9: the station's watchdog hands every unit to the local logic within the
     # timeout, as they run, and nothing trips
     steady = rig.units()
-    rig.controller.signal(signal.SIGKILL)
-    killed = time.monotonic()
-    local = rig.wait(none_remote, TIMEOUT_S + 30, "the local logic to take over")
-    handed = time.monotonic() - killed
+    local, handed, silent = handed_to_local(rig, signal.SIGKILL)
     assert local["watchdog_takeovers"] == steady["watchdog_takeovers"] + 1
-    silent = within_timeout(rig, local)
     assert running(local) == running(steady)
-    time.sleep(1.0)
     # (c) restart: the controller takes over as the local logic left things
-    as_left = rig.units()
-    rig.controller.start()
-    restarted = time.monotonic()
-    retaken = rig.wait(all_remote, 30, "the restarted controller to take over")
-    quiet_until = time.monotonic() + STAGING["stage_runtime_min_s"] - 1.0
-    while time.monotonic() < quiet_until:
-        rig.units()
-        time.sleep(0.2)
-    assert _changes(rig.history, restarted) == []
-    assert running(retaken) == running(as_left)
+    as_left, restarted, retaken = taken_back(rig, rig.controller.start,
+                                             "the restarted controller to take over")
     assert _starts_since(rig.history, restarted) == dict.fromkeys(running(retaken), 0)
     second = [e for e in rig.events() if e["data"]["condition"] == "take-over"]
     assert len({e["id"].split("#")[0] for e in second}) == 2  # one per run, distinct ids
@@ -278,22 +295,9 @@ def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) ->
 
     # (d) SIGSTOP: a frozen controller is as silent as a dead one; after SIGCONT it sees that
     # it was away longer than the timeout and takes over again, as the units then run
-    rig.controller.signal(signal.SIGSTOP)
-    frozen = time.monotonic()
-    local = rig.wait(none_remote, TIMEOUT_S + 30, "the local logic to take over")
-    handed_frozen = time.monotonic() - frozen
-    silent_frozen = within_timeout(rig, local)
-    time.sleep(1.0)
-    as_left = rig.units()
-    rig.controller.signal(signal.SIGCONT)
-    resumed = time.monotonic()
-    retaken = rig.wait(all_remote, 30, "the thawed controller to take over")
-    quiet_until = time.monotonic() + STAGING["stage_runtime_min_s"] - 1.0
-    while time.monotonic() < quiet_until:
-        rig.units()
-        time.sleep(0.2)
-    assert _changes(rig.history, resumed) == []
-    assert running(retaken) == running(as_left)
+    _, handed_frozen, silent_frozen = handed_to_local(rig, signal.SIGSTOP)
+    taken_back(rig, lambda: rig.controller.signal(signal.SIGCONT),
+               "the thawed controller to take over")
     assert any(e["data"]["condition"] == "silent" for e in rig.events())
 
     end = rig.units()
