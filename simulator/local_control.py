@@ -22,8 +22,8 @@ from simulator.equipment import approach
 __all__ = ["DutyPump", "Heartbeat", "PlantState", "Staging", "StagingDecision",
            "StagingMeasurements", "StagingUnit", "climate_curve_c", "companion_speed_hz",
            "disarmed", "duty", "handed_back_target_c", "heartbeat_written", "heating_wanted",
-           "lineup_pct", "mode_allows", "next_mode", "occupied", "protection_conditions",
-           "stage", "supervisor_silent", "supply_target_c"]
+           "held_at_limit", "lineup_pct", "mode_allows", "next_mode", "occupied",
+           "protection_conditions", "stage", "supervisor_silent", "supply_target_c"]
 
 HANDBACK_RAMP_K_PER_S = 2.0 / 600.0
 """How fast the local supply target moves from a handed-back remote setpoint to the heating
@@ -234,6 +234,18 @@ class StagingUnit:
     rated_heat_kw: float
     capacity_ratio: float
     started_order: int
+    held_at_limit: bool = False
+    """The unit has unloaded to hold its freezing guard or its condenser limit: it gives all it
+    can at the water it gets, however far below its rating."""
+
+
+def held_at_limit(*, running: bool, starting_s: float, evaporator_out_c: float,
+                  freeze_guard_c: float, condenser_out_c: float, condenser_limit_c: float
+                  ) -> bool:
+    """True when a running unit is held at its freezing guard or its condenser limit."""
+    return running and starting_s <= 0.0 and (
+        evaporator_out_c <= freeze_guard_c + LOW_EVAPORATOR_TRIP_K
+        or condenser_out_c >= condenser_limit_c - LOW_EVAPORATOR_TRIP_K)
 
 
 @dataclass(frozen=True)
@@ -263,9 +275,13 @@ def stage(timers: Staging, units: Sequence[StagingUnit], local: Sequence[str],
 
     ``units`` are every heat pump, ``local`` the ids of those the local logic may run (healthy,
     not remote, allowed by the mode) in the order it starts them. A unit starts when the supply
-    has been short for the stage-up delay with every running unit at full capacity (at once
-    when none runs); the last started stops when the others could carry the heat with margin,
-    the supply is well over its target, or direct supply holds it, for the stage-down delay.
+    has been short for the stage-up delay with every running unit giving all it can: at full
+    capacity, or held at its freezing guard or condenser limit (another evaporator shares the
+    source, another condenser the network); at once when none runs. The last started stops
+    when the others could carry the heat with margin, the supply is well over its target, or
+    direct supply holds it, for the stage-down delay. While a unit is held at a limit the
+    heat of the units says nothing about what fewer could carry, so only an over-supply or
+    direct supply stages down then.
     """
     if not plant.plant_on or not local:
         return StagingDecision(Staging(0.0, 0.0, timers.order))
@@ -276,7 +292,8 @@ def stage(timers: Staging, units: Sequence[StagingUnit], local: Sequence[str],
     if plant.cooling:  # too warm is short of cooling
         error = -error
     short = error < -STAGE_UP_SHORT_K and plant.network_flow_m3h > 0
-    saturated = all(u.capacity_ratio >= 1.0 and u.heat_kw >= 0.98 * u.rated_heat_kw
+    saturated = all(u.held_at_limit
+                    or (u.capacity_ratio >= 1.0 and u.heat_kw >= 0.98 * u.rated_heat_kw)
                     for u in units if u.running)
     up_s = timers.up_s + dt_s if short and saturated else 0.0
     if up_s >= STAGE_UP_DELAY_S or (short and not any(u.running for u in units)):
@@ -291,7 +308,9 @@ def stage(timers: Staging, units: Sequence[StagingUnit], local: Sequence[str],
     total_heat = sum(u.heat_kw for u in units if u.running)
     rest = sum(u.rated_heat_kw for u in units if u.running and u.id != last.id)
     over = error > STAGE_DOWN_OVER_K
-    surplus = total_heat < STAGE_DOWN_MARGIN * rest or over or plant.direct_holds
+    limited = any(u.held_at_limit for u in units if u.running)
+    surplus = ((total_heat < STAGE_DOWN_MARGIN * rest and not limited) or over
+               or plant.direct_holds)
     down_s = timers.down_s + dt_s if surplus else 0.0
     if down_s >= STAGE_DOWN_DELAY_S:
         return StagingDecision(Staging(up_s, 0.0, timers.order), stop=last.id)

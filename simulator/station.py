@@ -414,7 +414,14 @@ class StationModel:
             if hp.faulted and not hp.remote_run:
                 hp.run_command = False
         units = [StagingUnit(ident, h.run_command, h.running, h.heat_kw, h.spec.rated_heat_kw,
-                             h.capacity_ratio, h.started_order)
+                             h.capacity_ratio, h.started_order,
+                             local_control.held_at_limit(
+                                 running=h.running, starting_s=h.starting_s,
+                                 evaporator_out_c=h.evaporator_out_c,
+                                 freeze_guard_c=freeze_guard_c(h.spec),
+                                 condenser_out_c=h.condenser_out_c,
+                                 condenser_limit_c=(h.spec.rated_sink_out_temp_c
+                                                    + MAX_CONDENSER_LIFT_K)))
                  for ident, h in self.heat_pumps.items()]
         decision = local_control.stage(
             self.staging, units, local,

@@ -12,14 +12,15 @@ from simulator.local_control import (
     StagingMeasurements,
     StagingUnit,
     duty,
+    held_at_limit,
     stage,
 )
 
 
 def unit(ident: str, *, on: bool, heat_kw: float = 0.0, rated_kw: float = 1000.0,
-         capacity: float = 0.0, order: int = 0) -> StagingUnit:
+         capacity: float = 0.0, order: int = 0, limited: bool = False) -> StagingUnit:
     """A heat pump as staging sees it (running when commanded on)."""
-    return StagingUnit(ident, on, on, heat_kw, rated_kw, capacity, order)
+    return StagingUnit(ident, on, on, heat_kw, rated_kw, capacity, order, limited)
 
 
 def plant(supply_c: float, *, target_c: float = 50.0, direct_holds: bool = False
@@ -98,3 +99,46 @@ def test_duty_leaves_failed_and_remote_pumps_alone_and_counts_a_remote_one_runni
 
 def test_duty_with_no_flow_wanted_stops_every_local_pump() -> None:
     assert duty([pump(running=True), pump()], 0.0) == [(False, None), (False, None)]
+
+
+def test_short_with_the_running_unit_held_at_its_freezing_guard_starts_the_next() -> None:
+    # the unit has unloaded to 600 kW to keep its evaporator water at the guard: another
+    # evaporator shares the source, so the next unit starts after the stage-up delay
+    units = [unit("A", on=True, heat_kw=600.0, capacity=1.0, order=1, limited=True),
+             unit("B", on=False)]
+    timers = Staging(order=1)
+    for _ in range(round(STAGE_UP_DELAY_S / 60.0) - 1):
+        decision = stage(timers, units, ["A", "B"], plant(45.0), 60.0)
+        assert decision.start is None
+        timers = decision.timers
+    assert stage(timers, units, ["A", "B"], plant(45.0), 60.0).start == "B"
+
+
+@pytest.mark.parametrize(("supply_c", "stops"), [
+    (50.0, False),  # on target: the low heat is the guard's, not a surplus
+    (53.0, True),   # over the target by more than 2 K
+])
+def test_a_unit_held_at_its_limit_is_not_taken_for_a_surplus(supply_c: float,
+                                                              stops: bool) -> None:
+    units = [unit("A", on=True, heat_kw=400.0, capacity=1.0, order=1, limited=True),
+             unit("B", on=True, heat_kw=400.0, capacity=1.0, order=2)]
+    timers = Staging(order=2)
+    for _ in range(round(STAGE_DOWN_DELAY_S / 60.0)):
+        decision = stage(timers, units, ["A", "B"], plant(supply_c), 60.0)
+        timers = decision.timers
+    assert (decision.stop == "B") is stops
+
+
+@pytest.mark.parametrize(("evaporator_c", "condenser_c", "starting_s", "held"), [
+    (2.1, 45.0, 0.0, True),    # within 0.2 K of its 2 °C freezing guard
+    (2.5, 45.0, 0.0, False),
+    (6.0, 56.9, 0.0, True),    # at its condenser limit of 57 °C
+    (2.0, 45.0, 60.0, False),  # still starting: not yet loaded
+])
+def test_held_at_limit_by_the_evaporator_guard_or_the_condenser_limit(
+        evaporator_c: float, condenser_c: float, starting_s: float, held: bool) -> None:
+    assert held_at_limit(running=True, starting_s=starting_s, evaporator_out_c=evaporator_c,
+                         freeze_guard_c=2.0, condenser_out_c=condenser_c,
+                         condenser_limit_c=57.0) is held
+    assert not held_at_limit(running=False, starting_s=0.0, evaporator_out_c=2.0,
+                             freeze_guard_c=2.0, condenser_out_c=57.0, condenser_limit_c=57.0)
