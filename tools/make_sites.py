@@ -29,6 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(ROOT))
 
 from plant.measurands import COMMANDS, Measurand  # noqa: E402
+from plant.models.demand import heat_index_for_season_w_per_m2  # noqa: E402
 from plant.site import (  # noqa: E402
     ModbusBinding,
     ModbusDevice,
@@ -1160,6 +1161,11 @@ def shallow_field() -> StationSpec:
     cool_area = 224_800.0  # 003 L84
     heat_kw = 16_200.0  # 003 L84
     cool_kw = 19_800.0  # 003 L84
+    season_heat_kwh = 20_922_000.0  # 003 L140: design heat of a season, internal gains off
+    season_days = 121  # 003 L176: 15 Nov - 15 Mar
+    design_outdoor = -7.0  # assumed
+    season_outdoor = 1.5  # assumed
+    indoor = 20.0  # assumed
     user_flow = flow_for(heat_kw, 7.0)  # 47/40 °C, 003 L114
     zones = (("A", 900), ("B", 900), ("C", 900))
     depths = [2.0, 5.0, 10.0, 20.0, 40.0, 80.0, 120.0]
@@ -1182,11 +1188,11 @@ def shallow_field() -> StationSpec:
             Field("province", "Shandong"),
             Field("climate", (
                 Field("city", "Jining"),
-                Field("design_outdoor_temp_c", -7.0,
+                Field("design_outdoor_temp_c", design_outdoor,
                       "not in the seeds: southern Shandong, assumed"),
-                Field("mean_heating_season_outdoor_temp_c", 1.5,
+                Field("mean_heating_season_outdoor_temp_c", season_outdoor,
                       "not in the seeds: assumed"),
-                Field("heating_season_days", 121, "003 L176: 15 Nov - 15 Mar"),
+                Field("heating_season_days", season_days, "003 L176: 15 Nov - 15 Mar"),
                 Field("heating_season_start", "11-15", "003 L176"),
                 Field("daily_swing_k", 8.0, "not in the seeds"),
                 Field("cooling_season_days", 107, "003 L176: 1 Jun - 15 Sep"),
@@ -1195,11 +1201,20 @@ def shallow_field() -> StationSpec:
             )),
             Field("heated_area_m2", heat_area, "003 L84"),
             Field("building_type", "new_public", "cultural centre, in service 2019 (003 L84)"),
-            Field("heat_index_w_per_m2", round(heat_kw * 1000 / heat_area, 1),
-                  "16,200 kW / 26.73e4 m2 (003 L84)"),
+            # the buildings' around-the-clock loss at the design outdoor temperature that uses
+            # the design's season heat, 2092.2e4 kWh (003 L140), for which the field was sized
+            # (L142); the 16,200 kW design load (003 L84, 60.6 W/m2) sizes the plant and
+            # networks, and holds what one conductance cannot (opening hours, use, L128)
+            Field("heat_index_w_per_m2",
+                  round(heat_index_for_season_w_per_m2(
+                      season_heat_kwh, heat_area, season_days, indoor_temp_c=indoor,
+                      mean_season_temp_c=season_outdoor, design_outdoor_temp_c=design_outdoor),
+                        1),
+                  "2092.2e4 kWh a season (003 L140) over its degree-hours; "
+                  "the 16,200 kW of L84 sizes the plant"),
             Field("cooling_index_w_per_m2", round(cool_kw * 1000 / cool_area, 1),
                   "19,800 kW / 22.48e4 m2 (003 L84)"),
-            Field("indoor_design_temp_c", 20.0, "public buildings; not in the seeds"),
+            Field("indoor_design_temp_c", indoor, "public buildings; not in the seeds"),
             Field("design_supply_temp_c", 47.0, "003 L114"),
             Field("design_return_temp_c", 40.0, "003 L114"),
             SUPERVISION,

@@ -53,3 +53,28 @@ def heat_consumption_w_per_m2(
 def season_hours(heating_days: float) -> float:
     """Heating period T in hours (the plan runs 24 h a day)."""
     return heating_days * 24.0
+
+
+def heat_index_for_season_w_per_m2(
+    season_heat_kwh: float,
+    heated_area_m2: float,
+    heating_days: float,
+    *,
+    indoor_temp_c: float,
+    mean_season_temp_c: float,
+    design_outdoor_temp_c: float,
+) -> float:
+    """Design heat index (W/m²) of buildings heated around the clock that use a season's heat.
+
+    Their loss is one conductance: the season's heat over its degree-hours
+    ``(indoor − t_a)·T``, times ``(indoor − t_d)`` at the design outdoor temperature.
+    """
+    if not season_heat_kwh > 0.0 or not heated_area_m2 > 0.0 or not heating_days > 0.0:
+        raise ValueError("season heat, heated area and heating days must be positive")
+    if not design_outdoor_temp_c < mean_season_temp_c < indoor_temp_c:
+        raise ValueError(f"the heating-season mean {mean_season_temp_c} °C must lie between the "
+                         f"design outdoor {design_outdoor_temp_c} °C and indoor "
+                         f"{indoor_temp_c} °C temperatures")
+    conductance_kw_per_k = season_heat_kwh / (
+        season_hours(heating_days) * (indoor_temp_c - mean_season_temp_c))
+    return conductance_kw_per_k * (indoor_temp_c - design_outdoor_temp_c) * 1000.0 / heated_area_m2
