@@ -121,6 +121,8 @@ class Field:
     key: str
     value: Any
     comment: str = ""
+    note: tuple[str, ...] = ()
+    """Paragraphs printed as a comment above the key (why a block has its values)."""
 
 
 @dataclass(frozen=True)
@@ -584,6 +586,7 @@ def _comment_lines(paragraphs: Sequence[str], indent: str) -> list[str]:
 
 def _block(out: list[str], fields: Sequence[Field], indent: str) -> None:
     for item in fields:
+        out.extend(_comment_lines(item.note, indent))
         if isinstance(item.value, tuple) and item.value and isinstance(item.value[0], Field):
             out.append(_with_comment(f"{indent}{item.key}:", item.comment))
             _block(out, item.value, indent + "  ")
@@ -731,6 +734,17 @@ SUPERVISION = Field("supervision", (
     Field("heartbeat_timeout_s", 600.0,
           "assumed: buildings ride out ten minutes"),))
 """Every demo station watches a supervisory controller's heartbeat the same way."""
+LIVE_STAGING = Field("staging", (
+    Field("cycle_s", 10.0, "a staging step and a new heartbeat every 10 s"),), note=(
+    "Staged live by the supervisory controller with G36's defaults (docs/staging.md), so",
+    "`make demo` shows automatic staging. G36's timers run 300 s (the requirement average) to",
+    "1200 s: a 10 s cycle samples the average 30 times and delays no decision by more than",
+    "10 s. The 600 s heartbeat timeout is 60 cycles: a restart of the controller or the gateway",
+    "does not hand the units back, a controller that stays silent hands them to the station's",
+    "local logic within ten minutes, and the season simulator's supervisor, called every",
+    "300 s, keeps the heartbeat too.",
+))
+"""The demo station the controller stages live: its cycle and why, against SUPERVISION."""
 
 
 def hydrothermal_doublet() -> StationSpec:
@@ -781,6 +795,7 @@ def hydrothermal_doublet() -> StationSpec:
             Field("design_supply_temp_c", 45.0, "003 L554"),
             Field("design_return_temp_c", 35.0, "003 L554"),
             SUPERVISION,
+            LIVE_STAGING,
             Field("sources", [
                 "003 L19-21 (Shanghe 1.18: plate exchanger + heat-pump peaking, same layer)",
                 "003 L30 (Shanghe: make-up, softening and reinjection equipment)",

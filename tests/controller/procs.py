@@ -21,6 +21,17 @@ SCHOOL = ROOT / "sites" / "deep-borehole-school.yaml"
 DOUBLET = ROOT / "sites" / "hydrothermal-doublet.yaml"
 
 
+def alarms_only(site: Path, directory: Path) -> Path:
+    """A copy of a site file without ``staging``: a controller given it only raises alarms
+    (and needs no signing key); return its path."""
+    data = yaml.safe_load(site.read_text(encoding="utf-8"))
+    data["station"].pop("staging", None)
+    directory.mkdir(parents=True, exist_ok=True)
+    copy = directory / site.name
+    copy.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    return copy
+
+
 class StationsSim:
     """``geoscada sim`` serving several stations from one process, with its control API."""
 

@@ -28,6 +28,7 @@ from tests.controller.procs import (
     HistorianProcess,
     StationsSim,
     alarms_cli,
+    alarms_only,
 )
 from tests.gateway.procs import GatewayProcess
 
@@ -114,8 +115,10 @@ def test_six_faults_on_two_stations_raise_their_alarms_once_through_a_kill(
         for name, site in (("gw-school", SCHOOL), ("gw-doublet", DOUBLET)):
             gateway = GatewayProcess(tmp_path / name, broker.port, sim.endpoints_file, site)
             cleanup.callback(gateway.stop)
+        # the alarms alone: staging the doublet live is tests/controller/test_acting_live.py's
         controller = ControllerProcess(tmp_path / "ctl", broker.url, database,
-                                       [SCHOOL, DOUBLET], SETTINGS)
+                                       [SCHOOL, alarms_only(DOUBLET, tmp_path / "sites")],
+                                       SETTINGS)
         cleanup.callback(controller.stop)
 
         # a fault-free stretch: the streams reach the database, the controller judges them,

@@ -24,12 +24,14 @@ from geoscada.demo import database_dir
 from geoscada.pki import Pki
 from geoscada.services import free_port
 from plant.contract import parse_topic
-from plant.site import OpcUaBinding, load_site
+from plant.site import HeatPump, OpcUaBinding, load_site
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIONS = {"hydrothermal-doublet", "deep-borehole-school", "shallow-field"}
+STAGED = "hydrothermal-doublet"
+"""The demo station whose site file has ``staging``: the controller stages it live."""
 
 
 def _wait(predicate: Callable[[], bool], timeout_s: float, what: str,
@@ -70,6 +72,31 @@ def _stations_with_good_opcua(dsn: str) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
+def _decisions(dsn: str) -> dict[str, list[str]]:
+    """Per station, the conditions of the staging events the historian stored, in order."""
+    try:
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            rows = conn.execute("SELECT station, data->>'condition' FROM events "
+                                "WHERE kind = 'decision' ORDER BY time, id").fetchall()
+    except psycopg.Error:
+        return {}
+    found: dict[str, list[str]] = {}
+    for station, condition in rows:
+        found.setdefault(str(station), []).append(str(condition))
+    return found
+
+
+def _remote_units(control_port: int, station: str) -> dict[str, bool]:
+    """Each heat pump of the station and whether the plant (the simulator) has it under
+    remote command."""
+    site = load_site(ROOT / "sites" / f"{station}.yaml")
+    with urllib.request.urlopen(f"http://127.0.0.1:{control_port}/stations/{station}/values",
+                                timeout=10) as answer:
+        values = json.loads(answer.read())
+    return {e.id: bool(values[f"{e.id}.remote_mode"]) for e in site.equipment
+            if isinstance(e, HeatPump)}
+
+
 def _plaintext_anonymous_connects(port: int) -> bool:
     accepted = threading.Event()
     anonymous = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="demo-anon",
@@ -97,11 +124,11 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
     if os.geteuid() == 0:
         assert not cluster_dir.is_relative_to(home)
         request.addfinalizer(lambda: shutil.rmtree(cluster_dir.parent, ignore_errors=True))
-    broker_port, db_port = free_port(), free_port()
+    broker_port, db_port, control_port = free_port(), free_port(), free_port()
     demo = subprocess.Popen(
         [sys.executable, "-m", "geoscada.cli", "demo", "--workdir", str(workdir),
          "--broker-port", str(broker_port), "--db-port", str(db_port),
-         "--control-port", str(free_port()), "--modbus-port", "0", "--opcua-port", "0",
+         "--control-port", str(control_port), "--modbus-port", "0", "--opcua-port", "0",
          "--duration", "240"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
@@ -156,6 +183,16 @@ def test_demo_runs_every_service_and_stops_cleanly(service_root: Path,
         # OPC UA over SignAndEncrypt, the simulator's certificates in the gateways' trust stores
         _wait(lambda: _stations_with_good_opcua(dsn) == STATIONS, 60,
               "good OPC UA samples from every station", demo)
+        # the doublet is staged live: the controller takes it over as it runs, says so in a
+        # decision event the historian keeps, and the plant has every heat pump under remote
+        # command; the other stations stay on their own logic
+        assert load_site(ROOT / "sites" / f"{STAGED}.yaml").station.staging is not None
+        _wait(lambda: "take-over" in _decisions(dsn).get(STAGED, []), 120,
+              "the controller's take-over of the doublet in the historian", demo)
+        _wait(lambda: all(_remote_units(control_port, STAGED).values()), 60,
+              "every heat pump of the doublet under remote command", demo)
+        assert set(_decisions(dsn)) == {STAGED}
+        assert not any(_remote_units(control_port, "deep-borehole-school").values())
         # the web UI answers on the port its settings name
         ui_port = yaml.safe_load((workdir / "ui" / "ui.yaml").read_text())["listen_port"]
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/login", timeout=10) as page:

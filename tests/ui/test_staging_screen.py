@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from controller.actions import INBOX
+from controller.commander import Signer
 from controller.holds import HOLDS_FILE
 from controller.service import Controller, ControllerSettings
 from controller.supervisor import supervisor_for
@@ -61,7 +63,8 @@ def staging(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Staging]:
     controller = Controller(ControllerSettings(
         sites=(doublet,), broker=BrokerSettings("127.0.0.1", broker.port),
         db="postgresql://nobody@127.0.0.1:1/none", state_dir=state,
-        source="controller-test", startup_grace_s=1.0))
+        source="controller-test", startup_grace_s=1.0,
+        signer=Signer(Ed25519PrivateKey.generate())))  # the doublet is staged: a key to act
     controller.start()
     try:
         assert controller.wait_connected(10)
