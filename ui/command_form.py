@@ -7,9 +7,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+from collections.abc import Collection
 from dataclasses import dataclass
 
-from plant.site import Point, Site
+from plant.site import HeatPump, Point, Site
+
+STAGED_MEASURANDS = ("run_command", "remote_mode")
+"""What automatic staging writes on every heat pump it commands (docs/staging.md)."""
 
 
 class CommandRequestError(ValueError):
@@ -77,6 +81,22 @@ def parse_command_value(point: Point, text: str) -> bool | int | float:
             raise CommandRequestError(f"{point.id} takes an integer, not {text!r}")
         return int(number)
     return number
+
+
+def staging_refusal(site: Site, point_id: str, held: Collection[str]) -> str | None:
+    """Why an operator may not command this point: a heat pump's run command or remote mode at
+    a station the controller stages, the unit not held out of automatic staging (the
+    controller would write its own command back); None when nothing stands in the way."""
+    point = site.points_by_id.get(point_id)
+    if site.station.staging is None or point is None \
+            or point.measurand not in STAGED_MEASURANDS or point.equipment in held:
+        return None
+    unit = point.equipment
+    if not any(isinstance(e, HeatPump) and e.id == unit for e in site.equipment):
+        return None
+    return (f"{unit} is under automatic staging: the controller commands its run and remote "
+            f"mode and would write its own command back; an engineer holds {unit} out of "
+            "automatic staging on the staging screen first")
 
 
 def checked_value(site: Site, point_id: str, text: str,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from controller.holds import held_units
 from plant.site import Site
 from ui.auth import User, audit, check_csrf, require, require_station
 from ui.command_client import CommandClient, SentCommand
@@ -20,9 +21,11 @@ from ui.command_form import (
     command_points,
     confirmation,
     confirmed,
+    staging_refusal,
 )
 from ui.context import UiContext, context
 from ui.pages import render
+from ui.routes_staging import recorded_holds
 
 router = APIRouter()
 NAV = [("Commands", "/commands", "command")]
@@ -70,6 +73,20 @@ def _site(request: Request, user: User, station: str) -> Site:
     return context(request).sites[station]
 
 
+def _staged(ctx: UiContext, site: Site, points: list[str]) -> dict[str, str]:
+    """The points an operator may not command now because automatic staging owns them, and
+    why (with the holds file's problem when it cannot be read)."""
+    if site.station.staging is None:
+        return {}
+    station = site.station.id
+    holds, problem = recorded_holds(ctx, station)
+    held = held_units({station: holds}, station)
+    found = {p: why for p in points if (why := staging_refusal(site, p, held))}
+    if problem:
+        found = {p: f"{why} (the holds cannot be read: {problem})" for p, why in found.items()}
+    return found
+
+
 @router.get("/stations/{station}/commands")
 def command_form(request: Request, station: str,
                  user: Annotated[User, Depends(require("command"))],
@@ -83,13 +100,19 @@ def command_form(request: Request, station: str,
         raise HTTPException(404, f"{station} has no writable point {point!r}")
     current = {p.id: ctx.live.stations[station].values.get(p.id) for p in points}
     return render(request, "commands.html", station=station, site=site, points=points,
-                  current=current, one=point is not None)
+                  current=current, one=point is not None,
+                  staged=_staged(ctx, site, [p.id for p in points]))
 
 
 def _checked(request: Request, user: User, station: str, point: str, value: str
              ) -> tuple[Site, bool | int | float]:
     ctx = context(request)
     site = _site(request, user, station)
+    staged = _staged(ctx, site, [point]).get(point)
+    if staged:
+        audit(request, "command_check", "refused", user=user, target=f"{station}/{point}",
+              value=value, reason=staged)
+        raise HTTPException(409, staged)
     try:
         _, checked = checked_value(site, point, value, _current(ctx, station, point))
     except KeyError:

@@ -63,7 +63,7 @@ def decisions(conn: psycopg.Connection[tuple[object, ...]], station: str,
     return shown
 
 
-def _holds(ctx: UiContext, station: str) -> tuple[dict[str, Hold], str]:
+def recorded_holds(ctx: UiContext, station: str) -> tuple[dict[str, Hold], str]:
     """The station's holds as the controller recorded them, and a problem reading them."""
     if ctx.settings.controller_state_dir is None:
         return {}, "no controller state folder is configured: holds cannot be read"
@@ -86,7 +86,7 @@ def station_staging(request: Request, station: str,
             made = decisions(conn, station)
     except (HistorianUnavailableError, psycopg.Error) as error:
         made, problem = [], str(error)
-    holds, holds_problem = _holds(ctx, station)
+    holds, holds_problem = recorded_holds(ctx, station)
     return render(request, "staging.html", station=station, site=site, units=units(site),
                   decisions=made, problem=problem, holds=holds, holds_problem=holds_problem,
                   may_hold=user.can("hold_unit"), page_stations=[station],
@@ -178,7 +178,7 @@ def run_preview(ctx: UiContext, station: str, asked: Proposal) -> Preview:
     view = live_view(ctx, station)
     supervisor = supervisor_for(site)
     supervisor.step(view)  # its writes are dropped: a preview commands nothing
-    holds, _ = _holds(ctx, station)
+    holds, _ = recorded_holds(ctx, station)
     apply_holds(supervisor.state, held_units({station: holds}, station))
     return preview(supervisor, view, asked)
 

@@ -1,4 +1,5 @@
-"""What the command screen checks before signing, against the school's site file."""
+"""What the command screen checks before signing, against the school's site file (and the
+doublet's, which the controller stages)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ui.command_form import (
     command_points,
     confirmation,
     confirmed,
+    staging_refusal,
 )
 
 SITE = load_site("sites/deep-borehole-school.yaml")
@@ -77,3 +79,23 @@ def test_a_confirmation_covers_exactly_the_confirmed_command_until_it_expires() 
                          value=56.0, now=999.0)
     assert not confirmed(KEY, "2000." + token.split(".")[1], user="olga", station="school",
                          point="HP1.supply_temp_setpoint", value=56.0, now=999.0)
+
+
+DOUBLET = load_site("sites/hydrothermal-doublet.yaml")
+
+
+def test_a_unit_under_automatic_staging_is_refused_until_it_is_held_out() -> None:
+    assert DOUBLET.station.staging is not None  # the demo's staged station
+    for point in ("HP2-1.run_command", "HP2-1.remote_mode"):
+        why = staging_refusal(DOUBLET, point, held=())
+        assert why is not None and why.startswith("HP2-1 is under automatic staging")
+        assert "holds HP2-1 out of automatic staging" in why
+        assert staging_refusal(DOUBLET, point, held={"HP2-1"}) is None
+    assert staging_refusal(DOUBLET, "HP2-2.run_command", held={"HP2-1"}) is not None
+    # what staging does not write stays the operator's: a setpoint, a well pump
+    assert staging_refusal(DOUBLET, "HP2-1.supply_temp_setpoint", held=()) is None
+    assert staging_refusal(DOUBLET, "PW1.run_command", held=()) is None
+    # a station its own logic stages, and a point that is not there
+    assert SITE.station.staging is None
+    assert staging_refusal(SITE, "HP1.run_command", held=()) is None
+    assert staging_refusal(DOUBLET, "HP9.run_command", held=()) is None

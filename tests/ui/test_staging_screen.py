@@ -207,3 +207,35 @@ def test_the_what_if_preview_shows_the_models_figures_and_acts_on_nothing(
     after = (staging.state / HOLDS_FILE).read_bytes() \
         if (staging.state / HOLDS_FILE).exists() else None
     assert after == holds_before
+
+
+def test_an_operator_commands_a_staged_unit_only_once_it_is_held_out(staging: Staging) -> None:
+    client, csrf = staging.clients["operator"]
+    point = "HP2-1.run_command"
+    form = {"point": point, "value": "on", "csrf_token": csrf}
+    confirm = f"/stations/{DOUBLET}/commands/confirm"
+
+    def staged_rows() -> list[str]:
+        page = client.get(f"/stations/{DOUBLET}/commands", headers=HTML).text
+        return re.findall(r'data-staged="([^"]+)"', page)
+
+    # the doublet is staged: each unit's run command and remote mode say so, with no form
+    assert sorted(staged_rows()) == sorted(2 * ["HP2-1", "HP2-2", "HP3-1", "HP3-2"])
+    refused = client.post(confirm, data=form, headers=JSON)
+    assert refused.status_code == 409
+    assert refused.json()["error"].startswith("HP2-1 is under automatic staging")
+    sent = client.post(f"/stations/{DOUBLET}/commands/send",
+                       data={**form, "confirmation_token": "x"}, headers=JSON)
+    assert sent.status_code == 409  # refused before anything is checked or signed
+
+    # held out by an engineer, the unit is the operator's to command
+    assert _hold(staging, "engineer", "HP2-1", "true", "heat meter check")[0] == 200
+    assert "HP2-1" not in staged_rows() and "HP2-2" in staged_rows()
+    asked = client.post(confirm, data=form, headers=HTML)
+    assert asked.status_code == 200 and 'id="confirm-command"' in asked.text
+    # released, it is staging's again
+    assert _hold(staging, "engineer", "HP2-1", "false")[0] == 200
+    assert client.post(confirm, data=form, headers=JSON).status_code == 409
+    assert [(u, a, o) for u, a, t, o in staging.audit() if t == f"{DOUBLET}/{point}"] == [
+        ("operator", "command_check", "refused"), ("operator", "command_check", "refused"),
+        ("operator", "command_confirm", "asked"), ("operator", "command_check", "refused")]
