@@ -25,9 +25,18 @@ event is published (after the state file holding it is written). Reported: CPU a
 per evaluation round (rounds that had data), samples evaluated per CPU second, and the
 sample-to-published-alarm latency p50 / p99 / max.
 
+With ``--staging`` the stations whose site file has ``staging`` (the doublet and its copies)
+are staged live as the service stages them: the controller signs its writes with a key of its
+own, and the recorder answers each write at once with the gateway's acknowledgement (done, the
+value read back), handed to the evaluator's queue as the network thread would. Reported besides:
+the CPU of each station's staging cycle (``StationActing.cycle``: the supervisor's step, the
+take-over and read-back logic), of the evaluator's whole staging work (cycles, signing and
+publishing the writes, the answers, the state files) and its share of the evaluator's CPU.
+Without it the sites' ``staging`` is dropped: the alarms alone, as recorded before.
+
 Run: .venv/bin/python bench/bench_controller.py [stations] [seconds] [--mix] [--by-exception]
 [--warm-up S]
-[--borehole-refresh S]
+[--borehole-refresh S] [--staging]
 """
 
 from __future__ import annotations
@@ -40,18 +49,34 @@ import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import paho.mqtt.client as paho
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from controller.commander import Signer
 from controller.feed import grid_step_s
 from controller.rules import AlarmRule, Window, observe_window, refresh_s, site_alarms
 from controller.service import Controller, ControllerSettings
-from plant.contract import Birth, DataBatch, Sample, Topic, topic, utc_now
+from plant.contract import (
+    Birth,
+    Command,
+    CommandAck,
+    DataBatch,
+    Event,
+    Outcome,
+    Sample,
+    Topic,
+    parse_topic,
+    topic,
+    utc_now,
+)
 from plant.site import Site, load_site
 from runtime.mqtt import BrokerSettings
 from simulator.sim import StationSim
@@ -69,12 +94,12 @@ PLACE_T = datetime(2000, 1, 1, tzinfo=UTC)
 PLACE_T_JSON = b'"2000-01-01T00:00:00Z"'
 
 
-def _station(index: int, mix: bool) -> Site:
+def _station(index: int, mix: bool, staging: bool) -> Site:
     site = DEMO[index % len(DEMO)] if mix else SITE
-    # the alarms alone: the doublet's live staging is measured with --staging
-    station = site.station.model_copy(update={"id": f"{site.station.id}-{index:03d}",
-                                              "staging": None})
-    return site.model_copy(update={"station": station})
+    update: dict[str, object] = {"id": f"{site.station.id}-{index:03d}"}
+    if not staging:  # the alarms alone
+        update["staging"] = None
+    return site.model_copy(update={"station": site.station.model_copy(update=update)})
 
 
 def _every_point(site: Site, seconds: int) -> list[bytes]:
@@ -130,11 +155,22 @@ class Recorder:
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
         self.published: list[Published] = []
+        self.commands = 0
         self._mid = 0
 
     def publish(self, name: str, payload: bytes, qos: int = 0) -> SimpleNamespace:
-        """Note the event and acknowledge it, as a subscriber's PUBACK would."""
-        self.published.append(Published(time.time(), payload))
+        """Note the event and acknowledge it, as a subscriber's PUBACK would; answer a write
+        as its gateway would, done with the value read back."""
+        station, kind = parse_topic(name)
+        if kind is Topic.CMD:
+            command = Command.model_validate_json(payload)
+            ack = CommandAck(id=command.id, point=command.point, outcome=Outcome.DONE,
+                             readback=command.value, t=utc_now())
+            self.controller._inbound.put((topic(station, Topic.ACK),
+                                          ack.model_dump_json().encode(), False))
+            self.commands += 1
+        else:
+            self.published.append(Published(time.time(), payload))
         self._mid += 1
         with self.controller._lock:
             self.controller._acked.append((self.controller._generation, self._mid, True))
@@ -205,11 +241,44 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, int(share * len(ordered) + 0.5) - 1))]
 
 
+class StagingMeter:
+    """CPU of the controller's staging while measuring: each station cycle, the whole of it."""
+
+    def __init__(self, controller: Controller, measuring: threading.Event) -> None:
+        self.cycles: list[float] = []
+        self.total = 0.0
+        self.ticks = 0.0
+        """CPU of every evaluator round (alarms and staging) while measuring."""
+        self._measuring = measuring
+        stage = controller._stage
+
+        def timed_stage(now: datetime) -> dict[str, list[Event]]:
+            cpu = time.thread_time()
+            made = stage(now)
+            if measuring.is_set():
+                self.total += time.thread_time() - cpu
+            return made
+
+        setattr(controller, "_stage", timed_stage)  # noqa: B010 (measured as tick calls it)
+        commander = controller._commander
+        for station in (commander.stations.values() if commander else ()):
+            station.acting.cycle = self._timed(station.acting.cycle)  # type: ignore[method-assign]
+
+    def _timed(self, cycle: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            cpu = time.thread_time()
+            made = cycle(*args, **kwargs)
+            if self._measuring.is_set():
+                self.cycles.append(time.thread_time() - cpu)
+            return made
+        return timed
+
+
 def main(stations: int, seconds: int, mix: bool, by_exception: bool,
-         borehole_refresh_s: float | None, warm_up_s: int = 20) -> None:
+         borehole_refresh_s: float | None, warm_up_s: int = 20, staging: bool = False) -> None:
     measured_from = warm_up_s
     seconds += warm_up_s
-    sites = tuple(_station(i, mix) for i in range(stations))
+    sites = tuple(_station(i, mix, staging) for i in range(stations))
     kinds = DEMO if mix else (SITE,)
     made = _recorded if by_exception else _every_point
     streams = {k.station.id: made(k, seconds + 1) for k in kinds}
@@ -220,7 +289,8 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
     with tempfile.TemporaryDirectory() as state_dir:
         controller = Controller(ControllerSettings(
             sites=sites, broker=BrokerSettings("127.0.0.1", 1), db="postgresql://x@127.0.0.1:1/x",
-            state_dir=Path(state_dir), startup_grace_s=0.0))
+            state_dir=Path(state_dir), startup_grace_s=0.0,
+            signer=Signer(Ed25519PrivateKey.generate()) if staging else None))
         recorder = Recorder(controller)
         controller._client = recorder  # type: ignore[assignment]
         controller._generation = 1
@@ -228,11 +298,14 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
         rounds: list[tuple[float, float]] = []
         tick = controller.tick
         measuring = threading.Event()
+        meter = StagingMeter(controller, measuring)
 
         def timed(now: datetime, *, full: bool = True) -> None:
             busy = measuring.is_set() and not controller._inbound.empty()
             cpu, wall = time.thread_time(), time.perf_counter()
             tick(now, full=full)
+            if measuring.is_set():
+                meter.ticks += time.thread_time() - cpu
             if busy:
                 rounds.append((time.thread_time() - cpu, time.perf_counter() - wall))
 
@@ -287,6 +360,8 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
     latency = []
     for published in recorder.published:
         data = json.loads(published.payload)
+        if data["kind"] != "alarm":
+            continue  # a staging event
         key = (data["station"], data["data"]["alarm"])
         if data["data"]["trigger"] == "activate" and key in sent:
             latency.append(published.at - sent[key])
@@ -317,6 +392,16 @@ def main(stations: int, seconds: int, mix: bool, by_exception: bool,
     print(f"  sample to published alarm ({len(latency)} trips of {len(sent)}): p50 "
           f"{statistics.median(latency) * 1000:.0f} ms, p99 "
           f"{_percentile(latency, 0.99) * 1000:.0f} ms, max {max(latency) * 1000:.0f} ms")
+    if meter.cycles:
+        staged = sum(s.station.staging is not None for s in sites)
+        cycles = meter.cycles
+        print(f"  staging: {staged} stations staged, {len(cycles)} station cycles measured, "
+              f"{recorder.commands:,} writes signed and answered in all; CPU per station cycle "
+              f"mean {statistics.fmean(cycles) * 1000:.2f} ms, p99 "
+              f"{_percentile(cycles, 0.99) * 1000:.2f} ms; the evaluator's staging work "
+              f"{meter.total:.2f} s CPU in {measured:.0f} s "
+              f"({meter.total / measured * 1000:.1f} ms a second), "
+              f"{meter.total / meter.ticks:.1%} of the evaluator's CPU")
 
 
 if __name__ == "__main__":
@@ -328,6 +413,8 @@ if __name__ == "__main__":
     parser.add_argument("--borehole-refresh", type=float, default=None)
     parser.add_argument("--warm-up", type=int, default=20,
                         help="seconds streamed before measuring (every status is built)")
+    parser.add_argument("--staging", action="store_true",
+                        help="stage live the stations whose site file has staging")
     args = parser.parse_args()
     main(args.stations, args.seconds, args.mix, args.by_exception, args.borehole_refresh,
-         args.warm_up)
+         args.warm_up, args.staging)

@@ -182,6 +182,24 @@ def write_ui_config(directory: Path, *, sites: Sequence[str], stations: Sequence
     return path, credentials
 
 
+def speed_refusal(sites: Sequence[Site], speed: float) -> str | None:
+    """Why the demo cannot run this fast: a station staged live whose heartbeat would time out
+    between two staging cycles (the controller cycles on the wall clock, the station's
+    watchdog counts the plant's faster time); None when every staged station keeps it."""
+    for site in sites:
+        staging, supervision = site.station.staging, site.station.supervision
+        if staging is None or supervision is None:
+            continue
+        plant_s = staging.cycle_s * speed
+        if plant_s > supervision.heartbeat_timeout_s / 2:
+            return (f"--speed {speed:g}: station {site.station.id} is staged live every "
+                    f"{staging.cycle_s:g} s, {plant_s:g} s of the plant's time, more than half "
+                    f"its {supervision.heartbeat_timeout_s:g} s heartbeat timeout: it would take "
+                    f"its units back between cycles; run it at --speed "
+                    f"{supervision.heartbeat_timeout_s / 2 / staging.cycle_s:g} or slower")
+    return None
+
+
 def _postgres_can_reach(directory: Path) -> bool:
     probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(directory)],
                            capture_output=True, check=False)
@@ -283,6 +301,10 @@ def main(argv: Sequence[str]) -> int:
         sites = [load_site(path) for path in args.sites]
     except SiteFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    too_fast = speed_refusal(sites, args.speed)
+    if too_fast is not None:
+        print(f"error: {too_fast}", file=sys.stderr)
         return 2
     workdir: Path = args.workdir.resolve()
     (workdir / "logs").mkdir(parents=True, exist_ok=True)
