@@ -5,7 +5,8 @@ controller and the UI) on free loopback ports in a private folder, once per test
 waits until the UI answers and every station is alive on its live stream. ``browser`` (per module) is a
 headless ``/usr/bin/chromium`` driven by Playwright (never a downloaded browser); ``page`` is a
 fresh browser context per test; ``logged_in`` logs a demo user in through the login form.
-Screenshots go to ``docs/ui/``.
+``screenshot`` (``tests/ui/screenshots.py``) saves pictures in pytest's temporary folder, and in
+the folder ``GEOSCADA_UI_SCREENSHOTS`` names (``docs/ui`` to refresh the docs) once a test passed.
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ import pytest
 from geoscada.demo import database_dir
 from geoscada.services import free_port
 
+# a conftest's names are what pytest sees: the hook and fixtures are used by being here
+from tests.ui.screenshots import (  # noqa: F401
+    pytest_runtest_makereport,
+    screenshot,
+    screenshot_folder,
+)
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "docs" / "ui"
 STATIONS = ("hydrothermal-doublet", "deep-borehole-school", "shallow-field")
 START_TIMEOUT_S = 240.0
 
@@ -167,8 +174,3 @@ def logged_in(ui_stack: UiStack, page: Any) -> Callable[[str], Any]:
 
     return log_in
 
-
-def screenshot(page: Any, name: str) -> None:
-    """Save a screenshot of the page in docs/ui/ for the documentation."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

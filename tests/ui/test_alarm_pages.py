@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import UiStack, screenshot
+from tests.ui.conftest import UiStack
+from tests.ui.screenshots import Screenshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.allow_thread_leak]
 SCHOOL = "deep-borehole-school"
@@ -115,7 +116,7 @@ def _acknowledge_until_quiet(page: Any, timeout_s: float = 60.0) -> set[str]:
 
 
 def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
-        ui_stack: UiStack, logged_in: Any) -> None:
+        ui_stack: UiStack, logged_in: Any, screenshot: Screenshot) -> None:
     page = logged_in("operator")
     page.goto(f"{ui_stack.url}/alarms", timeout=60_000)
     page.click("h1")  # a browser lets a page sound once the operator has touched it
@@ -162,8 +163,8 @@ def test_an_alarm_appears_sounds_is_acknowledged_shelved_and_returns(
         ui_stack.clear_fault(SCHOOL, fault)
 
 
-def test_a_command_within_limits_is_confirmed_and_acknowledged(ui_stack: UiStack,
-                                                                logged_in: Any) -> None:
+def test_a_command_within_limits_is_confirmed_and_acknowledged(ui_stack: UiStack, logged_in: Any,
+                                                                screenshot: Screenshot) -> None:
     point = "HP1.supply_temp_setpoint"
     before = float(ui_stack.plant_values(SCHOOL)[point])
     wanted = before + 1.0 if before + 1.0 <= 65.0 else before - 1.0
@@ -210,7 +211,8 @@ def test_a_regulator_never_sees_a_command(ui_stack: UiStack, logged_in: Any) -> 
     assert page.locator("button[data-verb]").count() == 0
 
 
-def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any) -> None:
+def test_ledger_staging_and_kpi_screens(ui_stack: UiStack, logged_in: Any,
+                                        screenshot: Screenshot) -> None:
     page = logged_in("engineer")
     page.goto(f"{ui_stack.url}/stations/{SCHOOL}/ledger?days=2")
     page.wait_for_selector(".coverage-table")

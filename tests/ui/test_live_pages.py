@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import STATIONS, UiStack, screenshot
+from tests.ui.conftest import STATIONS, UiStack
+from tests.ui.screenshots import Screenshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.allow_thread_leak]
 
@@ -24,7 +25,8 @@ def _wait_alive(page: Any, stations: tuple[str, ...]) -> None:
         page.wait_for_selector(f'[data-station-state="{sid}"].alive', timeout=LIVE_TIMEOUT_MS)
 
 
-def test_log_in_and_see_three_live_stations(ui_stack: UiStack, logged_in: Any) -> None:
+def test_log_in_and_see_three_live_stations(ui_stack: UiStack, logged_in: Any,
+                                            screenshot: Screenshot) -> None:
     page = logged_in("operator")
     rows = page.locator("[data-station-row]")
     assert sorted(rows.evaluate_all("rows => rows.map(r => r.dataset.stationRow)")) == sorted(
@@ -39,8 +41,8 @@ def test_log_in_and_see_three_live_stations(ui_stack: UiStack, logged_in: Any) -
     screenshot(page, "overview")
 
 
-def test_a_plant_change_is_on_screen_within_two_seconds(ui_stack: UiStack,
-                                                        logged_in: Any) -> None:
+def test_a_plant_change_is_on_screen_within_two_seconds(ui_stack: UiStack, logged_in: Any,
+                                                        screenshot: Screenshot) -> None:
     station, point = "deep-borehole-school", "NET.supply_temp"
     page = logged_in("operator")
     page.goto(f"{ui_stack.url}/stations/{station}/equipment/NET")
@@ -64,8 +66,8 @@ def test_a_plant_change_is_on_screen_within_two_seconds(ui_stack: UiStack,
     screenshot(page, "faceplate")
 
 
-def test_the_station_mimic_shows_equipment_with_live_values(ui_stack: UiStack,
-                                                           logged_in: Any) -> None:
+def test_the_station_mimic_shows_equipment_with_live_values(ui_stack: UiStack, logged_in: Any,
+                                                           screenshot: Screenshot) -> None:
     page = logged_in("operator")
     page.click('a[href="/stations/hydrothermal-doublet"]')
     page.wait_for_selector('svg.mimic [data-equipment="PW1"]')
@@ -83,8 +85,8 @@ def test_the_station_mimic_shows_equipment_with_live_values(ui_stack: UiStack,
     screenshot(page, "station-mimic")
 
 
-def test_a_regulator_sees_one_station_and_no_command(ui_stack: UiStack,
-                                                     logged_in: Any) -> None:
+def test_a_regulator_sees_one_station_and_no_command(ui_stack: UiStack, logged_in: Any,
+                                                     screenshot: Screenshot) -> None:
     page = logged_in("regulator")
     rows = page.locator("[data-station-row]")
     assert rows.evaluate_all("rows => rows.map(r => r.dataset.stationRow)") == [

@@ -29,7 +29,7 @@ from plant.contract import Birth
 from plant.site import load_site
 from report.synthetic import point_info
 from tests.ui.apphelpers import PASSWORDS, SITES, UiHarness, log_in
-from tests.ui.conftest import screenshot
+from tests.ui.screenshots import Screenshot
 from tests.ui.test_downsample import _crosses
 from ui.app import create_app
 from ui.settings import load_settings
@@ -193,7 +193,7 @@ def served(year: str, harness: UiHarness) -> Iterator[str]:
 
 @pytest.mark.allow_thread_leak
 def test_the_trend_of_a_point_year_opens_in_the_browser(
-    served: str, page: Any, log_in_page: Callable[[Any, str, str], None]
+    served: str, page: Any, log_in_page: Callable[[Any, str, str], None], screenshot: Screenshot
 ) -> None:
     log_in_page(page, served, "operator")
     page.goto(f"{served}/trend?point={POINT}&from=2025-01-01T00:00:00Z"
