@@ -165,13 +165,16 @@ class StagingInputs:
     supply_c: float
     supply_setpoint_c: float
     heating: bool
-    """The plant is enabled: heating season and the schedule (or its anti-freeze guard)."""
+    """The plant is enabled: comfort heating, or the anti-freeze guard in or out of season."""
     units: Mapping[str, UnitReading]
     source_out_c: float | None = None
     """The source leaving the evaporators (borehole return, well water), if measured."""
     exchangers_short_k: float | None = None
     """How far short of setpoint the direct exchangers alone would leave the supply (None on a
     station without them)."""
+    lineup: frozenset[str] | None = None
+    """The heat pumps the plant's line-up lets run now (the anti-freeze guard heating alone,
+    :func:`plant.heating.guard_units`); None: every unit."""
 
 
 @dataclass
@@ -331,7 +334,8 @@ def rotation_order(state: StagingState, units: Sequence[str], now: float,
 def _usable(state: StagingState, inputs: StagingInputs, unit_id: str) -> bool:
     reading = inputs.units.get(unit_id)
     record = state.units.get(unit_id, UnitRecord())
-    return reading is not None and reading.available and not record.held_out
+    return (reading is not None and reading.available and not record.held_out
+            and (inputs.lineup is None or unit_id in inputs.lineup))
 
 
 def _available(table: StageTable, stage: Stage, state: StagingState,
@@ -463,7 +467,7 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
         state.efficiency_since_s = state.failsafe_since_s = state.down_since_s = None
         if state.stage == 0 and not any(r.commanded for r in state.units.values()):
             return []
-        return go(0, "plant_off", "the plant is off (season or schedule)")
+        return go(0, "plant_off", "the plant is off (season, schedule, anti-freeze guard at rest)")
     top = len(table.stages) - 1
     up = next((i for i in range(state.stage + 1, top + 1)
                if _available(table, table.stages[i], state, inputs)), state.stage)
@@ -503,7 +507,8 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
         for target in (*range(above, top + 1), *range(above - 1, -1, -1)):
             if assign(table, table.stages[target], state, inputs, params)[0] is not None:
                 return go(target, "unavailable",
-                          "a unit of the stage tripped, alarmed or was held out")
+                          "a unit of the stage tripped, alarmed, was held out or left "
+                          "the line-up")
     settled = now - state.stage_since_s >= params.stage_runtime_min_s
     if source_low and settled and up > state.stage and _held(
             state.source_low_since_s, now, params.efficiency_delay_s):

@@ -9,8 +9,9 @@ What it reads, by equipment and measurand from the site file:
 
 * the capacity requirement: network flow × (supply setpoint − network return), less what the
   direct plate exchangers (a stage no heat pump shares) deliver — they always run first;
-* the plant enable: the climate's heating season and the station's schedule with its
-  anti-freeze guard (:mod:`plant.heating`, the same functions the station's PLC runs);
+* the plant enable: the climate's heating season and the station's schedule, and the
+  anti-freeze guard, which heats all year, with the units the station's PLC guards with
+  (:mod:`plant.heating`, the same functions the station's PLC runs);
 * each heat pump's run state, fault, heat and run command;
 * the source leaving the running evaporators, against the protective limit;
 * production and reinjection wells: production is held below the reinjection wells' measured
@@ -43,7 +44,7 @@ from controller.staging import (
     step,
 )
 from plant.contract import Event
-from plant.heating import heating_wanted, in_heating_season
+from plant.heating import Heating, guard_units, heating_wanted
 from plant.measurands import Measurand
 from plant.models.water import heat_power_kw
 from plant.site import (
@@ -82,7 +83,8 @@ class StagingSupervisor:
     params: Staging = field(default_factory=Staging)
     state: StagingState = field(default_factory=StagingState)
     log: list[tuple[datetime, Decision]] = field(default_factory=list)
-    guarding: bool = False
+    heating: Heating = field(default_factory=lambda: Heating(False, False, False))
+    """Comfort heating and the anti-freeze guard as last judged (the guard's hysteresis)."""
     table: StageTable = field(init=False)
     _point: dict[tuple[str, Measurand], str] = field(init=False, default_factory=dict)
     _written: bool = field(init=False, default=False)
@@ -166,16 +168,21 @@ class StagingSupervisor:
                 evaporators.append(out)
         local = view.now.astimezone(self._zone)
         indoor = [float(v) for p in self._zones if (v := view.readings.get(p)) is not None]
-        wanted, self.guarding = heating_wanted(self.site.station.schedule, local,
-                                               min(indoor) if indoor else 99.0, self.guarding)
-        heating = in_heating_season(self.site.station.climate, local) and wanted
+        self.heating = heating_wanted(self.site.station, local,
+                                      min(indoor) if indoor else 99.0, self.heating.guarding)
+        lineup = guard_units(self.site, self.heating)
+        # the guard alone enables the plant only while the network circulates: the station's
+        # PLC, which runs the pumps, judges the same guard on its own sensors, and near the
+        # band's edges the two may disagree for a cycle; no unit heats a standing network
+        enabled = self.heating.comfort or (self.heating.guarding and (flow is None or flow > 0))
         short_k = None
         if self.direct:
             carried = float(heat_power_kw(flow, 1.0, 0.0)) if flow else 0.0
             short_k = required / carried if carried > 0 else 0.0
         return StagingInputs(view.now.timestamp(), required,
-                             supply if supply is not None else setpoint, setpoint, heating,
-                             units, min(evaporators) if evaporators else None, short_k)
+                             supply if supply is not None else setpoint, setpoint,
+                             enabled, units, min(evaporators) if evaporators else None,
+                             short_k, lineup)
 
     def take_over(self, view: PlantView) -> dict[str, bool]:
         """Seed staging from what the units do now, so the next step keeps them as they are.

@@ -3,9 +3,10 @@ the supervisory controller so both decide on equal terms."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from plant.site import WEEKDAYS, Climate, Schedule, Station
+from plant.site import WEEKDAYS, Climate, HeatPump, Schedule, Site, Station
 
 EMITTER_EXPONENT = 1.3
 """Radiator output exponent (EN 442)."""
@@ -62,22 +63,89 @@ def occupied(schedule: Schedule, local: datetime) -> bool:
                for period in schedule.occupied)
 
 
-def heating_wanted(schedule: Schedule | None, local: datetime, coldest_room_c: float,
-                   guarding: bool) -> tuple[bool, bool]:
-    """(heat now, anti-freeze guard active) in the heating season.
+@dataclass(frozen=True)
+class Heating:
+    """What the station heats for now: comfort, the anti-freeze guard, or nothing."""
 
-    Comfort heating runs in the occupied periods. Otherwise the anti-freeze guard, which always
-    wins, heats from the moment the coldest room falls below its threshold until it is the
-    band above it.
+    season: bool
+    """The climate's calendar heating season."""
+    comfort: bool
+    """Comfort heating: the season and an occupied period (every hour, without a schedule)."""
+    guarding: bool
+    """The anti-freeze guard holds: the coldest room fell below its threshold and has not yet
+    risen the band above it."""
+
+    @property
+    def on(self) -> bool:
+        """The plant heats: for comfort, or because the guard, which always wins, asks."""
+        return self.comfort or self.guarding
+
+    @property
+    def guard_alone(self) -> bool:
+        """Only the anti-freeze guard asks for heat (comfort heating is off)."""
+        return self.guarding and not self.comfort
+
+
+def heating_wanted(station: Station, local: datetime, coldest_room_c: float,
+                   guarding: bool) -> Heating:
+    """Comfort heating and the anti-freeze guard at this local time and coldest room.
+
+    Comfort heating runs in the calendar heating season, in the schedule's occupied periods
+    (every hour without a schedule). The anti-freeze guard, which always wins, heats all year,
+    in and out of the season: from the moment the coldest room falls below its threshold until
+    it is the band above it (:attr:`plant.site.Station.antifreeze_guard`).
     """
-    if schedule is None:
-        return True, False
-    low = schedule.antifreeze_indoor_c
-    if coldest_room_c < low:
+    season = in_heating_season(station.climate, local)
+    schedule = station.schedule
+    comfort = season and (schedule is None or occupied(schedule, local))
+    guard = station.antifreeze_guard
+    if coldest_room_c < guard.indoor_c:
         guarding = True
-    elif coldest_room_c >= low + schedule.antifreeze_band_k:
+    elif coldest_room_c >= guard.indoor_c + guard.band_k:
         guarding = False
-    return occupied(schedule, local) or guarding, guarding
+    return Heating(season, comfort, guarding)
+
+
+def guard_load_kw(station: Station) -> float:
+    """Heat that holds the coldest room at the top of the guard's band at design outdoor
+    temperature (the design load scaled by the indoor-outdoor difference)."""
+    design_out = station.climate.design_outdoor_temp_c
+    guard = station.antifreeze_guard
+    return station.design_heat_load_kw * (guard.indoor_c + guard.band_k - design_out) / (
+        station.indoor_design_temp_c - design_out)
+
+
+def guard_lineup(site: Site) -> frozenset[str]:
+    """The fewest heat pumps, in the order the station starts them (by cascade stage, then as
+    the site file lists them), whose rated heat carries :func:`guard_load_kw`; all of them
+    when together they cannot."""
+    load = guard_load_kw(site.station)
+    units = sorted((e for e in site.equipment if isinstance(e, HeatPump)), key=lambda hp: hp.stage)
+    chosen: list[str] = []
+    rated = 0.0
+    for hp in units:
+        if rated >= load:
+            break
+        chosen.append(hp.id)
+        rated += hp.rated_heat_kw
+    return frozenset(chosen)
+
+
+def guard_units(site: Site, heating: Heating) -> frozenset[str] | None:
+    """The heat pumps that may run while the anti-freeze guard heats alone (None: any).
+
+    A site with an anti-freeze standby mode guards with that mode's units, in and out of the
+    season. Out of the season a site without it guards with its heating modes (direct supply
+    first where it has it) and :func:`guard_lineup`, staged to the load from none or one unit
+    up; in the season such a site guards with its heating modes and every unit, as it always
+    has.
+    """
+    if not heating.guard_alone:
+        return None
+    standby = next((m for m in site.modes if m.kind == "antifreeze_standby"), None)
+    if standby is not None:
+        return frozenset(standby.units)
+    return None if heating.season else guard_lineup(site)
 
 
 def in_heating_season(climate: Climate, local: datetime) -> bool:

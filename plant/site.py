@@ -102,17 +102,34 @@ class Holiday(_Frozen):
     last: MonthDay
 
 
+class AntifreezeGuard(_Frozen):
+    """The guard that keeps the buildings from freezing all year, whatever else is off.
+
+    It heats from the moment the coldest room falls below ``indoor_c`` until it is ``band_k``
+    above, in and out of the heating season, in and out of a schedule's occupied periods.
+    """
+
+    indoor_c: Annotated[float, Field(ge=2)] = 5.0
+    """Threshold (GB 50736-2012, 5.1.5: duty heating holds 5 °C in a heated public building of
+    a cold region outside its hours of use); at least 2 °C, so water in emitters and pipes stays
+    clear of 0 °C; below the indoor design temperature."""
+    band_k: Annotated[float, Field(gt=0, le=10)] = 2.0
+    """How far above the threshold the coldest room must be before the guard lets go (assumed:
+    no seed or standard gives it; 2 K keeps a building's guard from cycling every few minutes)."""
+
+
 class Schedule(_Frozen):
     """When the buildings are heated to comfort; outside it an anti-freeze guard always wins.
 
     Outside the occupied periods, and on holidays, the plant stands by: it heats only while the
-    coldest room is below ``antifreeze_indoor_c`` and until it is ``antifreeze_band_k`` above.
+    coldest room is below ``antifreeze_indoor_c`` and until it is ``antifreeze_band_k`` above
+    (where the schedule leaves them out, the station's ``antifreeze`` guard's).
     """
 
     occupied: tuple[OccupiedPeriod, ...] = Field(min_length=1)
     holidays: tuple[Holiday, ...] = ()
-    antifreeze_indoor_c: Annotated[float, Field(ge=2, le=12)] = 5.0
-    antifreeze_band_k: Annotated[float, Field(gt=0, le=10)] = 2.0
+    antifreeze_indoor_c: Annotated[float, Field(ge=2, le=12)] | None = None
+    antifreeze_band_k: Annotated[float, Field(gt=0, le=10)] | None = None
 
 
 class Staging(_Frozen):
@@ -193,6 +210,9 @@ class Station(_Frozen):
     """Where the station's numbers come from, as seed citations such as ``003 L2740``."""
     schedule: Schedule | None = None
     """When comfort heating runs; without one the buildings are heated around the clock."""
+    antifreeze: AntifreezeGuard = AntifreezeGuard()
+    """The anti-freeze guard, which heats all year (a schedule may set its own threshold and
+    band)."""
     staging: Staging | None = None
     """Supervisory staging of the heat pumps; without it the local logic stages them."""
     supervision: Supervision | None = None
@@ -203,6 +223,38 @@ class Station(_Frozen):
         if self.design_supply_temp_c <= self.design_return_temp_c:
             raise ValueError("design supply temperature must be above design return temperature")
         return self
+
+    @model_validator(mode="after")
+    def _guard_below_comfort(self) -> Station:
+        guard = self.antifreeze_guard
+        design = self.indoor_design_temp_c
+        schedule = self.schedule
+        threshold_key = ("schedule" if schedule and schedule.antifreeze_indoor_c is not None
+                         else "antifreeze")
+        if guard.indoor_c >= design:
+            raise _KeyValueError(threshold_key, f"anti-freeze threshold {guard.indoor_c:g} °C "
+                                 f"must be below the indoor design temperature {design:g} °C")
+        if guard.indoor_c + guard.band_k > design:
+            band_key = ("schedule" if schedule and schedule.antifreeze_band_k is not None
+                        else "antifreeze")
+            raise _KeyValueError(band_key, f"the anti-freeze guard heats up to "
+                                 f"{guard.indoor_c + guard.band_k:g} °C (threshold "
+                                 f"{guard.indoor_c:g} °C + band {guard.band_k:g} K), above the "
+                                 f"indoor design temperature {design:g} °C")
+        return self
+
+    @property
+    def antifreeze_guard(self) -> AntifreezeGuard:
+        """The guard in force: the station's, with what its schedule sets instead."""
+        schedule = self.schedule
+        if schedule is None or (schedule.antifreeze_indoor_c is None
+                                and schedule.antifreeze_band_k is None):
+            return self.antifreeze
+        return AntifreezeGuard.model_construct(
+            indoor_c=(self.antifreeze.indoor_c if schedule.antifreeze_indoor_c is None
+                      else schedule.antifreeze_indoor_c),
+            band_k=(self.antifreeze.band_k if schedule.antifreeze_band_k is None
+                    else schedule.antifreeze_band_k))
 
     @model_validator(mode="after")
     def _staging_watched(self) -> Station:

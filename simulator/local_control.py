@@ -14,16 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from plant.heating import climate_curve_c, heating_wanted, occupied
+from plant.heating import climate_curve_c, guard_units, heating_wanted, occupied
 from plant.site import ModeKind, OperatingMode, Station
 from simulator.build import CHILLED_SUPPLY_C
 from simulator.equipment import approach
 
 __all__ = ["DutyPump", "Heartbeat", "PlantState", "Staging", "StagingDecision",
            "StagingMeasurements", "StagingUnit", "climate_curve_c", "companion_speed_hz",
-           "disarmed", "duty", "handed_back_target_c", "heartbeat_written", "heating_wanted",
-           "held_at_limit", "lineup_pct", "mode_allows", "next_mode", "occupied",
-           "protection_conditions", "stage", "supervisor_silent", "supply_target_c"]
+           "disarmed", "duty", "guard_units", "handed_back_target_c", "heartbeat_written",
+           "heating_wanted", "held_at_limit", "lineup_pct", "mode_allows", "next_mode",
+           "occupied", "protection_conditions", "stage", "supervisor_silent", "supply_target_c"]
 
 HANDBACK_RAMP_K_PER_S = 2.0 / 600.0
 """How fast the local supply target moves from a handed-back remote setpoint to the heating
@@ -46,7 +46,7 @@ class PlantState:
     heating_season: bool
     """The climate's heating season."""
     comfort: bool
-    """An occupied period of the schedule (always, without a schedule)."""
+    """Comfort heating: the heating season's occupied periods (all of it, without a schedule)."""
     cooling: bool
     """Cooling season at a station that cools, with no heat wanted."""
     direct_holds: bool
@@ -55,22 +55,25 @@ class PlantState:
     """A heat pump under local control runs."""
     short: bool
     """The supply is short of its target by more than the stage-up margin."""
+    guarding: bool = False
+    """The anti-freeze guard heats (it always wins, in and out of the season)."""
 
 
 def next_mode(kinds: frozenset[ModeKind], current: ModeKind | None,
               plant: PlantState) -> ModeKind | None:
     """The operating mode the station's modes and its existing conditions call for.
 
-    Cooling in the cooling season. In the heating season, outside the occupied periods, the
-    anti-freeze standby (its guard, which always wins, heats with the standby's units; a site
-    without that mode guards with its heating modes). In heating, direct supply has priority
-    (003 L2625): the station enters it once the heat pumps have staged down because the direct
-    exchangers alone hold the target, and leaves it for heat-pump supply as soon as the supply
-    falls short. None when the site names no mode for the case, or out of season.
+    Cooling in the cooling season. In the heating season outside the occupied periods, and
+    out of it while the anti-freeze guard heats, the anti-freeze standby (its guard, which
+    always wins, heats with the standby's units; a site without that mode guards with its
+    heating modes). In heating, direct supply has priority (003 L2625): the station enters it
+    once the heat pumps have staged down because the direct exchangers alone hold the target,
+    and leaves it for heat-pump supply as soon as the supply falls short. None when the site
+    names no mode for the case, or out of season with the guard at rest.
     """
     if plant.cooling:
         return "cooling" if "cooling" in kinds else None
-    if not plant.heating_season:
+    if not plant.heating_season and not plant.guarding:
         return None
     if not plant.comfort and "antifreeze_standby" in kinds:
         return "antifreeze_standby"

@@ -38,8 +38,6 @@ CONTROL_INTERVAL_S = 300.0
 """Default time between two calls of the supervisor."""
 COMFORT_TOLERANCE_K = 0.5
 """A zone counts as below its setpoint when it is this much under the indoor design temperature."""
-DEFAULT_ANTIFREEZE_C = 5.0
-"""Indoor temperature below which a station without a schedule counts an anti-freeze violation."""
 HOUR_S = 3600.0
 
 
@@ -156,8 +154,10 @@ class SeasonReport:
     hours_below_setpoint: float = 0.0
     degree_hours_below_setpoint: float = 0.0
     min_indoor_c: float | None = None
-    antifreeze_threshold_c: float = DEFAULT_ANTIFREEZE_C
+    antifreeze_threshold_c: float = 0.0
+    """The station's anti-freeze threshold (:attr:`plant.site.Station.antifreeze_guard`)."""
     antifreeze_violation_hours: float = 0.0
+    """Hours with a room below that threshold, in or out of the heating season."""
     min_source_in_c: float | None = None
     """Lowest temperature of the source stream reaching the plant (well water or loop)."""
     min_source_out_c: float | None = None
@@ -193,8 +193,7 @@ class _Tally:
         self.schedule = site.station.schedule
         self.zone = ZoneInfo(site.station.timezone)
         self.setpoint_c = site.station.indoor_design_temp_c
-        report.antifreeze_threshold_c = (self.schedule.antifreeze_indoor_c if self.schedule
-                                         else DEFAULT_ANTIFREEZE_C)
+        report.antifreeze_threshold_c = site.station.antifreeze_guard.indoor_c
         self.first_starts = {ident: hp.starts for ident, hp in model.heat_pumps.items()}
         self.starts = dict(self.first_starts)
         self.trips = {ident: hp.protection_trips for ident, hp in model.heat_pumps.items()}

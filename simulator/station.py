@@ -26,6 +26,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from plant.heating import Heating
 from plant.measurands import Measurand
 from plant.site import ElectricityMeter, HeatMeter, ModeKind, Site
 from simulator import commands, heat, hydraulics, local_control, meters
@@ -59,9 +60,9 @@ from simulator.local_control import (
     Staging,
     StagingMeasurements,
     StagingUnit,
+    guard_units,
     heating_wanted,
     next_mode,
-    occupied,
 )
 from simulator.meters import (
     ElectricityMeterState,
@@ -103,7 +104,10 @@ class StationModel:
         self.weather = OutdoorWeather(station.climate, station.timezone, self.rng)
         self.damped_outdoor_c: float | None = None
         self.heating_on = False
-        self.antifreeze_guarding = False
+        self.heating = Heating(season=False, comfort=False, guarding=False)
+        """Comfort heating and the anti-freeze guard (:func:`plant.heating.heating_wanted`)."""
+        self.guard_units: frozenset[str] | None = None
+        """The heat pumps the anti-freeze guard heating alone may run (None: any)."""
         self.modes = {m.kind: m for m in site.modes}
         self._mode_valves = {v for m in site.modes for v in (*m.open, *m.closed)}
         self.mode: ModeKind | None = None
@@ -264,14 +268,13 @@ class StationModel:
         if self.damped_outdoor_c is None:
             self.damped_outdoor_c = outdoor
         self.damped_outdoor_c = lag(self.damped_outdoor_c, outdoor, OUTDOOR_DAMPING_S, dt_s)
-        # the station's schedule: comfort heating in its occupied periods, an anti-freeze
-        # guard that always wins outside them
+        # comfort heating in the season's occupied periods, and an anti-freeze guard that
+        # always wins, all year
         coldest = min(z.indoor_temp_c for z in self.zones.values())
-        wanted, self.antifreeze_guarding = heating_wanted(
-            self.site.station.schedule, self.now.astimezone(self._local_zone), coldest,
-            self.antifreeze_guarding)
-        season = self.weather.in_heating_season(self.now)
-        self.heating_on = season and wanted
+        self.heating = heating_wanted(self.site.station, self.now.astimezone(self._local_zone),
+                                      coldest, self.heating.guarding)
+        self.heating_on = self.heating.on
+        self.guard_units = guard_units(self.site, self.heating)
         self.cooling_on = (self.can_cool and not self.heating_on
                            and self.weather.in_cooling_season(self.now))
         mode = "cooling" if self.cooling_on else "heating"
@@ -285,7 +288,7 @@ class StationModel:
         self.user_group.required_m3h = (self.cooling_flow_m3h if self.cooling_on
                                         else self.heating_flow_m3h)
         if self.modes:
-            self._choose_mode(season)
+            self._choose_mode()
         on = self.plant_on
         plant = self.plant
         for well in self.wells.values():
@@ -321,14 +324,14 @@ class StationModel:
             if not hp.remote_run and not self.mode_allows(hp):
                 hp.run_command = False
 
-    def _choose_mode(self, season: bool) -> None:
+    def _choose_mode(self) -> None:
         """Switch operating mode by the local conditions and line its valves up."""
-        schedule = self.site.station.schedule
-        comfort = schedule is None or occupied(schedule, self.now.astimezone(self._local_zone))
         short = (self.plant_supply_c < self.supply_target_c - local_control.STAGE_UP_SHORT_K
                  and self.network_flow_m3h > 0)
+        heating = self.heating
         state = PlantState(
-            heating_season=season, comfort=comfort, cooling=self.cooling_on,
+            heating_season=heating.season, comfort=heating.comfort, guarding=heating.guarding,
+            cooling=self.cooling_on,
             direct_holds=self.direct_supply_holds,
             units_running=any(h.running and not h.remote_run for h in self.heat_pumps.values()),
             short=short)
@@ -341,9 +344,11 @@ class StationModel:
                                                               valve.spec.normally_open)
 
     def mode_allows(self, hp: HeatPumpState) -> bool:
-        """True when the operating mode lets the local logic run this unit (always, without
-        modes)."""
-        return local_control.mode_allows(self.modes, self.mode, hp.spec.id)
+        """True when the operating mode, and the anti-freeze guard heating alone, let the local
+        logic run this unit (always, without modes and outside the guard)."""
+        ident = hp.spec.id
+        return local_control.mode_allows(self.modes, self.mode, ident) and (
+            self.guard_units is None or ident in self.guard_units)
 
     @property
     def direct_supply_holds(self) -> bool:

@@ -131,6 +131,35 @@ CASES = [
      ["points[1](PW1.flow).reset_point", "unknown point 'PW1.resets'"], "id: PW1.flow"),
     ("broken YAML", "poll_groups: {fast: 1.0, slow: 10.0}", "poll_groups: {fast: 1.0, slow: 10.0",
      ["(YAML)"], None),
+    ("NaN anti-freeze threshold", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {indoor_c: .nan}",
+     ["station.antifreeze.indoor_c", "finite number"], "antifreeze:"),
+    ("NaN anti-freeze band", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {band_k: .nan}",
+     ["station.antifreeze.band_k", "finite number"], "antifreeze:"),
+    ("anti-freeze band of zero", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {band_k: 0}",
+     ["station.antifreeze.band_k", "greater than 0"], "antifreeze:"),
+    ("negative anti-freeze band", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {band_k: -1}",
+     ["station.antifreeze.band_k", "greater than 0"], "antifreeze:"),
+    ("anti-freeze threshold at freezing", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {indoor_c: 0}",
+     ["station.antifreeze.indoor_c", "greater than or equal to 2"], "antifreeze:"),
+    ("anti-freeze threshold above the indoor design", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {indoor_c: 20}",
+     ["station.antifreeze", "anti-freeze threshold 20 °C must be below the indoor design "
+      "temperature 18 °C"], "antifreeze:"),
+    ("anti-freeze guard heating past the indoor design", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  indoor_design_temp_c: 16\n  antifreeze: {indoor_c: 12, band_k: 5}",
+     ["station.antifreeze", "heats up to 17 °C (threshold 12 °C + band 5 K), above the indoor "
+      "design temperature 16 °C"], "antifreeze:"),
+    ("schedule's guard heating past the indoor design", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  indoor_design_temp_c: 14\n"
+     "  schedule: {occupied: [{start: \"08:00\", end: \"17:00\"}], antifreeze_indoor_c: 10,"
+     " antifreeze_band_k: 5}",
+     ["station.schedule", "heats up to 15 °C", "above the indoor design temperature 14 °C"],
+     "schedule:"),
 ]
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from plant.site import Holiday, OccupiedPeriod, Schedule, SiteFileError, parse_site
+from plant.site import Holiday, OccupiedPeriod, Schedule, SiteFileError, Station, parse_site
 from simulator.local_control import heating_wanted, occupied
 from simulator.sim import StationSim
 from simulator.station import StationModel
@@ -33,18 +33,31 @@ def test_occupied_follows_weekdays_hours_and_holidays(local: datetime, expected:
     assert occupied(SCHOOL_HOURS, local) is expected
 
 
+def _station(schedule: Schedule | None) -> Station:
+    """The demo school's station (season 15 October to 12 April) with this schedule."""
+    data = site(SCHOOL).station.model_dump()
+    data["schedule"] = None if schedule is None else schedule.model_dump()
+    return Station.model_validate(data)
+
+
+def _wanted(schedule: Schedule | None, local: datetime, coldest_c: float,
+            guarding: bool) -> tuple[bool, bool]:
+    heating = heating_wanted(_station(schedule), local, coldest_c, guarding)
+    return heating.on, heating.guarding
+
+
 def test_without_a_schedule_the_buildings_are_heated_around_the_clock() -> None:
-    assert heating_wanted(None, datetime(2026, 1, 17, 3, 0), 20.0, False) == (True, False)
+    assert _wanted(None, datetime(2026, 1, 17, 3, 0), 20.0, False) == (True, False)
 
 
 def test_the_anti_freeze_guard_always_wins_with_its_band() -> None:
     saturday_night = datetime(2026, 1, 17, 3, 0)
-    assert heating_wanted(SCHOOL_HOURS, saturday_night, 12.0, False) == (False, False)
-    assert heating_wanted(SCHOOL_HOURS, saturday_night, 4.9, False) == (True, True)
-    assert heating_wanted(SCHOOL_HOURS, saturday_night, 6.0, True) == (True, True)
-    assert heating_wanted(SCHOOL_HOURS, saturday_night, 7.0, True) == (False, False)
+    assert _wanted(SCHOOL_HOURS, saturday_night, 12.0, False) == (False, False)
+    assert _wanted(SCHOOL_HOURS, saturday_night, 4.9, False) == (True, True)
+    assert _wanted(SCHOOL_HOURS, saturday_night, 6.0, True) == (True, True)
+    assert _wanted(SCHOOL_HOURS, saturday_night, 7.0, True) == (False, False)
     holiday = datetime(2026, 2, 3, 10, 0)
-    assert heating_wanted(SCHOOL_HOURS, holiday, 4.0, False) == (True, True)
+    assert _wanted(SCHOOL_HOURS, holiday, 4.0, False) == (True, True)
 
 
 def test_a_period_ending_before_it_starts_is_refused_by_key() -> None:
