@@ -377,6 +377,9 @@ def _commands(state: StagingState, run: frozenset[str], table: StageTable,
               inputs: StagingInputs) -> tuple[tuple[str, ...], tuple[str, ...]]:
     owned = [u.id for kind in table.kinds for u in kind.units
              if not state.units.get(u.id, UnitRecord()).held_out]
+    if inputs.lineup is not None:  # units the line-up leaves out are stopped, not forgotten
+        owned += [u for u in inputs.units if u not in inputs.lineup and u not in owned
+                  and not state.units.get(u, UnitRecord()).held_out]
     start = tuple(u for u in owned if u in run and not state.units[u].commanded)
     stop = tuple(u for u in owned if u not in run and (
         state.units.get(u, UnitRecord()).commanded

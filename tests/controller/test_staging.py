@@ -58,7 +58,8 @@ class Plant:
 
     def run(self, seconds: float, required_kw: float | Callable[[float], float], *,
             supply_short_k: float = 0.0, heating: bool = True, source_out_c: float | None = None,
-            exchangers_short_k: float | None = None, dt: float = 10.0) -> list[Decision]:
+            exchangers_short_k: float | None = None, lineup: frozenset[str] | None = None,
+            dt: float = 10.0) -> list[Decision]:
         """Step for ``seconds``; returns the decisions taken meanwhile."""
         taken: list[Decision] = []
         end = self.now + seconds
@@ -69,7 +70,7 @@ class Plant:
                                     available=u not in self.tripped)
                      for u, on in self.running.items()}
             inputs = StagingInputs(self.now, need, 45.0 - supply_short_k, 45.0, heating, units,
-                                   source_out_c, exchangers_short_k)
+                                   source_out_c, exchangers_short_k, lineup)
             for decision in step(self.table, self.state, inputs, self.params):
                 taken.append(decision)
                 self.decisions.append((self.now, decision))
@@ -341,6 +342,18 @@ def test_plant_off_stops_every_unit_after_its_minimum_on_time() -> None:
     assert plant.on() == {"HP1"}
     plant.run(600, 1500.0, heating=False)
     assert plant.on() == set()
+
+
+def test_a_line_up_bounds_the_stages_and_a_unit_left_out_is_replaced() -> None:
+    plant = shallow()
+    guard = frozenset({"HP1", "HP2"})  # the shallow field's anti-freeze line-up
+    plant.run(6000, 12000.0, supply_short_k=3.0, lineup=guard)
+    assert plant.on() == {"HP1", "HP2"}  # 12 MW asked, the line-up's two units give all
+    assert all(set(d.start) <= guard for _, d in plant.decisions)
+    swap = plant.run(10, 3000.0, lineup=frozenset({"HP5"}))
+    assert [d.condition for d in swap] == ["unavailable"]
+    assert "left the line-up" in swap[0].detail
+    assert plant.on() == {"HP5"}
 
 
 def test_takeover_adopts_what_runs_without_a_bump() -> None:

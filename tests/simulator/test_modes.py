@@ -27,6 +27,13 @@ def state(**changes: bool) -> PlantState:
 @pytest.mark.parametrize(("kinds", "current", "changes", "expected"), [
     (ALL, None, {"heating_season": False}, None),  # out of season
     (ALL, None, {"heating_season": False, "cooling": True}, "cooling"),
+    # out of season the anti-freeze guard heats with the standby, else with the heating modes
+    (ALL, None, {"heating_season": False, "comfort": False, "guarding": True},
+     "antifreeze_standby"),
+    (ALL - {"antifreeze_standby"}, None, {"heating_season": False, "comfort": False,
+                                          "guarding": True}, "heat_pump_supply"),
+    (ALL - {"antifreeze_standby"}, "direct_supply", {"heating_season": False, "comfort": False,
+                                                     "guarding": True}, "direct_supply"),
     (ALL, "heat_pump_supply", {"comfort": False}, "antifreeze_standby"),  # outside school hours
     (ALL - {"antifreeze_standby"}, None, {"comfort": False}, "heat_pump_supply"),
     (ALL, "antifreeze_standby", {}, "heat_pump_supply"),  # the school day begins
