@@ -66,9 +66,9 @@ def test_in_the_season_comfort_heats_whatever_the_guard_says() -> None:
 
 def test_the_guard_line_up_carries_the_guard_load_at_design_outdoor_temperature() -> None:
     field: Site = load_site(FIELD)
-    # 267,300 m² × 60.6 W/m² holds 20 °C at −7 °C; the guard's top, 7 °C, takes 14/27 of it
-    assert guard_load_kw(field.station) == pytest.approx(267_300 * 60.6e-3 * 14 / 27)
-    # 8,399 kW: one 4,500 kW centrifugal unit is short, two carry it (stage 1, file order)
+    # 267,300 m² × 39.3 W/m² holds 20 °C at −7 °C; the guard's top, 7 °C, takes 14/27 of it
+    assert guard_load_kw(field.station) == pytest.approx(267_300 * 39.3e-3 * 14 / 27)
+    # 5,447 kW: one 4,500 kW centrifugal unit is short, two carry it (stage 1, file order)
     assert guard_lineup(field) == frozenset({"HP1", "HP2"})
     alone = heating_wanted(field.station, AFTER_THE_SEASON, 4.0, False)
     assert guard_units(field, alone) == frozenset({"HP1", "HP2"})
