@@ -6,8 +6,10 @@ parameter defaults (:class:`plant.site.Staging`):
 * the capacity requirement is averaged over ``capacity_average_s``;
 * from no stage, a station whose heat pumps are its only source starts the first stage as soon
   as heat is asked for and the supply is short (G36's plant enable to the initial stage); with
-  plate exchangers it stages up when the exchangers alone leave the supply 2 K short for
-  600 s or 1 K for 1200 s (G36's economiser-only stage);
+  plate exchangers it stages up when what they leave to the heat pumps reaches the first
+  stage's minimum output for ``efficiency_delay_s``, or when they alone leave the supply 2 K
+  short for 600 s or 1 K for 1200 s (G36's economiser-only stage), and comes back to them when
+  the requirement falls below the running stage's minimum output for ``efficiency_delay_s``;
 * **stage up** when the current stage is unavailable (a unit tripped or was held out), when the
   operating part-load ratio (average requirement over the stage's capacity) stays above the
   stage's staging part-load ratio for ``efficiency_delay_s`` (*efficiency* condition), or when
@@ -66,6 +68,9 @@ class Stage:
     counts: tuple[int, ...]
     capacity_kw: float
     plr_staging: float
+    minimum_kw: float = 0.0
+    """The least heat the stage gives: each unit at its minimum load (G36's minimum cycling
+    load, ``uMinCap``)."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +128,11 @@ def stage_table(site: Site, params: Staging) -> StageTable:
 def _nested(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
     def stage(counts: tuple[int, ...]) -> Stage:
         capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
+        minimum = sum(k.rating.rated_heat_kw * k.rating.min_load_pct / 100.0 * n
+                      for k, n in zip(kinds, counts, strict=True))
         # G36's heat-pump plant stages every heat pump at one SPLR; the lower SPLR of
         # positive-displacement machines belongs to its chiller plant
-        return Stage(counts, capacity, params.plr_staging)
+        return Stage(counts, capacity, params.plr_staging, minimum)
 
     stages = [stage(tuple(0 for _ in kinds))]
     while True:
@@ -481,15 +488,22 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     plr = average / stage.capacity_kw if stage.capacity_kw > 0 else (
         math.inf if average > 0 else 0.0)
     values["plr"] = round(plr, 3) if math.isfinite(plr) else 99.0
-    state.efficiency_since_s = _since(
-        state.efficiency_since_s, plr > stage.plr_staging and up > state.stage, now)
+    on_exchangers = state.stage == 0 and inputs.exchangers_short_k is not None
+    if on_exchangers:
+        # the exchangers' stage: the first heat-pump stage is wanted once what the exchangers
+        # leave reaches its minimum output, so that it runs without over-supplying
+        efficient = up > 0 and average >= table.stages[up].minimum_kw
+    else:
+        efficient = plr > stage.plr_staging and up > state.stage
+    state.efficiency_since_s = _since(state.efficiency_since_s, efficient, now)
     lower = table.stages[down] if down < state.stage else None
     if lower is None:
         carries = False
     elif lower.capacity_kw > 0:
         carries = average / lower.capacity_kw < lower.plr_staging - params.plr_hysteresis
     elif inputs.exchangers_short_k is not None:
-        carries = inputs.exchangers_short_k < params.exchanger_hold_k
+        # at its minimum output the stage could only over-supply what the exchangers leave
+        carries = average < stage.minimum_kw
     else:
         carries = average <= 0.0
     source_low = inputs.source_out_c is not None and inputs.source_out_c < params.source_out_min_c
@@ -518,13 +532,16 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
         return go(up, "source_protection",
                   f"source below its protective {params.source_out_min_c:g} °C: one more "
                   "evaporator and its source flow share the extraction")
-    exchangers = inputs.exchangers_short_k is not None and state.stage == 0
     shortfall = inputs.supply_setpoint_c - inputs.supply_c
-    state.small_short_since_s = _since(state.small_short_since_s,
-                                       exchangers and shortfall >= params.exchanger_small_dt_k, now)
-    state.large_short_since_s = _since(state.large_short_since_s,
-                                       exchangers and shortfall >= params.exchanger_large_dt_k, now)
-    if settled and not source_low and up > state.stage and exchangers:
+    state.small_short_since_s = _since(
+        state.small_short_since_s, on_exchangers and shortfall >= params.exchanger_small_dt_k, now)
+    state.large_short_since_s = _since(
+        state.large_short_since_s, on_exchangers and shortfall >= params.exchanger_large_dt_k, now)
+    if settled and not source_low and up > state.stage and on_exchangers:
+        if _held(state.efficiency_since_s, now, params.efficiency_delay_s):
+            return go(up, "exchangers_short",
+                      f"the exchangers leave {average:.0f} kW to the heat pumps, at least the "
+                      f"{table.stages[up].minimum_kw:g} kW stage {up} gives at its minimum")
         if _held(state.large_short_since_s, now, params.exchanger_short_delay_s) or _held(
                 state.small_short_since_s, now, params.exchanger_long_delay_s):
             return go(up, "exchangers_short",
@@ -544,7 +561,9 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
                       f"{params.efficiency_delay_s:g} s")
     if settled and down < state.stage and _held(state.down_since_s, now,
                                                 params.efficiency_delay_s):
-        return go(down, "stage_down", "the next lower stage carries the load")
+        return go(down, "stage_down", "the next lower stage carries the load" if down or (
+            inputs.exchangers_short_k is None) else "at its minimum the stage would over-supply "
+            "what the exchangers leave")
     return _rotate(table, state, inputs, params, values)
 
 

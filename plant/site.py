@@ -169,8 +169,6 @@ class Staging(_Frozen):
     """Delay of the small shortfall (``longTDelay``)."""
     exchanger_short_delay_s: Annotated[float, Field(ge=0, le=7200)] = 600.0
     """Delay of the large shortfall (``shortTDelay``)."""
-    exchanger_hold_k: Annotated[float, Field(gt=0, le=10)] = 0.5
-    """Back to the exchangers alone when they would leave the supply less than this short."""
     source_out_min_c: Annotated[float, Field(ge=-5, le=30)] = 2.5
     """Protective limit of the source leaving the evaporators into the ground: 0.5 K above the
     2 °C freezing guard the units hold themselves, so staging acts before a unit trips."""

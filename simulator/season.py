@@ -16,7 +16,7 @@ import math
 import time
 from bisect import bisect_right
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -276,8 +276,12 @@ def season_start(site: Site, year: int) -> datetime:
 
 
 def run_season(site: Site, settings: SeasonSettings,
-               supervisor: Supervisor | None = None) -> SeasonReport:
-    """Run one station through ``settings.days`` and report the season's figures."""
+               supervisor: Supervisor | None = None,
+               observe: Callable[[StationModel, float], None] | None = None) -> SeasonReport:
+    """Run one station through ``settings.days`` and report the season's figures.
+
+    ``observe``, if given, sees the station after every step (with the step's length).
+    """
     if settings.control == "supervisory" and supervisor is None:
         raise ValueError("supervisory control needs a supervisor")
     if not settings.days > 0 or not settings.step_s > 0 or not settings.control_interval_s > 0:
@@ -319,6 +323,8 @@ def run_season(site: Site, settings: SeasonSettings,
             step = min(step, max(next_control - elapsed, 1e-3))
         sim.advance(step)
         tally.observe(model, step)
+        if observe is not None:
+            observe(model, step)
         elapsed += step
     return tally.finish(model, time.perf_counter() - wall)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,21 +164,56 @@ def test_failsafe_stages_up_when_supply_is_2_5_k_short_for_900_s() -> None:
 
 def test_exchangers_first_then_the_first_stage_after_1_k_for_1200_s() -> None:
     plant = Plant(stage_table(site("hydrothermal-doublet"), G36))
-    # heat asked for beyond the exchangers, the supply 0.5 K short: they carry on alone
-    assert plant.run(3000, 500.0, supply_short_k=0.5, exchangers_short_k=0.5) == []
-    assert plant.run(1190, 1200.0, supply_short_k=1.2, exchangers_short_k=1.2) == []
-    up = plant.run(20, 1200.0, supply_short_k=1.2, exchangers_short_k=1.2)
+    # the exchangers leave 450 kW, less than the first stage's 500 kW minimum, the supply
+    # 0.5 K short: they carry on alone
+    assert plant.run(3000, 450.0, supply_short_k=0.5, exchangers_short_k=0.5) == []
+    assert plant.run(1190, 450.0, supply_short_k=1.2, exchangers_short_k=1.2) == []
+    up = plant.run(20, 450.0, supply_short_k=1.2, exchangers_short_k=1.2)
     assert [(d.condition, d.stage_to) for d in up] == [("exchangers_short", 1)]
     # 2 K short needs only 600 s
     plant = Plant(stage_table(site("hydrothermal-doublet"), G36))
-    assert plant.run(590, 2500.0, supply_short_k=2.1, exchangers_short_k=2.1) == []
-    assert [d.condition for d in plant.run(20, 2500.0, supply_short_k=2.1,
+    assert plant.run(590, 450.0, supply_short_k=2.1, exchangers_short_k=2.1) == []
+    assert [d.condition for d in plant.run(20, 450.0, supply_short_k=2.1,
                                            exchangers_short_k=2.1)] == ["exchangers_short"]
-    # back to the exchangers alone when they would leave the supply less than 0.5 K short
-    down = plant.run(1300, 300.0, exchangers_short_k=0.3)
+
+
+@pytest.mark.parametrize(("left_kw", "starts"), [
+    (450.0, False),   # below the 2000 kW unit's minimum (25 %, 500 kW): it would over-supply
+    (500.0, True),    # its minimum output: it runs without over-supplying
+    (600.0, True),
+])
+def test_first_stage_once_the_exchangers_leave_its_minimum_output(left_kw: float,
+                                                                  starts: bool) -> None:
+    plant = Plant(stage_table(site("hydrothermal-doublet"), G36))
+    assert plant.table.stages[1].minimum_kw == pytest.approx(500.0)
+    assert plant.run(3000, 400.0, supply_short_k=0.4, exchangers_short_k=0.4) == []
+    # the 300 s average (30 samples) reaches 500 kW with the 15th sample of 600 kW, 150 s
+    # after the rise (of 500 kW, with the 30th, 300 s after); then it must hold 900 s
+    reached = {450.0: math.inf, 500.0: 300.0, 600.0: 150.0}[left_kw]
+    short = (left_kw - 400.0) / 1000.0 + 0.4  # below the 1 K of the temperature rule
+    if not starts:
+        assert plant.run(7200, left_kw, supply_short_k=short, exchangers_short_k=short) == []
+        return
+    assert plant.run(reached + 890, left_kw, supply_short_k=short,
+                     exchangers_short_k=short) == []
+    up = plant.run(20, left_kw, supply_short_k=short, exchangers_short_k=short)
+    assert [(d.condition, d.stage_to) for d in up] == [("exchangers_short", 1)]
+    assert plant.decisions[-1][0] == pytest.approx(3000.0 + reached + 900.0)
+
+
+def test_back_to_the_exchangers_when_the_stage_could_only_over_supply() -> None:
+    plant = Plant(stage_table(site("hydrothermal-doublet"), G36))
+    plant.run(1000, 800.0, supply_short_k=0.7, exchangers_short_k=0.7)
+    assert plant.state.stage == 1
+    # 550 kW left to it: above its 500 kW minimum, the unit stays for hours
+    assert plant.run(7200, 550.0, exchangers_short_k=0.05) == []
+    # 450 kW: at its minimum it would over-supply; the 300 s average passes below 500 kW with
+    # the 16th sample (160 s), then 900 s
+    assert plant.run(1050, 450.0, exchangers_short_k=0.4) == []
+    down = plant.run(20, 450.0, exchangers_short_k=0.4)
     assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 0)]
-    # just down, a little short again: still the exchangers' rule, not a plant enable
-    assert plant.run(600, 300.0, supply_short_k=0.4, exchangers_short_k=0.4) == []
+    # just down, the requirement held at the change for 900 s: the exchangers' stage waits
+    assert plant.run(890, 600.0, supply_short_k=0.5, exchangers_short_k=0.5) == []
 
 
 def test_stage_down_when_the_next_lower_stage_carries_the_load() -> None:
