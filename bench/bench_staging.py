@@ -9,7 +9,8 @@ and degree-hours below the indoor setpoint, compressor starts (total and most in
 the lowest source temperature leaving the plant, reinjection and anti-freeze violations, the
 supply's deficit under its target (K·h) and the supervisor's decisions by condition. With
 ``--series DIR`` every step of each run goes to ``DIR/STATION-CONTROL.csv``: UTC time, outdoor,
-coldest room, supply and its target, heat-pump heat and which heat pumps run.
+coldest room, supply and its target, heat-pump heat, which heat pumps run and the source
+reaching the plant.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class Series:
                 round(min(z.indoor_temp_c for z in model.zones.values()), 3),
                 round(model.plant_supply_c, 2), round(model.supply_target_c, 2),
                 round(sum(h.heat_kw for h in model.heat_pumps.values()), 1),
-                " ".join(i for i, h in model.heat_pumps.items() if h.running)])
+                " ".join(i for i, h in model.heat_pumps.items() if h.running),
+                round(model.source_supply_c, 3)])
 
     def write(self) -> None:
         """Write the rows, if a path was given."""
@@ -66,7 +68,7 @@ class Series:
         with self.path.open("w", newline="", encoding="utf-8") as out:
             writer = csv.writer(out)
             writer.writerow(["utc", "outdoor_c", "coldest_room_c", "supply_c", "target_c",
-                             "heat_pump_kw", "running"])
+                             "heat_pump_kw", "running", "source_in_c"])
             writer.writerows(self.rows)
 
 
