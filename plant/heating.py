@@ -6,10 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from plant.site import WEEKDAYS, Climate, HeatPump, Schedule, Site, Station
+from plant.site import WEEKDAYS, Climate, HeatPump, Schedule, Site, Staging, Station
 
 EMITTER_EXPONENT = 1.3
 """Radiator output exponent (EN 442)."""
+BUILDING_TIME_CONSTANT_S = 40 * 3600.0
+"""Thermal time constant of the heated buildings (capacity over heat-loss conductance)."""
+HEAT_PUMP_START_S = 120.0
+"""How long a started heat pump runs at minimum-load power before it heats (assumed, not a seed
+figure: pressures build and the refrigerant settles)."""
+HEAT_PUMP_RAMP_PER_S = 1.0 / 300.0
+"""How fast a started heat pump may load up (full capacity five minutes after start)."""
 
 
 def climate_curve_c(station: Station, outdoor_c: float) -> float:
@@ -92,18 +99,33 @@ def heating_wanted(station: Station, local: datetime, coldest_room_c: float,
 
     Comfort heating runs in the calendar heating season, in the schedule's occupied periods
     (every hour without a schedule). The anti-freeze guard, which always wins, heats all year,
-    in and out of the season: from the moment the coldest room falls below its threshold until
-    it is the band above it (:attr:`plant.site.Station.antifreeze_guard`).
+    in and out of the season: from the moment the coldest room falls below its threshold plus
+    :func:`guard_margin_k`, so its units heat before the room reaches the threshold, until it
+    is the band above the threshold (:attr:`plant.site.Station.antifreeze_guard`).
     """
     season = in_heating_season(station.climate, local)
     schedule = station.schedule
     comfort = season and (schedule is None or occupied(schedule, local))
     guard = station.antifreeze_guard
-    if coldest_room_c < guard.indoor_c:
+    if coldest_room_c < guard.indoor_c + guard_margin_k(station):
         guarding = True
     elif coldest_room_c >= guard.indoor_c + guard.band_k:
         guarding = False
     return Heating(season, comfort, guarding)
+
+
+def guard_lead_s(station: Station) -> float:
+    """Longest the guard's line-up may take to heat once the guard asks: a unit stopped just
+    before waits out its compressor's minimum off time, then starts and loads up to full."""
+    protection = (station.staging or Staging()).compressor_off_min_s
+    return protection + HEAT_PUMP_START_S + 1.0 / HEAT_PUMP_RAMP_PER_S
+
+
+def guard_margin_k(station: Station) -> float:
+    """How far above its threshold the guard engages: what unheated rooms at the threshold
+    cool at the design outdoor temperature in :func:`guard_lead_s`."""
+    lost_k = station.antifreeze_guard.indoor_c - station.climate.design_outdoor_temp_c
+    return lost_k / BUILDING_TIME_CONSTANT_S * guard_lead_s(station)
 
 
 def guard_load_kw(station: Station) -> float:

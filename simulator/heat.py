@@ -26,7 +26,12 @@ from __future__ import annotations
 from functools import partial
 from typing import TYPE_CHECKING, Protocol
 
-from plant.heating import EMITTER_EXPONENT
+from plant.heating import (
+    BUILDING_TIME_CONSTANT_S,
+    EMITTER_EXPONENT,
+    HEAT_PUMP_RAMP_PER_S,
+    HEAT_PUMP_START_S,
+)
 from plant.models.borehole import borehole_outlet_temp_c, step_ground
 from plant.site import HeatPump
 from simulator.build import CHILLED_DESIGN_DT_K, CHILLED_SUPPLY_C, Plant
@@ -49,16 +54,9 @@ class PlantSolver(Protocol):
                  target: float) -> tuple[float, float, float]:
         """Solve the plant on this source stream for this network return and target."""
 
-BUILDING_TIME_CONSTANT_S = 40 * 3600.0
-"""Thermal time constant of the heated buildings (capacity over heat-loss conductance)."""
 PLANT_ROOM_TEMP_C = 20.0
 STATION_LOSS_FRACTION = 0.01
 """Station pipework heat loss at design supply temperature, as a fraction of design load."""
-HEAT_PUMP_RAMP_PER_S = 1.0 / 300.0
-"""How fast a started heat pump may load up (full capacity five minutes after start)."""
-HEAT_PUMP_START_S = 120.0
-"""How long a started unit runs at minimum-load power before it heats (assumed, not a seed
-figure: pressures build and the refrigerant settles)."""
 MAX_CONDENSER_LIFT_K = 10.0
 """How far above its rated sink temperature a heat pump can heat."""
 FREEZE_GUARD_K = 4.0

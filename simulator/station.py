@@ -26,7 +26,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from plant.heating import Heating
+from plant.heating import (
+    BUILDING_TIME_CONSTANT_S,
+    HEAT_PUMP_RAMP_PER_S,
+    HEAT_PUMP_START_S,
+    Heating,
+)
 from plant.measurands import Measurand
 from plant.site import ElectricityMeter, HeatMeter, ModeKind, Site
 from simulator import commands, heat, hydraulics, local_control, meters
@@ -42,11 +47,8 @@ from simulator.climate import OutdoorWeather
 from simulator.commands import CommandError
 from simulator.equipment import HeatPumpState, lag
 from simulator.heat import (
-    BUILDING_TIME_CONSTANT_S,
     COOLING_INDOOR_C,
     FREEZE_GUARD_K,
-    HEAT_PUMP_RAMP_PER_S,
-    HEAT_PUMP_START_S,
     MAX_CONDENSER_LIFT_K,
     PLANT_ROOM_TEMP_C,
     STATION_LOSS_FRACTION,

@@ -7,7 +7,14 @@ from datetime import datetime
 
 import pytest
 
-from plant.heating import guard_lineup, guard_load_kw, guard_units, heating_wanted
+from plant.heating import (
+    guard_lead_s,
+    guard_lineup,
+    guard_load_kw,
+    guard_margin_k,
+    guard_units,
+    heating_wanted,
+)
 from plant.site import Site, Station, load_site
 from tests.simulator.helpers import FIELD, SCHOOL, SITES
 
@@ -16,6 +23,10 @@ AFTER_THE_SEASON = datetime(2026, 3, 20, 3, 0)
 """Local time five days after the shallow field's season (15 November to 15 March) ended."""
 IN_THE_SEASON = datetime(2026, 1, 17, 3, 0)
 """A Saturday night in January, inside every demo station's season."""
+FIELD_MARGIN_K = (5.0 - -7.0) / (40 * 3600.0) * (1200.0 + 120.0 + 300.0)
+"""The shallow field's rooms at 5 °C, −7 °C outside, cool over the buildings' 40 h time constant
+while a unit waits out its 1,200 s minimum off time (G36 ``minOffTime``), starts (120 s) and
+loads up (300 s): 0.135 K."""
 
 
 def _with(station: Station, **changes: object) -> Station:
@@ -40,15 +51,30 @@ def test_a_schedule_sets_what_it_names_and_takes_the_rest_from_the_station() -> 
     assert neither.antifreeze_guard == station.antifreeze
 
 
+def test_the_guard_engages_ahead_of_its_threshold_by_the_cooling_while_its_units_come() -> None:
+    field = load_site(FIELD).station
+    assert field.staging is None  # the compressors' protection times are G36's defaults
+    assert guard_lead_s(field) == 1620.0
+    assert guard_margin_k(field) == pytest.approx(FIELD_MARGIN_K)
+    assert guard_margin_k(field) == pytest.approx(0.135)
+    # a higher threshold loses faster; shorter protection times bring the heat sooner
+    warmer = _with(field, antifreeze={"indoor_c": 8.0, "band_k": 2.0})
+    assert guard_margin_k(warmer) == pytest.approx(15.0 / 144_000 * 1620)
+    quicker = _with(field, staging={"compressor_off_min_s": 600.0})
+    assert guard_margin_k(quicker) == pytest.approx(12.0 / 144_000 * 1020)
+
+
 @pytest.mark.parametrize(("coldest_c", "guarding", "expected"), [
     (12.0, False, (False, False)),  # warm rooms: nothing heats out of season
-    (5.0, False, (False, False)),  # at the threshold, not below it
-    (4.9, False, (True, True)),  # below it: the guard heats
-    (6.9, True, (True, True)),  # ... until the band above it
+    (5.0 + FIELD_MARGIN_K + 0.005, False, (False, False)),  # above threshold and margin
+    (5.0 + FIELD_MARGIN_K - 0.005, False, (True, True)),  # inside the margin: the guard heats
+    (5.0, False, (True, True)),
+    (4.9, False, (True, True)),
+    (6.9, True, (True, True)),  # ... until the band above the threshold
     (7.0, True, (False, False)),
     (6.0, False, (False, False)),  # inside the band, falling: not yet
 ])
-def test_out_of_season_the_guard_heats_below_its_threshold_until_the_band_above(
+def test_out_of_season_the_guard_heats_from_its_margin_until_the_band_above(
         coldest_c: float, guarding: bool, expected: tuple[bool, bool]) -> None:
     station = load_site(FIELD).station  # no schedule: heated around the clock in the season
     heating = heating_wanted(station, AFTER_THE_SEASON, coldest_c, guarding)
