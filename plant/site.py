@@ -105,8 +105,12 @@ class Holiday(_Frozen):
 class AntifreezeGuard(_Frozen):
     """The guard that keeps the buildings from freezing all year, whatever else is off.
 
-    It heats from the moment the coldest room falls below ``indoor_c`` until it is ``band_k``
-    above, in and out of the heating season, in and out of a schedule's occupied periods.
+    It heats from the moment the coldest room falls below ``indoor_c`` plus a margin until it
+    is ``band_k`` above ``indoor_c``, in and out of the heating season, in and out of a
+    schedule's occupied periods. The margin is no key: it is what unheated rooms at
+    ``indoor_c`` lose at the design outdoor temperature while the guard's units wait out their
+    minimum off time, start and load up (:func:`plant.heating.guard_margin_k`), so the rooms
+    never reach ``indoor_c``, the floor the guard protects.
     """
 
     indoor_c: Annotated[float, Field(ge=2)] = 5.0
