@@ -79,8 +79,8 @@ class Heating:
     comfort: bool
     """Comfort heating: the season and an occupied period (every hour, without a schedule)."""
     guarding: bool
-    """The anti-freeze guard holds: the coldest room fell below its threshold and has not yet
-    risen the band above it."""
+    """The anti-freeze guard holds: the coldest room fell below its threshold plus the guard's
+    margin and has not yet risen the band above the threshold."""
 
     @property
     def on(self) -> bool:
