@@ -236,13 +236,23 @@ class Station(_Frozen):
         if guard.indoor_c >= design:
             raise _KeyValueError(threshold_key, f"anti-freeze threshold {guard.indoor_c:g} °C "
                                  f"must be below the indoor design temperature {design:g} °C")
+        band_key = ("schedule" if schedule and schedule.antifreeze_band_k is not None
+                    else "antifreeze")
         if guard.indoor_c + guard.band_k > design:
-            band_key = ("schedule" if schedule and schedule.antifreeze_band_k is not None
-                        else "antifreeze")
             raise _KeyValueError(band_key, f"the anti-freeze guard heats up to "
                                  f"{guard.indoor_c + guard.band_k:g} °C (threshold "
                                  f"{guard.indoor_c:g} °C + band {guard.band_k:g} K), above the "
                                  f"indoor design temperature {design:g} °C")
+        # imported here: plant.heating imports this module for Station
+        from plant.heating import guard_margin_k
+
+        margin = guard_margin_k(self)
+        if guard.band_k <= margin:
+            raise _KeyValueError(band_key, f"the anti-freeze guard's band {guard.band_k:g} K "
+                                 f"must be wider than its margin {margin:.2f} K (what unheated "
+                                 f"rooms at {guard.indoor_c:g} °C lose at the design outdoor "
+                                 f"temperature while its units come to heat): it would let go "
+                                 f"below where it engages")
         return self
 
     @property

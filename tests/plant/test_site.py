@@ -154,6 +154,10 @@ CASES = [
      "design_return_temp_c: 40\n  indoor_design_temp_c: 16\n  antifreeze: {indoor_c: 12, band_k: 5}",
      ["station.antifreeze", "heats up to 17 °C (threshold 12 °C + band 5 K), above the indoor "
       "design temperature 16 °C"], "antifreeze:"),
+    ("anti-freeze band inside the guard's margin", "design_return_temp_c: 40",
+     "design_return_temp_c: 40\n  antifreeze: {band_k: 0.3}",
+     # Harbin: (5 − −24.2) K / 40 h × (1,200 + 120 + 300) s = 0.33 K
+     ["station.antifreeze", "band 0.3 K must be wider than its margin 0.33 K"], "antifreeze:"),
     ("schedule's guard heating past the indoor design", "design_return_temp_c: 40",
      "design_return_temp_c: 40\n  indoor_design_temp_c: 14\n"
      "  schedule: {occupied: [{start: \"08:00\", end: \"17:00\"}], antifreeze_indoor_c: 10,"
