@@ -32,10 +32,10 @@ parameter defaults (:class:`plant.site.Staging`):
   stream (the units' freezing guard stays the last protection).
 
 Stages are combinations of the station's heat pumps (:func:`stage_table`): identical units are
-interchangeable, so a stage is a count per kind of unit; each stage adds to the one below the
-unit that carries the load there on the least electricity (COP from
-:mod:`plant.models.heat_pump`), so big and small units mix where that pays and a stage change
-never swaps units. Plate exchangers are not staged: they always run first, and the
+interchangeable, so a stage is a count per kind of unit; each stage is the step up from the one
+below (one more unit, or a unit in place of a smaller one) that carries the load there on the
+least electricity (COP from :mod:`plant.models.heat_pump`), so big and small units mix only
+where that pays. Plate exchangers are not staged: they always run first, and the
 requirement given here is what is left for the heat pumps.
 """
 
@@ -110,22 +110,24 @@ def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_
 
 
 def stage_table(site: Site, params: Staging) -> StageTable:
-    """Stages from the site's heat pumps, each adding one unit to the stage below it.
+    """Stages from the site's heat pumps in increasing capacity, each the cheapest step up.
 
-    A stage change thus starts or stops one unit and never swaps one for another. The unit a
-    stage adds is the kind that carries the load at which staging reaches for it (the stage
-    below at its staging part-load ratio; from no stage, half the unit's rating) on the least
-    electricity, all units sharing the load by rating at their rated temperatures
-    (:func:`stage_electricity_kw`); at equal electricity the smaller unit comes first.
+    From each stage, the next is one of: one more unit of a kind, or one unit of a kind in
+    place of a smaller one (a stage up that starts a big unit and stops a small one, as G36's
+    stage-up process has its own step for disabling a unit). The step taken is the one that
+    carries the load at which staging reaches for it (the stage below at its staging part-load
+    ratio; from no stage, half the unit's rating) on the least electricity, all units sharing
+    the load by rating at their rated temperatures (:func:`stage_electricity_kw`); at equal
+    electricity the smaller stage comes first.
     """
     groups: dict[tuple[object, ...], list[HeatPump]] = {}
     for item in site.equipment:
         if isinstance(item, HeatPump):
             groups.setdefault(_kind_key(item), []).append(item)
-    return _nested(tuple(UnitKind(units[0], tuple(units)) for units in groups.values()), params)
+    return _chained(tuple(UnitKind(units[0], tuple(units)) for units in groups.values()), params)
 
 
-def _nested(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
+def _chained(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
     def stage(counts: tuple[int, ...]) -> Stage:
         capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
         minimum = sum(k.rating.rated_heat_kw * k.rating.min_load_pct / 100.0 * n
@@ -134,17 +136,28 @@ def _nested(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
         # positive-displacement machines belongs to its chiller plant
         return Stage(counts, capacity, params.plr_staging, minimum)
 
+    def rated(index: int) -> float:
+        return kinds[index].rating.rated_heat_kw
+
     stages = [stage(tuple(0 for _ in kinds))]
     while True:
         below = stages[-1]
-        options = []
+        steps: list[tuple[int, ...]] = []
         for index, kind in enumerate(kinds):
             if below.counts[index] < len(kind.units):
-                counts = tuple(n + (i == index) for i, n in enumerate(below.counts))
-                load = (below.capacity_kw * below.plr_staging if below.capacity_kw > 0
-                        else 0.5 * kind.rating.rated_heat_kw)
-                options.append((stage_electricity_kw(kinds, counts, load) / load,
-                                kind.rating.rated_heat_kw, counts))
+                added = tuple(n + (i == index) for i, n in enumerate(below.counts))
+                steps.append(added)
+                # the same unit in place of a smaller running one
+                steps += [tuple(n - (i == smaller) for i, n in enumerate(added))
+                          for smaller in range(len(kinds))
+                          if below.counts[smaller] and rated(smaller) < rated(index)]
+        options = []
+        for counts in steps:
+            candidate = stage(counts)
+            load = (below.capacity_kw * below.plr_staging if below.capacity_kw > 0
+                    else 0.5 * candidate.capacity_kw)
+            options.append((stage_electricity_kw(kinds, counts, load) / load,
+                            candidate.capacity_kw, counts))
         if not options:
             return StageTable(kinds, tuple(stages))
         stages.append(stage(min(options)[2]))
@@ -456,7 +469,7 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     usable = {u for u in ids if _usable(state, inputs, u)}
     if usable != ids:
         # stages from the units at hand: a held-out or alarmed unit leaves no hole in them
-        table = _nested(tuple(UnitKind(k.rating, tuple(u for u in k.units if u.id in usable))
+        table = _chained(tuple(UnitKind(k.rating, tuple(u for u in k.units if u.id in usable))
                               for k in table.kinds), params)
     _adopt(table, state)
     average = average_requirement_kw(state)
@@ -496,16 +509,27 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     else:
         efficient = plr > stage.plr_staging and up > state.stage
     state.efficiency_since_s = _since(state.efficiency_since_s, efficient, now)
-    lower = table.stages[down] if down < state.stage else None
-    if lower is None:
-        carries = False
-    elif lower.capacity_kw > 0:
-        carries = average / lower.capacity_kw < lower.plr_staging - params.plr_hysteresis
-    elif inputs.exchangers_short_k is not None:
-        # at its minimum output the stage could only over-supply what the exchangers leave
-        carries = average < stage.minimum_kw
-    else:
-        carries = average <= 0.0
+
+    def carry(lower: Stage) -> bool:
+        """The lower stage would carry the averaged requirement."""
+        if lower.capacity_kw > 0:
+            return average / lower.capacity_kw < lower.plr_staging - params.plr_hysteresis
+        if inputs.exchangers_short_k is not None:
+            # at its minimum output the stage could only over-supply what the exchangers leave
+            return average < stage.minimum_kw
+        return average <= 0.0
+
+    def within(lower: Stage) -> bool:
+        return all(n <= m for n, m in zip(lower.counts, stage.counts, strict=True))
+
+    if down < state.stage and not within(table.stages[down]):
+        # the next lower stage would start a unit in place of a bigger one: not when the stage
+        # below it carries the load on units already running (one stop, no start to undo)
+        below = next((i for i in range(down - 1, -1, -1)
+                      if _available(table, table.stages[i], state, inputs)), down)
+        if below < down and within(table.stages[below]) and carry(table.stages[below]):
+            down = below
+    carries = down < state.stage and carry(table.stages[down])
     source_low = inputs.source_out_c is not None and inputs.source_out_c < params.source_out_min_c
     source_near = inputs.source_out_c is not None and (
         inputs.source_out_c < params.source_out_min_c + params.source_recovery_k)
@@ -530,8 +554,8 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     if source_low and settled and up > state.stage and _held(
             state.source_low_since_s, now, params.efficiency_delay_s):
         return go(up, "source_protection",
-                  f"source below its protective {params.source_out_min_c:g} °C: one more "
-                  "evaporator and its source flow share the extraction")
+                  f"source below its protective {params.source_out_min_c:g} °C: more "
+                  "evaporator flow shares the extraction")
     shortfall = inputs.supply_setpoint_c - inputs.supply_c
     state.small_short_since_s = _since(
         state.small_short_since_s, on_exchangers and shortfall >= params.exchanger_small_dt_k, now)

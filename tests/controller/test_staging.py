@@ -28,7 +28,8 @@ from controller.staging import (
     stage_table,
     step,
 )
-from plant.site import Site, Staging, load_site
+from plant.models.heat_pump import cop_from_rating
+from plant.site import HeatPump, Site, Staging, load_site
 
 SITES = Path(__file__).resolve().parents[2] / "sites"
 G36 = Staging()
@@ -97,29 +98,48 @@ def shallow() -> Plant:
 # ------------------------------------------------------------------ stage tables
 
 
-def test_shallow_field_stages_add_one_unit_each_big_then_small() -> None:
+def test_shallow_field_stages_mix_the_screw_in_only_where_it_pays() -> None:
     table = stage_table(site("shallow-field"), G36)
     caps = [s.capacity_kw for s in table.stages]
     # four 4500 kW centrifugals and one 1689 kW screw (003 L152): a big unit leads; at 0.9 of
-    # it the screw joins, since 4050 kW on 6189 kW runs both at a better part-load factor than
-    # on two big units; then the other big units
-    assert caps == [0, 4500, 6189, 10689, 15189, 19689]
-    for below, above in itertools.pairwise(table.stages):
-        assert all(b >= a for a, b in zip(below.counts, above.counts, strict=True))
-        assert sum(above.counts) == sum(below.counts) + 1  # a change never swaps units
+    # it the screw joins; at 0.9 of those two, a second big unit takes the screw's place; and
+    # so on: the screw runs beside n big units only up to 0.9 of them plus it
+    assert caps == [0, 4500, 6189, 9000, 10689, 13500, 15189, 18000, 19689]
+    steps = {tuple(b - a for a, b in zip(lo.counts, hi.counts, strict=True))
+             for lo, hi in itertools.pairwise(table.stages)}
+    assert steps == {(1, 0), (0, 1), (1, -1)}  # one more unit, or a big one for the screw
     # G36's heat-pump plant: one SPLR for every stage, the screw's included
-    assert [s.plr_staging for s in table.stages[1:]] == [0.9] * 5
+    assert [s.plr_staging for s in table.stages[1:]] == [0.9] * 8
+
+
+def test_two_big_units_carry_0_9_of_a_big_unit_and_the_screw_on_less_electricity() -> None:
+    # why the third stage swaps: the units' own COP model (not staging's) at 0.9 × 6189 kW,
+    # shared by rating at the rated temperatures, by hand
+    field = site("shallow-field")
+    big, screw = (next(e for e in field.equipment if isinstance(e, HeatPump) and e.id == u)
+                  for u in ("HP1", "HP5"))
+    load = 0.9 * (big.rated_heat_kw + screw.rated_heat_kw)
+
+    def electricity(units: list[HeatPump]) -> float:
+        plr = load / sum(u.rated_heat_kw for u in units)
+        return sum(u.rated_heat_kw * plr / float(cop_from_rating(
+            u, u.rated_source_out_temp_c, u.rated_sink_out_temp_c, plr)) for u in units)
+
+    assert electricity([big, big]) < electricity([big, big, screw])
 
 
 def test_doublet_stages_lead_with_the_efficient_units() -> None:
     table = stage_table(site("hydrothermal-doublet"), G36)
     names = [k.rating.id for k in table.kinds]
-    added = [names[[b - a for a, b in zip(lo.counts, hi.counts, strict=True)].index(1)]
+    steps = [[b - a for a, b in zip(lo.counts, hi.counts, strict=True)]
              for lo, hi in itertools.pairwise(table.stages)]
+    added = [names[step.index(1)] for step in steps]
     # the stage-2 units on the warmer source (COP 5.5) before the stage-3 ones (COP 4.6);
-    # of those the small one first, as it carries 0.9 × 4000 kW at a better part load
-    assert added == ["HP2-1", "HP2-1", "HP3-2", "HP3-1"]
-    assert [s.capacity_kw for s in table.stages] == [0, 2000, 4000, 4700, 5900]
+    # of those the small one first, as it carries 0.9 × 4000 kW at a better part load; at 0.9
+    # of 4700 kW the 1200 kW unit in its place, then both
+    assert added == ["HP2-1", "HP2-1", "HP3-2", "HP3-1", "HP3-2"]
+    assert [names[step.index(-1)] for step in steps if -1 in step] == ["HP3-2"]
+    assert [s.capacity_kw for s in table.stages] == [0, 2000, 4000, 4700, 5200, 5900]
 
 
 # ------------------------------------------------------------------ conditions and timers
@@ -238,7 +258,16 @@ def test_a_stage_with_the_screw_unit_stages_up_at_0_9_as_every_heat_pump_stage()
     # 5300 kW is 0.86 of 6189 kW: above the chiller plant's 0.8 for positive displacement,
     # below the heat-pump plant's 0.9, so the screw and the big unit carry it on
     assert plant.run(3000, 5300.0) == []
-    assert [(d.condition, d.stage_to) for d in plant.run(1300, 5700.0)] == [("efficiency", 3)]
+    up = plant.run(1300, 5700.0)
+    # the next stage is two big units: one change starts the second and stops the screw
+    assert [(d.condition, d.stage_to, d.start, d.stop) for d in up] == [
+        ("efficiency", 3, ("HP2",), ("HP5",))]
+    assert plant.on() == {"HP1", "HP2"}
+    # 5200 kW would run big and screw at 0.84 < 0.9 − 0.05: back to them after 900 s
+    # (the screw has rested its 1200 s by then)
+    down = plant.run(2000, 5200.0)
+    assert [(d.condition, d.stage_to, d.start) for d in down] == [("stage_down", 2, ("HP5",))]
+    assert len(plant.on()) == 2 and "HP5" in plant.on()
 
 
 def test_requirement_is_held_for_900_s_after_a_stage_change() -> None:
@@ -361,13 +390,18 @@ def test_source_below_its_protective_limit_adds_a_stage_and_holds_it() -> None:
     up = plant.run(10, 4000.0, source_out_c=2.3)
     assert [(d.condition, d.start) for d in up] == [("source_protection", ("HP5",))]
     # 3000 kW the lower stage would carry, but while the source stays below its limit no
-    # stage comes down: one more is added every 900 s instead
+    # stage comes down: the next is added after 900 s instead (a second big unit in the
+    # screw's place), and the one after waits for the screw's 1200 s of rest
     during = plant.run(2000, 3000.0, source_out_c=2.3)
-    assert [d.condition for d in during] == ["source_protection"] * 2
+    assert [(d.condition, d.start, d.stop) for d in during] == [
+        ("source_protection", ("HP2",), ("HP5",)), ("waiting", (), ())]
     # above the limit but within 2 K of it: nothing added, nothing taken away yet
     assert plant.run(1300, 3000.0, source_out_c=4.0) == []
+    # then down to one big unit at once: the screw's stage between would start it only for
+    # the next stage-down to stop it
     down = plant.run(1300, 3000.0, source_out_c=6.0)
-    assert [d.condition for d in down] == ["stage_down"]
+    assert [(d.condition, d.stage_to, d.start) for d in down] == [("stage_down", 1, ())]
+    assert len(plant.on()) == 1 and "HP5" not in plant.on()
 
 
 def test_plant_off_stops_every_unit_after_its_minimum_on_time() -> None:
