@@ -22,8 +22,9 @@ from simulator.equipment import approach
 __all__ = ["DutyPump", "Heartbeat", "PlantState", "Staging", "StagingDecision",
            "StagingMeasurements", "StagingUnit", "climate_curve_c", "companion_speed_hz",
            "disarmed", "duty", "guard_units", "handed_back_target_c", "heartbeat_written",
-           "heating_wanted", "held_at_limit", "lineup_pct", "mode_allows", "next_mode",
-           "occupied", "protection_conditions", "stage", "supervisor_silent", "supply_target_c"]
+           "heating_wanted", "held_at_limit", "lineup_pct", "loop_flows_m3h", "mode_allows",
+           "next_mode", "occupied", "protection_conditions", "stage", "supervisor_silent",
+           "supply_target_c"]
 
 HANDBACK_RAMP_K_PER_S = 2.0 / 600.0
 """How fast the local supply target moves from a handed-back remote setpoint to the heating
@@ -200,6 +201,19 @@ def companion_speed_hz(min_speed_hz: float, max_speed_hz: float,
     running = sum(flow for flow, on in served if on)
     rated = sum(flow for flow, _ in served)
     return min(max(max_speed_hz * running / rated, min_speed_hz), max_speed_hz)
+
+
+def loop_flows_m3h(rated_m3h: Sequence[float],
+                   evaporators: Sequence[tuple[float, bool]]) -> list[float]:
+    """Each borehole loop's flow for the evaporators it feeds straight.
+
+    ``evaporators`` holds each unit's design evaporator flow and whether it runs. The loops
+    give the running units' design flow between them, in proportion to their rated flows and
+    each at most its rated flow; none when no unit runs.
+    """
+    total = sum(rated_m3h)
+    wanted = sum(flow for flow, on in evaporators if on)
+    return [min(rated, wanted * rated / total) if total > 0 else 0.0 for rated in rated_m3h]
 
 
 def protection_conditions(*, running: bool, starting_s: float, heat_kw: float,

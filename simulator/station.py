@@ -298,6 +298,7 @@ class StationModel:
                 well.pump.run_command = self.heating_on
             if not well.pump.remote_speed:
                 well.pump.speed_setpoint_hz = well.pump.max_speed_hz
+        self._loop_flows()
         for group in (plant.user_group, plant.source_spare, *plant.source_groups.values()):
             self._duty(group, on)
         for role, unit in plant.other_pumps:
@@ -325,6 +326,30 @@ class StationModel:
         for hp in self.heat_pumps.values():
             if not hp.remote_run and not self.mode_allows(hp):
                 hp.run_command = False
+
+    def _loop_flows(self) -> None:
+        """The borehole loops give the design flow of the evaporators they feed straight.
+
+        In heating, where no exchanger stands between the loop and the evaporators, each
+        evaporator takes at most its design flow; the variable-speed loop pumps slow to it
+        rather than send the rest round the header's bypass (003 L116-122, 004 L1712-1714).
+        In cooling, or behind an isolating exchanger, the loops keep their rated flow.
+        """
+        plant = self.plant
+        if not plant.boreholes:
+            return
+        groups = [(plant.source_groups[b], [b]) for b in plant.boreholes if b not in
+                  plant.orphan_boreholes] + [(plant.source_spare, plant.orphan_boreholes)]
+        rated = [sum(plant.boreholes[b].spec.rated_flow_m3h for b in served)
+                 for _, served in groups]
+        if self.cooling_on or any(x.serves_heat_pumps for x in plant.exchangers.values()):
+            flows = rated
+        else:
+            flows = local_control.loop_flows_m3h(
+                rated, [(h.spec.design_evaporator_flow_m3h, h.running)
+                        for h in self.heat_pumps.values()])
+        for (group, _), flow in zip(groups, flows, strict=True):
+            group.required_m3h = flow
 
     def _choose_mode(self) -> None:
         """Switch operating mode by the local conditions and line its valves up."""

@@ -13,6 +13,7 @@ from simulator.local_control import (
     StagingUnit,
     duty,
     held_at_limit,
+    loop_flows_m3h,
     stage,
 )
 
@@ -99,6 +100,19 @@ def test_duty_leaves_failed_and_remote_pumps_alone_and_counts_a_remote_one_runni
 
 def test_duty_with_no_flow_wanted_stops_every_local_pump() -> None:
     assert duty([pump(running=True), pump()], 0.0) == [(False, None), (False, None)]
+
+
+def test_borehole_loops_give_the_running_evaporators_their_design_flow() -> None:
+    # two loops rated 800 and 400 m³/h; units of 600 and 200 m³/h design evaporator flow
+    units = [(600.0, True), (200.0, False)]
+    assert loop_flows_m3h([800.0, 400.0], units) == pytest.approx([400.0, 200.0])
+    # both running: 800 m³/h, shared 2 : 1
+    assert loop_flows_m3h([800.0, 400.0], [(600.0, True), (200.0, True)]) == pytest.approx(
+        [800.0 * 2 / 3, 800.0 / 3])
+    # more than the loops are rated for: each gives its rated flow, no more
+    assert loop_flows_m3h([800.0, 400.0], [(600.0, True)] * 3) == [800.0, 400.0]
+    # no unit runs: the loops stand
+    assert loop_flows_m3h([800.0, 400.0], [(600.0, False)]) == [0.0, 0.0]
 
 
 def test_short_with_the_running_unit_held_at_its_freezing_guard_starts_the_next() -> None:
