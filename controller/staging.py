@@ -25,11 +25,14 @@ parameter defaults (:class:`plant.site.Staging`):
   one that alarmed most recently goes to the back, units held out by an operator are neither
   used nor commanded; a running unit hands over to an idle one once its staging runtime is
   ``rotation_runtime_s`` ahead; lifetime runtime is kept in the persisted state;
-* the source's protective limit: while the source leaving the evaporators is below
-  ``source_out_min_c`` + ``source_recovery_k`` no stage comes down, and if it stays below the
-  limit itself a stage is added: at the
-  same load, one more evaporator with its own source flow takes the heat out of a warmer
-  stream (the units' freezing guard stays the last protection).
+* the source's protective limit: each evaporator takes its design flow, so at the same heat
+  the drop across a stage's evaporators goes inversely with their design flow
+  (:func:`source_out_at`, from the measured inlet and outlet). No stage comes down that would
+  leave the source below ``source_out_min_c``, and a source below it for
+  ``efficiency_delay_s`` brings in the smallest stage that would lift it back above; when no
+  stage would, none is added (the units' freezing guard stays the last protection). Without
+  the inlet measured, a stage comes down only once the source is ``source_recovery_k`` above
+  the limit, and a source below the limit adds the next stage.
 
 Stages are combinations of the station's heat pumps (:func:`stage_table`): identical units are
 interchangeable, so a stage is a count per kind of unit; each stage is the step up from the one
@@ -107,6 +110,23 @@ def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_
                                         plr))
             power += n * hp.rated_heat_kw * plr / cop
     return power
+
+
+def source_out_at(kinds: Sequence[UnitKind], counts: Sequence[int], other: Sequence[int],
+                  source_in_c: float, source_out_c: float) -> float | None:
+    """The source leaving the evaporators if another stage took the same heat from it.
+
+    Each evaporator takes its design flow, so the stage's drop across them goes inversely
+    with their design flow; None when either stage has no evaporator.
+    """
+    def flow(numbers: Sequence[int]) -> float:
+        return sum(k.rating.design_evaporator_flow_m3h * n
+                   for k, n in zip(kinds, numbers, strict=True))
+
+    now, then = flow(counts), flow(other)
+    if now <= 0.0 or then <= 0.0:
+        return None
+    return source_in_c - (source_in_c - source_out_c) * now / then
 
 
 def stage_table(site: Site, params: Staging) -> StageTable:
@@ -195,6 +215,8 @@ class StagingInputs:
     lineup: frozenset[str] | None = None
     """The heat pumps the plant's line-up lets run now (the anti-freeze guard heating alone,
     :func:`plant.heating.guard_units`); None: every unit."""
+    source_in_c: float | None = None
+    """The source entering the running evaporators, if measured."""
 
 
 @dataclass
@@ -530,11 +552,23 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
         if below < down and within(table.stages[below]) and carry(table.stages[below]):
             down = below
     carries = down < state.stage and carry(table.stages[down])
-    source_low = inputs.source_out_c is not None and inputs.source_out_c < params.source_out_min_c
-    source_near = inputs.source_out_c is not None and (
-        inputs.source_out_c < params.source_out_min_c + params.source_recovery_k)
-    state.down_since_s = _since(state.down_since_s, carries and not short and not source_near,
-                                now)
+    limit = params.source_out_min_c
+    source_low = inputs.source_out_c is not None and inputs.source_out_c < limit
+
+    def source_keeps(target: int) -> bool:
+        """The target stage would leave the source at or above its limit (predicted from
+        the evaporators' inlet where it is measured, else the source recovered by
+        ``source_recovery_k``)."""
+        if inputs.source_out_c is None:
+            return True
+        if inputs.source_in_c is None:
+            return inputs.source_out_c >= limit + params.source_recovery_k
+        then = source_out_at(table.kinds, stage.counts, table.stages[target].counts,
+                             inputs.source_in_c, inputs.source_out_c)
+        return then is None or then >= limit
+
+    state.down_since_s = _since(
+        state.down_since_s, carries and not short and source_keeps(down), now)
     state.source_low_since_s = _since(state.source_low_since_s, source_low, now)
     if inputs.source_out_c is not None:
         values["source_out_c"] = round(inputs.source_out_c, 2)
@@ -553,9 +587,15 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     settled = now - state.stage_since_s >= params.stage_runtime_min_s
     if source_low and settled and up > state.stage and _held(
             state.source_low_since_s, now, params.efficiency_delay_s):
-        return go(up, "source_protection",
-                  f"source below its protective {params.source_out_min_c:g} °C: more "
-                  "evaporator flow shares the extraction")
+        # the smallest stage whose evaporators' flow would bring the source back above its
+        # limit; none when no stage would (the units' freezing guard then holds them)
+        protect = up if inputs.source_in_c is None else next(
+            (i for i in range(up, top + 1)
+             if _available(table, table.stages[i], state, inputs) and source_keeps(i)), None)
+        if protect is not None:
+            return go(protect, "source_protection",
+                      f"source below its protective {limit:g} °C: more evaporator flow "
+                      "shares the extraction")
     shortfall = inputs.supply_setpoint_c - inputs.supply_c
     state.small_short_since_s = _since(
         state.small_short_since_s, on_exchangers and shortfall >= params.exchanger_small_dt_k, now)

@@ -13,7 +13,7 @@ What it reads, by equipment and measurand from the site file:
   anti-freeze guard, which heats all year, with the units the station's PLC guards with
   (:mod:`plant.heating`, the same functions the station's PLC runs);
 * each heat pump's run state, fault, heat and run command;
-* the source leaving the running evaporators, against the protective limit;
+* the source entering and leaving the running evaporators, against the protective limit;
 * production and reinjection wells: production is held below the reinjection wells' measured
   capacity (:func:`production_speed_hz`).
 
@@ -108,11 +108,12 @@ class StagingSupervisor:
         self._heartbeat = next((p.id for p in self.site.points
                                 if p.measurand.value == "heartbeat" and p.writable), None)
         # the points read every cycle, resolved once: (unit, run state, fault, heat, run
-        # command, evaporator outlet) per heat pump, the network's, the direct exchangers' heat
+        # command, evaporator outlet and inlet) per heat pump, the network's, the direct
+        # exchangers' heat
         self._unit_points = [
             (hp.id, self.point(hp.id, M.RUN_STATE), self.point(hp.id, M.FAULT),
              self.point(hp.id, M.HEAT_POWER), self.point(hp.id, M.RUN_COMMAND),
-             self.point(hp.id, M.EVAPORATOR_OUT_TEMP))
+             self.point(hp.id, M.EVAPORATOR_OUT_TEMP), self.point(hp.id, M.EVAPORATOR_IN_TEMP))
             for hp in self.heat_pumps]
         self._network_points = [self.point(self._network_id, m) for m in (
             M.SUPPLY_TEMP, M.RETURN_TEMP, M.FLOW, M.SUPPLY_TEMP_SETPOINT)]
@@ -151,7 +152,8 @@ class StagingSupervisor:
             required -= number(heat_point) or 0.0
         units: dict[str, UnitReading] = {}
         evaporators: list[float] = []
-        for unit, state_point, fault_point, heat_point, command_point, out_point \
+        inlets: list[float] = []
+        for unit, state_point, fault_point, heat_point, command_point, out_point, in_point \
                 in self._unit_points:
             state = read(state_point)
             fault = read(fault_point)
@@ -166,6 +168,9 @@ class StagingSupervisor:
             out = number(out_point)
             if running and out is not None:
                 evaporators.append(out)
+            inlet = number(in_point)
+            if running and inlet is not None:
+                inlets.append(inlet)
         local = view.now.astimezone(self._zone)
         indoor = [float(v) for p in self._zones if (v := view.readings.get(p)) is not None]
         self.heating = heating_wanted(self.site.station, local,
@@ -182,7 +187,7 @@ class StagingSupervisor:
         return StagingInputs(view.now.timestamp(), required,
                              supply if supply is not None else setpoint, setpoint,
                              enabled, units, min(evaporators) if evaporators else None,
-                             short_k, lineup)
+                             short_k, lineup, max(inlets) if inlets and evaporators else None)
 
     def take_over(self, view: PlantView) -> dict[str, bool]:
         """Seed staging from what the units do now, so the next step keeps them as they are.

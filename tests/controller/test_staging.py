@@ -61,6 +61,7 @@ class Plant:
     def run(self, seconds: float, required_kw: float | Callable[[float], float], *,
             supply_short_k: float = 0.0, heating: bool = True, source_out_c: float | None = None,
             exchangers_short_k: float | None = None, lineup: frozenset[str] | None = None,
+            source_in_c: float | None = None,
             dt: float = 10.0) -> list[Decision]:
         """Step for ``seconds``; returns the decisions taken meanwhile."""
         taken: list[Decision] = []
@@ -72,7 +73,7 @@ class Plant:
                                     available=u not in self.tripped)
                      for u, on in self.running.items()}
             inputs = StagingInputs(self.now, need, 45.0 - supply_short_k, 45.0, heating, units,
-                                   source_out_c, exchangers_short_k, lineup)
+                                   source_out_c, exchangers_short_k, lineup, source_in_c)
             for decision in step(self.table, self.state, inputs, self.params):
                 taken.append(decision)
                 self.decisions.append((self.now, decision))
@@ -402,6 +403,43 @@ def test_source_below_its_protective_limit_adds_a_stage_and_holds_it() -> None:
     down = plant.run(1300, 3000.0, source_out_c=6.0)
     assert [(d.condition, d.stage_to, d.start) for d in down] == [("stage_down", 1, ())]
     assert len(plant.on()) == 1 and "HP5" not in plant.on()
+
+
+WATER_KWH_PER_M3K = 4.18 * 1000.0 / 3600.0  # 4.18 kJ/(kg·K), 1000 kg/m³
+BIG_EVAPORATOR_M3H = 4500.0 * (1.0 - 1.0 / 4.6) / (WATER_KWH_PER_M3K * 5.0)
+SCREW_EVAPORATOR_M3H = 1689.0 * (1.0 - 1.0 / 4.4) / (WATER_KWH_PER_M3K * 5.0)
+"""Design evaporator flows of the shallow field's units: rated source heat at a 5 K drop."""
+
+
+def test_source_protection_brings_in_the_stage_whose_evaporators_lift_the_source() -> None:
+    plant = shallow()
+    plant.run(2000, 4000.0)
+    assert plant.on() == {"HP1"}
+    # 5 °C in, 1 °C out of one big evaporator: the same heat over more design flow drops less
+    big, screw = BIG_EVAPORATOR_M3H, SCREW_EVAPORATOR_M3H
+    with_screw = 5.0 - 4.0 * big / (big + screw)
+    two_big = 5.0 - 4.0 * big / (2 * big)
+    assert with_screw < 2.5 <= two_big  # the screw beside it would not do, a second big unit would
+    assert plant.run(900, 4000.0, source_out_c=1.0, source_in_c=5.0) == []
+    up = plant.run(10, 4000.0, source_out_c=1.0, source_in_c=5.0)
+    assert [(d.condition, d.stage_to) for d in up] == [("source_protection", 3)]
+    assert len(plant.on()) == 2 and "HP5" not in plant.on()
+    # the load could come down to one big unit, but at 6 °C in and 4 °C out it would take the
+    # same heat over half the flow and leave 6 − 2 × 2 = 2 °C, below the limit: the two stay
+    assert plant.run(2000, 3000.0, source_out_c=4.0, source_in_c=6.0) == []
+    # at 8 °C in and 6 °C out one big unit would leave 4 °C: down after 900 s
+    down = plant.run(1000, 3000.0, source_out_c=6.0, source_in_c=8.0)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
+
+
+def test_no_stage_is_added_when_none_would_lift_the_source() -> None:
+    plant = shallow()
+    plant.run(2000, 4000.0)
+    # 3 °C in, 0.5 °C out: even all five evaporators would leave it under 2.5 °C
+    every = 4 * BIG_EVAPORATOR_M3H + SCREW_EVAPORATOR_M3H
+    assert 3.0 - 2.5 * BIG_EVAPORATOR_M3H / every < 2.5
+    assert plant.run(3000, 4000.0, source_out_c=0.5, source_in_c=3.0) == []
+    assert plant.on() == {"HP1"}
 
 
 def test_plant_off_stops_every_unit_after_its_minimum_on_time() -> None:
