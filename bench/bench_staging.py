@@ -4,13 +4,13 @@
         [--site NAME ...] [--out FILE.json] [--series DIR]
 
 Runs ``simulator.season.run_season`` twice per station (same seed, weather and start) and
-prints, side by side, what docs/staging.md compares: delivered heat, electricity, SCOP, hours
-and degree-hours below the indoor setpoint, compressor starts (total and most in any hour),
-the lowest source temperature leaving the plant, reinjection and anti-freeze violations, the
-supply's deficit under its target (K·h) and the supervisor's decisions by condition. With
-``--series DIR`` every step of each run goes to ``DIR/STATION-CONTROL.csv``: UTC time, outdoor,
-coldest room, supply and its target, heat-pump heat, which heat pumps run and the source
-reaching the plant.
+prints, side by side, what docs/staging.md compares: delivered heat, electricity (compressors and
+pumps), SCOP, hours and degree-hours below the indoor setpoint, compressor starts (total, by
+unit and most in any hour), each unit's run hours, the lowest source temperature leaving the
+plant, reinjection and anti-freeze violations, the supply's deficit under its target (K·h) and
+the supervisor's decisions by condition. With ``--series DIR`` every step of each run goes to
+``DIR/STATION-CONTROL.csv``: UTC time, outdoor, coldest room, supply and its target, heat-pump
+heat, which heat pumps run and the source reaching the plant.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def compare(name: str, days: float, start: datetime | None,
         figures["supply_deficit_kh"] = round(steps.deficit_kh, 1)
         figures["starts"] = sum(u.starts for u in report.units.values())
         figures["starts_by_unit"] = {u: f.starts for u, f in report.units.items()}
+        figures["run_hours_by_unit"] = {u: round(f.run_hours, 1) for u, f in report.units.items()}
+        figures["compressor_kwh"] = report.compressor_kwh
+        figures["pump_kwh"] = report.pump_kwh
         figures["wall_s"] = round(time.perf_counter() - wall, 1)
         figures["cpu_s"] = round(time.process_time() - cpu, 1)
         figures["load_average"] = round(os.getloadavg()[0], 2)
