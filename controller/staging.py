@@ -12,11 +12,14 @@ parameter defaults (:class:`plant.site.Staging`):
   the requirement falls below the running stage's minimum output for ``efficiency_delay_s``;
 * **stage up** when the current stage is unavailable (a unit tripped or was held out), when the
   operating part-load ratio (average requirement over the stage's capacity) stays above the
-  stage's staging part-load ratio for ``efficiency_delay_s`` (*efficiency* condition), or when
+  stage's staging part-load ratio for ``efficiency_delay_s`` (*efficiency* condition: by
+  default the load above which the next stage carries it on less electricity, at most the
+  stage's full load; the site's ``plr_staging`` overrides it for every stage), or when
   the supply stays ``failsafe_dt_k`` short of its setpoint for ``failsafe_delay_s``
   (*failsafe*);
 * **stage down** when the next lower stage would run below its staging part-load ratio minus
-  the hysteresis for ``efficiency_delay_s`` and the failsafe is not true;
+  the hysteresis (it carries the load on less electricity, with the hysteresis) for
+  ``efficiency_delay_s`` and the failsafe is not true;
 * each stage runs at least ``stage_runtime_min_s``;
 * compressor protection: no unit starts more than ``compressor_starts_per_hour_max`` times in
   any hour, runs less than ``compressor_on_min_s`` or rests less than ``compressor_off_min_s``;
@@ -35,22 +38,24 @@ parameter defaults (:class:`plant.site.Staging`):
   the limit, and a source below the limit adds the next stage.
 
 Stages are combinations of the station's heat pumps (:func:`stage_table`): identical units are
-interchangeable, so a stage is a count per kind of unit; each stage is the step up from the one
-below (one more unit, or a unit in place of a smaller one) that carries the load there on the
-least electricity (COP from :mod:`plant.models.heat_pump`), so big and small units mix only
-where that pays. Plate exchangers are not staged: they always run first, and the
-requirement given here is what is left for the heat pumps.
+interchangeable, so a stage is a count per kind of unit; each stage adds one unit to the one
+below, in the order that carries every load from none to the station's capacity on the least
+electricity (COP from :mod:`plant.models.heat_pump`, with the pumps that run with the units),
+so big and small units mix only where that pays. Plate exchangers are not staged: they always
+run first, and the requirement given here is what is left for the heat pumps.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from plant.models.heat_pump import cop_from_rating
-from plant.site import HeatPump, Site, Staging
+from plant.site import BoreholeField, HeatPump, PlateExchanger, Pump, Site, Staging
 
 HOUR_S = 3600.0
 
@@ -62,6 +67,32 @@ class UnitKind:
     rating: HeatPump
     """The rating every unit of the kind shares."""
     units: tuple[HeatPump, ...]
+    pumps_kw: float = 0.0
+    """Rated power of the pumps that serve one unit of the kind and run with it."""
+
+
+@dataclass(frozen=True)
+class LoopPump:
+    """A variable-speed pump of the evaporators' loop: a borehole loop, or the secondary of an
+    exchanger that feeds a cascade stage's heat pumps. It slows to the design flow of the
+    running evaporators it feeds, at most full speed and at least its minimum; its power is
+    the cube of its speed ratio (affinity laws on a system curve through its rated point)."""
+
+    rated_kw: float
+    full_flow_m3h: float
+    """The evaporators' design flow at which it runs at full speed."""
+    kinds: tuple[int, ...]
+    """The kinds of unit whose evaporators it feeds."""
+    min_ratio: float = 0.0
+    """Its minimum speed over its full speed."""
+
+    def power_kw(self, kinds: Sequence[UnitKind], counts: Sequence[int]) -> float:
+        """Its electricity while the stage ``counts`` runs (none when no unit it feeds runs)."""
+        wanted = sum(kinds[i].rating.design_evaporator_flow_m3h * counts[i] for i in self.kinds)
+        if wanted <= 0.0:
+            return 0.0
+        ratio = min(max(wanted / self.full_flow_m3h, self.min_ratio), 1.0)
+        return self.rated_kw * ratio ** 3
 
 
 @dataclass(frozen=True)
@@ -82,6 +113,7 @@ class StageTable:
 
     kinds: tuple[UnitKind, ...]
     stages: tuple[Stage, ...]
+    loops: tuple[LoopPump, ...] = ()
 
     def kind_of(self, unit_id: str) -> int:
         """Index of the kind a unit belongs to."""
@@ -96,8 +128,16 @@ def _kind_key(hp: HeatPump) -> tuple[object, ...]:
             hp.rated_sink_out_temp_c, hp.min_load_pct, hp.compressor)
 
 
-def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_kw: float) -> float:
-    """Electricity of a stage carrying ``load_kw``, shared by rating, at its rated temperatures."""
+def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_kw: float,
+                         loops: Sequence[LoopPump] = ()) -> float:
+    """Electricity of a stage carrying ``load_kw``, shared by rating, at its rated temperatures.
+
+    Rated means what the plant gives the unit: the source entering its evaporator (the rated
+    outlet plus the rated drop) and the sink leaving its condenser. Each evaporator takes its
+    design flow, so at a load ratio below one the drop shrinks with it and the source leaves
+    warmer (the heat taken from the source scaled as the heat given). The pumps that run
+    with the stage count too: each unit's own and the borehole loops' (:class:`LoopPump`).
+    """
     capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
     if capacity <= 0.0 or load_kw <= 0.0:
         return 0.0
@@ -106,10 +146,10 @@ def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_
     for kind, n in zip(kinds, counts, strict=True):
         if n:
             hp = kind.rating
-            cop = float(cop_from_rating(hp, hp.rated_source_out_temp_c, hp.rated_sink_out_temp_c,
-                                        plr))
-            power += n * hp.rated_heat_kw * plr / cop
-    return power
+            source_out = hp.rated_source_out_temp_c + (1.0 - plr) * hp.rated_evaporator_dt_k
+            cop = float(cop_from_rating(hp, source_out, hp.rated_sink_out_temp_c, plr))
+            power += n * (hp.rated_heat_kw * plr / cop + kind.pumps_kw)
+    return power + sum(loop.power_kw(kinds, counts) for loop in loops)
 
 
 def source_out_at(kinds: Sequence[UnitKind], counts: Sequence[int], other: Sequence[int],
@@ -130,57 +170,122 @@ def source_out_at(kinds: Sequence[UnitKind], counts: Sequence[int], other: Seque
 
 
 def stage_table(site: Site, params: Staging) -> StageTable:
-    """Stages from the site's heat pumps in increasing capacity, each the cheapest step up.
+    """Stages from the site's heat pumps in increasing capacity, one more unit each.
 
-    From each stage, the next is one of: one more unit of a kind, or one unit of a kind in
-    place of a smaller one (a stage up that starts a big unit and stops a small one, as G36's
-    stage-up process has its own step for disabling a unit). The step taken is the one that
-    carries the load at which staging reaches for it (the stage below at its staging part-load
-    ratio; from no stage, half the unit's rating) on the least electricity, all units sharing
-    the load by rating at their rated temperatures (:func:`stage_electricity_kw`); at equal
-    electricity the smaller stage comes first.
+    Each stage's staging part-load ratio is its crossover to the next (:func:`crossover_kw`)
+    over its capacity, or the site's ``plr_staging``. Of every order in which the units can be
+    added, the one taken carries the loads from none to the station's capacity, each load
+    weighted alike and carried by the stage that staging runs at it, on the least electricity
+    (:func:`stage_electricity_kw`); at equal electricity the first order found (kinds in the
+    site's order) is kept.
     """
     groups: dict[tuple[object, ...], list[HeatPump]] = {}
     for item in site.equipment:
         if isinstance(item, HeatPump):
             groups.setdefault(_kind_key(item), []).append(item)
-    return _chained(tuple(UnitKind(units[0], tuple(units)) for units in groups.values()), params)
+    pumps = [p for p in site.equipment if isinstance(p, Pump)]
+    kinds = tuple(UnitKind(units[0], tuple(units),
+                           sum(p.rated_kw for p in pumps if p.serves == units[0].id))
+                  for units in groups.values())
+    return _chained(kinds, params, _loop_pumps(site, kinds, pumps))
 
 
-def _chained(kinds: tuple[UnitKind, ...], params: Staging) -> StageTable:
-    def stage(counts: tuple[int, ...]) -> Stage:
+def _loop_pumps(site: Site, kinds: Sequence[UnitKind],
+                pumps: Sequence[Pump]) -> tuple[LoopPump, ...]:
+    """The pumps whose speed follows the running evaporators (as the station's PLC runs them)."""
+    fields = {f.id for f in site.equipment if isinstance(f, BoreholeField)}
+    exchangers = {x.id: x.stage for x in site.equipment if isinstance(x, PlateExchanger)}
+    every = tuple(range(len(kinds)))
+    design = sum(k.rating.design_evaporator_flow_m3h * len(k.units) for k in kinds)
+    loops = [p for p in pumps if p.role == "source_circulation" and p.serves in fields]
+    rated = sum(p.rated_flow_m3h for p in loops)
+    # the borehole loops share the running evaporators' design flow by their rated flows
+    found = [LoopPump(p.rated_kw, rated, every) for p in loops] if design > 0 else []
+    for pump in pumps:
+        stage = exchangers.get(pump.serves or "")
+        fed = tuple(i for i, k in enumerate(kinds) if k.rating.stage == stage)
+        if stage is not None and fed:
+            full = sum(kinds[i].rating.design_evaporator_flow_m3h * len(kinds[i].units)
+                       for i in fed)
+            floor = pump.min_speed_hz / pump.max_speed_hz if pump.vfd else 1.0
+            found.append(LoopPump(pump.rated_kw, full, fed, floor))
+    return tuple(found)
+
+
+def crossover_kw(kinds: Sequence[UnitKind], counts: Sequence[int], above: Sequence[int],
+                 capacity_kw: float, loops: Sequence[LoopPump] = ()) -> float:
+    """The least load at which the ``above`` stage carries it on no more electricity than the
+    ``counts`` stage, at most the latter's ``capacity_kw`` (its full load, where it is the
+    cheaper one all the way).
+
+    Found by bisection on the difference of :func:`stage_electricity_kw`: with part-load
+    degradation the bigger stage's standing power makes it dearer at low load, and the
+    smaller stage's approaches, widening with its load ratio, make it dearer near full load.
+    """
+    def cheaper(load: float) -> bool:
+        return (stage_electricity_kw(kinds, above, load, loops)
+                <= stage_electricity_kw(kinds, counts, load, loops))
+
+    if not cheaper(capacity_kw):
+        return capacity_kw
+    low, high = 0.0, capacity_kw
+    while high - low > 1e-6 * capacity_kw:
+        middle = 0.5 * (low + high)
+        if cheaper(middle):
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def _orders(remaining: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every order in which the units can be added, one at a time, as kind indices."""
+    if not any(remaining):
+        return [()]
+    return [(index, *rest) for index, left in enumerate(remaining) if left
+            for rest in _orders(tuple(n - (i == index) for i, n in enumerate(remaining)))]
+
+
+@functools.lru_cache(maxsize=64)
+def _chained(kinds: tuple[UnitKind, ...], params: Staging,
+             loops: tuple[LoopPump, ...] = ()) -> StageTable:
+    def stage(counts: tuple[int, ...], plr_staging: float) -> Stage:
         capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
         minimum = sum(k.rating.rated_heat_kw * k.rating.min_load_pct / 100.0 * n
                       for k, n in zip(kinds, counts, strict=True))
-        # G36's heat-pump plant stages every heat pump at one SPLR; the lower SPLR of
-        # positive-displacement machines belongs to its chiller plant
-        return Stage(counts, capacity, params.plr_staging, minimum)
+        # an explicit SPLR is G36's one plrSta for every heat-pump stage
+        return Stage(counts, capacity,
+                     plr_staging if params.plr_staging is None else params.plr_staging, minimum)
 
-    def rated(index: int) -> float:
-        return kinds[index].rating.rated_heat_kw
+    best: tuple[float, tuple[Stage, ...]] | None = None
+    for order in _orders(tuple(len(k.units) for k in kinds)):
+        chain = [tuple(0 for _ in kinds)]
+        for index in order:
+            chain.append(tuple(n + (i == index) for i, n in enumerate(chain[-1])))
+        stages = [stage(chain[0], 1.0)]
+        energy, handed = 0.0, 0.0
+        for counts, above in itertools.zip_longest(chain[1:], chain[2:]):
+            capacity = stage(counts, 1.0).capacity_kw
+            if above is None:
+                upto = capacity
+            elif params.plr_staging is not None:
+                upto = params.plr_staging * capacity
+            else:
+                upto = crossover_kw(kinds, counts, above, capacity, loops)
+            stages.append(stage(counts, upto / capacity))
+            # the electricity of every load the stage carries, each load weighted alike
+            width = (max(upto, handed) - handed) / _LOAD_POINTS
+            energy += sum(stage_electricity_kw(kinds, counts, handed + (j + 0.5) * width, loops)
+                          for j in range(_LOAD_POINTS)) * width
+            handed = max(upto, handed)
+        if best is None or energy < best[0] - 1e-9 * abs(best[0]):
+            best = (energy, tuple(stages))
+    assert best is not None
+    return StageTable(kinds, best[1], loops)
 
-    stages = [stage(tuple(0 for _ in kinds))]
-    while True:
-        below = stages[-1]
-        steps: list[tuple[int, ...]] = []
-        for index, kind in enumerate(kinds):
-            if below.counts[index] < len(kind.units):
-                added = tuple(n + (i == index) for i, n in enumerate(below.counts))
-                steps.append(added)
-                # the same unit in place of a smaller running one
-                steps += [tuple(n - (i == smaller) for i, n in enumerate(added))
-                          for smaller in range(len(kinds))
-                          if below.counts[smaller] and rated(smaller) < rated(index)]
-        options = []
-        for counts in steps:
-            candidate = stage(counts)
-            load = (below.capacity_kw * below.plr_staging if below.capacity_kw > 0
-                    else 0.5 * candidate.capacity_kw)
-            options.append((stage_electricity_kw(kinds, counts, load) / load,
-                            candidate.capacity_kw, counts))
-        if not options:
-            return StageTable(kinds, tuple(stages))
-        stages.append(stage(min(options)[2]))
+
+_LOAD_POINTS = 32
+"""Loads per stage at which the chain's electricity is summed (midpoints)."""
 
 
 @dataclass(frozen=True)
@@ -491,8 +596,8 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     usable = {u for u in ids if _usable(state, inputs, u)}
     if usable != ids:
         # stages from the units at hand: a held-out or alarmed unit leaves no hole in them
-        table = _chained(tuple(UnitKind(k.rating, tuple(u for u in k.units if u.id in usable))
-                              for k in table.kinds), params)
+        table = _chained(tuple(UnitKind(k.rating, tuple(u for u in k.units if u.id in usable),
+                                        k.pumps_kw) for k in table.kinds), params, table.loops)
     _adopt(table, state)
     average = average_requirement_kw(state)
     if state.held_kw is not None and now < state.held_until_s:
@@ -541,16 +646,6 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
             return average < stage.minimum_kw
         return average <= 0.0
 
-    def within(lower: Stage) -> bool:
-        return all(n <= m for n, m in zip(lower.counts, stage.counts, strict=True))
-
-    if down < state.stage and not within(table.stages[down]):
-        # the next lower stage would start a unit in place of a bigger one: not when the stage
-        # below it carries the load on units already running (one stop, no start to undo)
-        below = next((i for i in range(down - 1, -1, -1)
-                      if _available(table, table.stages[i], state, inputs)), down)
-        if below < down and within(table.stages[below]) and carry(table.stages[below]):
-            down = below
     carries = down < state.stage and carry(table.stages[down])
     limit = params.source_out_min_c
     source_low = inputs.source_out_c is not None and inputs.source_out_c < limit

@@ -145,8 +145,9 @@ class Staging(_Frozen):
 
     capacity_average_s: Annotated[float, Field(gt=0, le=3600)] = 300.0
     """Rolling average of the capacity requirement (``avePer``, ``dtMea``)."""
-    plr_staging: Annotated[float, Field(gt=0, le=1)] = 0.9
-    """Staging part-load ratio of every stage (``plrSta`` of the heat-pump plant)."""
+    plr_staging: Annotated[float, Field(gt=0, le=1)] | None = None
+    """Staging part-load ratio of every stage (``plrSta``); None: each stage's own, the load
+    above which the next stage carries it on less electricity (at most its full load)."""
     plr_hysteresis: Annotated[float, Field(ge=0, le=0.5)] = 0.05
     """Part-load ratio hysteresis for staging down (``effConSigDif``)."""
     efficiency_delay_s: Annotated[float, Field(ge=0, le=7200)] = 900.0

@@ -29,7 +29,7 @@ from controller.staging import (
     step,
 )
 from plant.models.heat_pump import cop_from_rating
-from plant.site import HeatPump, Site, Staging, load_site
+from plant.site import BoreholeField, HeatPump, PlateExchanger, Pump, Site, Staging, load_site
 
 SITES = Path(__file__).resolve().parents[2] / "sites"
 G36 = Staging()
@@ -99,34 +99,58 @@ def shallow() -> Plant:
 # ------------------------------------------------------------------ stage tables
 
 
-def test_shallow_field_stages_mix_the_screw_in_only_where_it_pays() -> None:
-    table = stage_table(site("shallow-field"), G36)
-    caps = [s.capacity_kw for s in table.stages]
-    # four 4500 kW centrifugals and one 1689 kW screw (003 L152): a big unit leads; at 0.9 of
-    # it the screw joins; at 0.9 of those two, a second big unit takes the screw's place; and
-    # so on: the screw runs beside n big units only up to 0.9 of them plus it
-    assert caps == [0, 4500, 6189, 9000, 10689, 13500, 15189, 18000, 19689]
-    steps = {tuple(b - a for a, b in zip(lo.counts, hi.counts, strict=True))
-             for lo, hi in itertools.pairwise(table.stages)}
-    assert steps == {(1, 0), (0, 1), (1, -1)}  # one more unit, or a big one for the screw
-    # G36's heat-pump plant: one SPLR for every stage, the screw's included
-    assert [s.plr_staging for s in table.stages[1:]] == [0.9] * 8
+def unit(station: Site, unit_id: str) -> HeatPump:
+    return next(e for e in station.equipment if isinstance(e, HeatPump) and e.id == unit_id)
 
 
-def test_two_big_units_carry_0_9_of_a_big_unit_and_the_screw_on_less_electricity() -> None:
-    # why the third stage swaps: the units' own COP model (not staging's) at 0.9 × 6189 kW,
-    # shared by rating at the rated temperatures, by hand
+def electricity_by_hand(station: Site, units: list[str], load_kw: float) -> float:
+    """A stage's electricity written out from the site: each unit's compressor at the COP
+    model's published point (its share of the load by rating, its evaporator's rated inlet
+    and design flow, so the source leaves warmer by (1 − PLR) × the rated drop), the pumps
+    that serve it at their rated power, and the loops whose speed follows the evaporators'
+    design flow, at the cube of their speed ratio."""
+    hps = [unit(station, u) for u in units]
+    plr = min(load_kw / sum(h.rated_heat_kw for h in hps), 1.0)
+    power = 0.0
+    for h in hps:
+        cop = float(cop_from_rating(h, h.rated_source_out_temp_c
+                                    + (1.0 - plr) * h.rated_evaporator_dt_k,
+                                    h.rated_sink_out_temp_c, plr))
+        power += h.rated_heat_kw * plr / cop
+    pumps = [e for e in station.equipment if isinstance(e, Pump)]
+    power += sum(p.rated_kw for p in pumps if p.serves in units)
+    fields = {e.id for e in station.equipment if isinstance(e, BoreholeField)}
+    loops = [p for p in pumps if p.role == "source_circulation" and p.serves in fields]
+    flow = sum(h.design_evaporator_flow_m3h for h in hps)
+    power += sum(p.rated_kw * min(flow / sum(q.rated_flow_m3h for q in loops), 1.0) ** 3
+                 for p in loops)
+    stages = {e.id: e.stage for e in station.equipment if isinstance(e, PlateExchanger)}
+    for p in pumps:
+        if p.serves in stages:
+            fed = [h for h in station.equipment
+                   if isinstance(h, HeatPump) and h.stage == stages[p.serves]]
+            running = sum(h.design_evaporator_flow_m3h for h in hps if h in fed)
+            if running:
+                ratio = max(running / sum(h.design_evaporator_flow_m3h for h in fed),
+                            p.min_speed_hz / p.max_speed_hz)
+                power += p.rated_kw * min(ratio, 1.0) ** 3
+    return power
+
+
+def test_shallow_field_adds_big_units_first_each_at_its_full_load() -> None:
     field = site("shallow-field")
-    big, screw = (next(e for e in field.equipment if isinstance(e, HeatPump) and e.id == u)
-                  for u in ("HP1", "HP5"))
-    load = 0.9 * (big.rated_heat_kw + screw.rated_heat_kw)
-
-    def electricity(units: list[HeatPump]) -> float:
-        plr = load / sum(u.rated_heat_kw for u in units)
-        return sum(u.rated_heat_kw * plr / float(cop_from_rating(
-            u, u.rated_source_out_temp_c, u.rated_sink_out_temp_c, plr)) for u in units)
-
-    assert electricity([big, big]) < electricity([big, big, screw])
+    table = stage_table(field, G36)
+    # four 4500 kW centrifugals and one 1689 kW screw (003 L152): one unit more each stage,
+    # the big ones first, the screw fourth; each stage's next is dearer up to its full load
+    assert [s.capacity_kw for s in table.stages] == [0, 4500, 9000, 13500, 15189, 19689]
+    assert [s.plr_staging for s in table.stages[1:-1]] == [1.0] * 4
+    # the next stage at the full load of the one before costs more, by hand
+    for before, after in [(["HP1"], ["HP1", "HP2"]),
+                          (["HP1", "HP2"], ["HP1", "HP2", "HP3"]),
+                          (["HP1", "HP2", "HP3"], ["HP1", "HP2", "HP3", "HP5"]),
+                          (["HP1", "HP2", "HP3", "HP5"], ["HP1", "HP2", "HP3", "HP4", "HP5"])]:
+        full = sum(unit(field, u).rated_heat_kw for u in before)
+        assert electricity_by_hand(field, before, full) < electricity_by_hand(field, after, full)
 
 
 def test_doublet_stages_lead_with_the_efficient_units() -> None:
@@ -134,13 +158,70 @@ def test_doublet_stages_lead_with_the_efficient_units() -> None:
     names = [k.rating.id for k in table.kinds]
     steps = [[b - a for a, b in zip(lo.counts, hi.counts, strict=True)]
              for lo, hi in itertools.pairwise(table.stages)]
-    added = [names[step.index(1)] for step in steps]
-    # the stage-2 units on the warmer source (COP 5.5) before the stage-3 ones (COP 4.6);
-    # of those the small one first, as it carries 0.9 × 4000 kW at a better part load; at 0.9
-    # of 4700 kW the 1200 kW unit in its place, then both
-    assert added == ["HP2-1", "HP2-1", "HP3-2", "HP3-1", "HP3-2"]
-    assert [names[step.index(-1)] for step in steps if -1 in step] == ["HP3-2"]
-    assert [s.capacity_kw for s in table.stages] == [0, 2000, 4000, 4700, 5200, 5900]
+    # the stage-2 units on the warmer source (COP 5.5) before the stage-3 ones (COP 4.6), one
+    # unit more each stage
+    assert all(sorted(step) == [0, 0, 1] for step in steps)
+    assert [names[step.index(1)] for step in steps] == ["HP2-1", "HP2-1", "HP3-1", "HP3-2"]
+    assert [s.capacity_kw for s in table.stages] == [0, 2000, 4000, 5200, 5900]
+
+
+def test_doublet_first_stage_hands_over_where_two_units_are_cheaper() -> None:
+    doublet = site("hydrothermal-doublet")
+    crossover = stage_table(doublet, G36).stages[1].plr_staging * 2000.0
+    # below it one 2000 kW unit carries the load on less electricity than two, above it two
+    # do (their evaporators' drop and approaches halve, the loop pump speeds up), by hand
+    one, two = ["HP2-1"], ["HP2-1", "HP2-2"]
+    assert 1000.0 < crossover < 2000.0
+    below, above = 0.99 * crossover, 1.01 * crossover
+    assert electricity_by_hand(doublet, one, below) < electricity_by_hand(doublet, two, below)
+    assert electricity_by_hand(doublet, one, above) > electricity_by_hand(doublet, two, above)
+
+
+def doublet_on_heat_pumps(params: Staging = G36) -> Plant:
+    """The doublet's heat-pump stages on their own (no exchangers in front of them)."""
+    return Plant(stage_table(site("hydrothermal-doublet"), params), params)
+
+
+@pytest.mark.parametrize(("share", "second"), [(1.02, True), (0.98, False)])
+def test_the_second_unit_starts_above_the_crossover_after_900_s(share: float,
+                                                                second: bool) -> None:
+    plant = doublet_on_heat_pumps()
+    load = share * plant.table.stages[1].plr_staging * 2000.0
+    plant.run(1000, load)
+    assert plant.state.stage == 1
+    if not second:
+        assert plant.run(7200, load) == []
+        return
+    # the first stage at 910 s (its condition held 900 s from the first average); the
+    # condition holds again from the step after, 920 s, and stages up 900 s later
+    assert plant.decisions[0][0] == pytest.approx(910.0)
+    assert plant.run(810, load) == []
+    up = plant.run(20, load)
+    assert [(d.condition, d.stage_to) for d in up] == [("efficiency", 2)]
+
+
+def test_the_second_unit_stops_below_the_crossover_less_the_hysteresis() -> None:
+    plant = doublet_on_heat_pumps()
+    crossover = plant.table.stages[1].plr_staging * 2000.0
+    plant.run(4000, 1.05 * crossover)
+    assert plant.state.stage == 2
+    # between the crossover less 0.05 × 2000 kW and the crossover: the two carry on
+    assert plant.run(7200, crossover - 50.0) == []
+    down = plant.run(2000, crossover - 150.0)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
+
+
+def test_an_explicit_plr_staging_is_g36s_one_splr_for_every_stage() -> None:
+    g36 = Staging(plr_staging=0.9)
+    assert [s.plr_staging for s in stage_table(site("shallow-field"), g36).stages] == [0.9] * 6
+    # above the derived crossover and below 0.9 × 2000 kW: the derived stages up, 0.9 not
+    derived, fixed = doublet_on_heat_pumps(), doublet_on_heat_pumps(g36)
+    load = 1790.0
+    assert derived.table.stages[1].plr_staging * 2000.0 < load < 0.9 * 2000.0
+    derived.run(5000, load)
+    fixed.run(5000, load)
+    assert (derived.state.stage, fixed.state.stage) == (2, 1)
+    assert fixed.run(2000, 1810.0)[-1].condition == "efficiency"
 
 
 # ------------------------------------------------------------------ conditions and timers
@@ -151,16 +232,16 @@ def test_efficiency_condition_stages_up_after_900_s_above_the_splr() -> None:
     plant.run(10, 0.0)
     assert plant.state.stage == 0
     # from no stage any requirement is above the SPLR; it holds from the first average > 0
-    assert plant.run(900, 4200.0) == []
-    up = plant.run(10, 4200.0)
+    assert plant.run(900, 4600.0) == []
+    up = plant.run(10, 4600.0)
     assert [d.condition for d in up] == ["efficiency"]
     assert plant.state.stage == 1 and plant.on() == {"HP1"}
-    # 4200 kW is 0.93 of 4500 kW, above its 0.9: the next stage after 900 s more (minimum
-    # stage runtime and condition together)
-    assert plant.run(890, 4200.0) == []
-    up = plant.run(20, 4200.0)
+    # 4600 kW is above the 4500 kW unit's full load, where the next stage becomes the
+    # cheaper: the next stage after 900 s more (minimum stage runtime and condition together)
+    assert plant.run(890, 4600.0) == []
+    up = plant.run(20, 4600.0)
     assert [(d.condition, d.stage_to) for d in up] == [("efficiency", 2)]
-    assert plant.on() == {"HP1", "HP5"}
+    assert len(plant.on()) == 2 and "HP5" not in plant.on()
 
 
 def test_efficiency_condition_needs_the_averaged_requirement() -> None:
@@ -240,35 +321,16 @@ def test_back_to_the_exchangers_when_the_stage_could_only_over_supply() -> None:
 def test_stage_down_when_the_next_lower_stage_carries_the_load() -> None:
     plant = shallow()
     plant.run(2000, 4800.0)
-    # 4500 kW at 4800 kW is 1.07 > 0.9, so 6189 kW (0.78 < 0.8)
+    # 4800 kW is more than one 4500 kW unit gives: two big units
     assert plant.state.stage == 2
-    # at 4000 kW the 4500 kW stage would run at 0.89 ≥ 0.9 − 0.05: no stage-down
-    assert plant.run(2000, 4000.0) == []
-    # at 3800 kW, 0.84 < 0.85: the 300 s average (30 samples) passes below 0.85 × 4500 kW
-    # with its 27th sample of 3800 kW, 270 s after the drop, and the condition holds 900 s
-    assert plant.run(1160, 3800.0) == []
-    down = plant.run(20, 3800.0)
+    # at 4300 kW one unit would run at 0.956, not below its 1.0 − 0.05: no stage-down
+    assert plant.run(2000, 4300.0) == []
+    # at 4200 kW, 0.933 < 0.95: the 300 s average (30 samples) passes below 0.95 × 4500 kW
+    # with its 8th sample of 4200 kW, 80 s after the drop, and the condition holds 900 s
+    assert plant.run(970, 4200.0) == []
+    down = plant.run(20, 4200.0)
     assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
-    assert down[0].stop == ("HP5",)
-
-
-def test_a_stage_with_the_screw_unit_stages_up_at_0_9_as_every_heat_pump_stage() -> None:
-    plant = shallow()
-    plant.run(2000, 4800.0)
-    assert plant.on() == {"HP1", "HP5"}
-    # 5300 kW is 0.86 of 6189 kW: above the chiller plant's 0.8 for positive displacement,
-    # below the heat-pump plant's 0.9, so the screw and the big unit carry it on
-    assert plant.run(3000, 5300.0) == []
-    up = plant.run(1300, 5700.0)
-    # the next stage is two big units: one change starts the second and stops the screw
-    assert [(d.condition, d.stage_to, d.start, d.stop) for d in up] == [
-        ("efficiency", 3, ("HP2",), ("HP5",))]
-    assert plant.on() == {"HP1", "HP2"}
-    # 5200 kW would run big and screw at 0.84 < 0.9 − 0.05: back to them after 900 s
-    # (the screw has rested its 1200 s by then)
-    down = plant.run(2000, 5200.0)
-    assert [(d.condition, d.stage_to, d.start) for d in down] == [("stage_down", 2, ("HP5",))]
-    assert len(plant.on()) == 2 and "HP5" in plant.on()
+    assert len(plant.on()) == 1 and "HP5" not in plant.on()
 
 
 def test_requirement_is_held_for_900_s_after_a_stage_change() -> None:
@@ -386,23 +448,20 @@ def test_source_below_its_protective_limit_adds_a_stage_and_holds_it() -> None:
     plant = shallow()
     plant.run(2000, 4000.0)
     assert plant.state.stage == 1
-    # 4000 kW on one big unit, its evaporator leaving 2.3 °C: after 900 s the screw joins
+    # 4000 kW on one big unit, its evaporator leaving 2.3 °C: after 900 s a second joins
     assert plant.run(900, 4000.0, source_out_c=2.3) == []
     up = plant.run(10, 4000.0, source_out_c=2.3)
-    assert [(d.condition, d.start) for d in up] == [("source_protection", ("HP5",))]
+    assert [(d.condition, d.start) for d in up] == [("source_protection", ("HP2",))]
     # 3000 kW the lower stage would carry, but while the source stays below its limit no
-    # stage comes down: the next is added after 900 s instead (a second big unit in the
-    # screw's place), and the one after waits for the screw's 1200 s of rest
+    # stage comes down: the next is added every 900 s instead
     during = plant.run(2000, 3000.0, source_out_c=2.3)
-    assert [(d.condition, d.start, d.stop) for d in during] == [
-        ("source_protection", ("HP2",), ("HP5",)), ("waiting", (), ())]
+    assert [(d.condition, d.start) for d in during] == [
+        ("source_protection", ("HP3",)), ("source_protection", ("HP5",))]
     # above the limit but within 2 K of it: nothing added, nothing taken away yet
     assert plant.run(1300, 3000.0, source_out_c=4.0) == []
-    # then down to one big unit at once: the screw's stage between would start it only for
-    # the next stage-down to stop it
+    # 2 K above it: one stage down every 900 s and more
     down = plant.run(1300, 3000.0, source_out_c=6.0)
-    assert [(d.condition, d.stage_to, d.start) for d in down] == [("stage_down", 1, ())]
-    assert len(plant.on()) == 1 and "HP5" not in plant.on()
+    assert [(d.condition, d.stage_to, d.stop) for d in down] == [("stage_down", 3, ("HP5",))]
 
 
 WATER_KWH_PER_M3K = 4.18 * 1000.0 / 3600.0  # 4.18 kJ/(kg·K), 1000 kg/m³
@@ -416,13 +475,11 @@ def test_source_protection_brings_in_the_stage_whose_evaporators_lift_the_source
     plant.run(2000, 4000.0)
     assert plant.on() == {"HP1"}
     # 5 °C in, 1 °C out of one big evaporator: the same heat over more design flow drops less
-    big, screw = BIG_EVAPORATOR_M3H, SCREW_EVAPORATOR_M3H
-    with_screw = 5.0 - 4.0 * big / (big + screw)
-    two_big = 5.0 - 4.0 * big / (2 * big)
-    assert with_screw < 2.5 <= two_big  # the screw beside it would not do, a second big unit would
+    two_big = 5.0 - 4.0 * BIG_EVAPORATOR_M3H / (2 * BIG_EVAPORATOR_M3H)
+    assert two_big >= 2.5  # the next stage, a second big unit, would lift it
     assert plant.run(900, 4000.0, source_out_c=1.0, source_in_c=5.0) == []
     up = plant.run(10, 4000.0, source_out_c=1.0, source_in_c=5.0)
-    assert [(d.condition, d.stage_to) for d in up] == [("source_protection", 3)]
+    assert [(d.condition, d.stage_to) for d in up] == [("source_protection", 2)]
     assert len(plant.on()) == 2 and "HP5" not in plant.on()
     # the load could come down to one big unit, but at 6 °C in and 4 °C out it would take the
     # same heat over half the flow and leave 6 − 2 × 2 = 2 °C, below the limit: the two stay
@@ -466,9 +523,9 @@ def test_a_line_up_bounds_the_stages_and_a_unit_left_out_is_replaced() -> None:
 
 def test_takeover_adopts_what_runs_without_a_bump() -> None:
     plant = shallow()
-    plant.running.update({"HP1": True, "HP5": True})
+    plant.running.update({"HP1": True, "HP2": True})
     assert plant.run(300, 5500.0) == []
-    assert plant.state.stage == 2 and plant.on() == {"HP1", "HP5"}
+    assert plant.state.stage == 2 and plant.on() == {"HP1", "HP2"}
 
 
 def test_state_survives_a_json_round_trip() -> None:
