@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from controller.holds import apply_holds
+from controller.holds import Hold, apply_holds, hold_event
 from controller.supervisor import StagingSupervisor, decision_event
 from plant.contract import CommandAck, Event, Outcome, Quality, Sample
 from plant.measurands import Measurand
@@ -112,13 +112,13 @@ class StationActing:
                            "text": text})
 
     def cycle(self, samples: Mapping[str, Sample], alive: bool, heard: datetime | None,
-              now: datetime, in_flight: frozenset[str], *, held: frozenset[str] = frozenset()
-              ) -> tuple[list[Setpoint], list[Event]]:
+              now: datetime, in_flight: frozenset[str], *,
+              holds: Mapping[str, Hold] | None = None) -> tuple[list[Setpoint], list[Event]]:
         """One staging cycle: the writes to send and the events to publish.
 
-        ``held`` are the units operators hold out of automatic staging now: staging neither
-        counts on nor commands them (they keep what they do until an operator commands them);
-        a unit released is taken over as it then runs.
+        ``holds`` are the station's latest hold or release of each unit, with who made it:
+        staging neither counts on nor commands a unit held out (it keeps what it does until
+        someone commands it); a unit released is taken over as it then runs.
 
         ``heard`` is the time of the newest live sample: after a silence of the controller
         longer than the station's heartbeat timeout (a frozen process, a lost connection) the
@@ -156,12 +156,12 @@ class StationActing:
             self.blind = ""
         writes: list[Setpoint] = []
         lost = self._lost(samples, in_flight)
-        for unit in apply_holds(self.supervisor.state, held):
-            released = unit not in held
-            events.append(self._event(now, "released" if released else "held-out",
-                                      f"{unit} {'released to' if released else 'held out of'} "
-                                      "automatic staging by an operator", {"unit": unit}))
-            if released:
+        holds = holds or {}
+        for unit in apply_holds(self.supervisor.state,
+                                frozenset(u for u, hold in holds.items() if hold.held)):
+            change = hold_event(unit, holds.get(unit))
+            events.append(self._event(now, change.condition, change.text, change.values))
+            if change.condition == "released":
                 lost.add(unit)
         taken: dict[str, bool] | None = None
         if not self.cycled or lost:

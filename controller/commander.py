@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from controller.acting import StationActing, Written
 from controller.feed import StationFeed
-from controller.holds import Holds, HoldsFileError, held_units, load_holds
+from controller.holds import Holds, HoldsFileError, load_holds
 from controller.staging import StagingState
 from controller.store import _write_atomically
 from controller.supervisor import StagingSupervisor
@@ -135,7 +135,7 @@ class Commander:
             feed = feeds[sid]
             in_flight = frozenset(w.point for w in self.waiting.values() if w.station == sid)
             writes, made = station.acting.cycle(feed.latest, feed.alive, feed.heard_at, now,
-                                                in_flight, held=held_units(holds, sid))
+                                                in_flight, holds=holds.get(sid, {}))
             for write in writes:
                 self._send(sid, write.point, write.value, now, publish)
             if made:

@@ -16,7 +16,7 @@ import os
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -41,6 +41,8 @@ class HoldAction(OperatorRequest):
 
     unit: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     held: StrictBool
+    role: Annotated[StrictStr, Field(max_length=32)] = ""
+    """The role the user acted in (engineer, admin), as the UI's audit log knows them."""
 
 
 class Hold(BaseModel):
@@ -52,6 +54,12 @@ class Hold(BaseModel):
     user: str
     at: datetime
     text: str = ""
+    role: str = ""
+    """Empty in holds recorded before roles were kept."""
+
+    def by(self) -> str:
+        """Who held or released the unit: ``li.na (engineer)``, or the name alone."""
+        return f"{self.user} ({self.role})" if self.role else self.user
 
 
 Holds = dict[str, dict[str, Hold]]
@@ -76,13 +84,37 @@ def record(holds: Holds, action: HoldAction, now: datetime) -> Holds:
     """The holds with this action taken in (a new mapping; the given one is left alone)."""
     changed = {station: dict(units) for station, units in holds.items()}
     changed.setdefault(action.station, {})[action.unit] = Hold(
-        held=action.held, user=action.user, at=now, text=action.text)
+        held=action.held, user=action.user, at=now, text=action.text, role=action.role)
     return changed
 
 
 def held_units(holds: Holds, station: str) -> frozenset[str]:
     """The units of a station held out now."""
     return frozenset(unit for unit, hold in holds.get(station, {}).items() if hold.held)
+
+
+class HoldEvent(NamedTuple):
+    """What staging tells of a unit held out or released."""
+
+    condition: str
+    """``held-out`` or ``released``."""
+    text: str
+    values: dict[str, str]
+
+
+def hold_event(unit: str, hold: Hold | None) -> HoldEvent:
+    """The event of a unit whose hold changed, naming who held or released it (``hold`` is
+    the unit's latest hold or release; None when none is recorded any more)."""
+    if hold is None:
+        return HoldEvent("released", f"{unit} released to automatic staging: no hold of it is "
+                         "recorded any more", {"unit": unit})
+    values = {"unit": unit, "user": hold.user, "role": hold.role}
+    if not hold.held:
+        return HoldEvent("released", f"{unit} released to automatic staging by {hold.by()}",
+                         values)
+    why = f": {hold.text}" if hold.text else ""
+    return HoldEvent("held-out", f"{unit} held out of automatic staging by {hold.by()}{why}",
+                     values)
 
 
 def apply_holds(state: StagingState, held: frozenset[str]) -> list[str]:

@@ -119,7 +119,7 @@ def hold_unit(request: Request, station: str,
             raise FileNotFoundError("no controller state folder is configured")
         answer = submit(state_dir, HoldAction(
             id=uuid.uuid4().hex, station=station, unit=unit, held=held == "true",
-            user=user.name, text=text.strip()), ANSWER_WAIT_S)
+            user=user.name, role=user.role.value, text=text.strip()), ANSWER_WAIT_S)
     except (NoAnswerError, FileNotFoundError) as error:
         audit(request, action, "failed", user=user, target=target, reason=str(error))
         raise HTTPException(503, f"the controller did not take it: {error}") from None

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from controller.acting import StationActing, Written
 from controller.commander import Commander, Signer
+from controller.holds import Hold
 from controller.service import Controller, ControllerSettings
 from controller.staging import UnitRecord, hold_out
 from controller.supervisor import StagingSupervisor
@@ -170,21 +171,39 @@ def test_a_held_out_unit_is_neither_taken_nor_commanded_and_taken_as_it_runs_whe
         ) -> None:
     acting = _acting()
     by_hand = {**RUNNING, "HP3-1": True}
-    held = frozenset({"HP3-1"})
-    writes, events = acting.cycle(_samples(T0, by_hand), True, T0, T0, frozenset(), held=held)
+    held = {"HP3-1": Hold(held=True, user="li.na", role="engineer", at=T0, text="oil change")}
+    writes, events = acting.cycle(_samples(T0, by_hand), True, T0, T0, frozenset(), holds=held)
     points = _points(writes)
     assert "HP3-1.run_command" not in points and "HP3-1.remote_mode" not in points
     assert points["HP2-1.remote_mode"] is True
-    assert [e.data["values"] for e in events if e.data["condition"] == "held-out"] == \
-        [{"unit": "HP3-1"}]
+    [told] = [e.data for e in events if e.data["condition"] == "held-out"]
+    assert told["values"] == {"unit": "HP3-1", "user": "li.na", "role": "engineer"}
+    assert told["text"] == "HP3-1 held out of automatic staging by li.na (engineer): oil change"
     _own(acting, writes, T0)
     later = T0 + timedelta(seconds=CYCLE_S)
     remote = {u: u != "HP3-1" for u in UNITS}
+    released = {"HP3-1": Hold(held=False, user="wang.wei", role="admin", at=later)}
     writes, events = acting.cycle(_samples(later, by_hand, remote), True, later, later,
-                                  frozenset())
+                                  frozenset(), holds=released)
     points = _points(writes)
     assert points["HP3-1.run_command"] is True and points["HP3-1.remote_mode"] is True
     assert {e.data["condition"] for e in events} >= {"released", "take-over"}
+    [told] = [e.data for e in events if e.data["condition"] == "released"]
+    assert told["text"] == "HP3-1 released to automatic staging by wang.wei (admin)"
+    assert told["values"] == {"unit": "HP3-1", "user": "wang.wei", "role": "admin"}
+
+
+def test_a_hold_no_longer_on_record_releases_the_unit_and_says_so() -> None:
+    acting = _acting()
+    held = {"HP3-1": Hold(held=True, user="li.na", at=T0)}  # recorded before roles were kept
+    writes, events = acting.cycle(_samples(T0, RUNNING), True, T0, T0, frozenset(), holds=held)
+    assert [e.data["text"] for e in events if e.data["condition"] == "held-out"] == \
+        ["HP3-1 held out of automatic staging by li.na"]
+    _own(acting, writes, T0)
+    later = T0 + timedelta(seconds=CYCLE_S)
+    _, events = acting.cycle(_samples(later, RUNNING), True, later, later, frozenset())
+    assert [e.data["text"] for e in events if e.data["condition"] == "released"] == \
+        ["HP3-1 released to automatic staging: no hold of it is recorded any more"]
 
 
 def test_no_second_write_to_a_point_while_one_is_in_flight() -> None:

@@ -34,7 +34,7 @@ T0 = datetime(2027, 1, 10, 6, tzinfo=UTC)
 
 def _hold(ident: str, unit: str, held: bool, station: str = STATION) -> HoldAction:
     return HoldAction(id=ident, station=station, unit=unit, held=held, user="li.na",
-                      text="compressor oil change" if held else "")
+                      role="engineer", text="compressor oil change" if held else "")
 
 
 def test_holds_are_recorded_and_brought_into_the_staging_state() -> None:
@@ -84,6 +84,7 @@ def test_the_running_controller_records_a_hold_from_its_inbox(
     stored = json.loads((state / HOLDS_FILE).read_text())
     assert stored[STATION]["HP1"]["held"] is True
     assert stored[STATION]["HP1"]["user"] == "li.na"
+    assert stored[STATION]["HP1"]["role"] == "engineer"
     assert held_units(load_holds(state), STATION) == {"HP1"}
 
     refused = submit(state, _hold("h2", "HP9", True), 10)

@@ -141,6 +141,7 @@ def test_an_engineer_holds_a_unit_out_and_releases_it_through_the_controller(
                                     "held": True})
     stored = json.loads((staging.state / HOLDS_FILE).read_text())[DOUBLET]["HP2-1"]
     assert stored["held"] is True and stored["user"] == "engineer"
+    assert stored["role"] == "engineer"  # the role the audit's user has
     assert stored["text"] == "condenser cleaning"
     page = _page(staging, "operator")
     assert _held(page)["HP2-1"] == "true" and "condenser cleaning" in page
