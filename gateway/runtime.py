@@ -15,7 +15,7 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -141,6 +141,11 @@ class DevicePoller:
     _relink: bool = False
     """The link is in an unknown state (a cut-off read, an unexpected error): connect anew."""
     _connecting: asyncio.Task[None] | None = None
+    _bad_at: dict[str, float] = field(default_factory=dict)
+    """When each point was last reported bad (wall clock)."""
+    _owed: set[str] = field(default_factory=set)
+    """Poll groups whose last scan got no answer: read again at the first tick with the link
+    up, not a whole period of their own later (a 30 s group would stay bad that long)."""
 
     async def run(self) -> None:
         """Scan forever (until cancelled), restarting the scan loop after any fault."""
@@ -172,7 +177,10 @@ class DevicePoller:
             for g in ready:
                 due[g] = self._next_tick(self.periods[g], offset)
             budget = max(MIN_SCAN_BUDGET_S, SCAN_SHARE * (min(due.values()) - now))
-            await self.scan([p for g in ready for p in groups[g]], budget)
+            if self._owed and self._linked():
+                ready += sorted(self._owed - set(ready))
+            read = await self.scan([p for g in ready for p in groups[g]], budget)
+            self._owed = self._owed - set(ready) if read else self._owed | set(ready)
 
     def _next_tick(self, period: float, offset: float) -> float:
         """The next tick on the wall-clock grid, as a moment of the monotonic clock.
@@ -183,41 +191,66 @@ class DevicePoller:
         mono, wall = self.clock.monotonic(), self.clock.wall()
         return next_tick(wall, period, offset) - wall + mono
 
-    async def scan(self, points: list[Point], budget: float | None = None) -> None:
-        """Read the points once (connecting first if needed) and emit one reading each."""
+    def _linked(self) -> bool:
+        connecting = self._connecting
+        return ((connecting is None or connecting.done()) and not self._relink
+                and self.driver.state is DeviceState.CONNECTED)
+
+    async def scan(self, points: list[Point], budget: float | None = None) -> bool:
+        """Read the points once (connecting first if needed) and emit one reading each; True
+        if the device answered."""
         started = self.clock.monotonic()
         budget = self.device.timeout_s * 2 if budget is None else budget
         if not await self._link_up(budget):
             self._emit_bad(points)
-            return
+            return False
         timeout = max(MIN_SCAN_BUDGET_S, min(self.device.timeout_s,
                                              budget - (self.clock.monotonic() - started)))
         try:
             readings = await asyncio.wait_for(self.driver.read(points, timeout),
                                               timeout + OVERRUN_GRACE_S)
         except PartialReadError as exc:
-            readings = exc.readings
+            readings, answered = exc.readings, False
             self._went_down(exc)
         except DeviceError as exc:
-            readings = self._bad(points, exc.reason, exc.detail)
+            readings, answered = self._bad(points, exc.reason, exc.detail), False
             self._went_down(exc)
         except TimeoutError:
             self._relink = True
             cut = DeviceError(Reason.TIMEOUT, f"no answer within {timeout:.2f} s")
-            readings = self._bad(points, cut.reason, cut.detail)
+            readings, answered = self._bad(points, cut.reason, cut.detail), False
             self._went_down(cut)
         except Exception as exc:  # a driver bug or an answer it did not expect
             self._fault("read", exc, points)
-            return
+            return False
         else:
             if self._down_reason or not self.health.connected:
                 log.info("device %s answering", self.device.id)
             self._down_reason = ""
             self.health.connected = True
             self.backoff.reset()
+            answered = True
         self.health.poll_latency_s = self.clock.monotonic() - started
         self.health.errors = self.driver.errors + self.faults
-        self.emit(readings)
+        self._emit(readings)
+        return answered
+
+    def _emit(self, readings: list[Reading]) -> None:
+        """Hand readings over, none stamped before the point's last bad report.
+
+        A driver may hold a value it received while the poller was still reporting the point
+        bad (an OPC UA notification that arrived while the session was being set up): stamped
+        with its arrival, it would be older than the bad sample, and every consumer that keeps
+        the newest sample would keep the bad one until the value moves or is refreshed. Such a
+        reading is reported at the time it is handed over.
+        """
+        now = self.clock.wall()
+        out = [replace(r, t=now) if r.t < self._bad_at.get(r.point, r.t) else r
+               for r in readings]
+        for reading in out:
+            if reading.q is Quality.BAD:
+                self._bad_at[reading.point] = reading.t
+        self.emit(out)
 
     async def _link_up(self, budget: float) -> bool:
         """True if the driver is connected; waits at most ``budget`` for a connection attempt."""
@@ -268,7 +301,7 @@ class DevicePoller:
         self.health.errors = self.driver.errors + self.faults
         if points:
             try:
-                self.emit(self._bad(points, Reason.COMM_LOST, detail))
+                self._emit(self._bad(points, Reason.COMM_LOST, detail))
             except Exception:  # the loop restarts and tries again
                 log.exception("device %s: bad samples not recorded", self.device.id)
 
@@ -280,7 +313,7 @@ class DevicePoller:
         reason, _, detail = self._down_reason.partition(": ")
         if not reason:
             reason, detail = Reason.NOT_CONNECTED.value, "connecting"
-        self.emit(self._bad(points, Reason(reason), detail or None))
+        self._emit(self._bad(points, Reason(reason), detail or None))
 
 
 class Gateway:

@@ -15,7 +15,7 @@ class Backoff:
     """
 
     base_s: float = 0.5
-    cap_s: float = 30.0
+    cap_s: float = 10.0
     jitter_ratio: float = 0.5
     rng: random.Random = field(default_factory=random.Random)
     attempts: int = 0

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from gateway.driver import Driver
+from gateway.driver import DeviceState, Driver
 from gateway.modbus import ModbusDriver
 from gateway.opcua import OpcUaDriver
 from gateway.quality import Reading
@@ -254,3 +254,75 @@ def test_a_frozen_device_goes_bad_within_two_polls_and_every_poll_is_accounted_f
         stamps = [t for t, _ in during]
         gaps = [b - a for a, b in itertools.pairwise([0.0, *stamps, 5 * period])]
         assert max(gaps) <= 2 * period, (device, stamps)
+
+
+class SlowSession:
+    """A device whose session takes longer to set up than a scan may wait for it, and which
+    hands over the values it received during the set-up stamped with their arrival, as an OPC
+    UA subscription does with its first notifications."""
+
+    def __init__(self, setup_s: float, clock: Clock) -> None:
+        self.errors = 0
+        self.setup_s = setup_s
+        self.clock = clock
+        self.arrived: dict[str, float] = {}
+        self._state = DeviceState.DISCONNECTED
+
+    @property
+    def state(self) -> DeviceState:
+        return self._state
+
+    async def connect(self) -> None:
+        await asyncio.sleep(0.05)
+        received = self.clock.wall()  # the first values arrive early in the set-up
+        await asyncio.sleep(self.setup_s)
+        self.arrived = {"RW1.flow": received, "RW1.volume": received}
+        self._state = DeviceState.CONNECTED
+
+    async def read(self, points: Sequence[Point], timeout_s: float | None = None
+                   ) -> list[Reading]:
+        return [Reading(p.id, self.arrived.pop(p.id, self.clock.wall()), 1.0) for p in points]
+
+    async def write(self, point: Point, value: float | int | bool) -> None:
+        raise AssertionError("nothing is written here")
+
+    async def close(self) -> None:
+        self._state = DeviceState.DISCONNECTED
+
+
+def test_a_slow_session_set_up_leaves_no_point_bad_behind_its_good_value(site: Site) -> None:
+    """Values that arrived while the poller still reported the points bad are reported after
+    the bad sample, and a slow group is read at the first tick with the link up, not a slow
+    period later."""
+    fast, slow = 0.2, 5.0
+    # the wall clock shifted so that the slow group's first tick falls while the session is
+    # being set up (its grid is k * slow + the device's offset)
+    offset = stagger("plc2", fast)
+    shift = (offset - 0.1 - time.time()) % slow
+    clock = Clock(wall=lambda: time.time() + shift)
+    emitted: list[Reading] = []
+
+    async def scenario() -> float:
+        driver = SlowSession(setup_s=3 * fast, clock=clock)
+        poller = DevicePoller(site.device("plc2"), site.points_on("plc2"),
+                              {"fast": fast, "slow": slow}, driver, emitted.extend, clock=clock)
+        task = asyncio.create_task(poller.run())
+        await until(lambda: {r.point for r in emitted if r.q is Quality.GOOD}
+                    == {"RW1.flow", "RW1.volume"}, slow, "both points good")
+        took = time.monotonic() - begun
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return took
+
+    begun = time.monotonic()
+    took = asyncio.run(scenario())
+    bad = [r for r in emitted if r.q is Quality.BAD]
+    assert {r.point for r in bad} == {"RW1.flow", "RW1.volume"}  # the set-up outlasted a scan
+    assert {(r.r, r.d) for r in bad} == {(Reason.NOT_CONNECTED, "connecting")}
+    for point in ("RW1.flow", "RW1.volume"):
+        times = [(r.t, r.q) for r in emitted if r.point == point]
+        last_bad = max(t for t, q in times if q is Quality.BAD)
+        assert all(t > last_bad for t, q in times if q is Quality.GOOD), times
+        assert max(times)[1] is Quality.GOOD, f"{point}: the newest sample is bad: {times}"
+    # both good within the set-up and two fast ticks (plus the loop's slack), not a slow period
+    assert took < 0.1 + 0.05 + 3 * fast + 2 * fast + 0.5, took
