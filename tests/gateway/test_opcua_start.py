@@ -57,6 +57,17 @@ def first_good_after(collector: Collector, since: float) -> float:
                if s["p"] in OPC_POINTS and s["q"] == "good" and seconds(s["t"]) > since)
 
 
+def fixed_endpoints(root: Path) -> tuple[Path, int, int]:
+    """An endpoints file for the gateway on ports the simulator will serve once started;
+    returns it with the Modbus and OPC UA ports."""
+    modbus_port, opcua_port = free_port(), free_port()
+    endpoints = root / "endpoints.json"
+    endpoints.write_text(json.dumps({STATION: {
+        d.id: f"opc.tcp://127.0.0.1:{opcua_port}/geoscada/{STATION}" if d.protocol == "opcua"
+        else f"127.0.0.1:{modbus_port}" for d in SITE.devices}}))
+    return endpoints, modbus_port, opcua_port
+
+
 def start_simulator(root: Path, modbus_port: int, opcua_port: int) -> tuple[
         subprocess.Popen[bytes], float]:
     """The school's simulator on fixed ports; returns it and when its servers were listening."""
@@ -75,11 +86,7 @@ def start_simulator(root: Path, modbus_port: int, opcua_port: int) -> tuple[
 
 def test_opcua_server_after_its_gateway_and_killed_and_restarted_is_good_within_the_bound(
         tmp_path: Path) -> None:
-    modbus_port, opcua_port = free_port(), free_port()
-    endpoints = tmp_path / "endpoints.json"
-    endpoints.write_text(json.dumps({STATION: {
-        d.id: f"opc.tcp://127.0.0.1:{opcua_port}/geoscada/{STATION}" if d.protocol == "opcua"
-        else f"127.0.0.1:{modbus_port}" for d in SITE.devices}}))
+    endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
     # the demo's way: Basic256Sha256 SignAndEncrypt, the server's certificate pinned
     secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
     with contextlib.ExitStack() as cleanup:
@@ -124,11 +131,7 @@ def test_a_gateway_started_against_a_starved_server_leaves_no_point_bad_behind_a
         tmp_path: Path) -> None:
     """The demo's start on a loaded machine: the server is up but gets a tenth of a CPU, so the
     gateway's session set-up outlasts a scan while the first notifications already arrived."""
-    modbus_port, opcua_port = free_port(), free_port()
-    endpoints = tmp_path / "endpoints.json"
-    endpoints.write_text(json.dumps({STATION: {
-        d.id: f"opc.tcp://127.0.0.1:{opcua_port}/geoscada/{STATION}" if d.protocol == "opcua"
-        else f"127.0.0.1:{modbus_port}" for d in SITE.devices}}))
+    endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
     secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
     halt = threading.Event()
     with contextlib.ExitStack() as cleanup:
