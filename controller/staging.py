@@ -10,6 +10,9 @@ parameter defaults (:class:`plant.site.Staging`):
   stage's minimum output for ``efficiency_delay_s``, or when they alone leave the supply 2 K
   short for 600 s or 1 K for 1200 s (G36's economiser-only stage), and comes back to them when
   the requirement falls below the running stage's minimum output for ``efficiency_delay_s``;
+* a stage is judged by what its units can give now (:func:`present_capacity_kw`): a unit held
+  at its freezing guard gives the heat the water lets it, not its rating; a lower stage at most
+  what its evaporators take down to their guard (:func:`capacity_at_guard_kw`);
 * **stage up** when the current stage is unavailable (a unit tripped or was held out), when the
   operating part-load ratio (average requirement over the stage's capacity) stays above the
   stage's staging part-load ratio for ``efficiency_delay_s`` (*efficiency* condition: by
@@ -31,7 +34,8 @@ parameter defaults (:class:`plant.site.Staging`):
 * the source's protective limit: each evaporator takes its design flow, so at the same heat
   the drop across a stage's evaporators goes inversely with their design flow
   (:func:`source_out_at`, from the measured inlet and outlet). No stage comes down that would
-  leave the source below ``source_out_min_c``, and a source below it for
+  leave the source below its limit (``source_out_min_c``, by default the lowest design water
+  temperature of the units' fluid, :func:`source_limit_c`), and a source below it for
   ``efficiency_delay_s`` brings in the smallest stage that would lift it back above; when no
   stage would, none is added (the units' freezing guard stays the last protection). Without
   the inlet measured, a stage comes down only once the source is ``source_recovery_k`` above
@@ -55,9 +59,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from plant.models.heat_pump import cop_from_rating
-from plant.site import BoreholeField, HeatPump, PlateExchanger, Pump, Site, Staging
+from plant.site import LOWEST_WATER_K, BoreholeField, HeatPump, PlateExchanger, Pump, Site, Staging
 
 HOUR_S = 3600.0
+HELD_MARGIN_K = 0.2
+"""A running unit whose evaporator leaves within this of its freezing guard is held there: it
+has unloaded to the guard and gives what the water lets it, not its rating (the band in which
+the station's PLC, too, reads a unit held at its guard, docs/simulator.md)."""
 
 
 @dataclass(frozen=True)
@@ -152,21 +160,75 @@ def stage_electricity_kw(kinds: Sequence[UnitKind], counts: Sequence[int], load_
     return power + sum(loop.power_kw(kinds, counts) for loop in loops)
 
 
+def _evaporator_flow(kinds: Sequence[UnitKind], counts: Sequence[int]) -> float:
+    return sum(k.rating.design_evaporator_flow_m3h * n for k, n in zip(kinds, counts, strict=True))
+
+
 def source_out_at(kinds: Sequence[UnitKind], counts: Sequence[int], other: Sequence[int],
                   source_in_c: float, source_out_c: float) -> float | None:
     """The source leaving the evaporators if another stage took the same heat from it.
 
     Each evaporator takes its design flow, so the stage's drop across them goes inversely
-    with their design flow; None when either stage has no evaporator.
+    with their design flow; None when either stage has no evaporator. The source is taken
+    to enter as it does now: around a closed borehole loop fewer evaporators also get the
+    water back a little warmer, which this leaves out (it errs towards the cold side).
     """
-    def flow(numbers: Sequence[int]) -> float:
-        return sum(k.rating.design_evaporator_flow_m3h * n
-                   for k, n in zip(kinds, numbers, strict=True))
-
-    now, then = flow(counts), flow(other)
+    now, then = _evaporator_flow(kinds, counts), _evaporator_flow(kinds, other)
     if now <= 0.0 or then <= 0.0:
         return None
     return source_in_c - (source_in_c - source_out_c) * now / then
+
+
+def source_limit_c(table: StageTable, params: Staging) -> float:
+    """The source's protective limit: the site's, else the lowest design water temperature of
+    the units' fluid (its freezing point plus 3 K, 004 L2370), the warmest of the units'."""
+    if params.source_out_min_c is not None:
+        return params.source_out_min_c
+    return max((k.rating.source_freezing_point_c + LOWEST_WATER_K for k in table.kinds),
+               default=LOWEST_WATER_K)
+
+
+def held_at_guard(rating: HeatPump, reading: UnitReading) -> bool:
+    """A running unit whose evaporator leaves at its freezing guard (within the margin)."""
+    return (reading.running and reading.evaporator_out_c is not None
+            and reading.evaporator_out_c <= rating.freeze_guard_c + HELD_MARGIN_K)
+
+
+def present_capacity_kw(table: StageTable, state: StagingState, inputs: StagingInputs,
+                        stage: Stage) -> float:
+    """What the running stage can give now: each unit held at its freezing guard the heat it
+    gives there, every other its rating (G36 judges a stage by its capacity; a held unit's
+    is what the source lets it give)."""
+    given = 0.0
+    for kind, count in zip(table.kinds, stage.counts, strict=True):
+        commanded = [u.id for u in kind.units if state.units.get(u.id, UnitRecord()).commanded]
+        for unit_id in commanded[:count]:
+            reading = inputs.units.get(unit_id)
+            given += (reading.heat_kw if reading is not None and held_at_guard(kind.rating, reading)
+                      else kind.rating.rated_heat_kw)
+        given += kind.rating.rated_heat_kw * max(count - len(commanded), 0)
+    return given
+
+
+def capacity_at_guard_kw(table: StageTable, stage: Stage, lower: Stage, *, heat_kw: float,
+                         source_in_c: float, source_out_c: float) -> float:
+    """What another stage could give at present conditions: at most its rating, and no more
+    heat than its evaporators can take with the source leaving at their freezing guard.
+
+    The running stage gives ``heat_kw`` cooling the source from ``source_in_c`` to
+    ``source_out_c`` over its evaporators' design flow; the other stage, the source entering
+    as now (:func:`source_out_at`), may cool it to the guard, and gives heat in proportion to
+    its flow and drop (the units' COP taken as the running ones', an assumption).
+    """
+    now, then = (_evaporator_flow(table.kinds, stage.counts),
+                 _evaporator_flow(table.kinds, lower.counts))
+    drop = source_in_c - source_out_c
+    if now <= 0.0 or then <= 0.0 or drop <= 0.0 or heat_kw <= 0.0:
+        return lower.capacity_kw
+    guard = max(k.rating.freeze_guard_c for k, n in zip(table.kinds, lower.counts, strict=True)
+                if n)
+    room = source_in_c - guard
+    return min(lower.capacity_kw, max(heat_kw * room / drop * then / now, 0.0))
 
 
 def stage_table(site: Site, params: Staging) -> StageTable:
@@ -298,6 +360,8 @@ class UnitReading:
     heat_kw: float = 0.0
     commanded: bool | None = None
     """The run command the unit holds now, if it can be read (taken over as it is)."""
+    evaporator_out_c: float | None = None
+    """Its evaporator's leaving water, if measured (whether it is held at its freezing guard)."""
 
 
 @dataclass(frozen=True)
@@ -625,8 +689,14 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
                  if _available(table, table.stages[i], state, inputs)), state.stage)
     short = inputs.supply_c < inputs.supply_setpoint_c - params.failsafe_dt_k
     state.failsafe_since_s = _since(state.failsafe_since_s, short and up > state.stage, now)
-    plr = average / stage.capacity_kw if stage.capacity_kw > 0 else (
-        math.inf if average > 0 else 0.0)
+    present = present_capacity_kw(table, state, inputs, stage)
+    held = any(held_at_guard(kind.rating, inputs.units[u.id]) for kind in table.kinds
+               for u in kind.units if u.id in inputs.units
+               and state.units.get(u.id, UnitRecord()).commanded)
+    given = sum(r.heat_kw for r in inputs.units.values() if r.running)
+    if present < stage.capacity_kw:
+        values["present_capacity_kw"] = round(present, 1)
+    plr = average / present if present > 0 else (math.inf if average > 0 else 0.0)
     values["plr"] = round(plr, 3) if math.isfinite(plr) else 99.0
     on_exchangers = state.stage == 0 and inputs.exchangers_short_k is not None
     if on_exchangers:
@@ -638,16 +708,26 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     state.efficiency_since_s = _since(state.efficiency_since_s, efficient, now)
 
     def carry(lower: Stage) -> bool:
-        """The lower stage would carry the averaged requirement."""
+        """The lower stage would carry the averaged requirement with what it can give at
+        present conditions (:func:`capacity_at_guard_kw`); with a unit held now and the
+        evaporators' inlet not read that is unknown, and it is not judged to."""
         if lower.capacity_kw > 0:
-            return average / lower.capacity_kw < lower.plr_staging - params.plr_hysteresis
+            if inputs.source_in_c is None or inputs.source_out_c is None:
+                if held:
+                    return False
+                gives = lower.capacity_kw
+            else:
+                gives = capacity_at_guard_kw(table, stage, lower, heat_kw=given,
+                                             source_in_c=inputs.source_in_c,
+                                             source_out_c=inputs.source_out_c)
+            return gives > 0 and average / gives < lower.plr_staging - params.plr_hysteresis
         if inputs.exchangers_short_k is not None:
             # at its minimum output the stage could only over-supply what the exchangers leave
             return average < stage.minimum_kw
         return average <= 0.0
 
     carries = down < state.stage and carry(table.stages[down])
-    limit = params.source_out_min_c
+    limit = source_limit_c(table, params)
     source_low = inputs.source_out_c is not None and inputs.source_out_c < limit
 
     def source_keeps(target: int) -> bool:

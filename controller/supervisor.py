@@ -160,12 +160,12 @@ class StagingSupervisor:
             heat = number(heat_point) or 0.0
             command = read(command_point)
             running = bool(state)
+            out = number(out_point)
             units[unit] = UnitReading(running, state is not None and not bool(fault), heat,
-                                      None if command is None else bool(command))
+                                      None if command is None else bool(command), out)
             record = self.state.units.get(unit)
             if record is not None and record.held_out and running:
                 required -= heat  # the operator's unit carries its share
-            out = number(out_point)
             if running and out is not None:
                 evaporators.append(out)
             inlet = number(in_point)

@@ -33,6 +33,13 @@ NonNegativeFloat = Annotated[float, Field(ge=0)]
 
 _WATER_KWH_PER_M3K = 1.15
 """Water near 40 °C in kWh/(m³·K) (992 kg/m³ × 4.18 kJ/(kg·K)), for design flows."""
+FREEZE_GUARD_K = 4.0
+"""How far above its fluid's freezing point a unit holds its evaporator's leaving water: the
+middle of the 3–5 K by which the fluid's freezing point lies below the lowest design water
+temperature (004 L2370)."""
+LOWEST_WATER_K = 3.0
+"""The least of 004 L2370's 3–5 K between the fluid's freezing point and the lowest design
+water temperature: the source's protective limit above the freezing point."""
 
 
 class SiteFileError(ValueError):
@@ -174,9 +181,11 @@ class Staging(_Frozen):
     """Delay of the small shortfall (``longTDelay``)."""
     exchanger_short_delay_s: Annotated[float, Field(ge=0, le=7200)] = 600.0
     """Delay of the large shortfall (``shortTDelay``)."""
-    source_out_min_c: Annotated[float, Field(ge=-5, le=30)] = 2.5
-    """Protective limit of the source leaving the evaporators into the ground: 0.5 K above the
-    2 °C freezing guard the units hold themselves, so staging acts before a unit trips."""
+    source_out_min_c: Annotated[float, Field(ge=-5, le=30)] | None = None
+    """Protective limit of the source leaving the evaporators into the ground (the loop's
+    coldest water). Default: the lowest design water temperature the units' fluid allows, its
+    freezing point plus 3 K (the least of 004 L2370's 3–5 K), below the units' own freezing
+    guard (:data:`FREEZE_GUARD_K`): staging's backstop should a unit's guard not hold."""
     source_recovery_k: Annotated[float, Field(ge=0, le=10)] = 2.0
     """How far above its limit the source must be again before a stage may come down."""
     reinjection_margin: Annotated[float, Field(gt=0, le=1)] = 0.95
@@ -452,6 +461,11 @@ class HeatPump(_Equipment):
     """Evaporating temperature at the expansion valve's maximum operating pressure (MOP), the top
     of the compressor's envelope: a warmer source still evaporates there. Default: the rated
     evaporating temperature plus 10 K (plant.models.heat_pump)."""
+
+    @property
+    def freeze_guard_c(self) -> float:
+        """Lowest evaporator leaving-water temperature the unit allows (its freezing guard)."""
+        return self.source_freezing_point_c + FREEZE_GUARD_K
 
     @property
     def design_condenser_flow_m3h(self) -> float:

@@ -59,10 +59,6 @@ STATION_LOSS_FRACTION = 0.01
 """Station pipework heat loss at design supply temperature, as a fraction of design load."""
 MAX_CONDENSER_LIFT_K = 10.0
 """How far above its rated sink temperature a heat pump can heat."""
-FREEZE_GUARD_K = 4.0
-"""How far above its fluid's freezing point a unit holds its evaporator's leaving water: the
-middle of the 3–5 K by which the fluid's freezing point lies below the lowest design water
-temperature (004 L2370)."""
 COOLING_INDOOR_C = 26.0
 """Indoor temperature cooling holds (GB 50736 comfort, summer)."""
 FAN_COIL_DESIGN_EXCESS_K = COOLING_INDOOR_C - (CHILLED_SUPPLY_C + CHILLED_DESIGN_DT_K / 2.0)
@@ -78,7 +74,7 @@ EXCHANGER_DESIGN_DP_KPA = 50.0
 
 def freeze_guard_c(spec: HeatPump) -> float:
     """Lowest evaporator leaving-water temperature the unit allows (freeze protection)."""
-    return spec.source_freezing_point_c + FREEZE_GUARD_K
+    return spec.freeze_guard_c
 
 
 def _exchanged_kw(ua: float, c_hot: float, c_cold: float, t_hot: float, t_cold: float

@@ -33,7 +33,7 @@ from plant.heating import (
     Heating,
 )
 from plant.measurands import Measurand
-from plant.site import ElectricityMeter, HeatMeter, ModeKind, Site
+from plant.site import FREEZE_GUARD_K, ElectricityMeter, HeatMeter, ModeKind, Site
 from simulator import commands, heat, hydraulics, local_control, meters
 from simulator.build import (
     CHILLED_DESIGN_DT_K,
@@ -48,7 +48,6 @@ from simulator.commands import CommandError
 from simulator.equipment import HeatPumpState, lag
 from simulator.heat import (
     COOLING_INDOOR_C,
-    FREEZE_GUARD_K,
     MAX_CONDENSER_LIFT_K,
     PLANT_ROOM_TEMP_C,
     STATION_LOSS_FRACTION,

@@ -23,8 +23,10 @@ from controller.staging import (
     StagingInputs,
     StagingState,
     UnitReading,
+    capacity_at_guard_kw,
     hold_out,
     rotation_order,
+    source_limit_c,
     stage_table,
     step,
 )
@@ -61,16 +63,19 @@ class Plant:
     def run(self, seconds: float, required_kw: float | Callable[[float], float], *,
             supply_short_k: float = 0.0, heating: bool = True, source_out_c: float | None = None,
             exchangers_short_k: float | None = None, lineup: frozenset[str] | None = None,
-            source_in_c: float | None = None,
-            dt: float = 10.0) -> list[Decision]:
-        """Step for ``seconds``; returns the decisions taken meanwhile."""
+            source_in_c: float | None = None, evaporator_out_c: float | None = None,
+            heat_kw: float = 0.0, dt: float = 10.0) -> list[Decision]:
+        """Step for ``seconds``; returns the decisions taken meanwhile. Every running unit
+        reads ``heat_kw`` and its evaporator leaving at ``evaporator_out_c``."""
         taken: list[Decision] = []
         end = self.now + seconds
         while self.now < end - 1e-9:
             self.now += dt
             need = required_kw(self.now) if callable(required_kw) else required_kw
             units = {u: UnitReading(running=on and u not in self.tripped,
-                                    available=u not in self.tripped)
+                                    available=u not in self.tripped,
+                                    heat_kw=heat_kw if on else 0.0,
+                                    evaporator_out_c=evaporator_out_c if on else None)
                      for u, on in self.running.items()}
             inputs = StagingInputs(self.now, need, 45.0 - supply_short_k, 45.0, heating, units,
                                    source_out_c, exchangers_short_k, lineup, source_in_c)
@@ -92,8 +97,12 @@ class Plant:
         return {u for u, r in self.running.items() if r}
 
 
-def shallow() -> Plant:
-    return Plant(stage_table(site("shallow-field"), G36))
+def shallow(params: Staging = G36) -> Plant:
+    return Plant(stage_table(site("shallow-field"), params), params)
+
+
+AT_2_5_C = Staging(source_out_min_c=2.5)
+"""A site's own source limit, 0.5 K above the shallow field's 2 °C freezing guard."""
 
 
 # ------------------------------------------------------------------ stage tables
@@ -445,7 +454,7 @@ def test_rotation_passes_the_lead_after_240_h_of_staging_runtime() -> None:
 
 
 def test_source_below_its_protective_limit_adds_a_stage_and_holds_it() -> None:
-    plant = shallow()
+    plant = shallow(AT_2_5_C)
     plant.run(2000, 4000.0)
     assert plant.state.stage == 1
     # 4000 kW on one big unit, its evaporator leaving 2.3 °C: after 900 s a second joins
@@ -471,7 +480,7 @@ SCREW_EVAPORATOR_M3H = 1689.0 * (1.0 - 1.0 / 4.4) / (WATER_KWH_PER_M3K * 5.0)
 
 
 def test_source_protection_brings_in_the_stage_whose_evaporators_lift_the_source() -> None:
-    plant = shallow()
+    plant = shallow(AT_2_5_C)
     plant.run(2000, 4000.0)
     assert plant.on() == {"HP1"}
     # 5 °C in, 1 °C out of one big evaporator: the same heat over more design flow drops less
@@ -490,13 +499,94 @@ def test_source_protection_brings_in_the_stage_whose_evaporators_lift_the_source
 
 
 def test_no_stage_is_added_when_none_would_lift_the_source() -> None:
-    plant = shallow()
+    plant = shallow(AT_2_5_C)
     plant.run(2000, 4000.0)
     # 3 °C in, 0.5 °C out: even all five evaporators would leave it under 2.5 °C
     every = 4 * BIG_EVAPORATOR_M3H + SCREW_EVAPORATOR_M3H
     assert 3.0 - 2.5 * BIG_EVAPORATOR_M3H / every < 2.5
     assert plant.run(3000, 4000.0, source_out_c=0.5, source_in_c=3.0) == []
     assert plant.on() == {"HP1"}
+
+
+def test_what_a_lower_stage_gives_at_its_freezing_guard() -> None:
+    table = shallow().table
+    two, one = table.stages[2], table.stages[1]
+    assert two.capacity_kw == 9000.0 and one.capacity_kw == 4500.0
+    # two big units give 3000 kW cooling the source from 5 °C to 3.5 °C; one big unit may cool
+    # the same inlet to its 2 °C guard, twice the drop, over half the flow: 3000 × 2 × 0.5
+    assert capacity_at_guard_kw(table, two, one, heat_kw=3000.0, source_in_c=5.0,
+                                source_out_c=3.5) == pytest.approx(3000.0)
+    # from 6 °C in: 3000 × 4 / 1.5 × 0.5 = 4000 kW; from 8 °C, 6000 kW, at most its 4500 kW
+    assert capacity_at_guard_kw(table, two, one, heat_kw=3000.0, source_in_c=6.0,
+                                source_out_c=4.5) == pytest.approx(4000.0)
+    assert capacity_at_guard_kw(table, two, one, heat_kw=3000.0, source_in_c=8.0,
+                                source_out_c=6.5) == pytest.approx(4500.0)
+
+
+def test_a_unit_held_at_its_freezing_guard_is_judged_by_the_heat_it_gives() -> None:
+    plant = shallow()
+    plant.run(2000, 4000.0, evaporator_out_c=4.0, heat_kw=4000.0)
+    assert plant.on() == {"HP1"}
+    # the field's water freezes at -2 °C, so the unit's guard is 2 °C; leaving at 2.1 °C it is
+    # held there and gives 3600 kW: 4000 kW asked is more than the stage can give now, and
+    # after 900 s the next stage carries it (at 4000 of 4500 kW rated it would not stage up)
+    assert unit(site("shallow-field"), "HP1").freeze_guard_c == -2.0 + 4.0
+    assert plant.run(890, 4000.0, evaporator_out_c=2.1, heat_kw=3600.0) == []
+    up = plant.run(20, 4000.0, evaporator_out_c=2.1, heat_kw=3600.0)
+    assert [(d.condition, d.stage_to) for d in up] == [("efficiency", 2)]
+    assert up[0].values["present_capacity_kw"] == 3600.0
+    assert up[0].values["plr"] == pytest.approx(4000.0 / 3600.0, abs=1e-3)
+
+
+def test_a_unit_above_its_guard_margin_counts_at_its_rating() -> None:
+    plant = shallow()
+    plant.run(2000, 4000.0, evaporator_out_c=4.0, heat_kw=4000.0)
+    # 2.3 °C is more than 0.2 K above the 2 °C guard: the unit is not held, 4000 of 4500 kW
+    assert plant.run(3000, 4000.0, evaporator_out_c=2.3, heat_kw=3600.0) == []
+    assert plant.on() == {"HP1"}
+
+
+def test_no_stage_down_to_a_stage_that_could_not_give_the_requirement_at_its_guard() -> None:
+    plant = shallow()
+    plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
+    assert len(plant.on()) == 2
+    # 3000 kW one big unit would carry at its rating, but from 5 °C in it gives 3000 kW at its
+    # guard (the test above): not below 0.95 of that, the two stay (the limit, 1 °C, would
+    # not have kept them: one unit would leave 5 − 2 × 1.5 = 2 °C)
+    assert plant.run(3000, 3000.0, source_in_c=5.0, source_out_c=3.5,
+                     evaporator_out_c=3.5, heat_kw=1500.0) == []
+    # from 6 °C in it gives 4000 kW: 3900 kW is above 0.95 of it, 3700 kW below, down after 900 s
+    assert plant.run(3000, 3900.0, source_in_c=6.0, source_out_c=4.5,
+                     evaporator_out_c=4.5, heat_kw=1500.0) == []
+    down = plant.run(1300, 3700.0, source_in_c=6.0, source_out_c=4.5,
+                     evaporator_out_c=4.5, heat_kw=1500.0)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
+
+
+def test_no_stage_down_while_a_unit_is_held_and_the_inlet_is_not_read() -> None:
+    plant = shallow()
+    plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
+    assert len(plant.on()) == 2
+    # held at the guard, the units' heat says nothing of what one could carry
+    assert plant.run(3000, 3000.0, evaporator_out_c=2.1, heat_kw=1500.0) == []
+    down = plant.run(1000, 3000.0, evaporator_out_c=4.5, heat_kw=1500.0)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
+
+
+def test_the_default_source_limit_is_the_lowest_design_water_temperature() -> None:
+    # 004 L2370: the fluid's freezing point 3-5 K below the lowest design water temperature;
+    # the least margin: -2 + 3 = 1 °C on the shallow field's loop, 0 + 3 = 3 °C on water
+    assert source_limit_c(stage_table(site("shallow-field"), G36), G36) == 1.0
+    assert source_limit_c(stage_table(site("hydrothermal-doublet"), G36), G36) == 3.0
+    assert source_limit_c(shallow(AT_2_5_C).table, AT_2_5_C) == 2.5
+    plant = shallow()
+    plant.run(2000, 4000.0)
+    # 1.5 °C leaving, above 1 °C: no source protection (nor efficiency, the unit not held)
+    assert plant.run(3000, 4000.0, source_out_c=1.5, source_in_c=5.0) == []
+    # 0.8 °C, below it: after 900 s the stage whose evaporators lift it (two: 5 − 4.2 / 2)
+    assert plant.run(900, 4000.0, source_out_c=0.8, source_in_c=5.0) == []
+    up = plant.run(10, 4000.0, source_out_c=0.8, source_in_c=5.0)
+    assert [(d.condition, d.stage_to) for d in up] == [("source_protection", 2)]
 
 
 def test_plant_off_stops_every_unit_after_its_minimum_on_time() -> None:
