@@ -121,7 +121,7 @@ class AntifreezeGuard(_Frozen):
     """
 
     indoor_c: Annotated[float, Field(ge=2)] = 5.0
-    """Threshold (GB 50736-2012, 5.1.5: duty heating holds 5 °C in a heated public building of
+    """Threshold (GB 50736-2012 duty heating holds 5 °C in a heated public building of
     a cold region outside its hours of use); at least 2 °C, so water in emitters and pipes stays
     clear of 0 °C; below the indoor design temperature."""
     band_k: Annotated[float, Field(gt=0, le=10)] = 2.0
