@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 
 import pytest
+from asyncua import ua
+from asyncua.ua.status_codes import StatusCodes
 
 from gateway.driver import DeviceError, DeviceState
 from gateway.opcua import OpcUaDriver
 from gateway.quality import Reading
 from gateway.runtime import DevicePoller
-from plant.contract import Quality
+from plant.contract import Quality, Reason
 from plant.site import OpcUaDevice, Site
 from tests.gateway.fake_opcua import FakeOpcUa
 
@@ -86,6 +89,88 @@ def test_a_restarted_server_is_found_again_without_help(site: Site, tmp_path: Pa
         await server.stop()
 
     asyncio.run(scenario())
+
+
+def status(code: int) -> ua.StatusChangeNotification:
+    """A subscription's status change, as asyncua hands it to the handler."""
+    return ua.StatusChangeNotification(Status=ua.StatusCode(ua.UInt32(code)))
+
+
+def test_a_bad_subscription_status_gives_the_session_up_at_once_and_a_good_one_does_not(
+        site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async def scenario() -> None:
+        server = FakeOpcUa(dict(NODES))
+        await server.start()
+        points = site.points_on("opc1")
+        driver = OpcUaDriver(device(server.endpoint), points, tmp_path)
+        await driver.connect()
+        driver.status_change_notification(status(StatusCodes.Good))
+        assert all(r.q is Quality.GOOD for r in await driver.read(points))
+
+        driver.status_change_notification(status(StatusCodes.BadTimeout))
+        with pytest.raises(DeviceError) as lost:
+            await driver.read(points)
+        assert driver.state is DeviceState.DISCONNECTED
+        assert lost.value.reason is Reason.NOT_CONNECTED
+        assert "BadTimeout" in lost.value.detail
+        await driver.connect()  # a new session forgets why the last one ended
+        assert all(r.q is Quality.GOOD for r in await driver.read(points))
+        await driver.close()
+        with pytest.raises(DeviceError, match=r"^not connected$"):
+            await driver.read(points)
+        await server.stop()
+
+    asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_a_lost_connection_reported_by_asyncua_makes_points_bad_then_good_again(
+        site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """asyncua's own path: it tells every subscription BadShutdown when the link is gone."""
+    period = 0.5
+
+    async def scenario() -> None:
+        server = FakeOpcUa(dict(NODES))
+        await server.start()
+        points = site.points_on("opc1")
+        driver = OpcUaDriver(device(server.endpoint), points, tmp_path)
+        emitted: list[tuple[float, list[Reading]]] = []
+        poller = DevicePoller(site.device("opc1"), points, {"fast": period, "slow": period},
+                              driver, lambda batch: emitted.append((time.monotonic(), batch)))
+        poller.backoff.base_s = 0.2
+        task = asyncio.create_task(poller.run())
+        await asyncio.sleep(1.5)
+        assert poller.health.connected
+        client = driver._client
+        assert client is not None
+        told = time.monotonic()
+        await client.uaclient.inform_subscriptions(ua.StatusCode(ua.UInt32(StatusCodes.BadShutdown)))
+        # a read already in flight may still bring good values; the first bad batch counts
+        bad = [(t, b) for t, b in emitted if t > told and b[0].q is Quality.BAD]
+        while not bad and time.monotonic() - told < 2:
+            await asyncio.sleep(0.01)
+            bad = [(t, b) for t, b in emitted if t > told and b[0].q is Quality.BAD]
+        at, batch = bad[0]
+        assert at - told <= period + 0.5  # the next scan (0.5 s: slack of a loaded machine)
+        assert {(r.q, r.r, r.d) for r in batch} == {
+            (Quality.BAD, Reason.NOT_CONNECTED, "server status BadShutdown")}
+        assert not poller.health.connected
+        while time.monotonic() - told < 10:  # the server is still up: a new session
+            if poller.health.connected and all(r.q is Quality.GOOD for r in emitted[-1][1]):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            pytest.fail(f"not good again within 10 s; last batch {emitted[-1][1]}")
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await server.stop()
+
+    asyncio.run(scenario())
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [r.getMessage() for r in said] == [
+        "device opc1 not answering: not_connected: server status BadShutdown"]
+    assert said[0].exc_info is None
 
 
 def test_unreachable_server_fails_to_connect(site: Site, tmp_path: Path) -> None:
