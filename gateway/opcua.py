@@ -43,6 +43,20 @@ SESSION_TIMEOUT_MS = 600_000
 warning at every session); a lost session is never resumed but replaced, so more buys nothing."""
 
 
+class _PublishOnClosedConnection(logging.Filter):
+    """Drops asyncua's traceback for a publish request on a connection the server closed: the
+    subscription's status change (BadShutdown) reports that loss, and the poller logs it once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for that one record; every other record passes."""
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, ConnectionError)
+                    and str(record.msg).startswith("Publish iteration crashed"))
+
+
+logging.getLogger("asyncua.client.ua_session.UaSession").addFilter(_PublishOnClosedConnection())
+
+
 @dataclass
 class _Latest:
     value: Any

@@ -160,3 +160,62 @@ def test_a_gateway_started_against_a_starved_server_leaves_no_point_bad_behind_a
         cleanup.callback(gateway.stop)
         collector.wait_for(lambda: all_good_after(collector, started), 2 * BOUND_S,
                            "every OPC UA point's newest sample good")
+
+
+KILLED_BAD_S = FAST_S + 1.0
+"""A killed server's points are bad at the gateway's next fast scan (one poll period), with a
+second of slack for a loaded machine."""
+
+
+def test_a_killed_opcua_server_is_bad_at_the_next_scan_with_one_clear_line_and_good_after_restart(
+        tmp_path: Path) -> None:
+    endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
+    secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
+    with contextlib.ExitStack() as cleanup:
+        broker = Mosquitto(tmp_path / "mq")
+        broker.start()
+        cleanup.callback(broker.stop)
+        collector = Collector(broker.port, f"geoscada/v1/{STATION}/data")
+        cleanup.callback(collector.close)
+        sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
+        cleanup.callback(lambda: stop(sim))
+        gateway = GatewayProcess(tmp_path / "gw", broker.port, endpoints, Path(secure),
+                                 "--opcua-trust", "first-use")
+        cleanup.callback(gateway.stop)
+        collector.wait_for(lambda: all_good_after(collector, up), 2 * BOUND_S,
+                           "every OPC UA point good")
+
+        os.kill(sim.pid, signal.SIGKILL)
+        sim.wait(10)
+        killed = time.time()
+        collector.wait_for(lambda: any(s["p"] in OPC_POINTS and s["q"] == "bad"
+                                       and seconds(s["t"]) > killed
+                                       for s in collector.samples()), 10, "OPC UA points bad")
+        first_bad = min((s for s in collector.samples() if s["p"] in OPC_POINTS
+                         and s["q"] == "bad" and seconds(s["t"]) > killed),
+                        key=lambda s: seconds(s["t"]))
+        print(f"killed: first bad after {seconds(first_bad['t']) - killed:.2f} s: "
+              f"{first_bad['r']}: {first_bad.get('d')}")
+        assert seconds(first_bad["t"]) - killed <= KILLED_BAD_S
+        assert first_bad["r"] == "not_connected" and "BadShutdown" in first_bad["d"]
+
+        sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
+        went_bad = {s["p"] for s in collector.samples() if s["p"] in OPC_POINTS
+                    and s["q"] == "bad" and seconds(s["t"]) > killed}
+
+        def all_good_again() -> bool:
+            good = {s["p"] for s in collector.samples()
+                    if s["q"] == "good" and seconds(s["t"]) > up}
+            return went_bad <= good
+
+        collector.wait_for(all_good_again, BOUND_S,
+                           "every OPC UA point that went bad good after the restart")
+        print(f"restarted: {len(went_bad)} points bad, all good again after "
+              f"{time.time() - up:.1f} s")
+        assert gateway.process.poll() is None
+    log = gateway.log.read_text()
+    assert "Traceback" not in log and " ERROR " not in log, log[-3000:]
+    assert "status_change_notification" not in log
+    assert "session timeout" not in log  # the server grants what the gateway asks
+    lost = [line for line in log.splitlines() if "BadShutdown" in line]
+    assert len(lost) == 1 and "device opc not answering: not_connected" in lost[0], lost
