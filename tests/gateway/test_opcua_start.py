@@ -84,20 +84,44 @@ def start_simulator(root: Path, modbus_port: int, opcua_port: int) -> tuple[
     return sim, time.time()
 
 
+def broker_and_collector(cleanup: contextlib.ExitStack, root: Path) -> tuple[Mosquitto, Collector]:
+    """A private broker and a collector of the station's data topic, stopped at cleanup."""
+    broker = Mosquitto(root / "mq")
+    broker.start()
+    cleanup.callback(broker.stop)
+    collector = Collector(broker.port, f"geoscada/v1/{STATION}/data")
+    cleanup.callback(collector.close)
+    return broker, collector
+
+
+def start_gateway(cleanup: contextlib.ExitStack, root: Path, broker_port: int, endpoints: Path,
+                  secure: str) -> GatewayProcess:
+    """The station's gateway, trusting the server's certificate on first use."""
+    gateway = GatewayProcess(root / "gw", broker_port, endpoints, Path(secure),
+                             "--opcua-trust", "first-use")
+    cleanup.callback(gateway.stop)
+    return gateway
+
+
+def kill_and_see_bad(sim: subprocess.Popen[bytes], collector: Collector) -> float:
+    """Kill the simulator with SIGKILL and wait for an OPC UA point bad after it; the kill time."""
+    os.kill(sim.pid, signal.SIGKILL)
+    sim.wait(10)
+    killed = time.time()
+    collector.wait_for(lambda: any(s["p"] in OPC_POINTS and s["q"] == "bad"
+                                   and seconds(s["t"]) > killed
+                                   for s in collector.samples()), 10, "OPC UA points bad")
+    return killed
+
+
 def test_opcua_server_after_its_gateway_and_killed_and_restarted_is_good_within_the_bound(
         tmp_path: Path) -> None:
     endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
     # the demo's way: Basic256Sha256 SignAndEncrypt, the server's certificate pinned
     secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
     with contextlib.ExitStack() as cleanup:
-        broker = Mosquitto(tmp_path / "mq")
-        broker.start()
-        cleanup.callback(broker.stop)
-        collector = Collector(broker.port, f"geoscada/v1/{STATION}/data")
-        cleanup.callback(collector.close)
-        gateway = GatewayProcess(tmp_path / "gw", broker.port, endpoints, Path(secure),
-                                 "--opcua-trust", "first-use")
-        cleanup.callback(gateway.stop)
+        broker, collector = broker_and_collector(cleanup, tmp_path)
+        gateway = start_gateway(cleanup, tmp_path, broker.port, endpoints, secure)
         collector.wait_for(lambda: any(s["p"] in OPC_POINTS and s["q"] == "bad"
                                        for s in collector.samples()), 30, "OPC UA points bad")
         time.sleep(CAPPED_AFTER_S)  # the gateway has backed off as far as it goes
@@ -110,12 +134,7 @@ def test_opcua_server_after_its_gateway_and_killed_and_restarted_is_good_within_
               f"all good after {time.time() - up:.1f} s")
         assert first_good_after(collector, up) - up <= BOUND_S
 
-        os.kill(sim.pid, signal.SIGKILL)
-        sim.wait(10)
-        killed = time.time()
-        collector.wait_for(lambda: any(s["p"] in OPC_POINTS and s["q"] == "bad"
-                                       and seconds(s["t"]) > killed
-                                       for s in collector.samples()), 10, "OPC UA points bad")
+        kill_and_see_bad(sim, collector)
         time.sleep(CAPPED_AFTER_S)
         sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
         cleanup.callback(stop, sim)
@@ -135,11 +154,7 @@ def test_a_gateway_started_against_a_starved_server_leaves_no_point_bad_behind_a
     secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
     halt = threading.Event()
     with contextlib.ExitStack() as cleanup:
-        broker = Mosquitto(tmp_path / "mq")
-        broker.start()
-        cleanup.callback(broker.stop)
-        collector = Collector(broker.port, f"geoscada/v1/{STATION}/data")
-        cleanup.callback(collector.close)
+        broker, collector = broker_and_collector(cleanup, tmp_path)
         sim, _ = start_simulator(tmp_path, modbus_port, opcua_port)
         cleanup.callback(stop, sim)
 
@@ -155,9 +170,7 @@ def test_a_gateway_started_against_a_starved_server_leaves_no_point_bad_behind_a
         cleanup.callback(starving.join)
         cleanup.callback(halt.set)
         started = time.time()
-        gateway = GatewayProcess(tmp_path / "gw", broker.port, endpoints, Path(secure),
-                                 "--opcua-trust", "first-use")
-        cleanup.callback(gateway.stop)
+        start_gateway(cleanup, tmp_path, broker.port, endpoints, secure)
         collector.wait_for(lambda: all_good_after(collector, started), 2 * BOUND_S,
                            "every OPC UA point's newest sample good")
 
@@ -172,25 +185,14 @@ def test_a_killed_opcua_server_is_bad_at_the_next_scan_with_one_clear_line_and_g
     endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
     secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
     with contextlib.ExitStack() as cleanup:
-        broker = Mosquitto(tmp_path / "mq")
-        broker.start()
-        cleanup.callback(broker.stop)
-        collector = Collector(broker.port, f"geoscada/v1/{STATION}/data")
-        cleanup.callback(collector.close)
+        broker, collector = broker_and_collector(cleanup, tmp_path)
         sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
         cleanup.callback(lambda: stop(sim))
-        gateway = GatewayProcess(tmp_path / "gw", broker.port, endpoints, Path(secure),
-                                 "--opcua-trust", "first-use")
-        cleanup.callback(gateway.stop)
+        gateway = start_gateway(cleanup, tmp_path, broker.port, endpoints, secure)
         collector.wait_for(lambda: all_good_after(collector, up), 2 * BOUND_S,
                            "every OPC UA point good")
 
-        os.kill(sim.pid, signal.SIGKILL)
-        sim.wait(10)
-        killed = time.time()
-        collector.wait_for(lambda: any(s["p"] in OPC_POINTS and s["q"] == "bad"
-                                       and seconds(s["t"]) > killed
-                                       for s in collector.samples()), 10, "OPC UA points bad")
+        killed = kill_and_see_bad(sim, collector)
         first_bad = min((s for s in collector.samples() if s["p"] in OPC_POINTS
                          and s["q"] == "bad" and seconds(s["t"]) > killed),
                         key=lambda s: seconds(s["t"]))
