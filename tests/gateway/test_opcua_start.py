@@ -68,6 +68,13 @@ def fixed_endpoints(root: Path) -> tuple[Path, int, int]:
     return endpoints, modbus_port, opcua_port
 
 
+def school_on_fixed_ports(root: Path) -> tuple[Path, int, int, str]:
+    """The school's endpoints on fixed ports and its site file secured the demo's way
+    (Basic256Sha256 SignAndEncrypt, the server's certificate pinned)."""
+    endpoints, modbus_port, opcua_port = fixed_endpoints(root)
+    return endpoints, modbus_port, opcua_port, secure_opcua_sites([str(SCHOOL)], root / "sites")[0]
+
+
 def start_simulator(root: Path, modbus_port: int, opcua_port: int) -> tuple[
         subprocess.Popen[bytes], float]:
     """The school's simulator on fixed ports; returns it and when its servers were listening."""
@@ -116,9 +123,7 @@ def kill_and_see_bad(sim: subprocess.Popen[bytes], collector: Collector) -> floa
 
 def test_opcua_server_after_its_gateway_and_killed_and_restarted_is_good_within_the_bound(
         tmp_path: Path) -> None:
-    endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
-    # the demo's way: Basic256Sha256 SignAndEncrypt, the server's certificate pinned
-    secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
+    endpoints, modbus_port, opcua_port, secure = school_on_fixed_ports(tmp_path)
     with contextlib.ExitStack() as cleanup:
         broker, collector = broker_and_collector(cleanup, tmp_path)
         gateway = start_gateway(cleanup, tmp_path, broker.port, endpoints, secure)
@@ -150,8 +155,7 @@ def test_a_gateway_started_against_a_starved_server_leaves_no_point_bad_behind_a
         tmp_path: Path) -> None:
     """The demo's start on a loaded machine: the server is up but gets a tenth of a CPU, so the
     gateway's session set-up outlasts a scan while the first notifications already arrived."""
-    endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
-    secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
+    endpoints, modbus_port, opcua_port, secure = school_on_fixed_ports(tmp_path)
     halt = threading.Event()
     with contextlib.ExitStack() as cleanup:
         broker, collector = broker_and_collector(cleanup, tmp_path)
@@ -182,8 +186,7 @@ second of slack for a loaded machine."""
 
 def test_a_killed_opcua_server_is_bad_at_the_next_scan_with_one_clear_line_and_good_after_restart(
         tmp_path: Path) -> None:
-    endpoints, modbus_port, opcua_port = fixed_endpoints(tmp_path)
-    secure = secure_opcua_sites([str(SCHOOL)], tmp_path / "sites")[0]
+    endpoints, modbus_port, opcua_port, secure = school_on_fixed_ports(tmp_path)
     with contextlib.ExitStack() as cleanup:
         broker, collector = broker_and_collector(cleanup, tmp_path)
         sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
