@@ -74,11 +74,15 @@ def encode_samples(readings: Iterable[Reading]) -> str:
     return json.dumps(items, separators=(",", ":"))
 
 
-def batch_payload(station: str, session: int, seq: int, historical: bool, samples: str) -> bytes:
+def batch_payload(station: str, session: int, seq: int, historical: bool, samples: str, *,
+                  lost_through: int | None = None) -> bytes:
     """Assemble a DataBatch message from its parts (the samples already JSON)."""
-    head = json.dumps({"station": station, "session": session, "seq": seq,
-                       "historical": historical}, separators=(",", ":"))
-    return f'{head[:-1]},"samples":{samples}}}'.encode()
+    head: dict[str, object] = {"station": station, "session": session, "seq": seq,
+                               "historical": historical}
+    if lost_through is not None:
+        head["lost_through"] = lost_through
+    text = json.dumps(head, separators=(",", ":"))
+    return f'{text[:-1]},"samples":{samples}}}'.encode()
 
 
 class Publisher(Protocol):
@@ -183,7 +187,8 @@ class Forwarder:
             for batch in batches:  # held in memory, and published once so they are seen
                 if batch.published is None and self._ready and self.link.publish(
                         self._topic, batch_payload(self.station, batch.session, batch.seq,
-                                                   False, batch.samples)):
+                                                   False, batch.samples,
+                                                   lost_through=self.spool.lost(batch.session))):
                     batch.published = time.monotonic()
             return
         if self.spool_error is not None:
@@ -205,7 +210,8 @@ class Forwarder:
     def _send(self, batch_id: int, session: int, seq: int, samples: str, *, historical: bool,
               now: float) -> bool:
         sent = self.link.publish(self._topic, batch_payload(self.station, session, seq,
-                                                            historical, samples))
+                                                            historical, samples,
+                                                            lost_through=self.spool.lost(session)))
         if sent is None:
             return False
         self._inflight[sent] = batch_id

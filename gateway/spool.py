@@ -7,7 +7,10 @@ one writer thread; reads use a connection of their own, so they never wait for a
 (WAL lets readers and the writer work at once). The spool is bounded: past
 ``max_bytes`` the *oldest* batches are dropped (the newest data is worth most to operators and
 the controller; the historian's gap is visible as a jump in ``seq``), each drop is counted and
-logged. Past ``high_water`` (a fraction of the bound) the gateway raises a health point.
+logged, and the highest seq dropped of each session is kept (:meth:`Spool.lost`): the batches
+published from then on say so, so that the historians' watermark can pass the hole and the
+batches above it leave the spool once committed. Past ``high_water`` (a fraction of the bound)
+the gateway raises a health point.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ CREATE TABLE IF NOT EXISTS batch (
 );
 CREATE INDEX IF NOT EXISTS batch_session_seq ON batch (session, seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lost (session INTEGER PRIMARY KEY, through INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS command_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     t REAL NOT NULL,
@@ -79,6 +83,8 @@ class Spool:
                                ).fetchone()
         self._count, self._bytes = int(row[0]), int(row[1])
         self._high = False
+        self._lost = {int(r[0]): int(r[1])
+                      for r in self._db.execute("SELECT session, through FROM lost")}
 
     def close(self) -> None:
         """Close the database."""
@@ -157,7 +163,21 @@ class Spool:
             cut, freed, n = ident, freed + int(size), n + 1
         if n == 0:
             return
-        self._db.execute("DELETE FROM batch WHERE id <= ?", (cut,))
+        lost = self._db.execute("SELECT session, MAX(seq) FROM batch WHERE id <= ? GROUP BY "
+                                "session", (cut,)).fetchall()
+        self._db.execute("BEGIN")
+        try:
+            self._db.execute("DELETE FROM batch WHERE id <= ?", (cut,))
+            self._db.executemany(
+                "INSERT INTO lost (session, through) VALUES (?, ?) ON CONFLICT (session) "
+                "DO UPDATE SET through = MAX(through, excluded.through)", lost)
+            self._db.execute("COMMIT")
+        except BaseException:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+            raise
+        for session, seq in lost:
+            self._lost[int(session)] = max(self._lost.get(int(session), -1), int(seq))
         self._count -= n
         self._bytes -= freed
         if self.dropped == 0 or n > 1:
@@ -180,7 +200,18 @@ class Spool:
                 raise
             self._count -= len(rows)
             self._bytes -= sum(int(r[1]) for r in rows)
+            if self._lost.get(session, seq + 1) <= seq:
+                # the historians' mark has passed the hole: nothing of it is left to say
+                self._db.execute("DELETE FROM lost WHERE session = ?", (session,))
+                del self._lost[session]
             return [int(r[0]) for r in rows]
+
+    def lost(self, session: int) -> int | None:
+        """The highest seq of a session the overflow policy dropped (None: none dropped).
+
+        The overflow policy drops the oldest batches, so every batch of the session at or below
+        it is either dropped or was confirmed before: none will ever be sent again."""
+        return self._lost.get(session)
 
     def remove(self, ids: list[int]) -> None:
         """Delete batches by id."""

@@ -75,6 +75,8 @@ class Batch:
     seq: int
     historical: bool
     samples: tuple[SampleRow, ...]
+    lost_through: int | None = None
+    """The gateway's spool dropped this session's batches up to this seq (none will come)."""
 
     @classmethod
     def from_contract(cls, batch: DataBatch) -> Batch:
@@ -88,6 +90,7 @@ class Batch:
                 SampleRow(s.p, s.t, s.v, s.q.value, s.r.value if s.r else None, s.d)
                 for s in batch.samples
             ),
+            lost_through=batch.lost_through,
         )
 
 
@@ -158,13 +161,16 @@ def _fast_batch(document: dict[str, object]) -> Batch | None:
         return None
     if session < 0 or seq < 0 or type(historical) is not bool or type(samples) is not list:
         return None
+    lost = document.get("lost_through")
+    if lost is not None and (type(lost) is not int or lost < 0):
+        return None
     rows = []
     for item in samples:
         row = _fast_sample(item)
         if row is None:
             return None
         rows.append(row)
-    return Batch(station, session, seq, historical, tuple(rows))
+    return Batch(station, session, seq, historical, tuple(rows), lost)
 
 
 def _check_samples(batch: Batch, now: datetime) -> str | None:

@@ -371,6 +371,11 @@ CREATE TABLE audit (
         " CREATE INDEX station_sessions_tail_due ON station_sessions (tail_due)"
         " WHERE tail_due IS NOT NULL;",
     ),
+    (
+        5,
+        "the seq up to which a gateway's spool dropped a session's batches",
+        "ALTER TABLE station_sessions ADD COLUMN lost_through bigint;",
+    ),
 )
 
 

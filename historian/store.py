@@ -655,6 +655,24 @@ class Store:
                     " WHERE station = %s AND session = %s",
                     (newest, station, session),
                 )
+            lost = max((b.lost_through for b in batches if b.station == station
+                        and b.session == session and b.lost_through is not None), default=None)
+            if lost is not None:
+                # the gateway's spool dropped the session's batches up to ``lost``: what is
+                # missing of them will never come, and the watermark may pass it
+                cur.execute(
+                    "UPDATE station_sessions SET lost_through = %(lost)s"
+                    " WHERE station = %(station)s AND session = %(session)s"
+                    " AND coalesce(lost_through, -1) < %(lost)s",
+                    {"station": station, "session": session, "lost": lost},
+                )
+                if cur.rowcount:
+                    cur.execute(
+                        "UPDATE gap_ledger SET reason = 'dropped by the gateway spool'"
+                        " WHERE kind = 'seq_gap' AND station = %s AND session = %s"
+                        " AND filled_at IS NULL AND from_seq <= %s AND reason IS NULL",
+                        (station, session, lost),
+                    )
             older = [s for s in seqs if s <= previous_max]
             if older:
                 cur.execute(

@@ -1,8 +1,10 @@
 """Per-station watermarks read from the database: what the gateways may delete from their spools.
 
 For every recent session of a station the mark is the highest ``seq`` such that every batch
-``0..seq`` is in ``received_batches``. It is read from the database, not from what this process
-wrote, so with several historians in a shared-subscription group each publishes the same truth.
+``0..seq`` is in ``received_batches`` or was dropped by the gateway's spool (a batch saying
+``lost_through``: none of those will ever come). It is read from the database, not from what
+this process wrote, so with several historians in a shared-subscription group each publishes the
+same truth.
 Marks only grow (received batches are never removed), so the walk starts from the last mark
 this process knew and reads only the batches above it, and only when the next one has arrived.
 """
@@ -82,20 +84,22 @@ class Watermarks:
     def _load_sessions(self, conn: Connection, stations: list[str]) -> None:
         """List each station's recent sessions (new ones appear as their batches commit)."""
         rows = conn.execute(
-            "SELECT station, session FROM ("
-            "  SELECT station, session, row_number() OVER (PARTITION BY station"
+            "SELECT station, session, lost_through FROM ("
+            "  SELECT station, session, lost_through, row_number() OVER (PARTITION BY station"
             "         ORDER BY last_received DESC, session DESC) AS n"
             "  FROM station_sessions WHERE station = ANY(%s)"
             "    AND last_received > now() - make_interval(days => %s)) s"
             " WHERE n <= %s",
             (stations, RECENT_DAYS, MAX_SESSIONS),
         ).fetchall()
-        listed: dict[str, set[int]] = {station: set() for station in stations}
-        for station, session in rows:
-            listed[str(station)].add(int(session))  # type: ignore[call-overload]
+        listed: dict[str, dict[int, int]] = {station: {} for station in stations}
+        for station, session, lost in rows:
+            listed[str(station)][int(session)] = (  # type: ignore[call-overload]
+                -1 if lost is None else int(lost))  # type: ignore[call-overload]
         for station, sessions in listed.items():
             known = self.marks.setdefault(station, {})
-            for session in sessions:
-                known.setdefault(session, -1)
+            for session, lost in sessions.items():
+                # what the gateway's spool dropped will never come: the walk starts above it
+                known[session] = max(known.get(session, -1), lost)
             for session in [s for s in known if s not in sessions]:
                 del known[session]

@@ -244,6 +244,10 @@ class DataBatch(_Report):
     seq: Count
     historical: StrictBool = False
     samples: tuple[Sample, ...]
+    lost_through: Count | None = None
+    """The gateway's spool overflowed and dropped batches of this session: none at or below
+    this seq will be sent again, so a consumer may count every seq up to it as accounted for
+    (what it never received of them is lost, not late)."""
 
 
 class SessionMark(_Report):

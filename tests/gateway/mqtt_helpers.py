@@ -94,20 +94,25 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
 class Acknowledger(Collector):
     """A collector that stands where the historians stand: it publishes the station's retained
     watermark from the data batches it has received (per session, the highest seq with every
-    seq below it received), so a gateway can delete from its spool without a database."""
+    seq below it received or declared lost by the gateway's spool), so a gateway can delete from
+    its spool without a database."""
 
     def __init__(self, port: int, station: str) -> None:
         self.station = station
         self._seqs: dict[int, set[int]] = {}
+        self._lost: dict[int, int] = {}
         super().__init__(port, f"geoscada/v1/{station}/data")
 
     def _on_message(self, client: paho.Client, userdata: Any, msg: paho.MQTTMessage) -> None:
         super()._on_message(client, userdata, msg)
         batch = json.loads(msg.payload)
         self._seqs.setdefault(batch["session"], set()).add(batch["seq"])
+        if batch.get("lost_through") is not None:  # the contract: those will never come
+            self._lost[batch["session"]] = max(self._lost.get(batch["session"], -1),
+                                               batch["lost_through"])
         marks = []
         for session, seqs in sorted(self._seqs.items()):
-            mark = -1
+            mark = self._lost.get(session, -1)
             while mark + 1 in seqs:
                 mark += 1
             marks.append({"session": session, "seq": mark})

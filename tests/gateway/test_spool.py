@@ -33,6 +33,33 @@ def test_overflow_drops_the_oldest_and_counts_them(tmp_path: Path) -> None:
     spool.close()
 
 
+def test_overflow_keeps_each_sessions_highest_dropped_seq_across_a_restart(
+        tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "s.db", max_bytes=1000)
+    for seq in range(4):
+        spool.append(1, seq, "x" * 100)
+    assert spool.lost(1) is None
+    for seq in range(20):
+        spool.append(2, seq, "x" * 100)
+    # the oldest went first: the whole of session 1, then the start of session 2
+    kept = [(b.session, b.seq) for b in spool.after(0, 100)]
+    first_kept = kept[0][1]
+    assert all(session == 2 for session, _ in kept) and first_kept > 0
+    assert spool.lost(1) == 3
+    assert spool.lost(2) == first_kept - 1
+    spool.close()
+    spool = Spool(tmp_path / "s.db", max_bytes=1000)
+    assert (spool.lost(1), spool.lost(2)) == (3, first_kept - 1)
+    # a watermark below the hole leaves it declared; one at or past it ends the record
+    spool.remove_through(2, first_kept - 2)
+    assert spool.lost(2) == first_kept - 1
+    spool.remove_through(2, first_kept)
+    assert spool.lost(2) is None
+    assert [b.seq for b in spool.after(0, 100)] == [s for _, s in kept][1:]
+    spool.close()
+    assert Spool(tmp_path / "s.db").lost(2) is None
+
+
 def test_sessions_only_grow_even_if_the_clock_goes_back(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")
     assert spool.next_session(now_ms=5000) == 5000

@@ -194,10 +194,24 @@ def test_full_spool_drops_the_oldest_and_raises_its_high_water_point(
                 await until(lambda: any(s["p"] == "gateway.spool.dropped" and s["v"] > 0
                                         for s in collector.samples()), 10,
                             "the dropped count published")
+                # every batch published since the overflow says which seqs will never come,
+                # so the watermark passes the hole and the spool drains under live traffic
                 await until(lambda: not gw.spool_health().high_water, 30, "the spool to drain")
+                await until(lambda: gw.spool.depth < 5, 30, "the spool to empty")
+                resent = gw.forwarder.resent
+                await asyncio.sleep(gw.forwarder.resend_after() + 2.0)
+                batches = [b for b in collector.batches() if b["session"] == gw.session]
             finally:
                 collector.close()
             wobbler.cancel()
+            # counted by seq from outside: the dropped oldest are the only missing ones, each
+            # once, and nothing above them is missing
+            lost = max(b.get("lost_through", -1) for b in batches)
+            received = {b["seq"] for b in batches}
+            assert lost + 1 == gw.spool.dropped
+            assert not received & set(range(lost + 1)), "a dropped batch was sent"
+            assert received == set(range(lost + 1, max(received) + 1)), "a batch is missing"
+            assert gw.forwarder.resent - resent < 5, "confirmed batches are still being resent"
 
     try:
         asyncio.run(scenario())

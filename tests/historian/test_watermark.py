@@ -172,3 +172,41 @@ def test_a_watermark_is_valid_contract_json(
     finally:
         client.disconnect()
         client.loop_stop()
+
+
+def test_the_mark_passes_a_hole_the_gateway_spool_declared_lost(
+    broker: Mosquitto, database: str, historian_factory: Callable[..., Historian]
+) -> None:
+    historian_factory(broker.url, database)
+    marks = Marks(broker.port)
+    feed = StationFeed("st-lost", analogues=2, meters=0, session=5)
+    batches = list(feed.batches(30))
+    published = set(range(5)) | set(range(12, 30))
+    try:
+        with Publisher(broker.url, client_id="lost-publisher") as publisher:
+            for batch in batches[:5]:
+                publisher.publish(batch)
+            publisher.flush()
+            wait(lambda: marks.latest("st-lost", 5) == 4, 20, "the mark before the overflow")
+            # the gateway's spool overflowed and dropped 5..11; the batches it sends from then
+            # on say so (the contract's lost_through), the first of them before the others
+            for batch in batches[12:20]:
+                publisher.publish(batch.model_copy(update={"lost_through": 11}))
+            publisher.flush()
+            wait(lambda: marks.latest("st-lost", 5) == 19, 20, "the mark past the hole")
+            # later batches need not say it again: the database keeps it
+            for batch in batches[20:30]:
+                publisher.publish(batch)
+            publisher.flush()
+            wait(lambda: marks.latest("st-lost", 5) == 29, 20, "the mark at the end")
+        with psycopg.connect(database, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT from_seq, to_seq, count, reason, filled_at FROM gap_ledger"
+                " WHERE station = 'st-lost' AND kind = 'seq_gap'").fetchall()
+            received = {int(r[0]) for r in conn.execute(
+                "SELECT seq FROM received_batches WHERE station = 'st-lost'")}
+        # the ledger still says what is missing, why, and that it will not be filled
+        assert rows == [(5, 11, 7, "dropped by the gateway spool", None)]
+        assert received == published
+    finally:
+        marks.close()
