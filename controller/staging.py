@@ -55,10 +55,12 @@ import functools
 import itertools
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from plant.models.borehole import FIELD_RB_MK_PER_W, heat_exchange_length_m
 from plant.models.heat_pump import cop_from_rating
+from plant.models.water import density_kg_m3, specific_heat_kj_per_kgk
 from plant.site import LOWEST_WATER_K, BoreholeField, HeatPump, PlateExchanger, Pump, Site, Staging
 
 HOUR_S = 3600.0
@@ -116,12 +118,80 @@ class Stage:
 
 
 @dataclass(frozen=True)
+class GroundLoop:
+    """The borehole fields a closed loop carries straight through the evaporators.
+
+    The loops give the running evaporators' design flow, each field in proportion to its
+    rated flow, at most its rated flow and at least what its pump gives at its minimum speed
+    (as the station's PLC runs them); each evaporator takes its design flow, at most the
+    loop's, and what the evaporators do not take passes them in the header's bypass. The
+    fluid sees a borehole wall of uniform temperature through the fields' borehole
+    resistance, so a field brings its inlet towards the wall by 1 − exp(−L/(Rb·C)) (the
+    exact solution of the fluid's energy balance the ground model uses,
+    :mod:`plant.models.borehole`). The fields' inlet is the evaporators' outlet mixed with
+    the bypass, their outlet the evaporators' inlet.
+    """
+
+    fields: tuple[tuple[float, float, float], ...]
+    """Each field's total borehole length (m), rated flow and least flow (m³/h)."""
+    resistance_mk_per_w: float
+    """The fields' borehole thermal resistance Rb (m·K/W)."""
+
+    def flows_m3h(self, evaporators_m3h: float) -> tuple[float, ...]:
+        """Each field's flow while evaporators of this design flow run (none: no flow)."""
+        rated = sum(q for _, q, _ in self.fields)
+        if evaporators_m3h <= 0.0 or rated <= 0.0:
+            return tuple(0.0 for _ in self.fields)
+        return tuple(min(max(evaporators_m3h * q / rated, least), q)
+                     for _, q, least in self.fields)
+
+    def conductance_kw_per_k(self, flows_m3h: Sequence[float], temp_c: float) -> float:
+        """Heat the fields give per kelvin between the wall and the fluid entering them at
+        these flows: Σ Cᵢ·(1 − exp(−Lᵢ/(Rb·Cᵢ)))."""
+        total = 0.0
+        for (length, _, _), flow in zip(self.fields, flows_m3h, strict=True):
+            rate = _capacity_rate_kw_per_k(flow, temp_c)
+            if rate > 0.0:
+                total += rate * -math.expm1(-length / (self.resistance_mk_per_w * rate * 1e3))
+        return total
+
+
+@dataclass(frozen=True)
+class _Loop:
+    """A stage's loop: its evaporators' and the fields' capacity rates and the fields'
+    conductance (kW/K)."""
+
+    evaporators: float
+    loop: float
+    fields: float
+
+
+def _loop_at(ground: GroundLoop, kinds: Sequence[UnitKind], counts: Sequence[int],
+             temp_c: float) -> _Loop | None:
+    design = _evaporator_flow(kinds, counts)
+    flows = ground.flows_m3h(design)
+    loop = sum(flows)
+    if design <= 0.0 or loop <= 0.0:
+        return None
+    return _Loop(_capacity_rate_kw_per_k(min(design, loop), temp_c),
+                 _capacity_rate_kw_per_k(loop, temp_c), ground.conductance_kw_per_k(flows, temp_c))
+
+
+def _capacity_rate_kw_per_k(flow_m3h: float, temp_c: float) -> float:
+    """Heat capacity rate of a stream of the loop's fluid (water's properties) in kW/K."""
+    return (flow_m3h / 3600.0 * float(density_kg_m3(temp_c))
+            * float(specific_heat_kj_per_kgk(temp_c)))
+
+
+@dataclass(frozen=True)
 class StageTable:
     """The station's stages, stage 0 (no heat pump) first, in increasing capacity."""
 
     kinds: tuple[UnitKind, ...]
     stages: tuple[Stage, ...]
     loops: tuple[LoopPump, ...] = ()
+    ground: GroundLoop | None = None
+    """The borehole fields the evaporators draw on straight, if any (:func:`ground_loop`)."""
 
     def kind_of(self, unit_id: str) -> int:
         """Index of the kind a unit belongs to."""
@@ -165,18 +235,49 @@ def _evaporator_flow(kinds: Sequence[UnitKind], counts: Sequence[int]) -> float:
 
 
 def source_out_at(kinds: Sequence[UnitKind], counts: Sequence[int], other: Sequence[int],
-                  source_in_c: float, source_out_c: float) -> float | None:
+                  source_in_c: float, source_out_c: float, *,
+                  ground: GroundLoop | None = None) -> float | None:
     """The source leaving the evaporators if another stage took the same heat from it.
 
-    Each evaporator takes its design flow, so the stage's drop across them goes inversely
-    with their design flow; None when either stage has no evaporator. The source is taken
-    to enter as it does now: around a closed borehole loop fewer evaporators also get the
-    water back a little warmer, which this leaves out (it errs towards the cold side).
+    Without a borehole field: each evaporator takes its design flow, so the stage's drop
+    across them goes inversely with their design flow, the source taken to enter as it does
+    now. On a closed loop through borehole fields (``ground``) the wall stays where the
+    measured inlet, outlet and heat put it (:func:`wall_c`) and the other stage's loop flow
+    changes what the fields return: they take the heat in at the wall less the heat over
+    their conductance at that flow, and the evaporators cool it by the heat over their flow.
+    None when either stage has no evaporator.
     """
     now, then = _evaporator_flow(kinds, counts), _evaporator_flow(kinds, other)
     if now <= 0.0 or then <= 0.0:
         return None
-    return source_in_c - (source_in_c - source_out_c) * now / then
+    if ground is None:
+        return source_in_c - (source_in_c - source_out_c) * now / then
+    mean = 0.5 * (source_in_c + source_out_c)
+    running, other_loop = _loop_at(ground, kinds, counts, mean), _loop_at(ground, kinds, other,
+                                                                           mean)
+    wall = wall_c(ground, kinds, counts, source_in_c, source_out_c)
+    if running is None or other_loop is None or wall is None or other_loop.fields <= 0.0:
+        return None
+    heat = running.evaporators * (source_in_c - source_out_c)
+    return (wall - heat / other_loop.fields + heat / other_loop.loop
+            - heat / other_loop.evaporators)
+
+
+def wall_c(ground: GroundLoop, kinds: Sequence[UnitKind], counts: Sequence[int],
+           source_in_c: float, source_out_c: float) -> float | None:
+    """The borehole wall's temperature from the loop as the stage ``counts`` runs it now.
+
+    The evaporators take flow × (inlet − outlet); the fields get that water back mixed with
+    the bypass, the inlet less the heat over the loop's flow, and give the heat from a wall
+    that much warmer than their inlet as their conductance at the loop's flow asks. Over the
+    next minutes the wall does not move. None without flow.
+    """
+    mean = 0.5 * (source_in_c + source_out_c)
+    loop = _loop_at(ground, kinds, counts, mean)
+    if loop is None or loop.fields <= 0.0:
+        return None
+    heat = loop.evaporators * (source_in_c - source_out_c)
+    return source_in_c - heat / loop.loop + heat / loop.fields
 
 
 def source_limit_c(table: StageTable, params: Staging) -> float:
@@ -216,9 +317,15 @@ def capacity_at_guard_kw(table: StageTable, stage: Stage, lower: Stage, *, heat_
     heat than its evaporators can take with the source leaving at their freezing guard.
 
     The running stage gives ``heat_kw`` cooling the source from ``source_in_c`` to
-    ``source_out_c`` over its evaporators' design flow; the other stage, the source entering
-    as now (:func:`source_out_at`), may cool it to the guard, and gives heat in proportion to
-    its flow and drop (the units' COP taken as the running ones', an assumption).
+    ``source_out_c`` over its evaporators' flow; the other stage may cool the source to the
+    guard, and gives heat in proportion to the heat its evaporators would take against what
+    the running ones take (the units' COP taken as the running ones', an assumption). Where
+    the evaporators draw on borehole fields (``table.ground``) the wall stays as the loop
+    shows it now (:func:`wall_c`) and the other stage's evaporators take the fields'
+    conductance at their loop flow times (wall − guard): with fewer evaporators the loop
+    flows slower and the fields return the water warmer. Without fields the source is taken
+    to enter as now (:func:`source_out_at`): the other stage's design flow times (inlet −
+    guard).
     """
     now, then = (_evaporator_flow(table.kinds, stage.counts),
                  _evaporator_flow(table.kinds, lower.counts))
@@ -227,8 +334,22 @@ def capacity_at_guard_kw(table: StageTable, stage: Stage, lower: Stage, *, heat_
         return lower.capacity_kw
     guard = max(k.rating.freeze_guard_c for k, n in zip(table.kinds, lower.counts, strict=True)
                 if n)
-    room = source_in_c - guard
-    return min(lower.capacity_kw, max(heat_kw * room / drop * then / now, 0.0))
+    ground = table.ground
+    if ground is None:
+        room = source_in_c - guard
+        return min(lower.capacity_kw, max(heat_kw * room / drop * then / now, 0.0))
+    mean = 0.5 * (source_in_c + source_out_c)
+    running = _loop_at(ground, table.kinds, stage.counts, mean)
+    other = _loop_at(ground, table.kinds, lower.counts, mean)
+    wall = wall_c(ground, table.kinds, stage.counts, source_in_c, source_out_c)
+    if running is None or other is None or wall is None:
+        return lower.capacity_kw
+    # the other stage's evaporators leave at the guard: Q = G·(wall − field inlet), the field
+    # inlet the guard plus Q/C_evaporators less Q/C_loop (the bypass mixed back in)
+    taken = other.fields * (wall - guard) / (
+        1.0 + other.fields * (1.0 / other.evaporators - 1.0 / other.loop))
+    return min(lower.capacity_kw,
+               max(heat_kw * taken / (running.evaporators * drop), 0.0))
 
 
 def stage_table(site: Site, params: Staging) -> StageTable:
@@ -249,7 +370,28 @@ def stage_table(site: Site, params: Staging) -> StageTable:
     kinds = tuple(UnitKind(units[0], tuple(units),
                            sum(p.rated_kw for p in pumps if p.serves == units[0].id))
                   for units in groups.values())
-    return _chained(kinds, params, _loop_pumps(site, kinds, pumps))
+    return replace(_chained(kinds, params, _loop_pumps(site, kinds, pumps)),
+                   ground=ground_loop(site))
+
+
+def ground_loop(site: Site) -> GroundLoop | None:
+    """The site's borehole fields, where the loop carries them straight through the
+    evaporators in heating (no exchanger isolates the units); None otherwise."""
+    fields = [f for f in site.equipment if isinstance(f, BoreholeField)]
+    isolated = {h.stage for h in site.equipment if isinstance(h, HeatPump)} & {
+        x.stage for x in site.equipment if isinstance(x, PlateExchanger)}
+    if not fields or isolated:
+        return None
+    pumps = [p for p in site.equipment if isinstance(p, Pump) and p.role == "source_circulation"]
+
+    def least(field: BoreholeField) -> float:
+        # a field's loop pump slows to the evaporators' flow, not below its minimum speed
+        own = [p.rated_flow_m3h * (p.min_speed_hz / p.max_speed_hz if p.vfd else 1.0)
+               for p in pumps if p.serves == field.id]
+        return min(min(own, default=0.0), field.rated_flow_m3h)
+
+    return GroundLoop(tuple((heat_exchange_length_m(f), f.rated_flow_m3h, least(f))
+                            for f in fields), FIELD_RB_MK_PER_W)
 
 
 def _loop_pumps(site: Site, kinds: Sequence[UnitKind],
@@ -660,8 +802,10 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
     usable = {u for u in ids if _usable(state, inputs, u)}
     if usable != ids:
         # stages from the units at hand: a held-out or alarmed unit leaves no hole in them
-        table = _chained(tuple(UnitKind(k.rating, tuple(u for u in k.units if u.id in usable),
-                                        k.pumps_kw) for k in table.kinds), params, table.loops)
+        table = replace(_chained(tuple(UnitKind(k.rating, tuple(u for u in k.units
+                                                                if u.id in usable),
+                                                k.pumps_kw) for k in table.kinds),
+                                 params, table.loops), ground=table.ground)
     _adopt(table, state)
     average = average_requirement_kw(state)
     if state.held_kw is not None and now < state.held_until_s:
@@ -739,7 +883,7 @@ def step(table: StageTable, state: StagingState, inputs: StagingInputs,
         if inputs.source_in_c is None:
             return inputs.source_out_c >= limit + params.source_recovery_k
         then = source_out_at(table.kinds, stage.counts, table.stages[target].counts,
-                             inputs.source_in_c, inputs.source_out_c)
+                             inputs.source_in_c, inputs.source_out_c, ground=table.ground)
         return then is None or then >= limit
 
     state.down_since_s = _since(

@@ -12,23 +12,27 @@ import itertools
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
 
 from controller.staging import (
     Decision,
+    GroundLoop,
     StageTable,
     StagingInputs,
     StagingState,
     UnitReading,
     capacity_at_guard_kw,
+    ground_loop,
     hold_out,
     rotation_order,
     source_limit_c,
+    source_out_at,
     stage_table,
     step,
+    wall_c,
 )
 from plant.models.heat_pump import cop_from_rating
 from plant.site import BoreholeField, HeatPump, PlateExchanger, Pump, Site, Staging, load_site
@@ -99,6 +103,13 @@ class Plant:
 
 def shallow(params: Staging = G36) -> Plant:
     return Plant(stage_table(site("shallow-field"), params), params)
+
+
+def entering_as_now(params: Staging = G36) -> Plant:
+    """The shallow field's units on a source that enters the evaporators as it does now
+    whatever runs: the prediction of a station whose evaporators draw on no borehole field
+    (its stage table without :class:`GroundLoop`)."""
+    return Plant(replace(stage_table(site("shallow-field"), params), ground=None), params)
 
 
 AT_2_5_C = Staging(source_out_min_c=2.5)
@@ -480,7 +491,7 @@ SCREW_EVAPORATOR_M3H = 1689.0 * (1.0 - 1.0 / 4.4) / (WATER_KWH_PER_M3K * 5.0)
 
 
 def test_source_protection_brings_in_the_stage_whose_evaporators_lift_the_source() -> None:
-    plant = shallow(AT_2_5_C)
+    plant = entering_as_now(AT_2_5_C)
     plant.run(2000, 4000.0)
     assert plant.on() == {"HP1"}
     # 5 °C in, 1 °C out of one big evaporator: the same heat over more design flow drops less
@@ -499,7 +510,7 @@ def test_source_protection_brings_in_the_stage_whose_evaporators_lift_the_source
 
 
 def test_no_stage_is_added_when_none_would_lift_the_source() -> None:
-    plant = shallow(AT_2_5_C)
+    plant = entering_as_now(AT_2_5_C)
     plant.run(2000, 4000.0)
     # 3 °C in, 0.5 °C out: even all five evaporators would leave it under 2.5 °C
     every = 4 * BIG_EVAPORATOR_M3H + SCREW_EVAPORATOR_M3H
@@ -509,7 +520,7 @@ def test_no_stage_is_added_when_none_would_lift_the_source() -> None:
 
 
 def test_what_a_lower_stage_gives_at_its_freezing_guard() -> None:
-    table = shallow().table
+    table = entering_as_now().table
     two, one = table.stages[2], table.stages[1]
     assert two.capacity_kw == 9000.0 and one.capacity_kw == 4500.0
     # two big units give 3000 kW cooling the source from 5 °C to 3.5 °C; one big unit may cool
@@ -547,7 +558,7 @@ def test_a_unit_above_its_guard_margin_counts_at_its_rating() -> None:
 
 
 def test_no_stage_down_to_a_stage_that_could_not_give_the_requirement_at_its_guard() -> None:
-    plant = shallow()
+    plant = entering_as_now()
     plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
     assert len(plant.on()) == 2
     # 3000 kW one big unit would carry at its rating, but from 5 °C in it gives 3000 kW at its
@@ -573,13 +584,129 @@ def test_no_stage_down_while_a_unit_is_held_and_the_inlet_is_not_read() -> None:
     assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
 
 
+# ------------------------------------------------------------------ the borehole loop
+#
+# Worked by hand from the site file and a steam table, not from the code: the shallow field
+# has three fields of 900 boreholes × 120 m = 108,000 m, each rated 800 m³/h, its loop pump
+# at least 20/50 of its 800 m³/h (320 m³/h); Rb 0.10 m·K/W (a grouted single U, the ground
+# model's constant). Design evaporator flows: rated source heat over 1.15 kWh/(m³·K) × 5 K,
+# a big unit 4500 × (1 − 1/4.6) / 5.75 = 612.48 m³/h, the screw 1689 × (1 − 1/4.4) / 5.75 =
+# 226.98 m³/h. Water near 3-4 °C: 1000 kg/m³ × 4.206 kJ/(kg·K), so a capacity rate of
+# 1.16833 kW/K per m³/h. A field at flow q gives C·(1 − exp(−L/(Rb·C))) per kelvin between
+# its wall and its inlet (C its capacity rate): at 408.32 m³/h (two big units' flow shared by
+# three fields) C = 477.05 kW/K, L/(Rb·C) = 108000 / (0.1 × 477050) = 2.2639, the three
+# together 3 × 477.05 × (1 − e^−2.2639) = 1282.4 kW/K; at 320 m³/h (one big unit: 204 m³/h
+# each, below the pumps' least) 3 × 373.87 × 0.94432 = 1059.2 kW/K, the evaporator taking
+# its 612.48 m³/h (715.6 kW/K) of the loop's 960 (1121.6 kW/K), the rest in the bypass.
+
+WATER_KW_PER_K_PER_M3H = 1000.0 * 4.206 / 3600.0
+
+
+def test_the_shallow_fields_loop_from_the_site() -> None:
+    loop = ground_loop(site("shallow-field"))
+    assert loop == GroundLoop(((108_000.0, 800.0, 320.0),) * 3, 0.10)
+    # a station without a borehole field keeps the source entering as now
+    assert ground_loop(site("hydrothermal-doublet")) is None
+    assert ground_loop(site("deep-borehole-school")) is None
+    assert loop.flows_m3h(2 * 612.476) == pytest.approx((408.317,) * 3, rel=1e-5)
+    assert loop.flows_m3h(612.476) == (320.0,) * 3
+    assert loop.flows_m3h(4 * 612.476 + 226.980) == (800.0,) * 3
+    assert loop.conductance_kw_per_k((408.3176,) * 3, 3.55) == pytest.approx(1282.4, rel=1e-3)
+    assert loop.conductance_kw_per_k((320.0,) * 3, 3.55) == pytest.approx(1059.2, rel=1e-3)
+
+
+# (running, other, inlet °C, outlet °C, heat kW) → the wall, what the other stage gives at its
+# 2 °C guard, and (for the old rule's contrast) what the source entering as now would give:
+#
+# two big → one big, 5.0 in, 2.1 out, 6000 kW: the evaporators take 1431.2 × 2.9 = 4150.3 kW,
+# the fields get 2.1 °C back (no bypass) and their wall is 2.1 + 4150.3 / 1282.4 = 5.3364 °C;
+# one big unit leaving at 2.0 °C takes Q from a loop whose fields' inlet is 2.0 + Q/715.6 −
+# Q/1121.6, so Q = 1059.2 × 3.3364 / (1 + 1059.2 × (1/715.6 − 1/1121.6)) = 2300.9 kW and
+# gives 6000 × 2300.9 / 4150.3 = 3326.4 kW; the inlet as now, 6000 × 3.0/2.9 × 0.5 = 3103.4.
+# three big → two big, 4.4 in, 2.0 out, 6450 kW: 2146.7 kW/K × 2.4 = 5152.2 kW, fields
+# 1672.2 kW/K, wall 5.0812 °C; two big 1282.4 × 3.0812 / (1 + 0) = 3951.3 kW, 6450 ×
+# 3951.3 / 5152.2 = 4946.6 kW; as now 6450 × 2.4/2.4 × 2/3 = 4300.0.
+# four big and the screw → three big and the screw, 4.1 in, 2.0 out, 7400 kW: the loop at its
+# rated 2400 m³/h (2804.0 kW/K), less than the 2676.9 m³/h design, takes 5888.4 kW, fields
+# 1921.0 kW/K, wall 5.0653 °C; at 2064.4 m³/h (688.14 each) 1782.5 × 3.0653 = 5463.7 kW,
+# 7400 × 5463.7 / 5888.4 = 6866.3 kW; as now 7400 × 2.1/2.1 × 2064.4/2676.9 = 5706.9.
+LOWER_AT_GUARD = [
+    ((2, 0), (1, 0), 5.0, 2.1, 6000.0, 5.3364, 3326.4, 3103.4),
+    ((3, 0), (2, 0), 4.4, 2.0, 6450.0, 5.0812, 4946.6, 4300.0),
+    ((4, 1), (3, 1), 4.1, 2.0, 7400.0, 5.0653, 6866.3, 5706.9),
+]
+
+
+@pytest.mark.parametrize(("running", "other", "inlet", "outlet", "heat", "wall", "gives",
+                          "as_now"), LOWER_AT_GUARD)
+def test_a_lower_stage_at_its_guard_on_the_borehole_loop(
+        running: tuple[int, int], other: tuple[int, int], inlet: float, outlet: float,
+        heat: float, wall: float, gives: float, as_now: float) -> None:
+    table = shallow().table
+    stages = {s.counts: s for s in table.stages}
+    assert table.ground is not None
+    assert wall_c(table.ground, table.kinds, running, inlet, outlet) == pytest.approx(
+        wall, abs=2e-3)
+    assert capacity_at_guard_kw(table, stages[running], stages[other], heat_kw=heat,
+                                source_in_c=inlet, source_out_c=outlet) == pytest.approx(
+        gives, rel=1e-3)
+    assert capacity_at_guard_kw(entering_as_now().table, stages[running], stages[other],
+                                heat_kw=heat, source_in_c=inlet,
+                                source_out_c=outlet) == pytest.approx(as_now, rel=1e-4)
+
+
+def test_the_source_another_stage_leaves_on_the_borehole_loop() -> None:
+    table = shallow().table
+    # one big unit, 5.0 in and 1.0 out: it takes 715.6 × 4 = 2862.3 kW; the loop's 960 m³/h
+    # bring the fields 5.0 − 2862.3 / 1121.6 = 2.448 °C, their wall 2.448 + 2862.3 / 1059.2 =
+    # 5.1504 °C. Two big units taking the same heat: the fields' inlet 5.1504 − 2862.3 /
+    # 1282.4 = 2.9184 °C, the evaporators' outlet too (no bypass); the source entering as now
+    # would have left 5 − 4/2 = 3.0 °C
+    assert source_out_at(table.kinds, (1, 0), (2, 0), 5.0, 1.0, ground=table.ground) == pytest.approx(
+        2.9184, abs=2e-3)
+    assert source_out_at(table.kinds, (1, 0), (2, 0), 5.0, 1.0) == pytest.approx(3.0)
+    # two big → one big, 5.0 in, 2.1 out (4150.3 kW, wall 5.3364 °C): the fields' inlet
+    # 5.3364 − 4150.3 / 1059.2 = 1.4181 °C is the evaporator's outlet mixed with the bypass,
+    # which leaves 4150.3 × (1/715.6 − 1/1121.6) = 2.0994 K colder: −0.681 °C (as now −0.8)
+    assert source_out_at(table.kinds, (2, 0), (1, 0), 5.0, 2.1, ground=table.ground) == pytest.approx(
+        -0.681, abs=2e-3)
+
+
+def test_stage_down_where_the_borehole_loop_lets_the_lower_stage_carry() -> None:
+    plant = shallow()
+    plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
+    assert len(plant.on()) == 2
+    # two big units give 1600 kW each cooling the source from 5.5 to 3.5 °C, 1 K clear of
+    # their guard: the evaporators take 1431.2 × 2.0 = 2862.3 kW, the wall is 3.5 + 2862.3 /
+    # 1282.4 = 5.7320 °C, and one big unit would take 1059.2 × 3.7320 / (1 + 1059.2 ×
+    # (1/715.6 − 1/1121.6)) = 2573.8 kW at its guard, giving 3200 × 2573.8 / 2862.3 =
+    # 2877.4 kW. 2750 kW is above 0.95 of it (2733.6 kW): the two stay; 2700 kW is below,
+    # and the stage comes down after 900 s. With the source entering as now one unit would
+    # give 3200 × 3.5/2.0 × 0.5 = 2800 kW, and the two would stay at 2700 kW (above 2660).
+    # Taking the same 2862.3 kW one unit would leave the source at 5.7320 − 2862.3 / 1059.2
+    # − 2862.3 × (1/715.6 − 1/1121.6) = 1.58 °C, above the 1 °C limit.
+    running = {"source_in_c": 5.5, "source_out_c": 3.5, "evaporator_out_c": 3.5,
+               "heat_kw": 1600.0}
+    assert plant.run(3000, 2750.0, **running) == []
+    assert entering_as_now_stays(2700.0, running)
+    down = plant.run(1300, 2700.0, **running)
+    assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
+
+
+def entering_as_now_stays(required_kw: float, running: dict[str, float]) -> bool:
+    plant = entering_as_now()
+    plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
+    return len(plant.on()) == 2 and plant.run(3000, required_kw, **running) == [] and len(
+        plant.on()) == 2
+
+
 def test_the_default_source_limit_is_the_lowest_design_water_temperature() -> None:
     # 004 L2370: the fluid's freezing point 3-5 K below the lowest design water temperature;
     # the least margin: -2 + 3 = 1 °C on the shallow field's loop, 0 + 3 = 3 °C on water
     assert source_limit_c(stage_table(site("shallow-field"), G36), G36) == 1.0
     assert source_limit_c(stage_table(site("hydrothermal-doublet"), G36), G36) == 3.0
     assert source_limit_c(shallow(AT_2_5_C).table, AT_2_5_C) == 2.5
-    plant = shallow()
+    plant = entering_as_now()
     plant.run(2000, 4000.0)
     # 1.5 °C leaving, above 1 °C: no source protection (nor efficiency, the unit not held)
     assert plant.run(3000, 4000.0, source_out_c=1.5, source_in_c=5.0) == []
