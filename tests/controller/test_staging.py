@@ -674,8 +674,6 @@ def test_the_source_another_stage_leaves_on_the_borehole_loop() -> None:
 
 def test_stage_down_where_the_borehole_loop_lets_the_lower_stage_carry() -> None:
     plant = shallow()
-    plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
-    assert len(plant.on()) == 2
     # two big units give 1600 kW each cooling the source from 5.5 to 3.5 °C, 1 K clear of
     # their guard: the evaporators take 1431.2 × 2.0 = 2862.3 kW, the wall is 3.5 + 2862.3 /
     # 1282.4 = 5.7320 °C, and one big unit would take 1059.2 × 3.7320 / (1 + 1059.2 ×
@@ -685,19 +683,19 @@ def test_stage_down_where_the_borehole_loop_lets_the_lower_stage_carry() -> None
     # give 3200 × 3.5/2.0 × 0.5 = 2800 kW, and the two would stay at 2700 kW (above 2660).
     # Taking the same 2862.3 kW one unit would leave the source at 5.7320 − 2862.3 / 1059.2
     # − 2862.3 × (1/715.6 − 1/1121.6) = 1.58 °C, above the 1 °C limit.
-    running = {"source_in_c": 5.5, "source_out_c": 3.5, "evaporator_out_c": 3.5,
-               "heat_kw": 1600.0}
-    assert plant.run(3000, 2750.0, **running) == []
-    assert entering_as_now_stays(2700.0, running)
-    down = plant.run(1300, 2700.0, **running)
+    assert two_at_5_5_c(plant, 3000, 2750.0) == []
+    assert two_at_5_5_c(entering_as_now(), 3000, 2700.0) == []
+    down = two_at_5_5_c(plant, 1300, 2700.0)
     assert [(d.condition, d.stage_to) for d in down] == [("stage_down", 1)]
 
 
-def entering_as_now_stays(required_kw: float, running: dict[str, float]) -> bool:
-    plant = entering_as_now()
-    plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
-    return len(plant.on()) == 2 and plant.run(3000, required_kw, **running) == [] and len(
-        plant.on()) == 2
+def two_at_5_5_c(plant: Plant, seconds: float, required_kw: float) -> list[Decision]:
+    """Two big units running at 1600 kW each, the source 5.5 °C in and 3.5 °C out."""
+    if len(plant.on()) < 2:
+        plant.run(2000, 4800.0, evaporator_out_c=4.0, heat_kw=2400.0)
+    assert len(plant.on()) == 2
+    return plant.run(seconds, required_kw, source_in_c=5.5, source_out_c=3.5,
+                     evaporator_out_c=3.5, heat_kw=1600.0)
 
 
 def test_the_default_source_limit_is_the_lowest_design_water_temperature() -> None:
