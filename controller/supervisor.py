@@ -175,7 +175,8 @@ class StagingSupervisor:
         indoor = [float(v) for p in self._zones if (v := view.readings.get(p)) is not None]
         self.heating = heating_wanted(self.site.station, local,
                                       min(indoor) if indoor else 99.0, self.heating.guarding)
-        lineup = guard_units(self.site, self.heating)
+        lineup = guard_units(self.site, self.heating,
+                             frozenset(u for u, r in units.items() if not r.available))
         # the guard alone enables the plant only while the network circulates: the station's
         # PLC, which runs the pumps, judges the same guard on its own sensors, and near the
         # band's edges the two may disagree for a cycle; no unit heats a standing network

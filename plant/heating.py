@@ -3,6 +3,7 @@ the supervisory controller so both decide on equal terms."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -137,12 +138,15 @@ def guard_load_kw(station: Station) -> float:
         station.indoor_design_temp_c - design_out)
 
 
-def guard_lineup(site: Site) -> frozenset[str]:
+def guard_lineup(site: Site, unavailable: Collection[str] = ()) -> frozenset[str]:
     """The fewest heat pumps, in the order the station starts them (by cascade stage, then as
     the site file lists them), whose rated heat carries :func:`guard_load_kw`; all of them
-    when together they cannot."""
+    when together they cannot. A unit ``unavailable`` (tripped, locked out by its protection)
+    is passed over, so the next one stands in for it."""
     load = guard_load_kw(site.station)
-    units = sorted((e for e in site.equipment if isinstance(e, HeatPump)), key=lambda hp: hp.stage)
+    units = sorted((e for e in site.equipment
+                    if isinstance(e, HeatPump) and e.id not in unavailable),
+                   key=lambda hp: hp.stage)
     chosen: list[str] = []
     rated = 0.0
     for hp in units:
@@ -153,21 +157,22 @@ def guard_lineup(site: Site) -> frozenset[str]:
     return frozenset(chosen)
 
 
-def guard_units(site: Site, heating: Heating) -> frozenset[str] | None:
+def guard_units(site: Site, heating: Heating,
+                unavailable: Collection[str] = ()) -> frozenset[str] | None:
     """The heat pumps that may run while the anti-freeze guard heats alone (None: any).
 
     A site with an anti-freeze standby mode guards with that mode's units, in and out of the
     season. Out of the season a site without it guards with its heating modes (direct supply
     first where it has it) and :func:`guard_lineup`, staged to the load from none or one unit
-    up; in the season such a site guards with its heating modes and every unit, as it always
-    has.
+    up, a unit ``unavailable`` replaced by the next; in the season such a site guards with its
+    heating modes and every unit, as it always has.
     """
     if not heating.guard_alone:
         return None
     standby = next((m for m in site.modes if m.kind == "antifreeze_standby"), None)
     if standby is not None:
         return frozenset(standby.units)
-    return None if heating.season else guard_lineup(site)
+    return None if heating.season else guard_lineup(site, unavailable)
 
 
 def in_heating_season(climate: Climate, local: datetime) -> bool:

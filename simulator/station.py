@@ -275,7 +275,8 @@ class StationModel:
         self.heating = heating_wanted(self.site.station, self.now.astimezone(self._local_zone),
                                       coldest, self.heating.guarding)
         self.heating_on = self.heating.on
-        self.guard_units = guard_units(self.site, self.heating)
+        self.guard_units = guard_units(self.site, self.heating, frozenset(
+            ident for ident, hp in self.heat_pumps.items() if hp.faulted))
         self.cooling_on = (self.can_cool and not self.heating_on
                            and self.weather.in_cooling_season(self.now))
         mode = "cooling" if self.cooling_on else "heating"

@@ -125,3 +125,24 @@ def test_after_the_season_the_supervisor_guards_as_the_local_logic_does() -> Non
         if was and not guarding:
             assert coldest >= THRESHOLD_C + BAND_K
         was = guarding
+
+
+DESIGN_C = -7.0
+"""The shallow field's design outdoor temperature: one 4,500 kW unit cannot hold 5 °C at it
+(27 K of design load is 10,505 kW, 12 K of it 4,669 kW)."""
+
+
+@pytest.mark.parametrize("control", ["local", "supervisory"])
+def test_a_tripped_unit_of_the_guards_line_up_is_replaced_by_the_next(control: str) -> None:
+    field_site: Site = load_site(FIELD)
+    settings = SeasonSettings(days=DAYS, control=control,  # type: ignore[arg-type]
+                              start=START, step_s=STEP_S, seed=4, weather=_spell(DESIGN_C),
+                              units_out=("HP1",))
+    report = run_season(field_site, settings,
+                        supervisor_for(field_site) if control == "supervisory" else None)
+    assert report.min_indoor_c is not None
+    assert report.min_indoor_c >= THRESHOLD_C
+    assert report.antifreeze_violation_hours == 0.0
+    ran = {u for u, f in report.units.items() if f.run_hours > 0}
+    assert ran == {"HP2", "HP3"}  # HP3 stands in for the tripped HP1
+    assert report.max_starts_in_hour <= 3

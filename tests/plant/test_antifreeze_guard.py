@@ -117,3 +117,11 @@ def test_a_site_with_an_anti_freeze_standby_guards_with_its_units_all_year() -> 
         heating = heating_wanted(tongwei.station, local, 4.0, False)
         assert heating.guard_alone
         assert guard_units(tongwei, heating) == frozenset({"HP1"})
+
+
+def test_a_unit_out_of_the_guards_line_up_is_replaced_by_the_next_in_start_order() -> None:
+    field: Site = load_site(FIELD)
+    assert guard_lineup(field, {"HP1"}) == frozenset({"HP2", "HP3"})
+    assert guard_lineup(field, {"HP1", "HP2", "HP3"}) == frozenset({"HP4", "HP5"})
+    alone = heating_wanted(field.station, AFTER_THE_SEASON, 4.0, False)
+    assert guard_units(field, alone, {"HP2"}) == frozenset({"HP1", "HP3"})
