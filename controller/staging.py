@@ -403,8 +403,11 @@ def _loop_pumps(site: Site, kinds: Sequence[UnitKind],
     design = sum(k.rating.design_evaporator_flow_m3h * len(k.units) for k in kinds)
     loops = [p for p in pumps if p.role == "source_circulation" and p.serves in fields]
     rated = sum(p.rated_flow_m3h for p in loops)
-    # the borehole loops share the running evaporators' design flow by their rated flows
-    found = [LoopPump(p.rated_kw, rated, every) for p in loops] if design > 0 else []
+    # the borehole loops share the running evaporators' design flow by their rated flows, each
+    # pump at least at its minimum speed
+    found = [LoopPump(p.rated_kw, rated, every,
+                      p.min_speed_hz / p.max_speed_hz if p.vfd else 1.0)
+             for p in loops] if design > 0 else []
     for pump in pumps:
         stage = exchangers.get(pump.serves or "")
         fed = tuple(i for i, k in enumerate(kinds) if k.rating.stage == stage)

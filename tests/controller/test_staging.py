@@ -142,7 +142,9 @@ def electricity_by_hand(station: Site, units: list[str], load_kw: float) -> floa
     fields = {e.id for e in station.equipment if isinstance(e, BoreholeField)}
     loops = [p for p in pumps if p.role == "source_circulation" and p.serves in fields]
     flow = sum(h.design_evaporator_flow_m3h for h in hps)
-    power += sum(p.rated_kw * min(flow / sum(q.rated_flow_m3h for q in loops), 1.0) ** 3
+    # the station's PLC slows a borehole loop's pump to its share, not below its minimum speed
+    power += sum(p.rated_kw * min(max(flow / sum(q.rated_flow_m3h for q in loops),
+                                      p.min_speed_hz / p.max_speed_hz), 1.0) ** 3
                  for p in loops)
     stages = {e.id: e.stage for e in station.equipment if isinstance(e, PlateExchanger)}
     for p in pumps:
