@@ -456,39 +456,122 @@ def _orders(remaining: tuple[int, ...]) -> list[tuple[int, ...]]:
 @functools.lru_cache(maxsize=64)
 def _chained(kinds: tuple[UnitKind, ...], params: Staging,
              loops: tuple[LoopPump, ...] = ()) -> StageTable:
-    def stage(counts: tuple[int, ...], plr_staging: float) -> Stage:
-        capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
-        minimum = sum(k.rating.rated_heat_kw * k.rating.min_load_pct / 100.0 * n
-                      for k, n in zip(kinds, counts, strict=True))
-        # an explicit SPLR is G36's one plrSta for every heat-pump stage
-        return Stage(counts, capacity,
-                     plr_staging if params.plr_staging is None else params.plr_staging, minimum)
+    return _cheapest_by_pairs(kinds, params, loops)
 
+
+def order_count(full: Sequence[int]) -> int:
+    """How many orders the units can be added in (a multinomial coefficient)."""
+    count, placed = 1, 0
+    for n in full:
+        for i in range(1, n + 1):
+            placed += 1
+            count = count * placed // i
+    return count
+
+
+def _stage(kinds: Sequence[UnitKind], params: Staging, counts: tuple[int, ...],
+           plr_staging: float) -> Stage:
+    capacity = sum(k.rating.rated_heat_kw * n for k, n in zip(kinds, counts, strict=True))
+    minimum = sum(k.rating.rated_heat_kw * k.rating.min_load_pct / 100.0 * n
+                  for k, n in zip(kinds, counts, strict=True))
+    # an explicit SPLR is G36's one plrSta for every heat-pump stage
+    return Stage(counts, capacity,
+                 plr_staging if params.plr_staging is None else params.plr_staging, minimum)
+
+
+def _handed_up_kw(kinds: Sequence[UnitKind], params: Staging, loops: Sequence[LoopPump],
+                  counts: tuple[int, ...], above: tuple[int, ...] | None) -> float:
+    """The load up to which a stage carries before the next takes over: its crossover with
+    the next (its SPLR × capacity where the site sets one), its capacity at the top."""
+    capacity = _stage(kinds, params, counts, 1.0).capacity_kw
+    if above is None:
+        return capacity
+    if params.plr_staging is not None:
+        return params.plr_staging * capacity
+    return crossover_kw(kinds, counts, above, capacity, loops)
+
+
+def _carried_kwh(kinds: Sequence[UnitKind], loops: Sequence[LoopPump], counts: tuple[int, ...],
+                 handed: float, upto: float) -> float:
+    """The electricity of every load from ``handed`` to ``upto`` on this stage, each load
+    weighted alike."""
+    width = (max(upto, handed) - handed) / _LOAD_POINTS
+    return sum(stage_electricity_kw(kinds, counts, handed + (j + 0.5) * width, loops)
+               for j in range(_LOAD_POINTS)) * width
+
+
+def cheapest_of_every_order(kinds: tuple[UnitKind, ...], params: Staging,
+                            loops: tuple[LoopPump, ...] = ()) -> StageTable:
+    """The reference search: every order of adding the units priced, the cheapest kept.
+
+    :func:`_cheapest_by_pairs`, which builds the tables, is checked against it; it grows with
+    the factorial of the units (:func:`order_count`), so only tests and benchmarks run it."""
     best: tuple[float, tuple[Stage, ...]] | None = None
     for order in _orders(tuple(len(k.units) for k in kinds)):
         chain = [tuple(0 for _ in kinds)]
         for index in order:
             chain.append(tuple(n + (i == index) for i, n in enumerate(chain[-1])))
-        stages = [stage(chain[0], 1.0)]
+        stages = [_stage(kinds, params, chain[0], 1.0)]
         energy, handed = 0.0, 0.0
         for counts, above in itertools.zip_longest(chain[1:], chain[2:]):
-            capacity = stage(counts, 1.0).capacity_kw
-            if above is None:
-                upto = capacity
-            elif params.plr_staging is not None:
-                upto = params.plr_staging * capacity
-            else:
-                upto = crossover_kw(kinds, counts, above, capacity, loops)
-            stages.append(stage(counts, upto / capacity))
-            # the electricity of every load the stage carries, each load weighted alike
-            width = (max(upto, handed) - handed) / _LOAD_POINTS
-            energy += sum(stage_electricity_kw(kinds, counts, handed + (j + 0.5) * width, loops)
-                          for j in range(_LOAD_POINTS)) * width
+            upto = _handed_up_kw(kinds, params, loops, counts, above)
+            stages.append(_stage(kinds, params, counts,
+                                 upto / _stage(kinds, params, counts, 1.0).capacity_kw))
+            energy += _carried_kwh(kinds, loops, counts, handed, upto)
             handed = max(upto, handed)
         if best is None or energy < best[0] - 1e-9 * abs(best[0]):
             best = (energy, tuple(stages))
     assert best is not None
     return StageTable(kinds, best[1], loops)
+
+
+def _cheapest_by_pairs(kinds: tuple[UnitKind, ...], params: Staging,
+                       loops: tuple[LoopPump, ...]) -> StageTable:
+    """The chain of least electricity over every load, found stage by stage.
+
+    A stage carries the loads from the highest hand-over below it to its own hand-over to the
+    next, which depends only on it and the next: so the cheapest rest of a chain depends only
+    on the stage reached and the load it takes over at, and each such pair is priced once
+    (dynamic programming over the counts) instead of every order, with the exhaustive
+    search's objective.
+    """
+    full = tuple(len(k.units) for k in kinds)
+
+    def nexts(counts: tuple[int, ...]) -> list[tuple[int, ...]]:
+        return [tuple(n + (i == k) for i, n in enumerate(counts))
+                for k in range(len(kinds)) if counts[k] < full[k]]
+
+    handover = functools.cache(functools.partial(_handed_up_kw, kinds, params, loops))
+
+    @functools.cache
+    def rest(counts: tuple[int, ...], handed: float
+             ) -> tuple[float, tuple[tuple[tuple[int, ...], float], ...]]:
+        """The least electricity of stage ``counts``, taking over at ``handed``, and those
+        above it, and the chain with each stage's hand-over."""
+        if counts == full:
+            upto = handover(counts, None)
+            return _carried_kwh(kinds, loops, counts, handed, upto), ((counts, upto),)
+        best: tuple[float, tuple[tuple[tuple[int, ...], float], ...]] | None = None
+        for above in nexts(counts):
+            upto = handover(counts, above)
+            energy, chain = rest(above, max(upto, handed))
+            energy += _carried_kwh(kinds, loops, counts, handed, upto)
+            if best is None or energy < best[0] - 1e-9 * abs(best[0]):
+                best = (energy, ((counts, upto), *chain))
+        assert best is not None
+        return best
+
+    none = tuple(0 for _ in kinds)
+    best: tuple[float, tuple[tuple[tuple[int, ...], float], ...]] | None = None
+    for first in nexts(none):
+        energy, chain = rest(first, 0.0)
+        if best is None or energy < best[0] - 1e-9 * abs(best[0]):
+            best = (energy, chain)
+    assert best is not None
+    stages = [_stage(kinds, params, none, 1.0)] + [
+        _stage(kinds, params, counts, upto / _stage(kinds, params, counts, 1.0).capacity_kw)
+        for counts, upto in best[1]]
+    return StageTable(kinds, tuple(stages), loops)
 
 
 _LOAD_POINTS = 32

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,10 +23,15 @@ from controller.staging import (
     StageTable,
     StagingInputs,
     StagingState,
+    UnitKind,
     UnitReading,
+    _chained,
+    _cheapest_by_pairs,
     capacity_at_guard_kw,
+    cheapest_of_every_order,
     ground_loop,
     hold_out,
+    order_count,
     rotation_order,
     source_limit_c,
     source_out_at,
@@ -751,3 +756,41 @@ def test_state_survives_a_json_round_trip() -> None:
     text = json.dumps(plant.state.to_json())
     again = StagingState.from_json(json.loads(text))
     assert again == plant.state
+
+
+def _kinds_of(station: str, counts: Sequence[int]) -> tuple[UnitKind, ...]:
+    """The station's unit kinds with as many identical units of each as ``counts`` asks."""
+    table = stage_table(site(station), G36)
+    return tuple(UnitKind(k.rating, tuple(k.rating.model_copy(update={"id": f"{k.rating.id}-{i}"})
+                                          for i in range(n)), k.pumps_kw)
+                 for k, n in zip(table.kinds, counts, strict=True))
+
+
+@pytest.mark.parametrize(("station", "counts"), [
+    ("hydrothermal-doublet", (2, 1, 1)), ("hydrothermal-doublet", (2, 2, 2)),
+    ("hydrothermal-doublet", (3, 2, 1)), ("hydrothermal-doublet", (1, 3, 2)),
+    ("shallow-field", (4, 1)), ("shallow-field", (4, 3)), ("shallow-field", (2, 5)),
+])
+def test_pricing_stage_pairs_finds_the_chain_every_order_finds(
+        station: str, counts: tuple[int, ...]) -> None:
+    loops = stage_table(site(station), G36).loops
+    kinds = _kinds_of(station, counts)
+    every = cheapest_of_every_order(kinds, G36, loops)
+    pairs = _cheapest_by_pairs(kinds, G36, loops)
+    assert [s.counts for s in pairs.stages] == [s.counts for s in every.stages]
+    assert [s.plr_staging for s in pairs.stages] == pytest.approx(
+        [s.plr_staging for s in every.stages])
+
+
+def test_a_site_of_many_unit_kinds_gets_its_table_without_pricing_every_order() -> None:
+    # four kinds of three units each can be added in 12!/(3!)^4 = 369,600 orders
+    doublet = _kinds_of("hydrothermal-doublet", (3, 3, 3))
+    kinds = (*doublet, _kinds_of("shallow-field", (1, 3))[1])
+    full = tuple(len(k.units) for k in kinds)
+    assert order_count(full) == 369_600
+    table = _chained(kinds, G36, ())
+    chain = [s.counts for s in table.stages]
+    assert chain[0] == (0, 0, 0, 0) and chain[-1] == full
+    assert all(sorted(b - a for a, b in zip(lo, hi, strict=True)) == [0, 0, 0, 1]
+               for lo, hi in itertools.pairwise(chain))  # one unit more each stage
+    assert all(0.0 < s.plr_staging <= 1.0 for s in table.stages[1:])
