@@ -62,6 +62,9 @@ class Seen:
     """Replays of one batch whose samples differ from its first delivery."""
     births: list[Birth] = field(default_factory=list)
     deaths: list[Death] = field(default_factory=list)
+    lost_through: dict[int, int] = field(default_factory=dict)
+    """Per session, the highest ``lost_through`` a batch carried: the contract says no batch of
+    the session at or below it will come (the gateway's spool dropped them)."""
 
     def last_seq(self) -> dict[int, int]:
         """Per session, the ``last_seq`` of its clean death, where one was seen."""
@@ -112,6 +115,9 @@ class Tap:
         samples = {(s["p"], datetime.fromisoformat(s["t"])): (stored_value(s["v"]), s["q"])
                    for s in document["samples"]}
         key = (int(document["session"]), int(document["seq"]))
+        if document.get("lost_through") is not None:
+            seen.lost_through[key[0]] = max(seen.lost_through.get(key[0], -1),
+                                            int(document["lost_through"]))
         seen.deliveries += 1
         first = seen.batches.get(key)
         if first is None:
@@ -125,7 +131,7 @@ class Tap:
         with self._lock:
             now = self._stations.get(station, Seen())
             return Seen(dict(now.batches), now.deliveries, list(now.disagreements),
-                        list(now.births), list(now.deaths))
+                        list(now.births), list(now.deaths), dict(now.lost_through))
 
     def close(self) -> None:
         """Disconnect."""
@@ -241,7 +247,9 @@ def delivery_problems(seen: Seen, stored: Stored) -> list[str]:
     """Every (session, seq) made is stored, every sample seen is stored once with its value.
 
     The highest seq of a session is its clean death's ``last_seq`` where there was one, else the
-    highest seq anyone saw (the tap or the database).
+    highest seq anyone saw (the tap or the database). A seq the gateway declared lost
+    (``lost_through``, its spool overflowed) is owed no longer, but only if the tap never saw
+    it: what was published must be stored.
     """
     problems = list(seen.disagreements)
     sessions = {s for s, _ in seen.batches} | {s for s, _ in stored.batches}
@@ -255,6 +263,8 @@ def delivery_problems(seen: Seen, stored: Stored) -> list[str]:
             problems.append(f"session {session}: seq {max(observed)} above the clean death's "
                             f"last_seq {high}")
         missing = set(range(high + 1)) - {q for s, q in stored.batches if s == session}
+        missing -= set(range(seen.lost_through.get(session, -1) + 1)) - {
+            q for s, q in seen.batches if s == session}
         if missing:
             problems.append(f"session {session}: {len(missing)} of {high + 1} batches missing "
                             f"in the database: seq {_ranges(missing)}")
@@ -295,16 +305,23 @@ QUALITY_KINDS = frozenset({"bad_quality", "value_conflict", "counter_suspect"})
 """Ledger kinds about single points' values, not about the station's stream."""
 
 
-def open_outages(stored: Stored, allowed_sessions: Iterable[int] = ()) -> list[LedgerRow]:
+def open_outages(stored: Stored, allowed_sessions: Iterable[int] = (),
+                 declared_lost: dict[int, int] | None = None) -> list[LedgerRow]:
     """Ledger rows that say the station's stream is still missing something.
 
     A sequence gap (or lost tail) not filled, or an outage (a death) without an end. Deaths of
-    ``allowed_sessions`` (a final clean stop) are left out.
+    ``allowed_sessions`` (a final clean stop) are left out, and so are sequence gaps wholly at
+    or below what the tap saw the gateway declare lost (``declared_lost``, per session): those
+    will never be filled, and are not owed.
     """
     allowed = set(allowed_sessions)
+    declared = declared_lost or {}
     rows = []
     for row in stored.ledger:
         if row.kind in QUALITY_KINDS or row.filled:
+            continue
+        if (row.kind == "seq_gap" and row.seqs is not None and row.session is not None
+                and row.seqs[1] <= declared.get(row.session, -1)):
             continue
         if row.kind == "seq_gap" or (row.end is None and row.session not in allowed):
             rows.append(row)

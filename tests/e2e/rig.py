@@ -160,10 +160,10 @@ class Plant:
 
     # ------------------------------------------------------------------ processes
 
-    def start_gateway(self, broker_port: int | None = None) -> GatewayProcess:
+    def start_gateway(self, broker_port: int | None = None, *extra: str) -> GatewayProcess:
         """Start the station's gateway (again: same state directory, same spool)."""
         gateway = GatewayProcess(self.root / "gw", broker_port or self.broker.port,
-                                 self.sim.endpoints_file, SITE)
+                                 self.sim.endpoints_file, SITE, *extra)
         if self.gateway is None:
             self.cleanup.callback(self._stop_gateway)
         self.gateway = gateway
@@ -226,7 +226,7 @@ class Plant:
 
     def open_outages(self, allowed_sessions: tuple[int, ...] = ()) -> list[LedgerRow]:
         """Ledger rows of the station that are still open."""
-        return open_outages(self.stored(), allowed_sessions)
+        return open_outages(self.stored(), allowed_sessions, self.seen().lost_through)
 
     def catch_up(self, deadline_s: float = 90, patience_s: float = NO_PROGRESS_S) -> list[str]:
         """Wait until the database holds what the tap saw, or until that stops progressing.
@@ -289,7 +289,8 @@ class Plant:
         self.stop_historians()
         seen, stored = self.seen(), self.stored()
         problems = delivery_problems(seen, stored) + live
-        problems += _listed("open after the clean stop", open_outages(stored, (session,)))
+        problems += _listed("open after the clean stop",
+                            open_outages(stored, (session,), seen.lost_through))
         if not seen.batches:
             problems.append("the tap saw no data at all")
         else:

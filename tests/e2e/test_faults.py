@@ -100,6 +100,40 @@ def test_gateway_killed_and_restarted_with_its_state(plant: Plant) -> None:
     verdict(plant.finish())
 
 
+def test_spool_overflow_while_the_broker_is_down_is_declared_and_drains(plant: Plant) -> None:
+    plant.start_historian()
+    plant.start_gateway(None, "--spool-max-mb", "0.03")  # 30 KB: a few seconds of the doublet
+    plant.wait_births(1)
+    plant.wait_stored(STEADY)
+    session = plant.current_session()
+    plant.broker.stop()
+    try:
+        wait_until(lambda: _spool_overflowed(plant), 60, "the spool to overflow")
+        time.sleep(3.0)  # and keep dropping the oldest for a while
+    finally:
+        plant.broker.start()
+    plant.wait_stored(STEADY, timeout=60)
+    # the oracle owes no batch the gateway declared lost, and the spool must let go of every
+    # committed batch above the hole (it held them for ever before the declaration)
+    verdict(plant.finish())
+    declared = plant.seen().lost_through.get(session)
+    assert declared is not None and declared >= 0, "no batch said what the spool dropped"
+    stored = plant.stored()
+    missing = sorted(set(range(declared + 1)) - {q for s, q in stored.batches if s == session})
+    assert missing, "the spool dropped nothing the database lacks"
+    dropped = [row for row in stored.ledger if row.kind == "seq_gap" and row.session == session
+               and row.reason == "dropped by the gateway spool"]
+    covered = {q for row in dropped if row.seqs for q in range(row.seqs[0], row.seqs[1] + 1)}
+    assert set(missing) <= covered, "a dropped batch the ledger does not name"
+    print(f"the spool dropped {len(missing)} batches (seq {missing[0]}-{missing[-1]}), "
+          f"declared lost through {declared}")
+
+
+def _spool_overflowed(plant: Plant) -> bool:
+    with sqlite3.connect(f"file:{plant.spool}?mode=ro", uri=True, timeout=5) as spool:
+        return int(spool.execute("SELECT COUNT(*) FROM lost").fetchone()[0]) > 0
+
+
 def _freeze_broker(plant: Plant, seconds: float, rebirths: bool) -> float:
     """SIGSTOP the broker for ``seconds``, asking for rebirths if told; return the thaw time."""
     pid = plant.broker.pid

@@ -57,6 +57,21 @@ def test_a_missing_batch_is_named_by_session_and_seq() -> None:
     assert any("4 samples seen by the tap missing" in p for p in problems)
 
 
+def test_batches_declared_lost_are_not_owed_unless_the_tap_saw_them() -> None:
+    seen = seen_batches(10)
+    for seq in (2, 3, 4):
+        del seen.batches[(SESSION, seq)]  # dropped by the spool while the broker was down
+    seen.lost_through[SESSION] = 4
+    assert delivery_problems(seen, stored_as(seen)) == []
+    # a declared seq the tap did see was published, and must be stored
+    seen.batches[(SESSION, 3)] = SeenBatch(SESSION, 3, 0.0, {("p1", at(3)): (3.0, "good")})
+    problems = delivery_problems(seen, stored_as(seen, drop=frozenset({3})))
+    assert any("1 of 10 batches missing" in p and "seq 3" in p for p in problems)
+    # and one above the declaration is owed as ever
+    problems = delivery_problems(seen, stored_as(seen, drop=frozenset({5})))
+    assert any("seq 5" in p for p in problems)
+
+
 def test_a_lost_tail_counts_up_to_the_clean_deaths_last_seq() -> None:
     seen = seen_batches(5)
     seen.deaths.append(Death(station="s", session=SESSION, bdseq=0, clean=True, last_seq=7))
@@ -103,6 +118,14 @@ def test_open_outages_are_unfilled_gaps_and_deaths_without_end() -> None:
               row("session_death", session=3000))
     stored = Stored({}, 0, {}, 0, ledger)
     assert open_outages(stored, allowed_sessions=(3000,)) == [ledger[0], ledger[2]]
+
+
+def test_a_gap_the_gateway_declared_lost_is_not_open() -> None:
+    dropped = LedgerRow("seq_gap", SESSION, None, T0, at(5), False, None, (2, 4))
+    beyond = LedgerRow("seq_gap", SESSION, None, T0, at(9), False, None, (4, 7))
+    stored = Stored({}, 0, {}, 0, (dropped, beyond))
+    assert open_outages(stored, declared_lost={SESSION: 4}) == [beyond]
+    assert open_outages(stored, declared_lost={SESSION + 1: 9}) == [dropped, beyond]
 
 
 def test_a_silence_is_a_hole_unless_a_bad_sample_or_a_ledger_span_explains_it() -> None:
