@@ -64,6 +64,31 @@ def test_preview_with_a_unit_out_agrees_with_the_simulator_on_electricity() -> N
     assert ahead.reinjection_margin_m3h is not None and ahead.reinjection_margin_m3h > 0
 
 
+def test_preview_of_the_shallow_field_with_a_unit_out_agrees_with_the_simulator() -> None:
+    # a closed borehole loop and five units: the preview's stages, heat and electricity
+    # against the stepped station, HP1 out at the field's −7 °C design temperature
+    field = load_site(SITES / "shallow-field.yaml")
+    start, hours, settle_days, cold, out = datetime(2026, 1, 10, tzinfo=UTC), 12, 1.5, -7.0, ("HP1",)
+    times = tuple(start + timedelta(hours=h) for h in range(int(24 * settle_days) + hours + 2))
+    weather = (times, tuple(cold for _ in times))
+
+    def season(days: float, recorder: Recorder) -> tuple[float, float]:
+        settings = SeasonSettings(days=days, control="supervisory", start=start,
+                                  units_out=out, weather=weather)
+        report = run_season(field, settings, recorder)
+        return report.electricity_kwh, report.delivered_heat_kwh
+
+    first = Recorder(supervisor_for(field))
+    before = season(settle_days, first)
+    after = season(settle_days + hours / 24.0, Recorder(supervisor_for(field)))
+    assert first.view is not None
+    ahead = preview(first.inner, first.view,
+                    Proposal(hours=hours, units_out=out, outdoor_forecast_c=[cold] * hours))
+    assert all("HP1" not in h.running and h.running for h in ahead.hours)
+    assert ahead.electricity_kwh == pytest.approx(after[0] - before[0], rel=0.05)
+    assert ahead.heat_kwh == pytest.approx(after[1] - before[1], rel=0.05)
+
+
 def test_a_colder_forecast_costs_more_and_a_higher_supply_lowers_the_cop() -> None:
     doublet = load_site(SITES / "hydrothermal-doublet.yaml")
     sim = StationSim(doublet, start=START, warm_up_s=3600.0)
