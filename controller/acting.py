@@ -32,6 +32,7 @@ from controller.holds import Hold, apply_holds, hold_event
 from controller.supervisor import StagingSupervisor, decision_event
 from plant.contract import CommandAck, Event, Outcome, Quality, Sample
 from plant.measurands import Measurand
+from plant.signing import STAGING_HOLD_PREFIX
 from plant.site import Site, Staging
 from plant.supervision import PlantView, Reading, Setpoint
 
@@ -157,12 +158,18 @@ class StationActing:
         writes: list[Setpoint] = []
         lost = self._lost(samples, in_flight)
         holds = holds or {}
-        for unit in apply_holds(self.supervisor.state,
-                                frozenset(u for u, hold in holds.items() if hold.held)):
+        changed = apply_holds(self.supervisor.state,
+                              frozenset(u for u, hold in holds.items() if hold.held))
+        for unit in changed:
             change = hold_event(unit, holds.get(unit))
             events.append(self._event(now, change.condition, change.text, change.values))
             if change.condition == "released":
                 lost.add(unit)
+        # the gateway holds its own record of the units held out, so that no signer but the
+        # controller commands a staged unit and the controller none held out: told of every
+        # change first, and of every unit when the controller starts
+        told = [u for u in self._command if u in changed or not self.cycled]
+        writes += [Setpoint(STAGING_HOLD_PREFIX + u, self._held_out(u)) for u in told]
         taken: dict[str, bool] | None = None
         if not self.cycled or lost:
             taken = self.supervisor.take_over(view)
@@ -186,6 +193,10 @@ class StationActing:
         # heartbeat still in flight is this cycle's heartbeat; a run command, written again
         # once its answer shows it was not carried out
         return [w for w in writes if w.point not in in_flight], events
+
+    def _held_out(self, unit: str) -> bool:
+        record = self.supervisor.state.units.get(unit)
+        return record is not None and record.held_out
 
     def _timeout_s(self) -> float:
         supervision = self.site.station.supervision

@@ -24,8 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from gateway.driver import DeviceError, Driver, WriteError
 from plant.contract import Command, CommandAck, Outcome, Quality, utc_now
-from plant.signing import load_public_key, signature_valid
-from plant.site import ModbusBinding, Point
+from plant.signing import CONTROLLER_ROLE, load_public_key, signature_valid
+from plant.site import HeatPump, ModbusBinding, Point, Site
 
 
 class Refusal(StrEnum):
@@ -48,6 +48,7 @@ class Refusal(StrEnum):
     WRONG_TYPE = "wrong_type"
     OUT_OF_LIMITS = "out_of_limits"
     STEP_TOO_LARGE = "step_too_large"
+    STAGED = "staged"
     WRITE_FAILED = "write_failed"
     READBACK_MISMATCH = "readback_mismatch"
 
@@ -279,3 +280,37 @@ async def execute(command: Command, point: Point, driver: Driver) -> CommandAck:
                                  f"{readback}", readback=readback, t=utc_now())
     return CommandAck(id=command.id, point=point.id, outcome=Outcome.DONE, readback=readback,
                       t=utc_now())
+
+
+STAGED_MEASURANDS = frozenset({"run_command", "remote_mode"})
+"""What automatic staging writes on every heat pump it commands (docs/staging.md)."""
+
+
+def staged_units(site: Site) -> frozenset[str]:
+    """The heat pumps automatic staging commands (none where the site has no ``staging``)."""
+    if site.station.staging is None:
+        return frozenset()
+    return frozenset(e.id for e in site.equipment if isinstance(e, HeatPump))
+
+
+def staging_refusal(site: Site, point_id: str, role: str, held: frozenset[str], *,
+                    controller_in_charge: bool) -> str | None:
+    """Why a command to this point is not the signer's to give while automatic staging owns
+    the unit; None when nothing stands in the way.
+
+    A staged heat pump's run command and remote mode belong to the controller while it is in
+    charge (its commands keep coming) and the unit is not held out; any other role waits for
+    an engineer's hold. The controller in turn does not command a unit held out.
+    """
+    point = site.points_by_id.get(point_id)
+    if point is None or point.measurand not in STAGED_MEASURANDS \
+            or point.equipment not in staged_units(site):
+        return None
+    unit = point.equipment
+    if role == CONTROLLER_ROLE:
+        return (f"{unit} is held out of automatic staging: the controller does not command it"
+                if unit in held else None)
+    if unit in held or not controller_in_charge:
+        return None
+    return (f"{unit} is under automatic staging: the controller commands its run and remote "
+            f"mode; an engineer holds {unit} out of automatic staging first")

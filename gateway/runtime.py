@@ -16,7 +16,7 @@ import time
 import zlib
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ from gateway.commands import (
     check_command,
     execute,
     parse_command,
+    staged_units,
+    staging_refusal,
     verify_command,
 )
 from gateway.driver import DRIVERS, DeviceError, DeviceState, Driver, PartialReadError
@@ -38,6 +40,7 @@ from gateway.quality import Reading, ReportFilter, checked
 from gateway.spool import Spool
 from plant.contract import (
     Birth,
+    Command,
     CommandAck,
     Death,
     Outcome,
@@ -52,6 +55,7 @@ from plant.contract import (
     utc_now,
 )
 from plant.measurands import COUNTERS
+from plant.signing import CONTROLLER_ROLE, STAGING_HOLD_PREFIX
 from plant.site import ModbusDevice, OpcUaDevice, Point, Site
 from runtime.backoff import Backoff
 from runtime.mqtt import BrokerLink, BrokerSettings
@@ -358,6 +362,8 @@ class Gateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self._link_task: asyncio.Task[None] | None = None
         self.seen = SeenCommands(settings.state_dir / "commands-seen.db")
+        self._controller_heard: float | None = None
+        """Monotonic time of the controller's last command carried out (None: none yet)."""
         self._busy: set[str] = set()
         """Points with a command being written: one command at a time per point."""
         self._last_rebirth = -float("inf")
@@ -541,10 +547,20 @@ class Gateway:
             if not self.seen.remember(command.id, forget_after, now):
                 raise CommandRefusedError(Refusal.REPLAYED, f"command id {command.id!r} was "
                                           "seen before", command.id, command.point)
+            if command.point.startswith(STAGING_HOLD_PREFIX):
+                self._staging_hold(command, raw, now)
+                return
             point = self.site.points_by_id.get(command.point)
             latest = self.latest.get(command.point)
             current = latest.v if latest is not None and latest.q is not Quality.BAD else None
             check_command(command, point, now, current)
+            staged = staging_refusal(self.site, command.point, command.role or "",
+                                     self.spool.staging_holds(),
+                                     controller_in_charge=self._controller_in_charge())
+            if staged is not None:
+                raise CommandRefusedError(Refusal.STAGED, staged, command.id, command.point)
+            if command.role == CONTROLLER_ROLE:
+                self._controller_heard = time.monotonic()
             if command.point in self._busy:
                 raise CommandRefusedError(Refusal.BUSY, f"another command to {command.point} "
                                           "is being written", command.id, command.point)
@@ -570,6 +586,45 @@ class Gateway:
                                point=point.id, value=str(command.value),
                                origin=f"{command.key} as {command.role}: {command.origin}")
         self._send_ack(ack)
+
+    def _controller_in_charge(self) -> bool:
+        """The controller's commands keep coming: one within the station's heartbeat timeout
+        (without supervision, a controller once heard stays in charge)."""
+        if self._controller_heard is None:
+            return False
+        supervision = self.site.station.supervision
+        return supervision is None or (time.monotonic() - self._controller_heard
+                                       <= supervision.heartbeat_timeout_s)
+
+    def _staging_hold(self, command: Command, raw: bytes, now: datetime) -> None:
+        """Hold a heat pump out of automatic staging at the gateway, or release it: the
+        controller relays an engineer's hold, so that no other signer may command a staged
+        unit meanwhile; refused from anyone else."""
+        unit = command.point.removeprefix(STAGING_HOLD_PREFIX)
+
+        def refuse(code: Refusal, detail: str) -> CommandRefusedError:
+            return CommandRefusedError(code, detail, command.id, command.point)
+
+        if command.role != CONTROLLER_ROLE:
+            raise refuse(Refusal.ROLE_NOT_ALLOWED,
+                         f"only the {CONTROLLER_ROLE} holds a unit out of automatic staging")
+        if unit not in staged_units(self.site):
+            raise refuse(Refusal.UNKNOWN_POINT, f"{unit!r} is no heat pump automatic staging "
+                         "commands at this station")
+        if not isinstance(command.value, bool):
+            raise refuse(Refusal.WRONG_TYPE, f"{command.point} takes true or false")
+        if now >= command.expires:
+            raise refuse(Refusal.EXPIRED, f"expired at {command.expires.isoformat()}")
+        holds = self.spool.set_staging_hold(unit, command.value)
+        self._controller_heard = time.monotonic()
+        log.info("command %s from %s: %s %s automatic staging (held now: %s)", command.id,
+                 command.origin, unit, "held out of" if command.value else "released to",
+                 ", ".join(sorted(holds)) or "none")
+        self.spool.log_command("done", "", raw, command_id=command.id, point=command.point,
+                               value=str(command.value),
+                               origin=f"{command.key} as {command.role}: {command.origin}")
+        self._send_ack(CommandAck(id=command.id, point=command.point, outcome=Outcome.DONE,
+                                  readback=unit in holds, t=utc_now()))
 
     def _send_ack(self, ack: CommandAck) -> None:
         mid = self.link.publish(topic(self.station, Topic.ACK),

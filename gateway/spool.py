@@ -15,6 +15,7 @@ the gateway raises a health point.
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -116,6 +117,26 @@ class Spool:
         bdseq = int(row[0]) + 1 if row else 0
         self._db.execute("INSERT OR REPLACE INTO meta VALUES ('bdseq', ?)", (str(bdseq),))
         return bdseq
+
+    # ------------------------------------------------------------------ staging holds
+
+    def staging_holds(self) -> frozenset[str]:
+        """The heat pumps the controller has held out of automatic staging."""
+        row = self._read.execute("SELECT value FROM meta WHERE key='staging_holds'").fetchone()
+        return frozenset(json.loads(row[0])) if row else frozenset()
+
+    def set_staging_hold(self, unit: str, held: bool) -> frozenset[str]:
+        """Hold a heat pump out of automatic staging, or release it, durably; the holds now."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='staging_holds'").fetchone()
+            holds = set(json.loads(row[0])) if row else set()
+            if held:
+                holds.add(unit)
+            else:
+                holds.discard(unit)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('staging_holds', ?)",
+                             (json.dumps(sorted(holds)),))
+            return frozenset(holds)
 
     # ------------------------------------------------------------------ batches
 

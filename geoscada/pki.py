@@ -45,11 +45,14 @@ SIGNERS = {"controller": "controller", "operator": "operator"}
 """Command-signing key name -> its role."""
 DEFAULT_ROLES: dict[str, tuple[str, ...]] = {
     "operator": ("*",),
-    "controller": ("*.run_command", "*.remote_mode", "*.heartbeat", "*.speed_setpoint"),
+    "controller": ("*.run_command", "*.remote_mode", "*.heartbeat", "*.speed_setpoint",
+                   "gateway.staging_hold.*"),
 }
 """What each role may write (point id patterns); the operator edits command-policy.yaml. The
-controller gets what staging writes: units' run commands and remote modes, the heartbeat and
-production pumps' speeds; not supply or valve set-points, which it does not command."""
+controller gets what staging writes: units' run commands and remote modes, the heartbeat,
+production pumps' speeds and the gateway's record of the units held out of staging; not
+supply or valve set-points, which it does not command. (The gateway lets no role but the
+controller write a staging hold, whatever the patterns say.)"""
 CA_DAYS = 3650
 LEAF_DAYS = 825
 

@@ -16,6 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from plant.contract import Command, canonical_command
 
+CONTROLLER_ROLE = "controller"
+"""The role automatic staging signs in: the only one that commands a staged heat pump and the
+only one that may hold one out of automatic staging at the gateway."""
+STAGING_HOLD_PREFIX = "gateway.staging_hold."
+"""``gateway.staging_hold.<unit>``: the gateway's own point saying a heat pump is held out of
+automatic staging; only the controller writes it."""
+
 
 def public_key_text(key: Ed25519PublicKey) -> str:
     """Base64 of a public key's 32 raw bytes, as a command policy lists it."""

@@ -16,9 +16,10 @@ import itertools
 import json
 import signal
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,12 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from controller.actions import submit
+from controller.holds import HoldAction
 from geoscada.pki import DEFAULT_ROLES
 from geoscada.services import Mosquitto, free_port
-from plant.signing import public_key_text
+from plant.contract import utc_now
+from plant.signing import public_key_text, sign_command
 from tests.controller.procs import DOUBLET, _start
 from tests.gateway.mqtt_helpers import Collector
 from tests.gateway.procs import GatewayProcess, SimProcess, stop
@@ -94,11 +98,16 @@ class Rig:
         key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM,
                                                serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
+        self.operator_key = Ed25519PrivateKey.generate()
+        self.state_dir = root / "ctl-state"
         policy = root / "command-policy.yaml"
         policy.write_text(yaml.safe_dump({
             "keys": {"ctl-acting": {"public_key": public_key_text(key.public_key()),
-                                    "roles": ["controller"]}},
-            "roles": {"controller": list(DEFAULT_ROLES["controller"])}}))
+                                    "roles": ["controller"]},
+                     "op-acting": {"public_key": public_key_text(self.operator_key.public_key()),
+                                   "roles": ["operator"]}},
+            "roles": {"controller": list(DEFAULT_ROLES["controller"]),
+                      "operator": list(DEFAULT_ROLES["operator"])}}))
         self.broker = Mosquitto(root / "mq")
         self.broker.start()
         cleanup.callback(self.broker.stop)
@@ -136,11 +145,36 @@ class Rig:
         return [m.json() for m in self.collector.of("event")
                 if m.json()["id"].startswith("staging-")]
 
-    def acks(self) -> dict[str, dict[str, Any]]:
-        """The gateway's answers to the controller's commands, by command id."""
-        sent = {m.json()["id"]: m.json() for m in self.collector.of("cmd")}
+    def acks(self, key: str = "ctl-acting") -> dict[str, dict[str, Any]]:
+        """The gateway's answers to the commands signed with ``key`` (the controller's), by
+        command id."""
+        sent = {m.json()["id"]: m.json() for m in self.collector.of("cmd")
+                if m.json().get("key") == key}
         return {a["id"]: {**a, "value": sent[a["id"]]["value"]}
                 for a in (m.json() for m in self.collector.of("ack")) if a["id"] in sent}
+
+    def operator(self, point: str, value: bool) -> dict[str, Any]:
+        """Send an operator-signed command, as `geoscada command` does; the gateway's answer."""
+        now = utc_now()
+        command = sign_command(self.operator_key, "op-acting", "operator",
+                               id=f"op-{uuid.uuid4().hex[:12]}", point=point, value=value,
+                               origin="an operator's command line", issued=now,
+                               expires=now + timedelta(seconds=30))
+        self.collector.publish(f"geoscada/v1/{STATION}/cmd", command.model_dump_json().encode())
+        self.collector.wait_for(lambda: command.id in self.acks("op-acting"), 10,
+                                f"the gateway's answer to {point} := {value}")
+        return self.acks("op-acting")[command.id]
+
+    def hold(self, unit: str, held: bool) -> None:
+        """An engineer holds a unit out of automatic staging (or releases it) through the
+        controller's inbox, and the controller tells the gateway."""
+        action = HoldAction(id=f"hold-{uuid.uuid4().hex[:12]}", station=STATION, user="li.na",
+                            role="engineer", unit=unit, held=held, text="oil change")
+        assert submit(self.state_dir, action, 15)["ok"]
+        self.collector.wait_for(lambda: any(
+            a["point"] == f"gateway.staging_hold.{unit}" and a["value"] is held
+            and a["outcome"] == "done" for a in self.acks().values()), 30,
+            f"the gateway told {unit} is {'held' if held else 'released'}")
 
     def fault(self, spec: dict[str, Any]) -> str:
         """Inject a simulator fault now."""
@@ -279,12 +313,31 @@ def test_controller_stages_hands_back_and_takes_over_without_a_bump(rig: Rig) ->
     rig.clear_faults()
     assert all(d["outcome"] == "done" for d in rig.acks().values()), rig.acks()
 
+    # (a') no signer but the controller commands a staged unit at the gateway, until an
+    # engineer holds it out; released, the controller takes it over again
+    unit = "HP3-2"
+    now_on = running(rig.units())[unit]
+    refused = rig.operator(f"{unit}.run_command", now_on)
+    assert refused["outcome"] == "refused" and refused["reason"].startswith("staged:"), refused
+    # nor may it hold the unit out at the gateway itself (its role's "*" notwithstanding)
+    sneaked = rig.operator(f"gateway.staging_hold.{unit}", True)
+    assert sneaked["reason"].startswith("role_not_allowed:"), sneaked
+    rig.hold(unit, True)
+    done = rig.operator(f"{unit}.run_command", now_on)
+    assert done["outcome"] == "done" and done["readback"] is now_on, done
+    rig.hold(unit, False)
+    rig.wait(all_remote, 30, f"{unit} taken over again")
+
     # (b) kill -9: the station's watchdog hands every unit to the local logic within the
     # timeout, as they run, and nothing trips
     steady = rig.units()
     local, handed, silent = handed_to_local(rig, signal.SIGKILL)
     assert local["watchdog_takeovers"] == steady["watchdog_takeovers"] + 1
     assert running(local) == running(steady)
+    # with the controller gone for longer than the heartbeat timeout the gateway no longer
+    # reserves the staged units: an operator may command them (here their remote mode, off)
+    answer = rig.operator(f"{unit}.remote_mode", False)
+    assert answer["outcome"] == "done" and answer["readback"] is False, answer
     # (c) restart: the controller takes over as the local logic left things
     as_left, restarted, retaken = taken_back(rig, rig.controller.start,
                                              "the restarted controller to take over")
