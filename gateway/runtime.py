@@ -362,6 +362,8 @@ class Gateway:
         self._tasks: set[asyncio.Task[None]] = set()
         self._link_task: asyncio.Task[None] | None = None
         self.seen = SeenCommands(settings.state_dir / "commands-seen.db")
+        self._staged = staged_units(site)
+        """The heat pumps automatic staging commands at this station (none without it)."""
         self._controller_heard: float | None = None
         """Monotonic time of the controller's last command carried out (None: none yet)."""
         self._busy: set[str] = set()
@@ -554,11 +556,13 @@ class Gateway:
             latest = self.latest.get(command.point)
             current = latest.v if latest is not None and latest.q is not Quality.BAD else None
             check_command(command, point, now, current)
-            staged = staging_refusal(self.site, command.point, command.role or "",
-                                     self.spool.staging_holds(),
-                                     controller_in_charge=self._controller_in_charge())
-            if staged is not None:
-                raise CommandRefusedError(Refusal.STAGED, staged, command.id, command.point)
+            if point is not None and point.equipment in self._staged:
+                staged = staging_refusal(self.site, command.point, command.role or "",
+                                         self.spool.staging_holds(),
+                                         controller_in_charge=self._controller_in_charge())
+                if staged is not None:
+                    raise CommandRefusedError(Refusal.STAGED, staged, command.id,
+                                              command.point)
             if command.role == CONTROLLER_ROLE:
                 self._controller_heard = time.monotonic()
             if command.point in self._busy:
@@ -608,7 +612,7 @@ class Gateway:
         if command.role != CONTROLLER_ROLE:
             raise refuse(Refusal.ROLE_NOT_ALLOWED,
                          f"only the {CONTROLLER_ROLE} holds a unit out of automatic staging")
-        if unit not in staged_units(self.site):
+        if unit not in self._staged:
             raise refuse(Refusal.UNKNOWN_POINT, f"{unit!r} is no heat pump automatic staging "
                          "commands at this station")
         if not isinstance(command.value, bool):

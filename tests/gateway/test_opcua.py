@@ -16,7 +16,7 @@ from gateway.opcua import OpcUaDriver
 from gateway.quality import Reading
 from gateway.runtime import DevicePoller
 from plant.contract import Quality, Reason
-from plant.site import OpcUaDevice, Site
+from plant.site import OpcUaDevice, Point, Site
 from tests.gateway.fake_opcua import FakeOpcUa
 
 NODES = {"RW1.water_level": 42.0, "RW1.injection_temp": 18.5, "HP1.supply_temp_setpoint": 45.0}
@@ -26,13 +26,19 @@ def device(endpoint: str) -> OpcUaDevice:
     return OpcUaDevice(id="opc1", protocol="opcua", endpoint=endpoint, timeout_s=1.0)
 
 
+async def connected(site: Site, tmp_path: Path) -> tuple[FakeOpcUa, tuple[Point, ...], OpcUaDriver]:
+    """A fake server with the site's nodes and a driver connected to it."""
+    server = FakeOpcUa(dict(NODES))
+    await server.start()
+    points = site.points_on("opc1")
+    driver = OpcUaDriver(device(server.endpoint), points, tmp_path)
+    await driver.connect()
+    return server, points, driver
+
+
 def test_subscribed_and_polled_points_are_read_and_written(site: Site, tmp_path: Path) -> None:
     async def scenario() -> None:
-        server = FakeOpcUa(dict(NODES))
-        await server.start()
-        points = site.points_on("opc1")
-        driver = OpcUaDriver(device(server.endpoint), points, tmp_path)
-        await driver.connect()
+        server, points, driver = await connected(site, tmp_path)
         got = {r.point: r for r in await driver.read(points)}
         assert got["RW1.water_level"].v == pytest.approx(42.0)
         assert got["RW1.injection_temp"].v == pytest.approx(18.5)
@@ -104,11 +110,7 @@ def client_side(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 def test_a_bad_subscription_status_gives_the_session_up_at_once_and_a_good_one_does_not(
         site: Site, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     async def scenario() -> None:
-        server = FakeOpcUa(dict(NODES))
-        await server.start()
-        points = site.points_on("opc1")
-        driver = OpcUaDriver(device(server.endpoint), points, tmp_path)
-        await driver.connect()
+        server, points, driver = await connected(site, tmp_path)
         driver.status_change_notification(status(StatusCodes.Good))
         assert all(r.q is Quality.GOOD for r in await driver.read(points))
 

@@ -121,6 +121,20 @@ def kill_and_see_bad(sim: subprocess.Popen[bytes], collector: Collector) -> floa
     return killed
 
 
+def server_up_and_good(cleanup: contextlib.ExitStack, root: Path, modbus_port: int,
+                       opcua_port: int, collector: Collector, what: str
+                       ) -> subprocess.Popen[bytes]:
+    """Start the simulator and require every OPC UA point good within the bound after it."""
+    sim, up = start_simulator(root, modbus_port, opcua_port)
+    cleanup.callback(stop, sim)
+    collector.wait_for(lambda: all_good_after(collector, up), BOUND_S,
+                       f"every OPC UA point good after the server {what}")
+    print(f"{what}: first good after {first_good_after(collector, up) - up:.1f} s, "
+          f"all good after {time.time() - up:.1f} s")
+    assert first_good_after(collector, up) - up <= BOUND_S
+    return sim
+
+
 def test_opcua_server_after_its_gateway_and_killed_and_restarted_is_good_within_the_bound(
         tmp_path: Path) -> None:
     endpoints, modbus_port, opcua_port, secure = school_on_fixed_ports(tmp_path)
@@ -131,23 +145,11 @@ def test_opcua_server_after_its_gateway_and_killed_and_restarted_is_good_within_
                                        for s in collector.samples()), 30, "OPC UA points bad")
         time.sleep(CAPPED_AFTER_S)  # the gateway has backed off as far as it goes
 
-        sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
-        cleanup.callback(stop, sim)
-        collector.wait_for(lambda: all_good_after(collector, up), BOUND_S,
-                           "every OPC UA point good after the server came up")
-        print(f"came up: first good after {first_good_after(collector, up) - up:.1f} s, "
-              f"all good after {time.time() - up:.1f} s")
-        assert first_good_after(collector, up) - up <= BOUND_S
-
+        sim = server_up_and_good(cleanup, tmp_path, modbus_port, opcua_port, collector,
+                                 "came up")
         kill_and_see_bad(sim, collector)
         time.sleep(CAPPED_AFTER_S)
-        sim, up = start_simulator(tmp_path, modbus_port, opcua_port)
-        cleanup.callback(stop, sim)
-        collector.wait_for(lambda: all_good_after(collector, up), BOUND_S,
-                           "every OPC UA point good after the server was restarted")
-        print(f"restarted: first good after {first_good_after(collector, up) - up:.1f} s, "
-              f"all good after {time.time() - up:.1f} s")
-        assert first_good_after(collector, up) - up <= BOUND_S
+        server_up_and_good(cleanup, tmp_path, modbus_port, opcua_port, collector, "restarted")
         assert gateway.process.poll() is None  # the same gateway throughout
 
 

@@ -88,6 +88,28 @@ def test_a_killed_writer_loses_nothing_it_appended(tmp_path: Path) -> None:
     spool.close()
 
 
+def test_a_killed_gateway_keeps_what_it_dropped_and_the_units_held_out(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    script = (
+        "import os, pathlib\n"
+        "from gateway.spool import Spool\n"
+        f"s = Spool(pathlib.Path({str(path)!r}), max_bytes=1000)\n"
+        "for i in range(50): s.append(1, i, 'x' * 100)\n"
+        "s.set_staging_hold('HP3-1', True)\n"
+        "print('done', flush=True)\n"
+        "os.kill(os.getpid(), 9)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True,
+                            text=True, timeout=60, cwd=Path(__file__).parents[2])
+    assert result.stdout.strip() == "done" and result.returncode == -9, result.stderr
+    spool = Spool(path, max_bytes=1000)
+    kept = [b.seq for b in spool.after(0, 1000)]
+    assert kept == list(range(kept[0], 50)) and kept[0] > 0
+    assert spool.lost(1) == kept[0] - 1  # every seq below the first kept was dropped
+    assert spool.staging_holds() == {"HP3-1"}
+    spool.close()
+
+
 def test_command_log_keeps_refused_payloads(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")
     spool.log_command("refused", "malformed: not JSON", b"\xff\x00")
